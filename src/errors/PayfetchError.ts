@@ -1,0 +1,86 @@
+/**
+ * Every failure payfetch reports carries one of these codes. Callers branch on the code, never on
+ * the message.
+ */
+export type ErrorCode =
+  /** The 402 could not be decoded: malformed, oversized or contradictory. Nothing was paid. */
+  | 'CHALLENGE_INVALID'
+  /** No configured signer can pay any offer of the 402. Nothing was paid. */
+  | 'NO_SIGNER'
+  /** Every payable offer costs more than a per-request limit. Nothing was paid. */
+  | 'CAP_EXCEEDED'
+  /** The host asking for payment is not allowed by `caps.hosts`. Nothing was paid. */
+  | 'HOST_NOT_ALLOWED'
+  /** The offer's network is not allowed by `caps.networks`. Nothing was paid. */
+  | 'NETWORK_NOT_ALLOWED'
+  /** The offer's asset is unknown or not in `caps.assets`. Nothing was paid. */
+  | 'ASSET_NOT_ALLOWED'
+  /** A rolling budget has no room left for this payment. Nothing was paid. */
+  | 'BUDGET_EXHAUSTED'
+  /** The `approve` hook said no (or failed). Nothing was paid. */
+  | 'APPROVAL_DENIED'
+  /** The signer or wallet failed before a proof left this process. Nothing was paid. */
+  | 'PAYMENT_FAILED'
+  /** The server answered 402 again after receiving a proof: it refused the payment. */
+  | 'PAYMENT_REJECTED'
+  /** The proof was sent but no answer came back: the payment may or may not have settled. */
+  | 'PAYMENT_OUTCOME_UNKNOWN'
+  /** The request body is larger than `maxBodyBytes` and cannot be replayed. Nothing was paid. */
+  | 'REQUEST_TOO_LARGE'
+  /** A redirect could not be followed safely (too many hops, or not allowed by `redirect`). */
+  | 'REDIRECT_REFUSED'
+  /** The options given to payfetch are not usable. */
+  | 'INVALID_OPTIONS'
+
+const brand = Symbol.for('payfetch.error')
+
+/**
+ * The one error class payfetch throws. `code` is stable; `details` holds safe, structured context
+ * (never a signature, key or proof); `cause` keeps the underlying error.
+ *
+ * @example
+ * ```ts
+ * import { createPayingFetch, PayfetchError } from 'payfetch'
+ *
+ * try {
+ *   await createPayingFetch({ signers: [] })('https://api.example.com/report')
+ * } catch (error) {
+ *   if (error instanceof PayfetchError && error.code === 'NO_SIGNER') console.log(error.details)
+ * }
+ * ```
+ */
+export class PayfetchError extends Error {
+  override name = 'PayfetchError'
+  readonly code: ErrorCode
+  /** The message without the code prefix. */
+  readonly shortMessage: string
+  readonly details: Readonly<Record<string, unknown>>
+
+  constructor(code: ErrorCode, shortMessage: string, options: PayfetchError.Options = {}) {
+    super(`[${code}] ${shortMessage}`, options.cause === undefined ? undefined : { cause: options.cause })
+    this.code = code
+    this.shortMessage = shortMessage
+    this.details = options.details ?? {}
+  }
+
+  /** Recognises payfetch errors from another copy of the package (CJS next to ESM, bundles). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true
+  }
+
+  get [brand](): true {
+    return true
+  }
+}
+
+export declare namespace PayfetchError {
+  type Options = {
+    details?: Record<string, unknown> | undefined
+    cause?: unknown
+  }
+}
+
+/** True when `value` is a payfetch error, optionally with the given code. */
+export function isPayfetchError(value: unknown, code?: ErrorCode): value is PayfetchError {
+  return value instanceof PayfetchError && (code === undefined || value.code === code)
+}

@@ -1,0 +1,18 @@
+import type { PayfetchError } from '../errors/PayfetchError.js'
+import type { Offer } from '../offer/Offer.js'
+import type { Receipt } from '../receipts/Receipt.js'
+
+/** What payfetch reports while it works; none of it contains a proof, signature or key. */
+export type PayfetchEvent =
+  /** A 402 arrived and was decoded. */
+  | { readonly type: 'challenge'; readonly url: string; readonly offers: readonly Offer[] }
+  /** An offer passed the caps and goes to a signer. */
+  | { readonly type: 'offer.chosen'; readonly url: string; readonly offer: Offer; readonly signer: string }
+  /** A proof was sent with the replayed request. */
+  | { readonly type: 'payment.sent'; readonly url: string; readonly offer: Offer }
+  /** The paid request succeeded. */
+  | { readonly type: 'receipt'; readonly receipt: Receipt }
+  /** Nothing was paid: every offer was refused (caps, signers, a bad challenge). */
+  | { readonly type: 'refusal'; readonly url: string; readonly error: PayfetchError }
+  /** A payment failed or was rejected, or its outcome is unknown. */
+  | { readonly type: 'payment.failed'; readonly url: string; readonly error: PayfetchError }

@@ -1,0 +1,18 @@
+/**
+ * payfetch: a `fetch` that pays HTTP 402 challenges within the caps you set.
+ *
+ * @module
+ */
+export type { AssetAllowance, Caps } from './caps/policy.js'
+export { findKnownAsset, type KnownAsset, knownAssets } from './caps/knownAssets.js'
+export { type ErrorCode, isPayfetchError, PayfetchError } from './errors/PayfetchError.js'
+export { createPayingFetch, type PayingFetch, type PayingFetchOptions, type Quote, type QuotedOffer } from './fetch/createPayingFetch.js'
+export type { PayfetchEvent } from './fetch/events.js'
+export type { Asset, Offer } from './offer/Offer.js'
+export type { Challenge, PaidReceipt, Protocol } from './protocols/Protocol.js'
+export { decodeX402, type PaymentRequired, readPaymentRequired } from './protocols/x402/decode.js'
+export { networkFromV1 } from './protocols/x402/networks.js'
+export { readSettlement, type Settlement } from './protocols/x402/settlement.js'
+export { getReceipt, type Receipt } from './receipts/Receipt.js'
+export type { PayContext, Payment, Signer } from './signers/Signer.js'
+export { encodeBase64Json, decodeBase64Json } from './utils/base64.js'

@@ -1,0 +1,31 @@
+import type { Offer } from '../offer/Offer.js'
+import type { Receipt } from '../receipts/Receipt.js'
+import type { Payment } from '../signers/Signer.js'
+
+/** A 402 response as the adapters see it: headers and a size-capped body read once. */
+export type Challenge = {
+  /** The URL that answered 402. */
+  readonly url: string
+  readonly headers: Headers
+  /** The body text, or `undefined` when it was larger than the cap. */
+  readonly body: string | undefined
+}
+
+/**
+ * A payment protocol: reads offers from a 402, writes the proof onto the replay, reads the receipt
+ * from the paid response. It knows nothing about caps or signers.
+ */
+export type Protocol = {
+  readonly name: string
+  /** The offers this protocol finds in the challenge; `[]` when it is not spoken there. */
+  decode(challenge: Challenge): Offer[]
+  /** The request headers that carry the proof for `offer`. */
+  proofHeaders(offer: Offer, payment: Payment): Record<string, string>
+  /** The receipt for a paid (non-402) response; the loop adds the URL and time. */
+  receipt(response: Response, offer: Offer, payment: Payment): PaidReceipt
+  /** Why the server refused a proof, read from the 402 that answered it. */
+  refusalReason(challenge: Challenge): string | undefined
+}
+
+/** A receipt as a protocol reads it, before the loop stamps the URL and time. */
+export type PaidReceipt = Omit<Receipt, 'url' | 'time'>

@@ -1,0 +1,151 @@
+import { findKnownAsset } from '../../caps/knownAssets.js'
+import { PayfetchError } from '../../errors/PayfetchError.js'
+import type { Offer } from '../../offer/Offer.js'
+import { decodeBase64Json } from '../../utils/base64.js'
+import { isRecord, isShortString, parseAtomicAmount } from '../../utils/guards.js'
+import type { Challenge } from '../Protocol.js'
+import { isCaip2, networkFromV1 } from './networks.js'
+
+/** The x402 v2 challenge header. */
+export const paymentRequiredHeader = 'payment-required'
+
+const maxHeaderLength = 64 * 1024
+const maxOffers = 32
+
+// The message each offer came from: a v2 proof echoes its `resource` and `extensions`.
+const messages = new WeakMap<Offer, PaymentRequired>()
+
+/** @internal The x402 message `offer` was decoded from. */
+export function messageOf(offer: Offer): PaymentRequired | undefined {
+  return messages.get(offer)
+}
+
+/** The x402 message a 402 carries (header first, then body), before it is turned into offers. */
+export type PaymentRequired = {
+  readonly x402Version: 1 | 2
+  readonly error?: string | undefined
+  readonly resource?: unknown
+  readonly accepts: readonly unknown[]
+  readonly extensions?: unknown
+}
+
+/**
+ * Reads the x402 `PaymentRequired` message of a 402: the v2 `PAYMENT-REQUIRED` header, else a v1
+ * (or v2) JSON body. `undefined` when the response does not speak x402.
+ *
+ * @throws {PayfetchError} `CHALLENGE_INVALID` when it speaks x402 but the message is malformed,
+ * oversized or contradicts itself.
+ */
+export function readPaymentRequired(challenge: Challenge): PaymentRequired | undefined {
+  const header = challenge.headers.get(paymentRequiredHeader)
+  const body = parseJsonBody(challenge.body)
+  if (header !== null) {
+    if (header.length > maxHeaderLength) throw invalid('the PAYMENT-REQUIRED header is too large', { length: header.length })
+    const message = toPaymentRequired(decodeBase64Json(header), 'the PAYMENT-REQUIRED header')
+    if (message.x402Version !== 2) throw invalid('the PAYMENT-REQUIRED header must carry x402Version 2', { x402Version: message.x402Version })
+    if (isRecord(body) && body.x402Version === 2 && Array.isArray(body.accepts) && JSON.stringify(body.accepts) !== JSON.stringify(message.accepts))
+      throw invalid('the PAYMENT-REQUIRED header and the body offer different payments')
+    return message
+  }
+  if (challenge.body === undefined) return undefined
+  if (!isRecord(body) || !('x402Version' in body)) return undefined
+  return toPaymentRequired(body, 'the 402 body')
+}
+
+/**
+ * Decodes every payment option of an x402 402 into offers.
+ *
+ * @example
+ * ```ts
+ * import { decodeX402 } from 'payfetch'
+ *
+ * const response = await fetch('https://api.example.com/weather')
+ * const offers = decodeX402({ url: response.url, headers: response.headers, body: await response.text() })
+ * // [{ protocol: 'x402', version: 2, network: 'eip155:8453', amount: 10000n, … }]
+ * ```
+ *
+ * @throws {PayfetchError} `CHALLENGE_INVALID` when the message is malformed or no option is usable.
+ */
+export function decodeX402(challenge: Challenge): Offer[] {
+  const message = readPaymentRequired(challenge)
+  if (message === undefined) return []
+  const resource = resourceOf(message, challenge.url)
+  const problems: string[] = []
+  const offers: Offer[] = []
+  message.accepts.forEach((entry, index) => {
+    const offer = toOffer(entry, message.x402Version, resource)
+    if (typeof offer === 'string') return problems.push(`accepts[${index}]: ${offer}`)
+    messages.set(offer, message)
+    offers.push(offer)
+  })
+  if (offers.length === 0) throw invalid('no usable payment option in the x402 challenge', { problems })
+  return offers
+}
+
+function toPaymentRequired(value: unknown, where: string): PaymentRequired {
+  if (!isRecord(value)) throw invalid(`${where} is not base64 JSON`)
+  const { x402Version, accepts, error } = value
+  if (x402Version !== 1 && x402Version !== 2) throw invalid(`${where} has an unsupported x402Version`, { x402Version: String(x402Version) })
+  if (!Array.isArray(accepts) || accepts.length === 0) throw invalid(`${where} has no accepts`)
+  if (accepts.length > maxOffers) throw invalid(`${where} has too many accepts`, { count: accepts.length })
+  return {
+    x402Version,
+    accepts,
+    error: typeof error === 'string' ? error.slice(0, 512) : undefined,
+    resource: value.resource,
+    extensions: value.extensions,
+  }
+}
+
+function parseJsonBody(body: string | undefined): unknown {
+  if (body === undefined || body.length === 0) return undefined
+  try {
+    return JSON.parse(body) as unknown
+  } catch {
+    return undefined
+  }
+}
+
+function resourceOf(message: PaymentRequired, fallback: string): string {
+  const url = isRecord(message.resource) ? message.resource.url : undefined
+  return isShortString(url, 2048) ? url : fallback
+}
+
+/** An offer, or a sentence saying why the entry cannot be one. */
+function toOffer(entry: unknown, version: 1 | 2, resource: string): Offer | string {
+  if (!isRecord(entry)) return 'not an object'
+  const { scheme, network, asset, payTo, maxTimeoutSeconds, extra } = entry
+  if (!isShortString(scheme, 64)) return 'scheme is missing'
+  if (!isShortString(network, 64)) return 'network is missing'
+  if (!isShortString(asset)) return 'asset is missing'
+  if (!isShortString(payTo)) return 'payTo is missing'
+  const rawAmount = version === 1 ? entry.maxAmountRequired : entry.amount
+  const amount = parseAtomicAmount(rawAmount)
+  if (amount === undefined) return `${version === 1 ? 'maxAmountRequired' : 'amount'} is not a positive integer string`
+  if (version === 2 && 'maxAmountRequired' in entry && entry.maxAmountRequired !== rawAmount) return 'amount and maxAmountRequired disagree'
+  if (maxTimeoutSeconds !== undefined && !(Number.isSafeInteger(maxTimeoutSeconds) && (maxTimeoutSeconds as number) > 0))
+    return 'maxTimeoutSeconds is not a positive integer'
+  if (extra !== undefined && extra !== null && !isRecord(extra)) return 'extra is not an object'
+  const caip2 = version === 1 ? networkFromV1(network) : isCaip2(network) ? network : undefined
+  if (caip2 === undefined) return `unknown network ${JSON.stringify(network)}`
+  const known = findKnownAsset(caip2, asset)
+  const entryResource = version === 1 && isShortString(entry.resource, 2048) ? entry.resource : resource
+  return {
+    protocol: 'x402',
+    version,
+    scheme,
+    network: caip2,
+    asset: { id: asset, decimals: known?.decimals, symbol: known?.symbol },
+    amount,
+    payTo,
+    resource: entryResource,
+    description: typeof entry.description === 'string' ? entry.description : undefined,
+    maxTimeoutSeconds: maxTimeoutSeconds as number | undefined,
+    extra: isRecord(extra) ? extra : {},
+    raw: entry,
+  }
+}
+
+function invalid(reason: string, details: Record<string, unknown> = {}): PayfetchError {
+  return new PayfetchError('CHALLENGE_INVALID', `Invalid x402 challenge: ${reason}.`, { details: { protocol: 'x402', ...details } })
+}

@@ -1,0 +1,47 @@
+import type { Offer } from '../../offer/Offer.js'
+import type { Payment } from '../../signers/Signer.js'
+import { encodeBase64Json } from '../../utils/base64.js'
+import type { Challenge, PaidReceipt, Protocol } from '../Protocol.js'
+import { decodeX402, messageOf, readPaymentRequired } from './decode.js'
+import { readSettlement } from './settlement.js'
+
+/**
+ * The x402 protocol: v2 `PAYMENT-REQUIRED` / `PAYMENT-SIGNATURE` / `PAYMENT-RESPONSE` headers and
+ * the v1 JSON body with `X-PAYMENT` / `X-PAYMENT-RESPONSE`.
+ */
+export const x402: Protocol = {
+  name: 'x402',
+  decode: decodeX402,
+  proofHeaders(offer: Offer, payment: Payment): Record<string, string> {
+    if (offer.version === 1) {
+      const { scheme, network } = offer.raw as { scheme: string; network: string }
+      return { 'x-payment': encodeBase64Json({ x402Version: 1, scheme, network, payload: payment.payload }) }
+    }
+    const message = messageOf(offer)
+    const proof: Record<string, unknown> = { x402Version: 2, resource: message?.resource, accepted: offer.raw, payload: payment.payload }
+    // Servers require their declared extensions to be echoed back.
+    if (message?.extensions !== undefined) proof.extensions = message.extensions
+    return { 'payment-signature': encodeBase64Json(proof) }
+  },
+  receipt(response: Response, offer: Offer, payment: Payment): PaidReceipt {
+    const settlement = readSettlement(response.headers)
+    return {
+      protocol: 'x402',
+      network: settlement?.network ?? offer.network,
+      asset: offer.asset.id,
+      amount: settlement?.amount ?? offer.amount,
+      payTo: offer.payTo,
+      payer: settlement?.payer ?? payment.payer,
+      reference: settlement?.transaction || undefined,
+    }
+  },
+  refusalReason(challenge: Challenge): string | undefined {
+    const settlement = readSettlement(challenge.headers)
+    if (settlement?.errorReason) return settlement.errorReason
+    try {
+      return readPaymentRequired(challenge)?.error
+    } catch {
+      return undefined
+    }
+  },
+}

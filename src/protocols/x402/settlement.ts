@@ -1,0 +1,33 @@
+import { decodeBase64Json } from '../../utils/base64.js'
+import { isRecord, isShortString, parseAtomicAmount } from '../../utils/guards.js'
+import { networkFromV1 } from './networks.js'
+
+/** What an x402 server reports about settlement in `PAYMENT-RESPONSE` / `X-PAYMENT-RESPONSE`. */
+export type Settlement = {
+  readonly success: boolean
+  readonly transaction?: string | undefined
+  /** CAIP-2 network id. */
+  readonly network?: string | undefined
+  readonly payer?: string | undefined
+  /** The settled amount, when the server reports one (`upto`). */
+  readonly amount?: bigint | undefined
+  readonly errorReason?: string | undefined
+}
+
+/** Reads the settlement header of an x402 response; `undefined` when absent or unreadable. */
+export function readSettlement(headers: Headers): Settlement | undefined {
+  const header = headers.get('payment-response') ?? headers.get('x-payment-response')
+  if (header === null || header.length > 16 * 1024) return undefined
+  const value = decodeBase64Json(header)
+  if (!isRecord(value) || typeof value.success !== 'boolean') return undefined
+  const text = (field: unknown) => (isShortString(field, 512) ? field : undefined)
+  const network = text(value.network)
+  return {
+    success: value.success,
+    transaction: text(value.transaction),
+    network: network === undefined ? undefined : networkFromV1(network),
+    payer: text(value.payer),
+    amount: parseAtomicAmount(value.amount),
+    errorReason: text(value.errorReason) ?? text(value.errorMessage),
+  }
+}

@@ -1,0 +1,41 @@
+/** What payfetch knows about one payment after the server answered the paid request. */
+export type Receipt = {
+  readonly protocol: string
+  /** CAIP-2 network id. */
+  readonly network: string
+  /** Asset id (contract address, mint, …). */
+  readonly asset: string
+  /** Amount paid, in atomic units of `asset`. */
+  readonly amount: bigint
+  readonly payTo: string
+  readonly payer?: string | undefined
+  /** Settlement reference: a transaction hash or signature, or a Lightning payment hash. */
+  readonly reference?: string | undefined
+  /** The URL of the paid resource. */
+  readonly url: string
+  /** Unix time in milliseconds when the paid response arrived. */
+  readonly time: number
+}
+
+const receipts = new WeakMap<Response, Receipt>()
+
+/** @internal */
+export function attachReceipt(response: Response, receipt: Receipt): void {
+  receipts.set(response, receipt)
+}
+
+/**
+ * The receipt of the payment that produced `response`, or `undefined` when the response was not
+ * paid for by payfetch.
+ *
+ * @example
+ * ```ts
+ * import { createPayingFetch, getReceipt } from 'payfetch'
+ *
+ * const response = await createPayingFetch({ signers })('https://api.example.com/report')
+ * console.log(getReceipt(response)?.reference) // the settlement transaction hash
+ * ```
+ */
+export function getReceipt(response: Response): Receipt | undefined {
+  return receipts.get(response)
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from 'tsup'
+
+export default defineConfig({
+  entry: { index: 'src/index.ts', 'evm/index': 'src/evm/index.ts' },
+  format: ['esm', 'cjs'],
+  dts: true,
+  clean: true,
+  sourcemap: false,
+  treeshake: true,
+  target: 'es2022',
+  platform: 'neutral',
+  external: ['viem'],
+})
