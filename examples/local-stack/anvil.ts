@@ -1,0 +1,119 @@
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+
+/** A running anvil node on loopback. */
+export type Anvil = {
+  readonly rpcUrl: string
+  readonly chainId: number
+  /** Kills the node and resolves once the process has exited. Safe to call twice. */
+  stop(): Promise<void>
+}
+
+export type StartAnvilOptions = {
+  readonly chainId: number
+  /** Give up if anvil has not printed its port by then. */
+  readonly timeoutMs?: number
+}
+
+const listening = /Listening on 127\.0\.0\.1:(\d+)/
+
+/**
+ * Spawns the anvil binary from npm on `127.0.0.1` and a free port.
+ *
+ * The binary is spawned directly, never through `npx`: killing a wrapper leaves anvil orphaned.
+ *
+ * @example
+ * const anvil = await startAnvil({ chainId: 84532 })
+ * // … use anvil.rpcUrl …
+ * await anvil.stop()
+ */
+export async function startAnvil(options: StartAnvilOptions): Promise<Anvil> {
+  const { chainId, timeoutMs = 10_000 } = options
+  const child = spawn(
+    anvilBinary(),
+    ['--host', '127.0.0.1', '--port', '0', '--chain-id', String(chainId)],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  track(child)
+
+  let recentOutput = ''
+  const remember = (chunk: Buffer) => {
+    recentOutput = (recentOutput + chunk.toString('utf8')).slice(-4_000)
+  }
+  // anvil logs every RPC call; the pipes must keep draining or it blocks once they fill.
+  child.stdout?.on('data', remember)
+  child.stderr?.on('data', remember)
+
+  // A spawn that fails (e.g. ENOENT) emits 'error' and may never emit 'exit'.
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve()
+    child.once('exit', () => resolve())
+    child.once('error', () => resolve())
+  })
+
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await exited
+    untrack(child)
+  }
+
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`anvil did not start within ${timeoutMs} ms`)), timeoutMs)
+      const onData = () => {
+        const match = listening.exec(recentOutput)
+        if (!match?.[1]) return
+        clearTimeout(timer)
+        child.stdout?.off('data', onData)
+        resolve(Number(match[1]))
+      }
+      child.stdout?.on('data', onData)
+      child.once('error', (error) => {
+        clearTimeout(timer)
+        reject(error)
+      })
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer)
+        reject(new Error(`anvil exited before listening (code ${code}, signal ${signal}):\n${recentOutput}`))
+      })
+    })
+    return { rpcUrl: `http://127.0.0.1:${port}`, chainId, stop }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+}
+
+function anvilBinary(): string {
+  const require = createRequire(import.meta.url)
+  return join(dirname(require.resolve('@foundry-rs/anvil-linux-amd64/package.json')), 'bin', 'anvil')
+}
+
+// Every live anvil is killed when this process goes away, however it goes away (short of SIGKILL).
+const running = new Set<ChildProcess>()
+let hooksInstalled = false
+
+function track(child: ChildProcess) {
+  running.add(child)
+  if (hooksInstalled) return
+  hooksInstalled = true
+  process.once('exit', killAll)
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll()
+      // A listener cancels the default exit; re-raise so the process still dies unless someone else handles it.
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
+    })
+  }
+}
+
+function untrack(child: ChildProcess) {
+  running.delete(child)
+}
+
+function killAll() {
+  for (const child of running) child.kill('SIGKILL')
+  running.clear()
+}

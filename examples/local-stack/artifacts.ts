@@ -1,0 +1,13 @@
+import { readFileSync } from 'node:fs'
+import type { Abi, Hex } from 'viem'
+
+/** Output of `scripts/compile-contracts.mjs`, committed so nothing compiles at test time. */
+export type Artifacts = {
+  readonly TestUSDC: { readonly abi: Abi; readonly bytecode: Hex }
+  readonly MiniMulticall3: { readonly abi: Abi; readonly deployedBytecode: Hex }
+}
+
+/** Reads `artifacts.json` beside this file. */
+export function loadArtifacts(): Artifacts {
+  return JSON.parse(readFileSync(new URL('./artifacts.json', import.meta.url), 'utf8')) as Artifacts
+}

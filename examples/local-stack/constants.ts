@@ -1,0 +1,27 @@
+import type { Address, Hex } from 'viem'
+
+/** Base Sepolia's chain id: both x402 v2 (`eip155:84532`) and x402 v1 (`base-sepolia`) can name it. */
+export const chainId = 84532
+
+/** The CAIP-2 network the v2 reference stack speaks. */
+export const v2Network = `eip155:${chainId}` as const
+
+/** The closed-set v1 name of the same chain. */
+export const v1Network = 'base-sepolia'
+
+/** The real Base Sepolia USDC address; the local stack puts TestUSDC's code there. */
+export const baseSepoliaUsdc: Address = '0x036CbD53842c5426634e7929541eC2318f3dCF7e'
+
+/** Canonical Multicall3 address, where x402 facilitators look for `tryAggregate`. */
+export const multicall3: Address = '0xcA11bde05977b3631167028862bE2a173976CA11'
+
+/**
+ * anvil's funded dev keys (mnemonic `test test … junk`). Public knowledge; they only ever hold
+ * value on a local chain.
+ */
+export const devKeys = {
+  /** Account #0: the facilitator that submits settlements. */
+  facilitator: '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80',
+  /** Account #1: deploys contracts and mints, so test set-up never races the facilitator's nonces. */
+  admin: '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d',
+} as const satisfies Record<string, Hex>

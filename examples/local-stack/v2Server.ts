@@ -1,0 +1,86 @@
+import { createServer } from 'node:http'
+import { HTTPFacilitatorClient } from '@x402/core/server'
+import type { RouteConfig } from '@x402/core/server'
+import { ExactEvmScheme } from '@x402/evm/exact/server'
+import { paymentMiddleware, x402ResourceServer } from '@x402/express'
+import type { Address } from 'viem'
+import { v2Network } from './constants.js'
+import { createExpressApp } from './express.js'
+import type { ExpressHandler } from './express.js'
+import { close, listen, toRouteRequest, writeRouteResponse } from './http.js'
+import type { InstalledContracts } from './installContracts.js'
+import { json } from './routes.js'
+import type { PaidRoute, RouteHandler } from './routes.js'
+
+export type ResourceServerOptions = {
+  readonly facilitatorUrl: string
+  readonly routes: readonly PaidRoute[]
+  readonly tokens: InstalledContracts
+  readonly payTo: Address
+}
+
+export type ResourceServer = {
+  readonly url: string
+  close(): Promise<void>
+}
+
+/**
+ * The x402 v2 reference resource server: `@x402/express`'s `paymentMiddleware` in front of the
+ * routes, verifying and settling through the local facilitator. `GET /free` is never priced.
+ */
+export async function startV2Server(options: ResourceServerOptions): Promise<ResourceServer> {
+  const { facilitatorUrl, routes, tokens, payTo } = options
+  const resourceServer = new x402ResourceServer(new HTTPFacilitatorClient({ url: facilitatorUrl })).register(
+    v2Network,
+    new ExactEvmScheme(),
+  )
+
+  const app = createExpressApp()
+  const priceList = Object.fromEntries(routes.map((route) => [routeKey(route), priced(route, tokens, payTo)]))
+  app.use(paymentMiddleware(priceList, resourceServer))
+  app.get('/free', toExpress(() => json({ free: true })))
+  for (const route of routes) app[lower(route.method)](route.path, toExpress(route.handler))
+
+  const server = createServer(app)
+  const url = await listen(server)
+  return { url, close: () => close(server) }
+}
+
+function routeKey(route: PaidRoute): string {
+  return `${route.method} ${route.path}`
+}
+
+// A custom asset needs an AssetAmount with its EIP-712 domain: x402 only turns "$0.01" into atomic
+// units for assets it knows, and the domain is what the payer signs under.
+function priced(route: PaidRoute, tokens: InstalledContracts, payTo: Address): RouteConfig {
+  const token = tokens[route.token]
+  return {
+    accepts: {
+      scheme: 'exact',
+      network: v2Network,
+      payTo,
+      maxTimeoutSeconds: 60,
+      price: {
+        amount: route.amount.toString(),
+        asset: token.address,
+        extra: { name: token.name, version: token.version },
+      },
+    },
+    ...(route.description === undefined ? {} : { description: route.description }),
+    mimeType: 'application/json',
+  }
+}
+
+function toExpress(handler: RouteHandler): ExpressHandler {
+  return async (request, response, next) => {
+    try {
+      writeRouteResponse(response, await handler(await toRouteRequest(request)))
+    } catch (error) {
+      next(error)
+    }
+  }
+}
+
+function lower<M extends string>(method: M): Lowercase<M> {
+  return method.toLowerCase() as Lowercase<M>
+}

@@ -1,0 +1,44 @@
+// Bundle-size check: each entry bundled for the browser (esbuild, minified ESM), gzip -9.
+// Budgets live beside it in size-budgets.json; the peer client is measured in the same run so the
+// ratio holds whatever esbuild version is installed. Run after `npm run build`.
+import { build } from 'esbuild'
+import { readFileSync } from 'node:fs'
+import { gzipSync } from 'node:zlib'
+
+const budgets = JSON.parse(readFileSync(new URL('./size-budgets.json', import.meta.url), 'utf8'))
+
+async function measure(contents) {
+  const result = await build({
+    stdin: { contents, resolveDir: process.cwd(), loader: 'js' },
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+  })
+  const code = result.outputFiles[0].contents
+  return { min: code.length, gzip: gzipSync(code, { level: 9 }).length, inputs: Object.keys(result.metafile.inputs) }
+}
+
+let failed = false
+const rows = []
+for (const entry of budgets.entries) {
+  const size = await measure(entry.code)
+  const forbidden = (entry.mustNotInclude ?? []).filter((name) => size.inputs.some((input) => input.includes(`node_modules/${name}/`)))
+  const over = entry.gzipBudget !== undefined && size.gzip > entry.gzipBudget
+  if (over || forbidden.length > 0) failed = true
+  rows.push({
+    entry: entry.name,
+    'min (B)': size.min,
+    'gzip (B)': size.gzip,
+    'budget (B)': entry.gzipBudget ?? '-',
+    result: over ? 'OVER BUDGET' : forbidden.length > 0 ? `includes ${forbidden.join(', ')}` : 'ok',
+  })
+}
+console.table(rows)
+if (failed) {
+  console.error('size check failed')
+  process.exit(1)
+}

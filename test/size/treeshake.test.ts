@@ -1,0 +1,34 @@
+import { build } from 'esbuild'
+import { describe, expect, test } from 'vitest'
+
+// Bundles an entry from source the way a browser app would; returns the files that kept bytes in
+// the output after tree-shaking.
+async function bundleInputs(contents: string): Promise<string[]> {
+  const result = await build({
+    stdin: { contents, resolveDir: process.cwd(), loader: 'ts' },
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+  })
+  const [output] = Object.values(result.metafile.outputs)
+  return Object.entries(output?.inputs ?? {}).flatMap(([input, { bytesInOutput }]) => (bytesInOutput > 0 ? [input] : []))
+}
+
+describe('bundle', () => {
+  test('behavior: the root entry bundles for the browser with no dependency at all (no viem, no node:*)', async () => {
+    const inputs = await bundleInputs(`export * from './src/index.ts'`)
+    expect(inputs.filter((input) => input.includes('node_modules'))).toEqual([])
+    expect(inputs.length).toBeGreaterThan(5)
+  })
+
+  test('behavior: payfetch/evm pulls viem only for the parts it uses', async () => {
+    const inputs = await bundleInputs(`export * from './src/evm/index.ts'`)
+    const packages = new Set(inputs.flatMap((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.slice(1) ?? []))
+    expect([...packages].sort()).toEqual(expect.arrayContaining(['viem']))
+    // Signing goes through the caller's account: no clients, actions or transports are bundled.
+    expect(inputs.filter((input) => /viem\/_esm\/(actions|clients)\//.test(input))).toEqual([])
+  })
+})
