@@ -1,7 +1,13 @@
 import { defineConfig } from 'tsup'
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', 'evm/index': 'src/evm/index.ts' },
+  entry: {
+    index: 'src/index.ts',
+    'evm/index': 'src/evm/index.ts',
+    'node/index': 'src/node/index.ts',
+    'redis/index': 'src/redis/index.ts',
+    'browser/index': 'src/browser/index.ts',
+  },
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,

@@ -1,12 +1,28 @@
 import { solanaDevnet, solanaMainnet } from '../protocols/x402/networks.js'
 
-/** A stablecoin payfetch values at par with the US dollar. */
-export type KnownAsset = { readonly network: string; readonly asset: string; readonly decimals: number; readonly symbol: string }
+/** An asset payfetch knows by network and id: its decimals, and whether it is worth one US dollar. */
+export type KnownAsset = {
+  readonly network: string
+  readonly asset: string
+  readonly decimals: number
+  readonly symbol: string
+  /** A stablecoin valued at par; other known assets need a caller's `rates` to be valued in USD. */
+  readonly usdPar: boolean
+}
 
 // USDC on the networks the x402 reference SDK prices in by default (its default-asset table).
-const usdc = (network: string, asset: string): KnownAsset => ({ network, asset, decimals: 6, symbol: 'USDC' })
+const usdc = (network: string, asset: string): KnownAsset => ({ network, asset, decimals: 6, symbol: 'USDC', usdPar: true })
 
-/** Stablecoins known by network and address; everything else needs an explicit entry in `caps.assets`. */
+// Bitcoin over Lightning, counted in millisatoshis (10^11 per BTC), on the chains BOLT11 names.
+const lightning = (network: string): KnownAsset => ({ network, asset: 'BTC', decimals: 11, symbol: 'BTC', usdPar: false })
+
+/** CAIP-2 ids of the Bitcoin chains Lightning invoices name (lnbc, lntb, lntbs, lnbcrt). */
+export const bitcoinMainnet = 'bip122:000000000019d6689c085ae165831e93'
+export const bitcoinTestnet = 'bip122:000000000933ea01ad0ee984209779ba'
+export const bitcoinSignet = 'bip122:00000008819873e925422c1ff0f99f7c'
+export const bitcoinRegtest = 'bip122:0f9188f13cb7b2c71f2a335e3a4fc328'
+
+/** Assets known by network and id; everything else needs an explicit entry in `caps.assets`. */
 export const knownAssets: readonly KnownAsset[] = [
   usdc('eip155:8453', '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913'),
   usdc('eip155:84532', '0x036CbD53842c5426634e7929541eC2318f3dCF7e'),
@@ -21,6 +37,10 @@ export const knownAssets: readonly KnownAsset[] = [
   usdc('eip155:42220', '0xcebA9300f2b948710d2653dD7B07f33A8B32118C'),
   usdc(solanaMainnet, 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v'),
   usdc(solanaDevnet, '4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU'),
+  lightning(bitcoinMainnet),
+  lightning(bitcoinTestnet),
+  lightning(bitcoinSignet),
+  lightning(bitcoinRegtest),
 ]
 
 /** EVM addresses compare case-insensitively; other asset ids exactly. */

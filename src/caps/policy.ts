@@ -1,60 +1,123 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
 import { describeOffer } from '../offer/describeOffer.js'
 import type { Offer } from '../offer/Offer.js'
-import { atomicAtMost, type Decimal, formatAtomic, parseDecimal } from '../utils/decimal.js'
+import { parseDecimal } from '../utils/decimal.js'
+import { type Budget, type BudgetRule, type Charge, chargesFor, parseBudgets } from './budgets.js'
 import { hostMatches } from './hosts.js'
 import { findKnownAsset, sameAsset } from './knownAssets.js'
+import { type Rates, toNanoUsd, valueInNanoUsd } from './valuation.js'
 
 /**
  * Spend limits checked before anything is signed. Amounts in atomic units are `bigint`; USD
  * amounts are decimal strings such as `'0.10'`.
  */
 export type Caps = {
-  /** Limits on one payment. `usd` applies to stablecoins payfetch knows; default `'0.10'`. */
-  perRequest?: { usd?: string | undefined } | undefined
   /**
-   * The assets that may be paid. Absent: the known stablecoins (USDC on the x402 default
-   * networks). Present: only these; an asset payfetch cannot value in USD needs `maxAmount`.
+   * Limits on one payment. `usd` (default `'0.10'`) applies to every payment payfetch can value;
+   * `sats` (default 100) to Lightning payments.
+   */
+  perRequest?: { usd?: string | undefined; sats?: bigint | number | undefined } | undefined
+  /**
+   * The assets that may be paid. Absent: the assets payfetch knows (USDC on the x402 default
+   * networks, BTC over Lightning). Present: only these; one payfetch cannot value needs
+   * `maxAmount` (or a price from `rates`).
    */
   assets?: readonly AssetAllowance[] | undefined
   /** CAIP-2 networks that may be paid on, e.g. `['eip155:8453']`. Absent: any. */
   networks?: readonly string[] | undefined
-  /** Hosts that may be paid (`api.example.com`, `*.example.com`, `host:port`). */
+  /** Hosts that may be paid (`api.example.com`, `*.example.com`, `host:port`). Deny wins. */
   hosts?: { allow?: readonly string[] | undefined; deny?: readonly string[] | undefined } | undefined
+  /** Limits on what payments add up to, over rolling windows or in total. */
+  budgets?: readonly Budget[] | undefined
+  /** USD prices for assets that are not stablecoins (BTC, SOL, ETH). Without one, they cannot count against USD limits. */
+  rates?: Rates | undefined
 }
 
 export type AssetAllowance = {
   /** CAIP-2 network id. */
   readonly network: string
-  /** Contract address or mint. */
+  /** Contract address, mint, or `BTC` for Lightning. */
   readonly asset: string
   /** The most one payment may cost, in atomic units. */
   readonly maxAmount?: bigint | undefined
 }
 
+/** Limits one call may add; they can only lower the caps, never raise them. */
+export type CallLimits = {
+  /** The most this call may pay, in US dollars. */
+  readonly maxUsd?: string | undefined
+}
+
 /** The caps after validation, ready to judge offers. */
 export type Policy = {
+  readonly rules: readonly BudgetRule[]
   /** `undefined` when the host may be paid, else the refusal. */
   checkHost(url: URL): PayfetchError | undefined
-  /** `undefined` when the offer is within the caps, else the refusal. */
-  checkOffer(offer: Offer): PayfetchError | undefined
+  /** The refusal, if the caps forbid the offer; else its USD value when it has one. */
+  judge(offer: Offer, limits?: CallLimits): Promise<{ refusal?: PayfetchError | undefined; nanoUsd?: bigint | undefined }>
+  /**
+   * What paying the offer charges to each budget.
+   *
+   * @throws {PayfetchError} `UNPRICEABLE` when a USD budget applies to an offer with no USD value.
+   */
+  charges(offer: Offer, host: string, nanoUsd: bigint | undefined): Charge[]
 }
 
 const defaultPerRequestUsd = '0.10'
+const defaultPerRequestSats = 100n
 
 /** Validates the caps once, so a bad option fails at creation rather than at the first 402. */
 export function createPolicy(caps: Caps = {}): Policy {
-  const perRequestUsd = parseDecimal(caps.perRequest?.usd ?? defaultPerRequestUsd, 'caps.perRequest.usd')
+  const usdText = caps.perRequest?.usd ?? defaultPerRequestUsd
+  const perRequestNanoUsd = toNanoUsd(parseDecimal(usdText, 'caps.perRequest.usd'))
+  const perRequestMsat = toSats(caps.perRequest?.sats ?? defaultPerRequestSats) * 1000n
+  const rules = parseBudgets(caps.budgets)
   for (const allowance of caps.assets ?? []) {
-    const priceable = findKnownAsset(allowance.network, allowance.asset) !== undefined
-    if (!priceable && typeof allowance.maxAmount !== 'bigint')
-      throw new PayfetchError('INVALID_OPTIONS', 'An asset payfetch cannot value in USD needs a maxAmount (bigint, atomic units).', {
-        details: { network: allowance.network, asset: allowance.asset },
-      })
+    const known = findKnownAsset(allowance.network, allowance.asset)
+    if (allowance.maxAmount !== undefined && (typeof allowance.maxAmount !== 'bigint' || allowance.maxAmount < 0n))
+      throw invalid('caps.assets[].maxAmount must be a bigint of atomic units', allowance)
+    if (!known?.usdPar && allowance.maxAmount === undefined && !caps.rates)
+      throw invalid('An asset payfetch cannot value in USD needs a maxAmount (bigint, atomic units) or caps.rates', allowance)
   }
+
+  async function judge(offer: Offer, limits: CallLimits = {}) {
+    const details = describeOffer(offer)
+    if (caps.networks && !caps.networks.includes(offer.network))
+      return { refusal: new PayfetchError('NETWORK_NOT_ALLOWED', `Network ${offer.network} is not in caps.networks.`, { details }) }
+    const known = findKnownAsset(offer.network, offer.asset.id)
+    const allowance = caps.assets?.find((entry) => entry.network === offer.network && sameAsset(offer.network, entry.asset, offer.asset.id))
+    if (caps.assets ? !allowance : !known)
+      return { refusal: new PayfetchError('ASSET_NOT_ALLOWED', `Asset ${offer.asset.id} on ${offer.network} is not allowed; list it in caps.assets.`, { details }) }
+    if (allowance?.maxAmount !== undefined && offer.amount > allowance.maxAmount)
+      return { refusal: capExceeded(`Offer of ${offer.amount} atomic units exceeds the asset limit of ${allowance.maxAmount}.`, details, { limit: allowance.maxAmount.toString() }) }
+    if (known?.symbol === 'BTC' && offer.amount > perRequestMsat)
+      return { refusal: capExceeded(`Offer of ${offer.amount} msat exceeds the per-request limit of ${perRequestMsat / 1000n} sats.`, details, { limitSats: (perRequestMsat / 1000n).toString() }) }
+    let nanoUsd: bigint | undefined
+    try {
+      nanoUsd = await valueInNanoUsd(offer, caps.rates)
+    } catch (cause) {
+      return { refusal: new PayfetchError('UNPRICEABLE', `The rate for ${offer.asset.id} on ${offer.network} could not be read.`, { details, cause }) }
+    }
+    const callLimit = limits.maxUsd === undefined ? undefined : toNanoUsd(parseDecimal(limits.maxUsd, 'maxUsd'))
+    if (nanoUsd === undefined) {
+      // Unvalued payments pass only under a limit in their own unit.
+      if (callLimit !== undefined || (allowance?.maxAmount === undefined && known?.symbol !== 'BTC'))
+        return { refusal: new PayfetchError('UNPRICEABLE', `${offer.asset.id} on ${offer.network} has no USD value; pass caps.rates or a maxAmount.`, { details }) }
+      return {}
+    }
+    const byCall = callLimit !== undefined && callLimit < perRequestNanoUsd
+    const limit = byCall ? (callLimit as bigint) : perRequestNanoUsd
+    const limitText = byCall ? (limits.maxUsd as string) : usdText
+    if (nanoUsd > limit)
+      return { refusal: capExceeded(`Offer of $${formatNanoUsd(nanoUsd)} exceeds the ${byCall ? 'call' : 'per-request'} limit of $${limitText}.`, details, { limitUsd: limitText }) }
+    return { nanoUsd }
+  }
+
   return {
+    rules,
     checkHost: (url) => checkHost(url, caps.hosts),
-    checkOffer: (offer) => checkOffer(offer, caps, perRequestUsd),
+    judge,
+    charges: (offer, host, nanoUsd) => chargesFor(rules, { network: offer.network, asset: offer.asset.id, amount: offer.amount, host, nanoUsd }),
   }
 }
 
@@ -65,21 +128,22 @@ function checkHost(url: URL, hosts: Caps['hosts']): PayfetchError | undefined {
   return undefined
 }
 
-function checkOffer(offer: Offer, caps: Caps, perRequestUsd: Decimal): PayfetchError | undefined {
-  const details = describeOffer(offer)
-  if (caps.networks && !caps.networks.includes(offer.network))
-    return new PayfetchError('NETWORK_NOT_ALLOWED', `Network ${offer.network} is not in caps.networks.`, { details })
-  const known = findKnownAsset(offer.network, offer.asset.id)
-  const allowance = caps.assets?.find((entry) => entry.network === offer.network && sameAsset(offer.network, entry.asset, offer.asset.id))
-  if (caps.assets ? !allowance : !known)
-    return new PayfetchError('ASSET_NOT_ALLOWED', `Asset ${offer.asset.id} on ${offer.network} is not allowed; list it in caps.assets.`, { details })
-  if (allowance?.maxAmount !== undefined && offer.amount > allowance.maxAmount)
-    return new PayfetchError('CAP_EXCEEDED', `Offer of ${offer.amount} atomic units exceeds the asset limit of ${allowance.maxAmount}.`, {
-      details: { ...details, limit: allowance.maxAmount.toString() },
-    })
-  if (known && !atomicAtMost(offer.amount, known.decimals, perRequestUsd))
-    return new PayfetchError('CAP_EXCEEDED', `Offer of $${formatAtomic(offer.amount, known.decimals)} exceeds the per-request limit of $${caps.perRequest?.usd ?? defaultPerRequestUsd}.`, {
-      details: { ...details, limitUsd: caps.perRequest?.usd ?? defaultPerRequestUsd },
-    })
-  return undefined
+/** Nano-dollars as a short decimal: `100000000n` → `'0.1'`. */
+export function formatNanoUsd(nanoUsd: bigint): string {
+  const text = nanoUsd.toString().padStart(10, '0')
+  const fraction = text.slice(-9).replace(/0+$/, '')
+  return fraction ? `${text.slice(0, -9)}.${fraction}` : text.slice(0, -9)
+}
+
+function toSats(value: bigint | number): bigint {
+  if (typeof value === 'bigint' ? value < 0n : !Number.isSafeInteger(value) || value < 0) throw invalid('caps.perRequest.sats must be a whole number of sats')
+  return BigInt(value)
+}
+
+function capExceeded(message: string, details: Record<string, string>, limit: Record<string, string>): PayfetchError {
+  return new PayfetchError('CAP_EXCEEDED', message, { details: { ...details, ...limit } })
+}
+
+function invalid(message: string, details: { network?: string; asset?: string } = {}): PayfetchError {
+  return new PayfetchError('INVALID_OPTIONS', `${message}.`, { details: { network: details.network, asset: details.asset } })
 }

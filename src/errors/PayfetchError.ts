@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'NETWORK_NOT_ALLOWED'
   /** The offer's asset is unknown or not in `caps.assets`. Nothing was paid. */
   | 'ASSET_NOT_ALLOWED'
+  /** A USD limit applies but the asset has no USD value (no `rates` for it). Nothing was paid. */
+  | 'UNPRICEABLE'
   /** A rolling budget has no room left for this payment. Nothing was paid. */
   | 'BUDGET_EXHAUSTED'
   /** The `approve` hook said no (or failed). Nothing was paid. */
@@ -55,6 +57,11 @@ export class PayfetchError extends Error {
   /** The message without the code prefix. */
   readonly shortMessage: string
   readonly details: Readonly<Record<string, unknown>>
+  /**
+   * For `PAYMENT_OUTCOME_UNKNOWN`: sends the same proof bytes again (never a new signature) and
+   * resolves to the paid response, so a caller can finish the call without paying twice.
+   */
+  resume?: (() => Promise<Response>) | undefined
 
   constructor(code: ErrorCode, shortMessage: string, options: PayfetchError.Options = {}) {
     super(`[${code}] ${shortMessage}`, options.cause === undefined ? undefined : { cause: options.cause })

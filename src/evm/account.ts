@@ -1,4 +1,4 @@
-import type { Address, Hex, TypedDataDefinition } from 'viem'
+import type { Account, Address, Hex, TypedDataDefinition } from 'viem'
 
 /** The typed data payfetch asks an EVM account to sign. */
 export type TypedDataRequest = TypedDataDefinition
@@ -11,9 +11,11 @@ export type EvmAccount = {
 
 /** A viem `WalletClient` with an account attached (a browser wallet, a JSON-RPC account). */
 export type EvmWalletClient = {
-  readonly account: { readonly address: Address } | undefined
+  // viem's own `Account`: a client's signTypedData accepts nothing narrower, and a local account
+  // must be passed as the object (an address alone would be signed over JSON-RPC).
+  readonly account: Account | undefined
   readonly chain?: { readonly id: number } | undefined
-  signTypedData(parameters: TypedDataRequest & { account: { readonly address: Address } }): Promise<Hex>
+  signTypedData(parameters: TypedDataRequest & { account: Account }): Promise<Hex>
 }
 
 /** The signing surface payfetch needs, whatever the caller passed. */
@@ -26,6 +28,8 @@ export type TypedDataSigner = {
 
 /** Normalises a `LocalAccount`, a `WalletClient` or a structural account into one signer. */
 export function toTypedDataSigner(account: EvmAccount | EvmWalletClient): TypedDataSigner | undefined {
+  // Options may come from untyped JavaScript: `'account' in undefined` would throw a TypeError.
+  if (typeof account !== 'object' || account === null) return undefined
   if ('account' in account) {
     const client = account
     const clientAccount = client.account

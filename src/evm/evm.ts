@@ -7,7 +7,7 @@ import { signTransferWithAuthorization } from './eip3009.js'
 export type EvmOptions = {
   /** A viem `LocalAccount`, a `WalletClient` with an account, or any `{ address, signTypedData }`. */
   account: EvmAccount | EvmWalletClient
-  /** CAIP-2 networks this signer pays on, e.g. `['eip155:8453']`. Default: any EVM chain (a `WalletClient`'s own chain when it has one). */
+  /** CAIP-2 networks this signer pays on, e.g. `['eip155:8453']`. Default: any EVM chain. A `WalletClient` bound to a chain pays on that chain only. */
   networks?: readonly string[] | undefined
 }
 
@@ -41,7 +41,8 @@ export function evm(options: EvmOptions): Signer {
     const match = /^eip155:([1-9][0-9]{0,15})$/.exec(offer.network)
     const chainId = match ? Number(match[1]) : undefined
     if (chainId === undefined || !Number.isSafeInteger(chainId)) return undefined
-    if (options.networks) return options.networks.includes(offer.network) ? chainId : undefined
+    if (options.networks && !options.networks.includes(offer.network)) return undefined
+    // A WalletClient bound to a chain signs for that chain only, whatever `networks` lists.
     return signer?.chainId === undefined || signer.chainId === chainId ? chainId : undefined
   }
 

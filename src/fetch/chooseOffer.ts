@@ -1,27 +1,49 @@
-import type { Policy } from '../caps/policy.js'
-import { findKnownAsset } from '../caps/knownAssets.js'
+import type { CallLimits, Policy } from '../caps/policy.js'
 import { PayfetchError } from '../errors/PayfetchError.js'
 import { describeOffer } from '../offer/describeOffer.js'
 import type { Offer } from '../offer/Offer.js'
 import type { Protocol } from '../protocols/Protocol.js'
 import type { Signer } from '../signers/Signer.js'
 
-/** An offer with the protocol that decoded it and, when one can pay it, the signer. */
-export type Candidate = { readonly offer: Offer; readonly protocol: Protocol; readonly signer?: Signer | undefined; readonly refusal?: PayfetchError | undefined }
+/** An offer with the protocol that decoded it, the signer that can pay it, and the caps' verdict. */
+export type Candidate = {
+  readonly offer: Offer
+  readonly protocol: Protocol
+  readonly signer?: Signer | undefined
+  readonly refusal?: PayfetchError | undefined
+  /** The offer's value in nano-dollars, when payfetch could value it. */
+  readonly nanoUsd?: bigint | undefined
+}
+
+/** A candidate that may be paid. */
+export type Payable = Candidate & { readonly signer: Signer }
 
 /**
  * Judges every offer: which signer can pay it and whether the caps allow it. Payable offers come
- * first, cheapest first (in USD when priceable), then the server's order.
+ * first, in the caller's `prefer` order of protocols, then cheapest first; refused ones last.
  */
-export function judgeOffers(offers: readonly { offer: Offer; protocol: Protocol }[], signers: readonly Signer[], policy: Policy): Candidate[] {
-  const judged = offers.map(({ offer, protocol }): Candidate => {
-    const signer = signers.find((candidate) => candidate.canPay(offer))
-    if (!signer)
-      return { offer, protocol, refusal: new PayfetchError('NO_SIGNER', `No signer can pay ${offer.protocol} ${offer.scheme} on ${offer.network}.`, { details: describeOffer(offer) }) }
-    return { offer, protocol, signer, refusal: policy.checkOffer(offer) }
-  })
-  const rank = (candidate: Candidate) => (candidate.refusal ? 1 : 0)
-  return judged.sort((a, b) => rank(a) - rank(b) || compareCost(a.offer, b.offer))
+export async function judgeOffers(
+  offers: readonly { offer: Offer; protocol: Protocol }[],
+  signers: readonly Signer[],
+  policy: Policy,
+  options: { prefer?: readonly string[] | undefined; limits?: CallLimits | undefined } = {},
+): Promise<Candidate[]> {
+  const judged = await Promise.all(
+    offers.map(async ({ offer, protocol }): Promise<Candidate> => {
+      const signer = signers.find((candidate) => candidate.canPay(offer))
+      if (!signer)
+        return { offer, protocol, refusal: new PayfetchError('NO_SIGNER', `No signer can pay ${offer.protocol} ${offer.scheme} on ${offer.network}.`, { details: describeOffer(offer) }) }
+      return { offer, protocol, signer, ...(await policy.judge(offer, options.limits)) }
+    }),
+  )
+  const prefer = options.prefer ?? []
+  const rank = (candidate: Candidate) => {
+    const index = prefer.indexOf(candidate.offer.protocol)
+    return index < 0 ? prefer.length : index
+  }
+  const payable = judged.filter((candidate) => !candidate.refusal)
+  const ranks = [...new Set(payable.map(rank))].sort((a, b) => a - b)
+  return [...ranks.flatMap((value) => cheapestFirst(payable.filter((candidate) => rank(candidate) === value))), ...cheapestFirst(judged.filter((candidate) => candidate.refusal))]
 }
 
 /**
@@ -30,23 +52,39 @@ export function judgeOffers(offers: readonly { offer: Offer; protocol: Protocol 
  * @throws {PayfetchError} the refusal of the most promising offer when none is payable: a cap
  * refusal wins over `NO_SIGNER`, so the caller sees the limit that stopped the payment.
  */
-export function pickOffer(candidates: readonly Candidate[]): Candidate & { signer: Signer } {
+export function pickOffer(candidates: readonly Candidate[]): Payable {
   const best = candidates[0]
-  if (best?.signer && !best.refusal) return best as Candidate & { signer: Signer }
+  if (best?.signer && !best.refusal) return best as Payable
   const capRefusal = candidates.find((candidate) => candidate.signer)?.refusal
   const refusal = capRefusal ?? best?.refusal ?? new PayfetchError('CHALLENGE_INVALID', 'The 402 carried no offer.')
   throw new PayfetchError(refusal.code, refusal.shortMessage, {
     details: { ...refusal.details, offers: candidates.map((candidate) => ({ ...describeOffer(candidate.offer), refusal: candidate.refusal?.code })) },
+    cause: refusal.cause,
   })
 }
 
-// Offers in known stablecoins compare by USD value; others only against the same asset.
-function compareCost(a: Offer, b: Offer): number {
-  const knownA = findKnownAsset(a.network, a.asset.id)
-  const knownB = findKnownAsset(b.network, b.asset.id)
-  if (knownA && knownB) return sign(a.amount * 10n ** BigInt(knownB.decimals) - b.amount * 10n ** BigInt(knownA.decimals))
-  if (a.network === b.network && a.asset.id === b.asset.id) return sign(a.amount - b.amount)
-  return 0
+// Valued offers compare in USD; others only against offers in the same asset. One sort whose
+// comparator answers 0 for incomparable pairs is not transitive (USDC $0.05, token X, USDC $0.03
+// would keep that order), so each comparable group is sorted within the positions it holds and
+// incomparable offers keep the server's order.
+function cheapestFirst(candidates: readonly Candidate[]): Candidate[] {
+  const groups = new Map<string, number[]>()
+  candidates.forEach((candidate, index) => {
+    const key = costGroup(candidate)
+    groups.set(key, [...(groups.get(key) ?? []), index])
+  })
+  const sorted = [...candidates]
+  for (const indices of groups.values()) {
+    const members = indices.map((index) => candidates[index] as Candidate).sort((a, b) => sign(costOf(a) - costOf(b)))
+    indices.forEach((slot, position) => (sorted[slot] = members[position] as Candidate))
+  }
+  return sorted
 }
 
+function costGroup({ offer, nanoUsd }: Candidate): string {
+  if (nanoUsd !== undefined) return 'usd'
+  return JSON.stringify([offer.network, offer.network.startsWith('eip155:') ? offer.asset.id.toLowerCase() : offer.asset.id])
+}
+
+const costOf = (candidate: Candidate) => candidate.nanoUsd ?? candidate.offer.amount
 const sign = (value: bigint) => (value > 0n ? 1 : value < 0n ? -1 : 0)

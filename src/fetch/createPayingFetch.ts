@@ -1,12 +1,19 @@
-import { type Caps, createPolicy, type Policy } from '../caps/policy.js'
+import { type CallLimits, type Caps, createPolicy, formatNanoUsd } from '../caps/policy.js'
+import { toNanoUsd } from '../caps/valuation.js'
 import { isPayfetchError, PayfetchError } from '../errors/PayfetchError.js'
+import type { Ledger, PendingPayment, SpendReport } from '../ledger/Ledger.js'
+import { memoryLedger } from '../ledger/memoryLedger.js'
 import { describeOffer } from '../offer/describeOffer.js'
 import type { Offer } from '../offer/Offer.js'
+import { defaultProtocols as protocols } from '../protocols/index.js'
 import type { Challenge, Protocol } from '../protocols/Protocol.js'
-import { x402 } from '../protocols/x402/index.js'
 import { attachReceipt, type Receipt } from '../receipts/Receipt.js'
+import { type Credential, memorySessions, type SessionStore } from '../sessions/SessionStore.js'
 import type { Payment, Signer } from '../signers/Signer.js'
-import { type Candidate, judgeOffers, pickOffer } from './chooseOffer.js'
+import { base64ToBytes, bytesToBase64 } from '../utils/base64.js'
+import { parseDecimal } from '../utils/decimal.js'
+import { type Approve, type PolicyWebhook, requireApproval } from './approval.js'
+import { type Candidate, judgeOffers, type Payable, pickOffer } from './chooseOffer.js'
 import type { PayfetchEvent } from './events.js'
 import { invalidProofHeader } from './invalidProofHeader.js'
 import { readCapped } from './readCapped.js'
@@ -16,8 +23,20 @@ import { sendFollowingRedirects } from './sendFollowingRedirects.js'
 export type PayingFetchOptions = {
   /** Who can pay: `evm({ account })` and other signers. The first that can pay an offer pays it. */
   signers: readonly Signer[]
-  /** Spend limits checked before anything is signed. Default: $0.10 per request in known stablecoins. */
+  /** Spend limits checked before anything is signed. Default: $0.10 (or 100 sats) per request. */
   caps?: Caps | undefined
+  /** Where reusable credentials (L402 tokens) are kept, per origin. Default: memory. */
+  sessions?: SessionStore | undefined
+  /** Where reservations and spending are recorded, for budgets. Default: memory. */
+  ledger?: Ledger | undefined
+  /** Asked before every payment; only `true` pays. */
+  approve?: Approve | undefined
+  /** How long `approve` may take before the payment is denied. Default 60 000 ms. */
+  approveTimeoutMs?: number | undefined
+  /** A service asked before every payment, after `approve`; fails closed. */
+  policyWebhook?: PolicyWebhook | undefined
+  /** Protocols in order of preference when a 402 offers several, e.g. `['l402', 'x402']`. Default: cheapest first. */
+  prefer?: readonly string[] | undefined
   /** The fetch to wrap. Default: the global `fetch`, looked up at call time. */
   fetch?: typeof fetch | undefined
   /** Payments one call may make. Default 1: a second 402 after paying is an error, not a payment. */
@@ -30,10 +49,18 @@ export type PayingFetchOptions = {
   onEvent?: ((event: PayfetchEvent) => void) | undefined
 }
 
-/** `fetch`, plus a way to see what a resource costs without paying. */
+/** `fetch`, plus ways to look before paying, resume, and account for spending. */
 export type PayingFetch = typeof fetch & {
   /** Sends the request once, unpaid, and returns the decoded offers with what payfetch thinks of each. */
   quote(input: RequestInfo | URL, init?: RequestInit): Promise<Quote>
+  /** The same fetch with lower limits for the calls made through it (never higher ones). */
+  withLimits(limits: CallLimits): PayingFetch
+  /** Payments whose proof was sent but whose answer never came (also from earlier processes, with a durable ledger). */
+  pendingPayments(): Promise<PendingPayment[]>
+  /** Sends a pending payment's exact request and proof again, without signing; resolves to the paid response. */
+  resume(pending: PendingPayment): Promise<Response>
+  /** Spent, reserved and unknown amounts, and each budget's use now. */
+  spendReport(): Promise<SpendReport>
 }
 
 /** What a resource costs, as payfetch would judge it. Nothing is paid to produce it. */
@@ -55,9 +82,10 @@ export type QuotedOffer = {
   readonly refusal?: PayfetchError | undefined
 }
 
+type Paid = { readonly candidate: Payable; readonly payment: Payment; readonly hops: Response[]; readonly reservationId: string }
+
 const wrapped = Symbol.for('payfetch.payingFetch')
 const maxChallengeBodyBytes = 64 * 1024
-const protocols: readonly Protocol[] = [x402]
 
 /**
  * Returns a `fetch` that pays HTTP 402 challenges within `caps`, using the first signer able to
@@ -71,15 +99,17 @@ const protocols: readonly Protocol[] = [x402]
  *
  * const fetchPaid = createPayingFetch({
  *   signers: [evm({ account: privateKeyToAccount(process.env.KEY as `0x${string}`) })],
- *   caps: { perRequest: { usd: '0.10' } },
+ *   caps: { perRequest: { usd: '0.10' }, budgets: [{ usd: '5', window: '1d' }] },
  * })
  * const response = await fetchPaid('https://api.example.com/report')
  * console.log(getReceipt(response)?.reference)
  * ```
  *
  * @throws {PayfetchError} with a stable `code`: `INVALID_OPTIONS` here; on calls,
- * `CHALLENGE_INVALID`, `NO_SIGNER`, a cap refusal, `PAYMENT_FAILED`, `PAYMENT_REJECTED`,
- * `PAYMENT_OUTCOME_UNKNOWN`, `REQUEST_TOO_LARGE`, `REDIRECT_REFUSED`.
+ * `CHALLENGE_INVALID`, `NO_SIGNER`, a cap refusal (`CAP_EXCEEDED`, `BUDGET_EXHAUSTED`,
+ * `HOST_NOT_ALLOWED`, `NETWORK_NOT_ALLOWED`, `ASSET_NOT_ALLOWED`, `UNPRICEABLE`),
+ * `APPROVAL_DENIED`, `PAYMENT_FAILED`, `PAYMENT_REJECTED`, `PAYMENT_OUTCOME_UNKNOWN`,
+ * `REQUEST_TOO_LARGE`, `REDIRECT_REFUSED`.
  */
 export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
   const { signers, onEvent } = options
@@ -90,78 +120,230 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
   const maxPayments = positiveInteger(options.maxPayments ?? 1, 'maxPayments')
   const maxBodyBytes = positiveInteger(options.maxBodyBytes ?? 1024 * 1024, 'maxBodyBytes')
   const maxRedirects = positiveInteger(options.maxRedirects ?? 5, 'maxRedirects')
+  const approveTimeoutMs = positiveInteger(options.approveTimeoutMs ?? 60_000, 'approveTimeoutMs')
+  const sessions = options.sessions ?? memorySessions()
+  const ledger = options.ledger ?? memoryLedger()
   const fetchImpl: typeof fetch = (input, init) => (options.fetch ?? globalThis.fetch)(input, init)
+  // Calls waiting for the same origin's credential share one payment (single flight).
+  const flights = new Map<string, Promise<Credential | undefined>>()
   const emit = (event: PayfetchEvent) => {
     try {
       onEvent?.(event)
     } catch {}
   }
 
-  async function payingFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  async function payingFetch(input: RequestInfo | URL, init: RequestInit | undefined, limits: CallLimits): Promise<Response> {
     const request = await captureRequest(input, init, maxBodyBytes)
-    let response = await fetchImpl(request.build())
-    let paid: { offer: Offer; protocol: Protocol; payment: Payment; hops: Response[] } | undefined
-    for (let payments = 0; response.status === 402; payments++) {
+    const callerKey = request.headers.get('idempotency-key')
+    const idempotencyKey = callerKey ?? newIdempotencyKey()
+    let credential = await sessionFor(request.url)
+    let response = await send(request, request.url, credential?.headers)
+    let paid: Paid | undefined
+    let payments = 0
+    let sharedTried = false
+    while (response.status === 402) {
       const url = response.url || request.url
       const challenge = await readChallenge(response, url)
+      if (credential) {
+        // The server no longer accepts the stored credential: forget it, pay the new challenge.
+        await sessions.delete(originOf(url))
+        credential = undefined
+      }
       if (paid && payments >= maxPayments) throw fail(url, rejected(paid, challenge, url))
-      const candidate = paid ? chooseAfterPaying(challenge, url, paid) : chooseOrRefuse(challenge, url)
-      const { offer, protocol, signer } = candidate
-      emit({ type: 'offer.chosen', url, offer, signer: signer.name })
-      const payment = await pay(signer, offer, url, request)
-      const proof = protocol.proofHeaders(offer, payment)
-      const badHeader = invalidProofHeader(proof)
-      if (badHeader) throw fail(url, new PayfetchError('PAYMENT_FAILED', `The ${badHeader} proof is not a valid header value.`, { details: { url, header: badHeader, ...describeOffer(offer) } }))
-      emit({ type: 'payment.sent', url, offer })
-      const hops = await sendFollowingRedirects(fetchImpl, request, { url, proof }, maxRedirects).catch((error: unknown) => {
-        if (isPayfetchError(error)) throw error
-        throw fail(url, new PayfetchError('PAYMENT_OUTCOME_UNKNOWN', 'The proof was sent but no response came back; the payment may have settled.', {
-          details: { url, ...describeOffer(offer) },
-          cause: error,
-        }))
-      })
-      paid = { offer, protocol, payment, hops }
-      response = hops[hops.length - 1] as Response
+      // A caller's retry of a call whose proof already left: finish that payment, never pay again.
+      const pending = !paid && callerKey ? (await ledger.pending()).find((entry) => entry.idempotencyKey === callerKey) : undefined
+      if (pending) return resume(pending)
+      const candidate = await choose(challenge, url, limits, paid)
+      if (candidate.protocol.credential && !sharedTried) {
+        const flight = flights.get(originOf(url))
+        if (flight) {
+          sharedTried = true
+          credential = await flight
+          if (credential) {
+            response = await send(request, url, credential.headers)
+            continue
+          }
+        }
+      }
+      paid = await payAndReplay(request, url, candidate, idempotencyKey)
+      payments++
+      response = paid.hops[paid.hops.length - 1] as Response
     }
-    if (paid) attachReceipt(response, receiptOf(paid, request.url))
+    if (paid) attachReceipt(response, receiptOf(paid.candidate.protocol, paid.candidate.offer, paid.payment, paid.hops, request.url))
     return response
   }
 
-  async function pay(signer: Signer, offer: Offer, url: string, request: ReplayableRequest): Promise<Payment> {
+  // The paid replay: approve, reserve, sign, keep the proof durably, send, settle the ledger.
+  async function payAndReplay(request: ReplayableRequest, url: string, candidate: Payable, idempotencyKey: string): Promise<Paid> {
+    const { offer, protocol, signer } = candidate
+    const origin = originOf(url)
+    const reusable = protocol.credential !== undefined
+    let settleFlight: ((credential: Credential | undefined) => void) | undefined
+    if (reusable && !flights.has(origin)) {
+      const flight = new Promise<Credential | undefined>((resolve) => (settleFlight = resolve))
+      flights.set(origin, flight)
+    }
+    let credential: Credential | undefined
+    try {
+      await requireApproval(
+        { url, offer, usd: candidate.nanoUsd === undefined ? undefined : formatNanoUsd(candidate.nanoUsd), signer: signer.name },
+        { approve: options.approve, approveTimeoutMs, webhook: options.policyWebhook, fetch: fetchImpl },
+      ).catch((error: unknown) => Promise.reject(refuse(url, error)))
+      const reservationId = await reserve(offer, url, candidate.nanoUsd)
+      emit({ type: 'offer.chosen', url, offer, signer: signer.name })
+      const payment = await pay(signer, offer, url, request, reservationId, protocol)
+      const proof = { ...protocol.proofHeaders(offer, payment, { idempotencyKey }), 'idempotency-key': idempotencyKey }
+      const badHeader = invalidProofHeader(proof)
+      if (badHeader) {
+        await (protocol.paysBeforeReplay ? ledger.commit(reservationId) : ledger.release(reservationId))
+        throw fail(url, new PayfetchError('PAYMENT_FAILED', `The ${badHeader} proof is not a valid header value.`, { details: { url, header: badHeader, ...describeOffer(offer) } }))
+      }
+      const pending: PendingPayment = {
+        id: reservationId,
+        idempotencyKey,
+        protocol: protocol.name,
+        url,
+        method: request.method,
+        headers: Object.fromEntries(request.headers),
+        proof,
+        body: request.body && bytesToBase64(request.body),
+        network: offer.network,
+        asset: offer.asset.id,
+        amount: offer.amount.toString(),
+        payTo: offer.payTo,
+        payer: payment.payer,
+        time: Date.now(),
+      }
+      await ledger.savePending(pending)
+      emit({ type: 'payment.sent', url, offer, idempotencyKey })
+      const hops = await replay(request, url, proof, pending)
+      const answer = hops[hops.length - 1] as Response
+      if (answer.status === 402) await (protocol.paysBeforeReplay ? ledger.commit(reservationId) : ledger.markRefused(reservationId))
+      else {
+        await ledger.commit(reservationId)
+        credential = protocol.credential?.(offer, payment)
+        if (credential) await sessions.set(origin, credential)
+      }
+      return { candidate, payment, hops, reservationId }
+    } finally {
+      if (settleFlight) {
+        flights.delete(origin)
+        settleFlight(credential)
+      }
+    }
+  }
+
+  async function reserve(offer: Offer, url: string, nanoUsd: bigint | undefined): Promise<string> {
+    const host = new URL(url).host
+    let charges
+    try {
+      charges = policy.charges(offer, host, nanoUsd)
+    } catch (error) {
+      throw refuse(url, error)
+    }
+    const id = newIdempotencyKey()
+    const result = await ledger.reserve({ id, time: Date.now(), spend: { network: offer.network, asset: offer.asset.id, amount: offer.amount, host, nanoUsd }, charges })
+    if (!result.ok)
+      throw refuse(url, new PayfetchError('BUDGET_EXHAUSTED', 'A budget has no room left for this payment.', {
+        details: { ...describeOffer(offer), budget: result.key, used: result.used.toString(), limit: result.limit.toString() },
+      }))
+    return id
+  }
+
+  async function pay(signer: Signer, offer: Offer, url: string, request: ReplayableRequest, reservationId: string, protocol: Protocol): Promise<Payment> {
     try {
       return await signer.pay(offer, { url, signal: request.signal })
     } catch (error) {
-      if (request.signal.aborted) throw error
+      // A wallet that may have paid keeps its reservation counted; anything else frees it.
+      const unknown = isPayfetchError(error, 'PAYMENT_OUTCOME_UNKNOWN')
+      await (unknown ? ledger.markUnknown(reservationId) : ledger.release(reservationId))
+      if (request.signal.aborted && !unknown) throw error
       throw fail(url, isPayfetchError(error) ? error : new PayfetchError('PAYMENT_FAILED', `The ${signer.name} signer could not pay.`, {
-        details: { url, ...describeOffer(offer) },
+        details: { url, protocol: protocol.name, ...describeOffer(offer) },
         cause: error,
       }))
     }
   }
 
-  function chooseOrRefuse(challenge: Challenge, url: string): Candidate & { signer: Signer } {
+  async function replay(request: ReplayableRequest, url: string, proof: Record<string, string>, pending: PendingPayment): Promise<Response[]> {
     try {
-      const candidates = judge(challenge, url, policy)
+      return await sendFollowingRedirects(fetchImpl, request, { url, proof }, maxRedirects)
+    } catch (error) {
+      if (isPayfetchError(error)) throw error
+      await ledger.markUnknown(pending.id)
+      const unknown = new PayfetchError('PAYMENT_OUTCOME_UNKNOWN', 'The proof was sent but no response came back; the payment may have settled.', {
+        details: { url, pendingId: pending.id, idempotencyKey: pending.idempotencyKey, network: pending.network, asset: pending.asset, amount: pending.amount },
+        cause: error,
+      })
+      unknown.resume = () => resume(pending)
+      throw fail(url, unknown)
+    }
+  }
+
+  async function resume(pending: PendingPayment): Promise<Response> {
+    const protocol = protocols.find((candidate) => candidate.name === pending.protocol)
+    if (!protocol) throw new PayfetchError('INVALID_OPTIONS', `Pending payment ${pending.id} uses protocol ${pending.protocol}, which this fetch does not speak.`)
+    const body = pending.body === undefined ? undefined : base64ToBytes(pending.body)
+    const request = await captureRequest(pending.url, { method: pending.method, headers: pending.headers, ...(body ? { body } : {}) }, maxBodyBytes)
+    const hops = await replay(request, pending.url, pending.proof, pending)
+    const response = hops[hops.length - 1] as Response
+    const offer: Offer = {
+      protocol: pending.protocol,
+      scheme: '',
+      network: pending.network,
+      asset: { id: pending.asset },
+      amount: BigInt(pending.amount),
+      payTo: pending.payTo,
+      resource: pending.url,
+      extra: {},
+      raw: undefined,
+    }
+    if (response.status === 402) {
+      await (protocol.paysBeforeReplay ? ledger.commit(pending.id) : ledger.markRefused(pending.id))
+      const reason = protocol.refusalReason(await readChallenge(response, pending.url))
+      throw fail(pending.url, new PayfetchError('PAYMENT_REJECTED', `The server refused the resumed payment${reason ? `: ${reason}` : ''}.`, {
+        details: { url: pending.url, reason, pendingId: pending.id },
+      }))
+    }
+    await ledger.commit(pending.id)
+    attachReceipt(response, receiptOf(protocol, offer, { payload: undefined, payer: pending.payer }, hops, pending.url))
+    return response
+  }
+
+  async function choose(challenge: Challenge, url: string, limits: CallLimits, paid: Paid | undefined): Promise<Payable> {
+    try {
+      const candidates = await judge(challenge, url, limits)
       emit({ type: 'challenge', url, offers: candidates.map((candidate) => candidate.offer) })
       return pickOffer(candidates)
     } catch (error) {
-      if (isPayfetchError(error)) emit({ type: 'refusal', url, error })
-      throw error
+      // A 402 after paying that offers nothing payable is the server refusing the first payment.
+      if (paid && isPayfetchError(error, 'CHALLENGE_INVALID')) throw fail(url, rejected(paid, challenge, url))
+      throw refuse(url, error)
     }
   }
 
-  // A 402 after paying that offers nothing payable is the server refusing the first payment.
-  function chooseAfterPaying(challenge: Challenge, url: string, paid: { offer: Offer; protocol: Protocol }): Candidate & { signer: Signer } {
-    try {
-      return chooseOrRefuse(challenge, url)
-    } catch (error) {
-      throw fail(url, isPayfetchError(error, 'CHALLENGE_INVALID') ? rejected(paid, challenge, url) : (error as PayfetchError))
-    }
+
+  async function judge(challenge: Challenge, url: string, limits: CallLimits): Promise<Candidate[]> {
+    const hostRefusal = policy.checkHost(new URL(url))
+    if (hostRefusal) throw hostRefusal
+    return judgeOffers(decodeAll(challenge), signers, policy, { prefer: options.prefer, limits })
   }
 
-  function receiptOf(paid: { offer: Offer; protocol: Protocol; payment: Payment; hops: Response[] }, url: string): Receipt {
+  async function sessionFor(url: string): Promise<Credential | undefined> {
+    const credential = await sessions.get(originOf(url))
+    return credential && (credential.expiresAt === undefined || credential.expiresAt > Date.now()) ? credential : undefined
+  }
+
+  // A credential goes out only to its own origin: redirects are followed by hand while it is attached.
+  async function send(request: ReplayableRequest, url: string, credentialHeaders: Readonly<Record<string, string>> | undefined): Promise<Response> {
+    if (!credentialHeaders) return fetchImpl(request.build({ url }))
+    const hops = await sendFollowingRedirects(fetchImpl, request, { url, proof: { ...credentialHeaders } }, maxRedirects)
+    return hops[hops.length - 1] as Response
+  }
+
+  function receiptOf(protocol: Protocol, offer: Offer, payment: Payment, hops: readonly Response[], url: string): Receipt {
     // The settlement header may sit on the first hop when the paid response was a redirect.
-    const readings = paid.hops.map((hop) => paid.protocol.receipt(hop, paid.offer, paid.payment))
+    const readings = hops.map((hop) => protocol.receipt(hop, offer, payment))
     const reading = readings.find((candidate) => candidate.reference !== undefined) ?? (readings[0] as (typeof readings)[number])
     const receipt: Receipt = { ...reading, url, time: Date.now() }
     emit({ type: 'receipt', receipt })
@@ -173,7 +355,12 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
     return error
   }
 
-  async function quote(input: RequestInfo | URL, init?: RequestInit): Promise<Quote> {
+  function refuse<T>(url: string, error: T): T {
+    if (isPayfetchError(error)) emit({ type: 'refusal', url, error })
+    return error
+  }
+
+  async function quote(input: RequestInfo | URL, init: RequestInit | undefined, limits: CallLimits): Promise<Quote> {
     const request = await captureRequest(input, init, maxBodyBytes)
     const response = await fetchImpl(request.build())
     const url = response.url || request.url
@@ -181,7 +368,7 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
       await response.body?.cancel().catch(() => {})
       return { url, status: response.status, offers: [] }
     }
-    const candidates = judge(await readChallenge(response, url), url, policy)
+    const candidates = await judge(await readChallenge(response, url), url, limits)
     const best = candidates[0]
     return {
       url,
@@ -191,13 +378,19 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
     }
   }
 
-  function judge(challenge: Challenge, url: string, policy: Policy): Candidate[] {
-    const hostRefusal = policy.checkHost(new URL(url))
-    if (hostRefusal) throw hostRefusal
-    return judgeOffers(decodeAll(challenge), signers, policy)
+  function withLimits(limits: CallLimits): PayingFetch {
+    const paying = (input: RequestInfo | URL, init?: RequestInit) => payingFetch(input, init, limits)
+    return Object.assign(paying, {
+      quote: (input: RequestInfo | URL, init?: RequestInit) => quote(input, init, limits),
+      withLimits: (more: CallLimits) => withLimits(lower(limits, more)),
+      pendingPayments: () => ledger.pending(),
+      resume,
+      spendReport: () => ledger.report(policy.rules),
+      [wrapped]: true,
+    })
   }
 
-  return Object.assign(payingFetch, { quote, [wrapped]: true })
+  return withLimits({})
 }
 
 /** Offers from every protocol; a protocol that fails to decode does not hide the others' offers. */
@@ -224,11 +417,24 @@ async function readChallenge(response: Response, url: string): Promise<Challenge
   return { url, headers: response.headers, body }
 }
 
-function rejected(paid: { offer: Offer; protocol: Protocol }, challenge: Challenge, url: string): PayfetchError {
-  const reason = paid.protocol.refusalReason(challenge)
+function rejected(paid: Paid, challenge: Challenge, url: string): PayfetchError {
+  const reason = paid.candidate.protocol.refusalReason(challenge)
   return new PayfetchError('PAYMENT_REJECTED', `The server answered 402 again after payment${reason ? `: ${reason}` : ''}.`, {
-    details: { url, reason, ...describeOffer(paid.offer) },
+    details: { url, reason, ...describeOffer(paid.candidate.offer) },
   })
+}
+
+// Two limits together: the lower of each.
+function lower(a: CallLimits, b: CallLimits): CallLimits {
+  if (a.maxUsd === undefined || b.maxUsd === undefined) return { maxUsd: a.maxUsd ?? b.maxUsd }
+  const usd = (text: string) => toNanoUsd(parseDecimal(text, 'maxUsd'))
+  return { maxUsd: usd(a.maxUsd) <= usd(b.maxUsd) ? a.maxUsd : b.maxUsd }
+}
+
+const originOf = (url: string) => new URL(url).origin
+
+function newIdempotencyKey(): string {
+  return `pf_${crypto.randomUUID().replaceAll('-', '')}`
 }
 
 function positiveInteger(value: number, name: string): number {

@@ -9,7 +9,7 @@ export type PayfetchEvent =
   /** An offer passed the caps and goes to a signer. */
   | { readonly type: 'offer.chosen'; readonly url: string; readonly offer: Offer; readonly signer: string }
   /** A proof was sent with the replayed request. */
-  | { readonly type: 'payment.sent'; readonly url: string; readonly offer: Offer }
+  | { readonly type: 'payment.sent'; readonly url: string; readonly offer: Offer; readonly idempotencyKey: string }
   /** The paid request succeeded. */
   | { readonly type: 'receipt'; readonly receipt: Receipt }
   /** Nothing was paid: every offer was refused (caps, signers, a bad challenge). */

@@ -7,6 +7,10 @@ export type ReplayableRequest = {
   readonly method: string
   readonly redirect: RequestRedirect
   readonly signal: AbortSignal
+  /** The caller's headers. */
+  readonly headers: Headers
+  /** The captured body, when there is one. */
+  readonly body: Uint8Array<ArrayBuffer> | undefined
   /** A fresh `Request` for one send. */
   build(overrides?: ReplayableRequest.Overrides): Request
 }
@@ -40,6 +44,8 @@ export async function captureRequest(input: RequestInfo | URL, init: RequestInit
     method: request.method,
     redirect: request.redirect,
     signal: request.signal,
+    headers: request.headers,
+    body,
     build(overrides = {}) {
       const method = overrides.method ?? request.method
       const headers = new Headers(request.headers)

@@ -1,5 +1,6 @@
 import type { Offer } from '../offer/Offer.js'
 import type { Receipt } from '../receipts/Receipt.js'
+import type { Credential } from '../sessions/SessionStore.js'
 import type { Payment } from '../signers/Signer.js'
 
 /** A 402 response as the adapters see it: headers and a size-capped body read once. */
@@ -19,13 +20,29 @@ export type Protocol = {
   readonly name: string
   /** The offers this protocol finds in the challenge; `[]` when it is not spoken there. */
   decode(challenge: Challenge): Offer[]
+  /**
+   * True when the money moves as the signer pays (a Lightning invoice), before the server sees
+   * the proof; false when the server settles what the proof authorises (x402).
+   */
+  readonly paysBeforeReplay?: boolean | undefined
   /** The request headers that carry the proof for `offer`. */
-  proofHeaders(offer: Offer, payment: Payment): Record<string, string>
+  proofHeaders(offer: Offer, payment: Payment, context: ProofContext): Record<string, string>
   /** The receipt for a paid (non-402) response; the loop adds the URL and time. */
   receipt(response: Response, offer: Offer, payment: Payment): PaidReceipt
   /** Why the server refused a proof, read from the 402 that answered it. */
   refusalReason(challenge: Challenge): string | undefined
+  /**
+   * The credential to keep after a paid response, for protocols whose proof stays valid (L402
+   * tokens). Protocols without one pay every request (x402).
+   */
+  credential?(offer: Offer, payment: Payment): Credential | undefined
 }
 
 /** A receipt as a protocol reads it, before the loop stamps the URL and time. */
 export type PaidReceipt = Omit<Receipt, 'url' | 'time'>
+
+/** What the loop knows about the call a proof is for. */
+export type ProofContext = {
+  /** Stable for one logical call and its retries; protocols with an idempotency field reuse it. */
+  readonly idempotencyKey: string
+}

@@ -1,8 +1,9 @@
 import type { Offer } from '../../offer/Offer.js'
 import type { Payment } from '../../signers/Signer.js'
 import { encodeBase64Json } from '../../utils/base64.js'
-import type { Challenge, PaidReceipt, Protocol } from '../Protocol.js'
+import type { Challenge, PaidReceipt, ProofContext, Protocol } from '../Protocol.js'
 import { decodeX402, messageOf, readPaymentRequired } from './decode.js'
+import { withPaymentIdentifier } from './paymentIdentifier.js'
 import { readSettlement } from './settlement.js'
 
 /**
@@ -12,7 +13,7 @@ import { readSettlement } from './settlement.js'
 export const x402: Protocol = {
   name: 'x402',
   decode: decodeX402,
-  proofHeaders(offer: Offer, payment: Payment): Record<string, string> {
+  proofHeaders(offer: Offer, payment: Payment, context: ProofContext): Record<string, string> {
     if (offer.version === 1) {
       const { scheme, network } = offer.raw as { scheme: string; network: string }
       return { 'x-payment': encodeBase64Json({ x402Version: 1, scheme, network, payload: payment.payload }) }
@@ -20,7 +21,7 @@ export const x402: Protocol = {
     const message = messageOf(offer)
     const proof: Record<string, unknown> = { x402Version: 2, resource: message?.resource, accepted: offer.raw, payload: payment.payload }
     // Servers require their declared extensions to be echoed back.
-    if (message?.extensions !== undefined) proof.extensions = message.extensions
+    if (message?.extensions !== undefined) proof.extensions = withPaymentIdentifier(message.extensions, context.idempotencyKey)
     return { 'payment-signature': encodeBase64Json(proof) }
   },
   receipt(response: Response, offer: Offer, payment: Payment): PaidReceipt {

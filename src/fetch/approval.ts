@@ -1,0 +1,74 @@
+import { PayfetchError } from '../errors/PayfetchError.js'
+import type { Offer } from '../offer/Offer.js'
+
+/** What a human or a policy service is asked to approve. */
+export type ApprovalRequest = {
+  readonly url: string
+  readonly offer: Offer
+  /** The payment in US dollars, when payfetch could value it. */
+  readonly usd?: string | undefined
+  /** The signer that would pay. */
+  readonly signer: string
+}
+
+/** Asks before paying: resolve `true` to pay. Anything else, an error or a timeout denies. */
+export type Approve = (request: ApprovalRequest) => boolean | Promise<boolean>
+
+/** A service that approves payments: it receives the request as JSON and answers `{ "approved": true }`. */
+export type PolicyWebhook = {
+  readonly url: string
+  /** Default 5 000 ms. */
+  readonly timeoutMs?: number | undefined
+  readonly headers?: Readonly<Record<string, string>> | undefined
+}
+
+/**
+ * Runs the `approve` hook, then the policy webhook; either one failing, timing out or saying
+ * anything but yes denies the payment.
+ *
+ * @throws {PayfetchError} `APPROVAL_DENIED` with the reason in `details.reason`.
+ */
+export async function requireApproval(
+  request: ApprovalRequest,
+  hooks: { approve?: Approve | undefined; approveTimeoutMs: number; webhook?: PolicyWebhook | undefined; fetch: typeof fetch },
+): Promise<void> {
+  if (hooks.approve) {
+    const approve = hooks.approve
+    const verdict = await withTimeout(async () => approve(request), hooks.approveTimeoutMs)
+    if (verdict !== true) throw denied(request, verdict === 'timeout' ? 'the approve hook timed out' : verdict === 'error' ? 'the approve hook failed' : 'the approve hook said no')
+  }
+  if (hooks.webhook) {
+    const { url, timeoutMs = 5_000, headers = {} } = hooks.webhook
+    const verdict = await withTimeout(async (signal) => {
+      const response = await hooks.fetch(url, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify({ ...request, offer: { ...request.offer, amount: request.offer.amount.toString(), raw: undefined } }),
+        signal,
+      })
+      const body = (await response.json()) as { approved?: unknown }
+      return response.ok && body.approved === true
+    }, timeoutMs)
+    if (verdict !== true) throw denied(request, verdict === 'timeout' ? 'the policy webhook timed out' : verdict === 'error' ? 'the policy webhook failed' : 'the policy webhook said no')
+  }
+}
+
+async function withTimeout(work: (signal: AbortSignal) => Promise<boolean>, timeoutMs: number): Promise<boolean | 'timeout' | 'error'> {
+  const controller = new AbortController()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort()
+      resolve('timeout')
+    }, timeoutMs)
+  })
+  try {
+    return await Promise.race([work(controller.signal).catch(() => 'error' as const), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+function denied(request: ApprovalRequest, reason: string): PayfetchError {
+  return new PayfetchError('APPROVAL_DENIED', `Payment not approved: ${reason}.`, { details: { url: request.url, reason, signer: request.signer } })
+}

@@ -1,0 +1,89 @@
+import type { Charge } from '../caps/budgets.js'
+
+/** What one payment is, for budgets and reports. Amounts are atomic units of `asset`. */
+export type Spend = {
+  readonly network: string
+  readonly asset: string
+  readonly amount: bigint
+  readonly host: string
+  /** The value in nano-dollars, when payfetch could value it. */
+  readonly nanoUsd?: bigint | undefined
+}
+
+/** A reservation: taken before signing, counted against every budget in `charges`. */
+export type Reservation = {
+  readonly id: string
+  /** Unix time in milliseconds. */
+  readonly time: number
+  readonly spend: Spend
+  readonly charges: readonly Charge[]
+}
+
+/** The ledger's answer to `reserve`: the budget that has no room, when there is one. */
+export type ReserveResult = { readonly ok: true } | { readonly ok: false; readonly key: string; readonly used: bigint; readonly limit: bigint }
+
+/**
+ * A paid request whose proof was (or is about to be) sent and whose answer is not known yet. It
+ * holds the exact request, proof included, so it can be replayed without signing again.
+ */
+export type PendingPayment = {
+  /** The reservation id. */
+  readonly id: string
+  readonly idempotencyKey: string
+  readonly protocol: string
+  readonly url: string
+  readonly method: string
+  /** The caller's request headers. */
+  readonly headers: Readonly<Record<string, string>>
+  /** The proof headers (and the idempotency key) sent on top of `headers`. */
+  readonly proof: Readonly<Record<string, string>>
+  /** The request body, base64, when there is one. */
+  readonly body?: string | undefined
+  readonly network: string
+  readonly asset: string
+  readonly amount: string
+  readonly payTo: string
+  readonly payer?: string | undefined
+  readonly time: number
+}
+
+/**
+ * The state of one reservation. `unknown` (no answer came) and `refused` (the server refused a
+ * proof it may still settle) stay counted; only `released` frees the amount.
+ */
+export type EntryState = 'reserved' | 'committed' | 'released' | 'unknown' | 'refused'
+
+/** What was spent and what is held, per budget and per host and asset. */
+export type SpendReport = {
+  readonly budgets: readonly { readonly key: string; readonly used: bigint; readonly limit: bigint; readonly windowMs?: number | undefined }[]
+  readonly totals: readonly {
+    readonly host: string
+    readonly network: string
+    readonly asset: string
+    readonly spent: bigint
+    readonly reserved: bigint
+    readonly unknown: bigint
+  }[]
+}
+
+/**
+ * Where reservations live. `reserve` must check every charge and record the reservation
+ * atomically, so concurrent calls (and, for shared ledgers, processes) never overspend.
+ */
+export type Ledger = {
+  reserve(reservation: Reservation): Promise<ReserveResult>
+  /** The payment went through. */
+  commit(id: string): Promise<void>
+  /** The payment provably did not happen: its amount is free again. */
+  release(id: string): Promise<void>
+  /** The proof is about to leave: keep it durably so a restarted process can resume. */
+  savePending(pending: PendingPayment): Promise<void>
+  /** The answer never came: stays counted, and stays pending for `resume`. */
+  markUnknown(id: string): Promise<void>
+  /** The server refused the proof: stays counted (it may still settle), no longer pending. */
+  markRefused(id: string): Promise<void>
+  /** Payments whose outcome is not known yet. */
+  pending(): Promise<PendingPayment[]>
+  /** Spent, reserved and unknown amounts; budgets as of now. */
+  report(rules?: readonly { key: string; limit: bigint; windowMs?: number | undefined }[]): Promise<SpendReport>
+}

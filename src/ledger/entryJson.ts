@@ -1,0 +1,43 @@
+import type { Charge } from '../caps/budgets.js'
+import type { LedgerEntry } from './ledgerEntries.js'
+
+/** A ledger entry as JSON: bigints as decimal strings, for stores that keep text. */
+export type EntryJson = {
+  id: string
+  time: number
+  state: LedgerEntry['state']
+  spend: { network: string; asset: string; host: string; amount: string; nanoUsd?: string | undefined }
+  charges: { key: string; limit: string; amount: string; windowMs?: number | undefined }[]
+  pending?: LedgerEntry['pending']
+}
+
+export function entryToJson(entry: LedgerEntry): EntryJson {
+  const { spend } = entry
+  return {
+    id: entry.id,
+    time: entry.time,
+    state: entry.state,
+    spend: { network: spend.network, asset: spend.asset, host: spend.host, amount: spend.amount.toString(), nanoUsd: spend.nanoUsd?.toString() },
+    charges: entry.charges.map((charge) => ({ key: charge.key, limit: charge.limit.toString(), amount: charge.amount.toString(), windowMs: charge.windowMs })),
+    pending: entry.pending,
+  }
+}
+
+export function entryFromJson(json: EntryJson): LedgerEntry {
+  const { spend } = json
+  // Redis's cjson writes an empty array as {}.
+  const charges: Charge[] = (Array.isArray(json.charges) ? json.charges : []).map((charge) => ({
+    key: String(charge.key),
+    limit: BigInt(charge.limit),
+    amount: BigInt(charge.amount),
+    windowMs: typeof charge.windowMs === 'number' ? charge.windowMs : undefined,
+  }))
+  return {
+    id: json.id,
+    time: json.time,
+    state: json.state,
+    spend: { network: spend.network, asset: spend.asset, host: spend.host, amount: BigInt(spend.amount), nanoUsd: spend.nanoUsd === undefined ? undefined : BigInt(spend.nanoUsd) },
+    charges,
+    pending: json.pending,
+  }
+}

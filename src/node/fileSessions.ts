@@ -1,0 +1,42 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import type { Credential, SessionStore } from '../sessions/SessionStore.js'
+
+/**
+ * Sessions in a JSON file, so a paid token outlives the process. Writes go to a temporary file
+ * renamed over the old one: a crash leaves the old or the new file, never half of one. The file
+ * holds bearer credentials: keep it private (it is created with mode 0600).
+ */
+export async function fileSessions(path: string): Promise<SessionStore> {
+  await mkdir(dirname(path), { recursive: true })
+  let credentials: Record<string, Credential> = await readFile(path, 'utf8').then(
+    (text) => JSON.parse(text) as Record<string, Credential>,
+    () => ({}),
+  )
+  let writing = Promise.resolve()
+  const save = () => {
+    const snapshot = JSON.stringify(credentials)
+    writing = writing.then(async () => {
+      const temporary = `${path}.${process.pid}.tmp`
+      await writeFile(temporary, snapshot, { mode: 0o600 })
+      await rename(temporary, path)
+    })
+    return writing
+  }
+  return {
+    get(key) {
+      const credential = credentials[key]
+      if (credential?.expiresAt !== undefined && credential.expiresAt <= Date.now()) return undefined
+      return credential
+    },
+    set(key, credential) {
+      credentials = { ...credentials, [key]: credential }
+      return save()
+    },
+    delete(key) {
+      const { [key]: _removed, ...rest } = credentials
+      credentials = rest
+      return save()
+    },
+  }
+}

@@ -1,0 +1,7 @@
+/**
+ * payfetch/node: a crash-safe file ledger and a file session store, for Node.js.
+ *
+ * @module
+ */
+export { fileLedger } from './fileLedger.js'
+export { fileSessions } from './fileSessions.js'

@@ -1,0 +1,9 @@
+/**
+ * payfetch/redis: a ledger and a session store in Redis, shared by every process of a fleet.
+ * `ioredis` (or any client with the same methods) is an optional peer dependency.
+ *
+ * @module
+ */
+export type { RedisClient } from './redisClient.js'
+export { redisLedger, type RedisLedgerOptions } from './redisLedger.js'
+export { redisSessions, type RedisSessionsOptions } from './redisSessions.js'

@@ -1,0 +1,13 @@
+/**
+ * The few commands payfetch sends, as `ioredis` (and most clients) expose them. Pass your own
+ * client: payfetch never opens connections.
+ */
+export type RedisClient = {
+  eval(script: string, numberOfKeys: number, ...args: (string | number)[]): Promise<unknown>
+  hget(key: string, field: string): Promise<string | null>
+  hgetall(key: string): Promise<Record<string, string>>
+  hset(key: string, field: string, value: string): Promise<unknown>
+  get(key: string): Promise<string | null>
+  set(key: string, value: string, ...args: (string | number)[]): Promise<unknown>
+  del(key: string): Promise<unknown>
+}
