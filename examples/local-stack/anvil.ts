@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
+import { track, untrack } from './children.js'
 
 /** A running anvil node on loopback. */
 export type Anvil = {
@@ -89,31 +89,4 @@ export async function startAnvil(options: StartAnvilOptions): Promise<Anvil> {
 function anvilBinary(): string {
   const require = createRequire(import.meta.url)
   return join(dirname(require.resolve('@foundry-rs/anvil-linux-amd64/package.json')), 'bin', 'anvil')
-}
-
-// Every live anvil is killed when this process goes away, however it goes away (short of SIGKILL).
-const running = new Set<ChildProcess>()
-let hooksInstalled = false
-
-function track(child: ChildProcess) {
-  running.add(child)
-  if (hooksInstalled) return
-  hooksInstalled = true
-  process.once('exit', killAll)
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      killAll()
-      // A listener cancels the default exit; re-raise so the process still dies unless someone else handles it.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
-    })
-  }
-}
-
-function untrack(child: ChildProcess) {
-  running.delete(child)
-}
-
-function killAll() {
-  for (const child of running) child.kill('SIGKILL')
-  running.clear()
 }
