@@ -1,0 +1,162 @@
+import { createServer } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { HTTPFacilitatorClient } from '@x402/core/server'
+import type { RouteConfig } from '@x402/core/server'
+import type { Network } from '@x402/core/types'
+import { ExactSvmScheme } from '@x402/svm/exact/server'
+import { paymentMiddleware, x402ResourceServer } from '@x402/express'
+import type { Address } from '@solana/kit'
+import { createExpressApp } from './express.js'
+import type { ExpressHandler } from './express.js'
+import { close, decodeBase64Json, encodeBase64Json, isRecord, listen, sendJson, toRouteRequest, writeRouteResponse } from './http.js'
+import type { RouteHandler } from './routes.js'
+import { echo, json } from './routes.js'
+import type { SolanaToken } from './solanaChain.js'
+
+/** The stack's tokens, by the name routes use. */
+export type SolanaTokens = { readonly usdc: SolanaToken; readonly localToken: SolanaToken; readonly token2022: SolanaToken }
+
+/** A priced route on the Solana servers. */
+export type SolanaRoute = {
+  readonly method: 'GET' | 'POST'
+  /** An exact path, e.g. `/weather`. */
+  readonly path: string
+  /** The price in the token's atomic units. */
+  readonly amount: bigint
+  readonly token: keyof SolanaTokens
+  /** A memo the server requires in the payment (`extra.memo`); facilitators check it byte for byte. */
+  readonly memo?: string
+  readonly description?: string
+  readonly handler: RouteHandler
+}
+
+/** The routes of every Solana server unless a caller passes its own. */
+export const defaultSolanaRoutes: readonly SolanaRoute[] = [
+  { method: 'GET', path: '/weather', amount: 10_000n, token: 'usdc', description: 'Weather report', handler: () => json({ weather: 'sunny', temperature: 21, chain: 'solana' }) },
+  { method: 'POST', path: '/echo', amount: 10_000n, token: 'usdc', description: 'Echo', handler: echo },
+  { method: 'GET', path: '/local', amount: 50_000n, token: 'localToken', description: 'Priced in a mint no default list knows', handler: () => json({ paidIn: 'LOCAL' }) },
+  { method: 'GET', path: '/token-2022', amount: 2_500_000n, token: 'token2022', description: 'Priced in a Token-2022 mint (9 decimals)', handler: () => json({ paidIn: 'T22' }) },
+  { method: 'GET', path: '/invoice', amount: 20_000n, token: 'usdc', memo: 'invoice 42 ✓', description: 'The server names the memo', handler: () => json({ invoice: 42 }) },
+  { method: 'GET', path: '/pricey', amount: 5_000_000n, token: 'usdc', description: 'Costs 5 USDC, above default caps', handler: () => json({ pricey: true }) },
+]
+
+export type SolanaServerOptions = {
+  readonly facilitatorUrl: string
+  readonly network: string
+  readonly routes: readonly SolanaRoute[]
+  readonly tokens: SolanaTokens
+  readonly payTo: Address
+  /** When set, the reference server reads a blockhash there and sends it in `extra.recentBlockhash`. */
+  readonly rpcUrl?: string | undefined
+}
+
+export type SolanaResourceServer = { readonly url: string; close(): Promise<void> }
+
+/**
+ * The x402 v2 reference resource server for Solana: `@x402/express`'s `paymentMiddleware` with
+ * `@x402/svm`'s server scheme, verifying and settling through the local facilitator, which also
+ * supplies `extra.feePayer`. `GET /free` is never priced.
+ */
+export async function startSolanaV2Server(options: SolanaServerOptions): Promise<SolanaResourceServer> {
+  const { routes, tokens, payTo, network } = options
+  const scheme = new ExactSvmScheme(options.rpcUrl === undefined ? {} : { rpcUrl: options.rpcUrl })
+  const resourceServer = new x402ResourceServer(new HTTPFacilitatorClient({ url: options.facilitatorUrl })).register(network as Network, scheme)
+  const app = createExpressApp()
+  const priceList = Object.fromEntries(routes.map((route): [string, RouteConfig] => [`${route.method} ${route.path}`, priced(route, tokens, payTo, network)]))
+  app.use(paymentMiddleware(priceList, resourceServer))
+  app.get('/free', toExpress(() => json({ free: true })))
+  for (const route of routes) app[route.method === 'GET' ? 'get' : 'post'](route.path, toExpress(route.handler))
+  const server = createServer(app)
+  const url = await listen(server)
+  return { url, close: () => close(server) }
+}
+
+function priced(route: SolanaRoute, tokens: SolanaTokens, payTo: Address, network: string): RouteConfig {
+  return {
+    accepts: {
+      scheme: 'exact',
+      network: network as Network,
+      payTo,
+      maxTimeoutSeconds: 60,
+      price: { amount: route.amount.toString(), asset: tokens[route.token].mint, extra: route.memo === undefined ? {} : { memo: route.memo } },
+    },
+    ...(route.description === undefined ? {} : { description: route.description }),
+    mimeType: 'application/json',
+  }
+}
+
+function toExpress(handler: RouteHandler): ExpressHandler {
+  return async (request, response, next) => {
+    try {
+      writeRouteResponse(response, await handler(await toRouteRequest(request)))
+    } catch (error) {
+      next(error)
+    }
+  }
+}
+
+/**
+ * An x402 v1 resource server for Solana (`solana-devnet`), written against the v1 wire format: a
+ * JSON 402 body, `X-PAYMENT` in, `X-PAYMENT-RESPONSE` out, verify and settle through the local
+ * facilitator's v1 scheme. Its fee payer comes from the facilitator's `/supported`.
+ */
+export async function startSolanaV1Server(options: SolanaServerOptions & { readonly v1Network: string }): Promise<SolanaResourceServer> {
+  const { facilitatorUrl, routes, tokens, payTo, v1Network } = options
+  const supported = (await (await fetch(`${facilitatorUrl}/supported`)).json()) as { kinds: { x402Version: number; network: string; extra?: { feePayer?: string } }[] }
+  const feePayer = supported.kinds.find((kind) => kind.x402Version === 1 && kind.network === v1Network)?.extra?.feePayer
+  if (!feePayer) throw new Error(`the facilitator offers no v1 fee payer for ${v1Network}`)
+  let baseUrl = ''
+
+  function requirementsFor(route: SolanaRoute) {
+    return {
+      scheme: 'exact',
+      network: v1Network,
+      maxAmountRequired: route.amount.toString(),
+      asset: tokens[route.token].mint,
+      payTo,
+      resource: `${baseUrl}${route.path}`,
+      description: route.description ?? '',
+      mimeType: 'application/json',
+      maxTimeoutSeconds: 60,
+      extra: route.memo === undefined ? { feePayer } : { feePayer, memo: route.memo },
+    }
+  }
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const { pathname } = new URL(request.url ?? '/', baseUrl)
+    const route = routes.find((candidate) => candidate.method === request.method && candidate.path === pathname)
+    if (!route) return sendJson(response, 404, { error: 'not found' })
+    const requirements = requirementsFor(route)
+    const paymentRequired = (error: string, headers = {}) => sendJson(response, 402, { x402Version: 1, error, accepts: [requirements] }, headers)
+    const header = request.headers['x-payment']
+    if (typeof header !== 'string' || header === '') return paymentRequired('X-PAYMENT header is required')
+    const paymentPayload = decodeBase64Json(header)
+    if (!isRecord(paymentPayload) || paymentPayload.x402Version !== 1 || !isRecord(paymentPayload.payload)) return paymentRequired('Invalid or malformed payment header')
+    if (paymentPayload.scheme !== 'exact' || paymentPayload.network !== v1Network) return paymentRequired('Unable to find matching payment requirements')
+    const body = { x402Version: 1, paymentPayload, paymentRequirements: requirements }
+    const verified = await postJson(`${facilitatorUrl}/verify`, body)
+    if (!isRecord(verified) || verified.isValid !== true) return paymentRequired(isRecord(verified) ? String(verified.invalidReason) : 'verification failed')
+    const answer = await route.handler(await toRouteRequest(request))
+    const settled = await postJson(`${facilitatorUrl}/settle`, body)
+    const success = isRecord(settled) && settled.success === true
+    const receipt = isRecord(settled) ? settled : { success: false, errorReason: 'no_settle_response', transaction: '', network: v1Network }
+    const headers = { 'x-payment-response': encodeBase64Json(receipt), 'access-control-expose-headers': 'X-PAYMENT-RESPONSE' }
+    if (!success) return paymentRequired(String(receipt.errorReason ?? 'settlement failed'), headers)
+    writeRouteResponse(response, answer, headers)
+  }
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      if (response.headersSent) return response.destroy()
+      sendJson(response, 502, { error: error instanceof Error ? error.message : String(error) })
+    })
+  })
+  baseUrl = await listen(server)
+  return { url: baseUrl, close: () => close(server) }
+}
+
+async function postJson(url: string, body: unknown): Promise<unknown> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  if (!response.ok) throw new Error(`${url} answered ${response.status}: ${await response.text()}`)
+  return response.json()
+}

@@ -1,0 +1,104 @@
+import fc from 'fast-check'
+import { type Address, generateKeyPairSigner, isBlockhash } from '@solana/kit'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { PayfetchError } from '../../src/errors/PayfetchError.js'
+import type { Offer } from '../../src/offer/Offer.js'
+import { resolveBlockhash } from '../../src/solana/blockhash.js'
+import { solana } from '../../src/solana/index.js'
+import { fetchMint } from '../../src/solana/mint.js'
+import type { SolanaRpc } from '../../src/solana/rpc.js'
+import { countingSigner, devnet, type Ledger, offerFor, startLedger } from './support.js'
+
+// Whatever a server offers and whatever an RPC answers, only payfetch's own errors escape, and an
+// offer canPay refuses is never read or signed.
+const numRuns = 300
+const json = fc.jsonValue({ maxDepth: 3, stringUnit: 'binary' })
+const base58 = fc.stringMatching(/^[1-9A-HJ-NP-Za-km-z]{30,46}$/)
+
+let ledger: Ledger
+
+beforeAll(async () => {
+  ledger = await startLedger()
+})
+
+afterAll(async () => {
+  await ledger?.close()
+})
+
+/** An RPC that answers every call with `answer` (a value, or a rejection). */
+function answering(answer: () => unknown): SolanaRpc {
+  const pending = () => ({ send: async () => answer() as never })
+  return { getAccountInfo: pending, getLatestBlockhash: pending }
+}
+
+describe('solana signer: fuzzed offers and RPC answers', () => {
+  test('policy: canPay never throws; when it refuses, pay throws PAYMENT_FAILED without reading or signing', async () => {
+    const key = await generateKeyPairSigner()
+    const counting = countingSigner(key)
+    const signer = solana({ signer: counting, rpc: ledger.rpc.url, networks: [devnet] })
+    const calls = ledger.rpc.calls.length
+    const offer = fc.record({
+      protocol: fc.constantFrom('x402', 'l402', ''),
+      scheme: fc.constantFrom('exact', 'upto', ''),
+      network: fc.oneof(fc.constant(devnet), fc.string({ maxLength: 50 })),
+      asset: fc.oneof(base58, fc.string({ maxLength: 60 })),
+      amount: fc.oneof(fc.bigInt({ min: -10n, max: 2n ** 70n }), fc.constantFrom(0n, 2n ** 64n - 1n, 2n ** 64n)),
+      payTo: fc.oneof(base58, fc.string({ maxLength: 60 })),
+      extra: fc.dictionary(fc.constantFrom('feePayer', 'memo', 'recentBlockhash', 'lastValidBlockHeight', 'other'), fc.oneof(json, base58, fc.string({ maxLength: 300 }))),
+    })
+    await fc.assert(
+      fc.asyncProperty(offer, async (fields) => {
+        const candidate: Offer = { ...offerFor(ledger), ...fields, asset: { id: fields.asset }, extra: fields.extra }
+        const payable = signer.canPay(candidate)
+        if (payable) return
+        const error = await signer.pay(candidate, { url: 'http://127.0.0.1/' }).catch((caught: unknown) => caught)
+        expect(error).toBeInstanceOf(PayfetchError)
+        expect((error as PayfetchError).code).toBe('PAYMENT_FAILED')
+      }),
+      { numRuns },
+    )
+    expect(counting.calls).toBe(0)
+    expect(ledger.rpc.calls.length).toBe(calls)
+  })
+
+  test('policy: any getAccountInfo answer yields a mint with a token program or PAYMENT_FAILED', async () => {
+    const mint = (await generateKeyPairSigner()).address as Address
+    const answer = fc.oneof(
+      json,
+      fc.record({ value: fc.oneof(json, fc.record({ owner: fc.oneof(fc.constantFrom('TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA', 'TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb'), json), data: fc.oneof(json, fc.tuple(fc.base64String({ maxLength: 400 }), fc.constantFrom('base64', 'base58'))) })) }),
+    )
+    await fc.assert(
+      fc.asyncProperty(answer, fc.boolean(), async (value, reject) => {
+        const rpc = answering(() => (reject ? Promise.reject(new Error('rpc down')) : value))
+        try {
+          const read = await fetchMint(rpc, mint)
+          expect(['TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA', 'TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb']).toContain(read.tokenProgram)
+          expect(read.decimals).toBeGreaterThanOrEqual(0)
+          expect(read.decimals).toBeLessThanOrEqual(255)
+        } catch (error) {
+          expect(error).toBeInstanceOf(PayfetchError)
+          expect((error as PayfetchError).code).toBe('PAYMENT_FAILED')
+        }
+      }),
+      { numRuns },
+    )
+  })
+
+  test('policy: any extra and getLatestBlockhash answer yields a valid blockhash or PAYMENT_FAILED', async () => {
+    const extra = fc.dictionary(fc.constantFrom('recentBlockhash', 'lastValidBlockHeight'), fc.oneof(json, base58, fc.bigInt()))
+    await fc.assert(
+      fc.asyncProperty(extra, json, fc.oneof(base58, json), async (given, height, blockhash) => {
+        const rpc = answering(() => ({ value: { blockhash, lastValidBlockHeight: height } }))
+        try {
+          const lifetime = await resolveBlockhash(given, rpc)
+          expect(isBlockhash(lifetime.blockhash)).toBe(true)
+          expect(typeof lifetime.lastValidBlockHeight).toBe('bigint')
+        } catch (error) {
+          expect(error).toBeInstanceOf(PayfetchError)
+          expect((error as PayfetchError).code).toBe('PAYMENT_FAILED')
+        }
+      }),
+      { numRuns },
+    )
+  })
+})
