@@ -1,0 +1,18 @@
+/**
+ * payfetch/lightning: pays L402 invoices with a Lightning wallet (Nostr Wallet Connect, lnd,
+ * Core Lightning, LNbits, WebLN, or your own), checked with `bolt11` before and after paying.
+ *
+ * @module
+ */
+export { type CoreLightningOptions, coreLightning } from './coreLightning.js'
+export { type LightningOptions, lightning } from './lightning.js'
+export { decodeL402, type L402Payload } from '../protocols/l402/decode.js'
+export { l402 } from '../protocols/l402/index.js'
+export type { LightningNetwork } from '../protocols/l402/networks.js'
+export { type AuthChallenge, parseWwwAuthenticate } from '../protocols/wwwAuthenticate/parseWwwAuthenticate.js'
+export type { LightningWallet, PaidInvoice, PayInvoiceOptions } from './LightningWallet.js'
+export { type LnbitsOptions, lnbits } from './lnbits.js'
+export { type LndOptions, lnd } from './lnd.js'
+export { type NwcOptions, nwc } from './nwc.js'
+export type { WebSocketConstructor, WebSocketLike } from './relayConnection.js'
+export { type WebLNProvider, webln } from './webln.js'

@@ -1,0 +1,115 @@
+import { isPayfetchError, PayfetchError } from '../errors/PayfetchError.js'
+import { describeOffer } from '../offer/describeOffer.js'
+import type { Offer } from '../offer/Offer.js'
+import type { L402Payload } from '../protocols/l402/decode.js'
+import { l402 } from '../protocols/l402/index.js'
+import { type LightningNetwork, lightningNetworks } from '../protocols/l402/networks.js'
+import type { Payment, Signer } from '../signers/Signer.js'
+import { abortable } from './abortable.js'
+import { checkInvoice } from './checkInvoice.js'
+import type { LightningWallet, PaidInvoice } from './LightningWallet.js'
+import { normalizePreimage, preimageMatches } from './preimage.js'
+import { outcomeUnknown } from './walletErrors.js'
+
+export type LightningOptions = {
+  /** Who pays the invoices: `nwc(uri)`, `lnd(…)`, `coreLightning(…)`, `lnbits(…)`, `webln()`, or any {@link LightningWallet}. */
+  wallet: LightningWallet
+  /** The most one payment may spend on routing fees, in satoshis. Default 10 (Aperture's and lnget's default). */
+  maxFeeSats?: number | bigint | undefined
+  /** How long one payment may take before its outcome is reported unknown, in ms. Default 60 000. */
+  timeoutMs?: number | undefined
+  /** The networks this wallet pays on, by name or CAIP-2 id. Default `['mainnet']`. */
+  networks?: readonly (LightningNetwork | string)[] | undefined
+}
+
+const defaultMaxFeeSats = 10n
+const defaultTimeoutMs = 60_000
+
+/**
+ * Pays L402 offers by paying their BOLT11 invoice with a Lightning wallet. Before any money moves
+ * it decodes the invoice with `bolt11` (signature, network, amount, payment hash, payee, expiry)
+ * against the offer; after, it checks `sha256(preimage) == payment_hash`. A wallet that reports a
+ * payment with a wrong or missing preimage, or does not answer within `timeoutMs`, ends the call
+ * with `PAYMENT_OUTCOME_UNKNOWN` and the payment hash: the invoice may have been paid, so it is
+ * never paid again on its own.
+ *
+ * @example
+ * ```ts
+ * import { createPayingFetch } from 'payfetch'
+ * import { lightning, nwc } from 'payfetch/lightning'
+ * import { WebSocket } from 'ws'
+ *
+ * const fetchPaid = createPayingFetch({
+ *   signers: [lightning({ wallet: nwc(process.env.NWC_URI!, { WebSocket }), maxFeeSats: 10 })],
+ * })
+ * const response = await fetchPaid('https://api.example.com/l402/report')
+ * ```
+ *
+ * @throws {PayfetchError} `INVALID_OPTIONS` for a missing wallet, a bad fee limit, timeout or network.
+ */
+export function lightning(options: LightningOptions): Signer {
+  const { wallet } = options
+  if (typeof wallet?.payInvoice !== 'function') throw new PayfetchError('INVALID_OPTIONS', 'lightning() needs a wallet with payInvoice(invoice, options).')
+  const maxFeeMsat = toMsat(options.maxFeeSats ?? defaultMaxFeeSats)
+  const timeoutMs = options.timeoutMs ?? defaultTimeoutMs
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) throw new PayfetchError('INVALID_OPTIONS', 'lightning() timeoutMs must be a positive integer.', { details: { timeoutMs } })
+  const networks = new Set((options.networks ?? ['mainnet']).map(toNetwork))
+  const walletName = wallet.name ?? 'custom'
+  // The backend gets most of the time, so it can report a failure before the signer gives up.
+  const timeoutSeconds = Math.max(1, Math.floor((timeoutMs * 0.9) / 1000))
+
+  const refusal = (offer: Offer) => (offer.protocol !== 'l402' || !networks.has(offer.network) ? 'not an L402 offer on a configured network' : checkInvoice(offer))
+
+  return {
+    name: 'lightning',
+    protocols: [l402],
+    // Routing fees come on top of the invoice: caps and budgets count the worst case.
+    maxFee: () => maxFeeMsat,
+    canPay: (offer) => refusal(offer) === undefined,
+    async pay(offer, { signal }): Promise<Payment> {
+      const reason = refusal(offer)
+      if (reason) throw new PayfetchError('PAYMENT_FAILED', `The lightning signer cannot pay this offer: ${reason}.`, { details: describeOffer(offer) })
+      signal?.throwIfAborted()
+      const paymentHash = offer.extra.paymentHash as string
+      const controller = new AbortController()
+      const abort = () => controller.abort(signal?.reason)
+      signal?.addEventListener('abort', abort, { once: true })
+      const timer = setTimeout(() => controller.abort(new DOMException(`The wallet did not answer within ${timeoutMs} ms.`, 'TimeoutError')), timeoutMs)
+      let paid: PaidInvoice | undefined
+      try {
+        // The race holds the timeout even for a wallet that ignores its signal.
+        paid = await abortable(
+          Promise.resolve().then(() =>
+            wallet.payInvoice(offer.extra.invoice as string, { maxFeeMsat, signal: controller.signal, timeoutSeconds, paymentHash, amountMsat: offer.amount }),
+          ),
+          controller.signal,
+        )
+      } catch (error) {
+        if (isPayfetchError(error)) throw error
+        throw outcomeUnknown(walletName, controller.signal.aborted ? 'no answer came before the timeout' : 'it failed without saying whether it paid', paymentHash, {}, error)
+      } finally {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', abort)
+      }
+      const preimage = normalizePreimage(paid?.preimage)
+      if (!preimage || !(await preimageMatches(preimage, paymentHash)))
+        throw outcomeUnknown(walletName, `it reported a payment with ${preimage ? 'a preimage that does not match the invoice' : 'no valid preimage'}`, paymentHash)
+      const payload: L402Payload = { preimage, feeMsat: typeof paid?.feeMsat === 'bigint' ? paid.feeMsat : undefined }
+      return { payload }
+    },
+  }
+}
+
+function toMsat(sats: number | bigint): bigint {
+  const value = typeof sats === 'bigint' ? sats : Number.isSafeInteger(sats) ? BigInt(sats) : -1n
+  if (value < 0n || value > 1_000_000_000_000n)
+    throw new PayfetchError('INVALID_OPTIONS', 'lightning() maxFeeSats must be a non-negative whole number of satoshis.', { details: { maxFeeSats: String(sats) } })
+  return value * 1000n
+}
+
+function toNetwork(network: string): string {
+  const id = Object.hasOwn(lightningNetworks, network) ? lightningNetworks[network as LightningNetwork] : network
+  if (!Object.values(lightningNetworks).includes(id as never))
+    throw new PayfetchError('INVALID_OPTIONS', `lightning() does not know the network ${JSON.stringify(network)}.`, { details: { known: Object.keys(lightningNetworks) } })
+  return id
+}

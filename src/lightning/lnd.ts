@@ -1,0 +1,94 @@
+import { PayfetchError } from '../errors/PayfetchError.js'
+import type { LightningWallet } from './LightningWallet.js'
+import { outcomeUnknown, paymentFailed } from './walletErrors.js'
+import { baseUrl, msat, readJson, unknownUnlessClassified, type WalletCall, walletRequest } from './walletRequest.js'
+
+export type LndOptions = {
+  /** The REST base URL, e.g. `https://127.0.0.1:8080`. */
+  url: string
+  /** A macaroon allowed to send payments (admin or a baked one), as hex or bytes. */
+  macaroon: string | Uint8Array
+  /** The fetch to use, e.g. one whose dispatcher trusts lnd's self-signed certificate. Default: the global `fetch`. */
+  fetch?: typeof fetch | undefined
+}
+
+/**
+ * Pays through lnd's REST API: `POST /v2/router/send` (SendPaymentV2; the older
+ * `/v1/channels/transactions` was removed in lnd 0.21), with `fee_limit_sat` and `timeout_seconds`,
+ * reading the streamed updates until the payment is `SUCCEEDED` or `FAILED`.
+ *
+ * @example
+ * ```ts
+ * import { lightning, lnd } from 'payfetch/lightning'
+ *
+ * const signer = lightning({ wallet: lnd({ url: 'https://127.0.0.1:8080', macaroon: process.env.LND_MACAROON_HEX! }), maxFeeSats: 10 })
+ * ```
+ */
+export function lnd(options: LndOptions): LightningWallet {
+  const base = baseUrl(options.url, 'lnd')
+  const macaroon = typeof options.macaroon === 'string' ? options.macaroon : Array.from(options.macaroon, (byte) => byte.toString(16).padStart(2, '0')).join('')
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(macaroon)) throw new PayfetchError('INVALID_OPTIONS', 'lnd() needs the macaroon as hex or bytes.')
+  return {
+    name: 'lnd',
+    async payInvoice(invoice, { maxFeeMsat, signal, timeoutSeconds, paymentHash }) {
+      const call: WalletCall = { wallet: 'lnd', paymentHash, signal, fetch: options.fetch ?? globalThis.fetch }
+      const response = await walletRequest(
+        call,
+        `${base}/v2/router/send`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'grpc-metadata-macaroon': macaroon },
+          // A fee limit of 0 would allow only fee-free routes; int64 fields travel as strings.
+          body: JSON.stringify({ payment_request: invoice, fee_limit_sat: String(maxFeeMsat / 1000n), timeout_seconds: timeoutSeconds, no_inflight_updates: true }),
+        },
+        false,
+      )
+      if (!response.ok) {
+        // grpc-gateway answers a call lnd rejected before dispatching the payment (bad macaroon,
+        // expired or already paid invoice, payment in transition) with the gRPC status as JSON;
+        // anything else (a proxy's 502 or 504) may have come after lnd started paying.
+        const body = await readJson(call, response)
+        const status = (body?.error ?? body) as { message?: unknown } | undefined
+        const report = { status: response.status, message: typeof status?.message === 'string' ? status.message : undefined }
+        throw report.message !== undefined ? paymentFailed('lnd', 'it refused the request', paymentHash, report) : outcomeUnknown('lnd', `it answered ${response.status}`, paymentHash, report)
+      }
+      let inFlight = false
+      try {
+        for await (const line of lines(response)) {
+          const message = JSON.parse(line) as { result?: Record<string, unknown>; error?: { message?: unknown } }
+          const update = message.result
+          if (message.error) {
+            const report = { message: String(message.error.message ?? '') }
+            // An error before any update means lnd never started the payment (expired, already paid, in transition).
+            throw inFlight ? outcomeUnknown('lnd', 'the payment stream failed', paymentHash, report) : paymentFailed('lnd', 'it did not start the payment', paymentHash, report)
+          }
+          if (update?.status === 'SUCCEEDED') return { preimage: String(update.payment_preimage ?? ''), feeMsat: msat(update.fee_msat) }
+          if (update?.status === 'FAILED') throw paymentFailed('lnd', 'the payment failed', paymentHash, { failureReason: String(update.failure_reason ?? '') })
+          inFlight ||= update !== undefined
+        }
+      } catch (error) {
+        unknownUnlessClassified(call, error, 'the payment stream broke off')
+      }
+      throw outcomeUnknown('lnd', 'the stream ended before the payment settled', paymentHash)
+    },
+  }
+}
+
+/** The newline-delimited JSON messages of a streamed answer; the stream is cancelled when the reader stops early. */
+async function* lines(response: Response): AsyncGenerator<string> {
+  const reader = response.body?.getReader()
+  const decoder = new TextDecoder()
+  let buffered = ''
+  try {
+    for (let chunk = await reader?.read(); chunk && !chunk.done; chunk = await reader?.read()) {
+      buffered += decoder.decode(chunk.value, { stream: true })
+      if (buffered.length > 1 << 20) throw new Error('line too long')
+      const parts = buffered.split('\n')
+      buffered = parts.pop() ?? ''
+      yield* parts.filter((part) => part.trim())
+    }
+    if (buffered.trim()) yield buffered
+  } finally {
+    reader?.cancel().catch(() => {})
+  }
+}

@@ -1,0 +1,84 @@
+import { PayfetchError } from '../../errors/PayfetchError.js'
+import type { Offer } from '../../offer/Offer.js'
+import type { Challenge } from '../Protocol.js'
+import { type AuthChallenge, parseWwwAuthenticate } from '../wwwAuthenticate/parseWwwAuthenticate.js'
+import { readInvoice } from './readInvoice.js'
+import { readMacaroon } from './readMacaroon.js'
+
+/** The payload a Lightning signer returns for an L402 offer: the preimage that proves payment. */
+export type L402Payload = {
+  /** The payment preimage, 64 lowercase hex characters. */
+  readonly preimage: string
+  /** The routing fee the wallet reported, in millisatoshis. */
+  readonly feeMsat?: bigint | undefined
+}
+
+// Base64 (standard or URL-safe) and the other token68 characters; no `:`, `,`, space or quote,
+// so the credential `<token>:<preimage>` stays one unambiguous header value.
+const tokenPattern = /^[-A-Za-z0-9._~+/]+=*$/
+
+/**
+ * Decodes the L402 (and legacy LSAT) challenges of a 402 into offers priced in millisatoshis:
+ * `token=` or `macaroon=`, `invoice=`, `version=`, wherever they sit in `WWW-Authenticate`.
+ * Aperture's LSAT-then-L402 pair becomes one offer. An invoice that is expired, amountless,
+ * malformed, on an unknown network, or whose payment hash differs from the one a macaroon token
+ * commits to is not an offer.
+ *
+ * `payTo` is the payee node key when the invoice names it (`n` field), else the payment hash.
+ *
+ * @example
+ * ```ts
+ * import { decodeL402 } from 'payfetch/lightning'
+ *
+ * const response = await fetch('https://api.example.com/report')
+ * const [offer] = decodeL402({ url: response.url, headers: response.headers, body: undefined })
+ * // { protocol: 'l402', network: 'bip122:000000000019d6689c085ae165831e93', asset: { id: 'BTC', decimals: 11 }, amount: 21000n, … }
+ * ```
+ *
+ * @throws {PayfetchError} `CHALLENGE_INVALID` when L402 challenges are present but none is usable;
+ * `details.problems` says why each was refused.
+ */
+export function decodeL402(challenge: Challenge): Offer[] {
+  const offers = new Map<string, Offer>()
+  const problems: string[] = []
+  for (const found of parseWwwAuthenticate(challenge.headers.get('www-authenticate'))) {
+    if (found.scheme !== 'l402' && found.scheme !== 'lsat') continue
+    const offer = toOffer(found, challenge.url)
+    if (typeof offer === 'string') {
+      problems.push(`${found.scheme}: ${offer}`)
+      continue
+    }
+    // The same token and invoice under LSAT and L402 is one offer; the L402 line wins.
+    const key = `${offer.extra.token} ${offer.extra.invoice}`
+    if (offers.get(key)?.extra.scheme !== 'L402') offers.set(key, offer)
+  }
+  if (offers.size === 0 && problems.length > 0)
+    throw new PayfetchError('CHALLENGE_INVALID', 'No usable L402 challenge.', { details: { protocol: 'l402', problems } })
+  return [...offers.values()]
+}
+
+function toOffer({ scheme, params }: AuthChallenge, url: string): Offer | string {
+  const token = params.token ?? params.macaroon
+  const invoice = params.invoice
+  if (!token || !tokenPattern.test(token)) return 'token is missing or not base64'
+  if (!invoice) return 'invoice is missing'
+  const summary = readInvoice(invoice)
+  if (typeof summary === 'string') return summary
+  const expiresAt = (summary.timestamp + summary.expiry) * 1000
+  if (expiresAt <= Date.now()) return 'invoice expired'
+  const macaroon = readMacaroon(token)
+  if (macaroon?.paymentHash && macaroon.paymentHash !== summary.paymentHash) return 'the invoice pays a different hash than the token commits to'
+  return {
+    protocol: 'l402',
+    version: params.version && /^[0-9]{1,3}$/.test(params.version) ? Number(params.version) : undefined,
+    scheme: 'l402',
+    network: summary.network,
+    asset: { id: 'BTC', decimals: 11, symbol: 'BTC' },
+    amount: summary.amount,
+    payTo: summary.payee ?? summary.paymentHash,
+    resource: url,
+    expiresAt,
+    extra: { token, invoice: invoice.toLowerCase(), paymentHash: summary.paymentHash, tokenId: macaroon?.tokenId, scheme: scheme === 'lsat' ? 'LSAT' : 'L402' },
+    raw: params,
+  }
+}
