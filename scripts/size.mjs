@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib'
 
 const budgets = JSON.parse(readFileSync(new URL('./size-budgets.json', import.meta.url), 'utf8'))
 
-async function measure(contents) {
+async function measure(contents, external = []) {
   const result = await build({
     stdin: { contents, resolveDir: process.cwd(), loader: 'js' },
     bundle: true,
@@ -16,6 +16,7 @@ async function measure(contents) {
     platform: 'browser',
     write: false,
     metafile: true,
+    external,
     logLevel: 'silent',
   })
   const code = result.outputFiles[0].contents
@@ -25,7 +26,7 @@ async function measure(contents) {
 let failed = false
 const rows = []
 for (const entry of budgets.entries) {
-  const size = await measure(entry.code)
+  const size = await measure(entry.code, entry.external)
   const forbidden = (entry.mustNotInclude ?? []).filter((name) => size.inputs.some((input) => input.includes(`node_modules/${name}/`)))
   const over = entry.gzipBudget !== undefined && size.gzip > entry.gzipBudget
   if (over || forbidden.length > 0) failed = true

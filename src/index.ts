@@ -3,8 +3,9 @@
  *
  * @module
  */
-export type { Budget } from './caps/budgets.js'
-export { bitcoinMainnet, bitcoinRegtest, bitcoinSignet, bitcoinTestnet, findKnownAsset, type KnownAsset, knownAssets } from './caps/knownAssets.js'
+export type { Budget, BudgetRule, Charge } from './caps/budgets.js'
+export { bitcoinMainnet, bitcoinRegtest, bitcoinSignet, bitcoinTestnet } from './caps/bitcoinNetworks.js'
+export { findKnownAsset, type KnownAsset, knownAssets } from './caps/knownAssets.js'
 export type { AssetAllowance, CallLimits, Caps } from './caps/policy.js'
 export type { Rates } from './caps/valuation.js'
 export { type ErrorCode, isPayfetchError, PayfetchError } from './errors/PayfetchError.js'

@@ -1,5 +1,6 @@
 /**
- * payfetch/browser: a ledger and a session store in Web Storage.
+ * payfetch/browser: a ledger in IndexedDB, shared by the tabs of an origin, and a session store in
+ * Web Storage.
  *
  * @module
  */

@@ -1,18 +1,31 @@
+import { PayfetchError } from '../errors/PayfetchError.js'
 import { type EntryJson, entryFromJson, entryToJson } from '../ledger/entryJson.js'
 import type { EntryState, Ledger } from '../ledger/Ledger.js'
 import { checkCharges, type LedgerEntry, reportOf } from '../ledger/ledgerEntries.js'
-import { storageLock } from './withStorageLock.js'
 
 export type StorageLedgerOptions = {
-  /** A Web Storage object. Default: `localStorage`. */
-  storage?: Storage | undefined
-  /** The storage key. Default `payfetch:ledger`. */
-  key?: string | undefined
+  /** The IndexedDB database name. Default `payfetch`. */
+  name?: string | undefined
+  /** The object store in that database; created on first use. Default `ledger`. */
+  store?: string | undefined
+  /** The IndexedDB factory. Default: `globalThis.indexedDB`. */
+  indexedDB?: IDBFactory | undefined
 }
 
+/** Released entries count for nothing; those older than this are deleted by `reserve`. */
+const pruneAfterMs = 86_400_000
+
 /**
- * A ledger in Web Storage, so budgets hold across reloads; tabs share it through the Web Locks
- * API. Entries older than every budget window are kept until `report` prunes released ones.
+ * A ledger in IndexedDB, so budgets hold across reloads and across the tabs and workers of one
+ * origin. Every operation is one IndexedDB transaction; `reserve` reads the entries, checks every
+ * charge and writes the reservation in one readwrite transaction, which the browser runs one at a
+ * time across tabs, so concurrent tabs never overspend. (Web Storage cannot give this: Chromium
+ * does not make `localStorage` consistent across tabs, even under `navigator.locks`.)
+ *
+ * Each entry is one record, keyed by reservation id, amounts as decimal strings. `reserve` also
+ * deletes released entries older than a day; entries that still count (or may, for budgets
+ * without a window and the report's totals) are kept. Fails closed with `INVALID_OPTIONS` where
+ * there is no IndexedDB (Node, server-side rendering), rather than forgetting every spend.
  *
  * @example
  * ```ts
@@ -23,45 +36,136 @@ export type StorageLedgerOptions = {
  * ```
  */
 export function storageLedger(options: StorageLedgerOptions = {}): Ledger {
-  const key = options.key ?? 'payfetch:ledger'
-  const storage = () => options.storage ?? (globalThis as { localStorage?: Storage }).localStorage
-  const lock = storageLock(key)
-  const read = (): Map<string, LedgerEntry> => {
-    const raw = storage()?.getItem(key)
-    const list = raw ? (JSON.parse(raw) as EntryJson[]) : []
-    return new Map(list.map((json) => [json.id, entryFromJson(json)]))
+  const name = options.name ?? 'payfetch'
+  const storeName = options.store ?? 'ledger'
+  // Opened on first use, not here: building the ledger where there is no IndexedDB (SSR) is harmless.
+  let connection: Promise<IDBDatabase> | undefined
+  const database = (): Promise<IDBDatabase> => {
+    const factory = options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB
+    if (!factory) throw new PayfetchError('INVALID_OPTIONS', 'storageLedger needs IndexedDB: pass options.indexedDB where globalThis.indexedDB is missing.')
+    if (connection) return connection
+    const opened = connect(factory, name, storeName).then(
+      (db) => {
+        // Another tab adding a store needs every connection closed, or it waits forever: let go
+        // (running transactions still finish) and reconnect on the next operation.
+        db.onversionchange = () => {
+          db.close()
+          forget()
+        }
+        db.onclose = forget
+        return db
+      },
+      (error: unknown) => {
+        forget()
+        throw error
+      },
+    )
+    const forget = () => {
+      if (connection === opened) connection = undefined
+    }
+    connection = opened
+    return connection
   }
-  const write = (entries: Map<string, LedgerEntry>) => storage()?.setItem(key, JSON.stringify([...entries.values()].map(entryToJson)))
-  const update = (id: string, change: (entry: LedgerEntry) => void) =>
-    lock(async () => {
-      const entries = read()
-      const entry = entries.get(id)
-      if (!entry) return
-      change(entry)
-      write(entries)
+
+  // One transaction per operation: `start` issues the first request and `then` runs in its success
+  // callback, synchronously, issuing any writes there. IndexedDB commits a transaction once no
+  // request is pending, so awaiting anything else inside would end it early. The result is given
+  // only once the transaction has committed.
+  const transact = async <R, T>(mode: IDBTransactionMode, start: (store: IDBObjectStore) => IDBRequest<R>, then: (result: R, store: IDBObjectStore) => T): Promise<T> => {
+    const db = await database()
+    return new Promise<T>((resolve, reject) => {
+      // Strict: a reservation is on disk before the payment it allows is signed.
+      const transaction = db.transaction(storeName, mode, { durability: mode === 'readwrite' ? 'strict' : 'default' })
+      const store = transaction.objectStore(storeName)
+      let value: T
+      let failure: unknown
+      const request = start(store)
+      request.onsuccess = () => {
+        try {
+          value = then(request.result, store)
+        } catch (error) {
+          // Keep the real error (a corrupt record…): an exception here would abort as a bare AbortError.
+          failure = error
+          transaction.abort()
+        }
+      }
+      transaction.oncomplete = () => resolve(value)
+      // A failed request (quota, constraint) aborts the whole transaction: nothing of it is kept.
+      transaction.onabort = () => reject(failure ?? transaction.error ?? new DOMException('The ledger transaction was aborted.', 'AbortError'))
     })
+  }
+
+  const update = (id: string, change: (entry: LedgerEntry) => void) =>
+    transact(
+      'readwrite',
+      (store) => store.get(id) as IDBRequest<EntryJson | undefined>,
+      (json, store) => {
+        if (!json) return
+        const entry = entryFromJson(json)
+        change(entry)
+        store.put(entryToJson(entry))
+      },
+    )
   const setState = (id: string, state: EntryState) =>
     update(id, (entry) => {
       entry.state = state
       if (state !== 'unknown') entry.pending = undefined
     })
+  const readAll = <T>(then: (entries: LedgerEntry[]) => T) =>
+    transact('readonly', (store) => store.getAll() as IDBRequest<EntryJson[]>, (list) => then(list.map(entryFromJson)))
+
+  // One record per id rather than one record holding all: reserve reads every entry either way
+  // (getAll), but writes just its own, and commit/release/markUnknown touch one record instead of
+  // rewriting the whole ledger; pruning is a delete per entry.
   return {
     reserve: (reservation) =>
-      lock(async () => {
-        const entries = read()
-        const result = checkCharges(entries.values(), reservation)
-        if (result.ok) {
-          entries.set(reservation.id, { ...reservation, state: 'reserved' })
-          write(entries)
-        }
-        return result
-      }),
+      transact(
+        'readwrite',
+        (store) => store.getAll() as IDBRequest<EntryJson[]>,
+        (list, store) => {
+          // Budgets without a window and the report count every entry: only released ones can go.
+          // Pruned here, where the store grows, so report stays a readonly transaction.
+          const cutoff = Date.now() - pruneAfterMs
+          const entries: LedgerEntry[] = []
+          for (const json of list) {
+            if (json.state === 'released' && json.time < cutoff) store.delete(json.id)
+            else entries.push(entryFromJson(json))
+          }
+          const result = checkCharges(entries, reservation)
+          if (result.ok) store.put(entryToJson({ ...reservation, state: 'reserved' }))
+          return result
+        },
+      ),
     commit: (id) => setState(id, 'committed'),
     release: (id) => setState(id, 'released'),
     markUnknown: (id) => setState(id, 'unknown'),
     markRefused: (id) => setState(id, 'refused'),
     savePending: (pending) => update(pending.id, (entry) => (entry.pending = pending)),
-    pending: async () => [...read().values()].flatMap((entry) => (entry.pending ? [entry.pending] : [])),
-    report: async (rules = []) => reportOf(read().values(), rules, Date.now()),
+    pending: () => readAll((entries) => entries.flatMap((entry) => (entry.pending ? [entry.pending] : []))),
+    report: (rules = []) => readAll((entries) => reportOf(entries, rules, Date.now())),
   }
+}
+
+/** Opens `name` with `storeName` in it, adding the store in a version upgrade when it is missing. */
+function connect(factory: IDBFactory, name: string, storeName: string, version?: number): Promise<IDBDatabase> {
+  return new Promise<IDBDatabase>((resolve, reject) => {
+    const request = factory.open(name, version)
+    request.onupgradeneeded = () => {
+      if (!request.result.objectStoreNames.contains(storeName)) request.result.createObjectStore(storeName, { keyPath: 'id' })
+    }
+    request.onsuccess = () => resolve(request.result)
+    request.onerror = () => reject(request.error)
+  }).then(
+    (db) => {
+      if (db.objectStoreNames.contains(storeName)) return db
+      // The database exists without this store (another store name came first).
+      db.close()
+      return connect(factory, name, storeName, db.version + 1)
+    },
+    (error: unknown) => {
+      // Another tab upgraded past the version asked for: open whatever is there now.
+      if (version !== undefined && error instanceof DOMException && error.name === 'VersionError') return connect(factory, name, storeName)
+      throw error
+    },
+  )
 }

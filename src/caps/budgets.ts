@@ -41,6 +41,8 @@ export type BudgetRule = {
   readonly unit: 'nanoUsd' | 'atomic'
   readonly limit: bigint
   readonly windowMs?: number | undefined
+  /** Charged under `key@host`, one budget per host. */
+  readonly perHost: boolean
   readonly budget: Budget
 }
 
@@ -59,8 +61,11 @@ export function parseBudgets(budgets: readonly Budget[] = []): BudgetRule[] {
     if (budget.asset !== undefined && !budget.network) throw invalid(`${where}.asset needs network`)
     const windowMs = parseWindow(budget.window, where)
     const limit = budget.usd !== undefined ? toNanoUsd(parseDecimal(budget.usd, `${where}.usd`)) : (budget.amount as bigint)
-    const key = JSON.stringify([budget.usd ?? budget.amount?.toString(), budget.network, budget.asset?.toLowerCase(), budget.host, budget.perHost ?? false, windowMs])
-    return { key, unit: budget.usd !== undefined ? 'nanoUsd' : 'atomic', limit, windowMs, budget }
+    const unit = budget.usd !== undefined ? 'nanoUsd' : 'atomic'
+    // The unit keeps $5 apart from 5 atomic units; the parsed limit makes '5' and '5.00' one budget.
+    const asset = budget.asset !== undefined && budget.network?.startsWith('eip155:') ? budget.asset.toLowerCase() : budget.asset
+    const key = JSON.stringify([unit, limit.toString(), budget.network, asset, budget.host?.toLowerCase(), budget.perHost ?? false, windowMs])
+    return { key, unit, limit, windowMs, perHost: budget.perHost ?? false, budget }
   })
 }
 
@@ -69,8 +74,9 @@ export function parseBudgets(budgets: readonly Budget[] = []): BudgetRule[] {
  *
  * @throws {PayfetchError} `UNPRICEABLE` when a USD budget applies and the payment has no USD value.
  */
-export function chargesFor(rules: readonly BudgetRule[], spend: { network: string; asset: string; amount: bigint; host: string; nanoUsd: bigint | undefined }): Charge[] {
-  const url = new URL(`http://${spend.host}`)
+export function chargesFor(rules: readonly BudgetRule[], spend: { network: string; asset: string; amount: bigint; url: URL; nanoUsd: bigint | undefined }): Charge[] {
+  // The real URL, not its host alone: `api.example.com:443` must match https://api.example.com/.
+  const { url } = spend
   const charges: Charge[] = []
   for (const rule of rules) {
     const { budget } = rule
@@ -81,7 +87,7 @@ export function chargesFor(rules: readonly BudgetRule[], spend: { network: strin
       throw new PayfetchError('UNPRICEABLE', `A USD budget applies but ${spend.asset} on ${spend.network} has no USD value; pass caps.rates.`, {
         details: { network: spend.network, asset: spend.asset },
       })
-    const key = budget.perHost ? `${rule.key}@${spend.host}` : rule.key
+    const key = budget.perHost ? `${rule.key}@${url.host}` : rule.key
     charges.push({ key, limit: rule.limit, amount: rule.unit === 'nanoUsd' ? (spend.nanoUsd as bigint) : spend.amount, windowMs: rule.windowMs })
   }
   return charges

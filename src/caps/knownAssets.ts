@@ -1,4 +1,5 @@
 import { solanaDevnet, solanaMainnet } from '../protocols/x402/networks.js'
+import { bitcoinMainnet, bitcoinRegtest, bitcoinSignet, bitcoinTestnet } from './bitcoinNetworks.js'
 
 /** An asset payfetch knows by network and id: its decimals, and whether it is worth one US dollar. */
 export type KnownAsset = {
@@ -15,12 +16,6 @@ const usdc = (network: string, asset: string): KnownAsset => ({ network, asset, 
 
 // Bitcoin over Lightning, counted in millisatoshis (10^11 per BTC), on the chains BOLT11 names.
 const lightning = (network: string): KnownAsset => ({ network, asset: 'BTC', decimals: 11, symbol: 'BTC', usdPar: false })
-
-/** CAIP-2 ids of the Bitcoin chains Lightning invoices name (lnbc, lntb, lntbs, lnbcrt). */
-export const bitcoinMainnet = 'bip122:000000000019d6689c085ae165831e93'
-export const bitcoinTestnet = 'bip122:000000000933ea01ad0ee984209779ba'
-export const bitcoinSignet = 'bip122:00000008819873e925422c1ff0f99f7c'
-export const bitcoinRegtest = 'bip122:0f9188f13cb7b2c71f2a335e3a4fc328'
 
 /** Assets known by network and id; everything else needs an explicit entry in `caps.assets`. */
 export const knownAssets: readonly KnownAsset[] = [

@@ -40,6 +40,8 @@ export type AssetAllowance = {
   readonly asset: string
   /** The most one payment may cost, in atomic units. */
   readonly maxAmount?: bigint | undefined
+  /** The asset's decimals, so `rates` can value it (x402 offers do not carry them). */
+  readonly decimals?: number | undefined
 }
 
 /** Limits one call may add; they can only lower the caps, never raise them. */
@@ -53,14 +55,17 @@ export type Policy = {
   readonly rules: readonly BudgetRule[]
   /** `undefined` when the host may be paid, else the refusal. */
   checkHost(url: URL): PayfetchError | undefined
-  /** The refusal, if the caps forbid the offer; else its USD value when it has one. */
-  judge(offer: Offer, limits?: CallLimits): Promise<{ refusal?: PayfetchError | undefined; nanoUsd?: bigint | undefined }>
+  /**
+   * The refusal, if the caps forbid the offer; else its USD value when it has one. `fee` (the
+   * signer's worst-case fee, in the offer's units) counts on top of the amount.
+   */
+  judge(offer: Offer, limits?: CallLimits, fee?: bigint): Promise<{ refusal?: PayfetchError | undefined; nanoUsd?: bigint | undefined }>
   /**
    * What paying the offer charges to each budget.
    *
    * @throws {PayfetchError} `UNPRICEABLE` when a USD budget applies to an offer with no USD value.
    */
-  charges(offer: Offer, host: string, nanoUsd: bigint | undefined): Charge[]
+  charges(offer: Offer, url: URL, nanoUsd: bigint | undefined): Charge[]
 }
 
 const defaultPerRequestUsd = '0.10'
@@ -76,12 +81,14 @@ export function createPolicy(caps: Caps = {}): Policy {
     const known = findKnownAsset(allowance.network, allowance.asset)
     if (allowance.maxAmount !== undefined && (typeof allowance.maxAmount !== 'bigint' || allowance.maxAmount < 0n))
       throw invalid('caps.assets[].maxAmount must be a bigint of atomic units', allowance)
-    if (!known?.usdPar && allowance.maxAmount === undefined && !caps.rates)
+    // BTC over Lightning has its own per-request limit (perRequest.sats), as when caps.assets is absent.
+    if (!known?.usdPar && known?.symbol !== 'BTC' && allowance.maxAmount === undefined && !caps.rates)
       throw invalid('An asset payfetch cannot value in USD needs a maxAmount (bigint, atomic units) or caps.rates', allowance)
   }
 
-  async function judge(offer: Offer, limits: CallLimits = {}) {
-    const details = describeOffer(offer)
+  async function judge(quoted: Offer, limits: CallLimits = {}, fee = 0n) {
+    const details = fee > 0n ? { ...describeOffer(quoted), fee: fee.toString() } : describeOffer(quoted)
+    const offer = { ...quoted, amount: quoted.amount + fee }
     if (caps.networks && !caps.networks.includes(offer.network))
       return { refusal: new PayfetchError('NETWORK_NOT_ALLOWED', `Network ${offer.network} is not in caps.networks.`, { details }) }
     const known = findKnownAsset(offer.network, offer.asset.id)
@@ -94,7 +101,8 @@ export function createPolicy(caps: Caps = {}): Policy {
       return { refusal: capExceeded(`Offer of ${offer.amount} msat exceeds the per-request limit of ${perRequestMsat / 1000n} sats.`, details, { limitSats: (perRequestMsat / 1000n).toString() }) }
     let nanoUsd: bigint | undefined
     try {
-      nanoUsd = await valueInNanoUsd(offer, caps.rates)
+      const decimals = offer.asset.decimals ?? allowance?.decimals
+      nanoUsd = await valueInNanoUsd({ ...offer, asset: { ...offer.asset, decimals } }, caps.rates)
     } catch (cause) {
       return { refusal: new PayfetchError('UNPRICEABLE', `The rate for ${offer.asset.id} on ${offer.network} could not be read.`, { details, cause }) }
     }
@@ -117,7 +125,7 @@ export function createPolicy(caps: Caps = {}): Policy {
     rules,
     checkHost: (url) => checkHost(url, caps.hosts),
     judge,
-    charges: (offer, host, nanoUsd) => chargesFor(rules, { network: offer.network, asset: offer.asset.id, amount: offer.amount, host, nanoUsd }),
+    charges: (offer, url, nanoUsd) => chargesFor(rules, { network: offer.network, asset: offer.asset.id, amount: offer.amount, url, nanoUsd }),
   }
 }
 

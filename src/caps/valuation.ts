@@ -1,3 +1,4 @@
+import { PayfetchError } from '../errors/PayfetchError.js'
 import type { Offer } from '../offer/Offer.js'
 import { type Decimal, parseDecimal } from '../utils/decimal.js'
 import { findKnownAsset } from './knownAssets.js'
@@ -33,6 +34,8 @@ export async function valueInNanoUsd(offer: Offer, rates: Rates | undefined): Pr
     const quoted = await rates?.({ network: offer.network, asset: offer.asset.id, symbol: known?.symbol ?? offer.asset.symbol })
     if (quoted === undefined) return undefined
     price = parseDecimal(quoted, 'a rate')
+    // A zero price would let any amount through every USD limit: a broken feed, not a price.
+    if (price.units === 0n) throw new PayfetchError('INVALID_OPTIONS', 'A rate must be above zero.', { details: { value: quoted } })
   }
   // amount / 10^decimals × units / 10^scale dollars, in nano-dollars, rounded up.
   const numerator = offer.amount * price.units * 10n ** BigInt(nanoUsdScale)

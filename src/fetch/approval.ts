@@ -46,8 +46,9 @@ export async function requireApproval(
         body: JSON.stringify({ ...request, offer: { ...request.offer, amount: request.offer.amount.toString(), raw: undefined } }),
         signal,
       })
+      if (!response.ok) throw new Error(`HTTP ${response.status}`)
       const body = (await response.json()) as { approved?: unknown }
-      return response.ok && body.approved === true
+      return body.approved === true
     }, timeoutMs)
     if (verdict !== true) throw denied(request, verdict === 'timeout' ? 'the policy webhook timed out' : verdict === 'error' ? 'the policy webhook failed' : 'the policy webhook said no')
   }

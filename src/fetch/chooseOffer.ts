@@ -11,7 +11,9 @@ export type Candidate = {
   readonly protocol: Protocol
   readonly signer?: Signer | undefined
   readonly refusal?: PayfetchError | undefined
-  /** The offer's value in nano-dollars, when payfetch could value it. */
+  /** What paying may cost at most, in the offer's atomic units: its amount plus the signer's fees. */
+  readonly cost?: bigint | undefined
+  /** The cost in nano-dollars, when payfetch could value it. */
   readonly nanoUsd?: bigint | undefined
 }
 
@@ -33,7 +35,8 @@ export async function judgeOffers(
       const signer = signers.find((candidate) => candidate.canPay(offer))
       if (!signer)
         return { offer, protocol, refusal: new PayfetchError('NO_SIGNER', `No signer can pay ${offer.protocol} ${offer.scheme} on ${offer.network}.`, { details: describeOffer(offer) }) }
-      return { offer, protocol, signer, ...(await policy.judge(offer, options.limits)) }
+      const fee = signer.maxFee?.(offer) ?? 0n
+      return { offer, protocol, signer, cost: offer.amount + fee, ...(await policy.judge(offer, options.limits, fee)) }
     }),
   )
   const prefer = options.prefer ?? []
@@ -86,5 +89,5 @@ function costGroup({ offer, nanoUsd }: Candidate): string {
   return JSON.stringify([offer.network, offer.network.startsWith('eip155:') ? offer.asset.id.toLowerCase() : offer.asset.id])
 }
 
-const costOf = (candidate: Candidate) => candidate.nanoUsd ?? candidate.offer.amount
+const costOf = (candidate: Candidate) => candidate.nanoUsd ?? candidate.cost ?? candidate.offer.amount
 const sign = (value: bigint) => (value > 0n ? 1 : value < 0n ? -1 : 0)

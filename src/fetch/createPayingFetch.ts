@@ -5,7 +5,7 @@ import type { Ledger, PendingPayment, SpendReport } from '../ledger/Ledger.js'
 import { memoryLedger } from '../ledger/memoryLedger.js'
 import { describeOffer } from '../offer/describeOffer.js'
 import type { Offer } from '../offer/Offer.js'
-import { defaultProtocols as protocols } from '../protocols/index.js'
+import { defaultProtocols } from '../protocols/index.js'
 import type { Challenge, Protocol } from '../protocols/Protocol.js'
 import { attachReceipt, type Receipt } from '../receipts/Receipt.js'
 import { type Credential, memorySessions, type SessionStore } from '../sessions/SessionStore.js'
@@ -19,6 +19,7 @@ import { invalidProofHeader } from './invalidProofHeader.js'
 import { readCapped } from './readCapped.js'
 import { captureRequest, type ReplayableRequest } from './replayableRequest.js'
 import { sendFollowingRedirects } from './sendFollowingRedirects.js'
+import { withoutProof } from './withoutProof.js'
 
 export type PayingFetchOptions = {
   /** Who can pay: `evm({ account })` and other signers. The first that can pay an offer pays it. */
@@ -82,7 +83,15 @@ export type QuotedOffer = {
   readonly refusal?: PayfetchError | undefined
 }
 
-type Paid = { readonly candidate: Payable; readonly payment: Payment; readonly hops: Response[]; readonly reservationId: string }
+type Paid = {
+  readonly candidate: Payable
+  readonly payment: Payment
+  readonly proof: Readonly<Record<string, string>>
+  readonly hops: Response[]
+  readonly reservationId: string
+  /** The answer showed the payment went through; a receipt is attached only then. */
+  readonly settled: boolean
+}
 
 const wrapped = Symbol.for('payfetch.payingFetch')
 const maxChallengeBodyBytes = 64 * 1024
@@ -116,6 +125,7 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
   if (!Array.isArray(signers)) throw new PayfetchError('INVALID_OPTIONS', 'signers must be an array of signers.')
   if (options.fetch && (options.fetch as unknown as Record<symbol, unknown>)[wrapped])
     throw new PayfetchError('INVALID_OPTIONS', 'This fetch already pays; wrapping it again could pay twice.')
+  const protocols = [...new Map([...defaultProtocols, ...signers.flatMap((signer) => signer.protocols ?? [])].map((protocol) => [protocol.name, protocol])).values()]
   const policy = createPolicy(options.caps)
   const maxPayments = positiveInteger(options.maxPayments ?? 1, 'maxPayments')
   const maxBodyBytes = positiveInteger(options.maxBodyBytes ?? 1024 * 1024, 'maxBodyBytes')
@@ -137,6 +147,7 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
     const callerKey = request.headers.get('idempotency-key')
     const idempotencyKey = callerKey ?? newIdempotencyKey()
     let credential = await sessionFor(request.url)
+    let credentialOrigin = originOf(request.url)
     let response = await send(request, request.url, credential?.headers)
     let paid: Paid | undefined
     let payments = 0
@@ -145,8 +156,9 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
       const url = response.url || request.url
       const challenge = await readChallenge(response, url)
       if (credential) {
-        // The server no longer accepts the stored credential: forget it, pay the new challenge.
-        await sessions.delete(originOf(url))
+        // Its origin no longer accepts the credential: forget it (unless a newer one replaced it).
+        // A 402 from another origin, reached by a redirect, never saw it.
+        if (originOf(url) === credentialOrigin) await evict(url, credential)
         credential = undefined
       }
       if (paid && payments >= maxPayments) throw fail(url, rejected(paid, challenge, url))
@@ -155,21 +167,20 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
       if (pending) return resume(pending)
       const candidate = await choose(challenge, url, limits, paid)
       if (candidate.protocol.credential && !sharedTried) {
-        const flight = flights.get(originOf(url))
-        if (flight) {
-          sharedTried = true
-          credential = await flight
-          if (credential) {
-            response = await send(request, url, credential.headers)
-            continue
-          }
+        // Another call may be paying this origin now, or may have just stored what it paid for.
+        sharedTried = true
+        credential = await (flights.get(originOf(url)) ?? sessionFor(url))
+        credentialOrigin = originOf(url)
+        if (credential) {
+          response = await send(request, url, credential.headers)
+          continue
         }
       }
       paid = await payAndReplay(request, url, candidate, idempotencyKey)
       payments++
       response = paid.hops[paid.hops.length - 1] as Response
     }
-    if (paid) attachReceipt(response, receiptOf(paid.candidate.protocol, paid.candidate.offer, paid.payment, paid.hops, request.url))
+    if (paid?.settled) attachReceipt(response, receiptOf(paid.candidate.protocol, paid.candidate.offer, paid.payment, paid.hops, request.url))
     return response
   }
 
@@ -189,14 +200,25 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
         { url, offer, usd: candidate.nanoUsd === undefined ? undefined : formatNanoUsd(candidate.nanoUsd), signer: signer.name },
         { approve: options.approve, approveTimeoutMs, webhook: options.policyWebhook, fetch: fetchImpl },
       ).catch((error: unknown) => Promise.reject(refuse(url, error)))
-      const reservationId = await reserve(offer, url, candidate.nanoUsd)
+      const reservationId = await reserve({ ...offer, amount: candidate.cost ?? offer.amount }, url, candidate.nanoUsd)
       emit({ type: 'offer.chosen', url, offer, signer: signer.name })
       const payment = await pay(signer, offer, url, request, reservationId, protocol)
-      const proof = { ...protocol.proofHeaders(offer, payment, { idempotencyKey }), 'idempotency-key': idempotencyKey }
-      const badHeader = invalidProofHeader(proof)
-      if (badHeader) {
-        await (protocol.paysBeforeReplay ? ledger.commit(reservationId) : ledger.release(reservationId))
-        throw fail(url, new PayfetchError('PAYMENT_FAILED', `The ${badHeader} proof is not a valid header value.`, { details: { url, header: badHeader, ...describeOffer(offer) } }))
+      let proof: Record<string, string> | undefined
+      let cause: unknown
+      try {
+        proof = { ...protocol.proofHeaders(offer, payment, { idempotencyKey }), 'idempotency-key': idempotencyKey }
+      } catch (error) {
+        cause = error
+      }
+      const badHeader = proof && invalidProofHeader(proof)
+      if (!proof || badHeader) {
+        // No proof can be sent. A wallet that may have paid already (Lightning) stays counted.
+        const paid = protocol.paysBeforeReplay === true
+        await (paid ? ledger.markUnknown(reservationId) : ledger.release(reservationId))
+        throw fail(url, new PayfetchError(paid ? 'PAYMENT_OUTCOME_UNKNOWN' : 'PAYMENT_FAILED', `The ${protocol.name} proof could not be built${paid ? ' after the wallet paid' : ''}.`, {
+          details: { url, header: badHeader, ...describeOffer(offer) },
+          cause,
+        }))
       }
       const pending: PendingPayment = {
         id: reservationId,
@@ -217,14 +239,12 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
       await ledger.savePending(pending)
       emit({ type: 'payment.sent', url, offer, idempotencyKey })
       const hops = await replay(request, url, proof, pending)
-      const answer = hops[hops.length - 1] as Response
-      if (answer.status === 402) await (protocol.paysBeforeReplay ? ledger.commit(reservationId) : ledger.markRefused(reservationId))
-      else {
-        await ledger.commit(reservationId)
+      const settled = await settle(protocol, hops, offer, payment, reservationId)
+      if (settled && (hops[hops.length - 1] as Response).status !== 402) {
         credential = protocol.credential?.(offer, payment)
         if (credential) await sessions.set(origin, credential)
       }
-      return { candidate, payment, hops, reservationId }
+      return { candidate, payment, proof, hops, reservationId, settled }
     } finally {
       if (settleFlight) {
         flights.delete(origin)
@@ -233,11 +253,28 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
     }
   }
 
+  /**
+   * Records what the server's answer says about the money: a Lightning payment has moved already;
+   * an x402 proof is settled by a success, refused by a 402 (still counted: the server holds an
+   * authorization it could settle), and unknown after an error without a settlement report.
+   * Returns whether the payment counts as made.
+   */
+  async function settle(protocol: Protocol, hops: readonly Response[], offer: Offer, payment: Payment, id: string): Promise<boolean> {
+    const answer = hops[hops.length - 1] as Response
+    const reported = hops.some((hop) => protocol.receipt(hop, offer, payment).reference !== undefined)
+    if (protocol.paysBeforeReplay || (answer.status !== 402 && (answer.status < 400 || reported))) {
+      await ledger.commit(id)
+      return true
+    }
+    await (answer.status === 402 ? ledger.markRefused(id) : ledger.markUnknown(id))
+    return false
+  }
+
   async function reserve(offer: Offer, url: string, nanoUsd: bigint | undefined): Promise<string> {
     const host = new URL(url).host
     let charges
     try {
-      charges = policy.charges(offer, host, nanoUsd)
+      charges = policy.charges(offer, new URL(url), nanoUsd)
     } catch (error) {
       throw refuse(url, error)
     }
@@ -269,7 +306,11 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
     try {
       return await sendFollowingRedirects(fetchImpl, request, { url, proof }, maxRedirects)
     } catch (error) {
-      if (isPayfetchError(error)) throw error
+      if (isPayfetchError(error)) {
+        // The server answered the proof (with a redirect the caller would not follow): not refused, not unknown.
+        await ledger.commit(pending.id)
+        throw fail(url, error)
+      }
       await ledger.markUnknown(pending.id)
       const unknown = new PayfetchError('PAYMENT_OUTCOME_UNKNOWN', 'The proof was sent but no response came back; the payment may have settled.', {
         details: { url, pendingId: pending.id, idempotencyKey: pending.idempotencyKey, network: pending.network, asset: pending.asset, amount: pending.amount },
@@ -283,6 +324,9 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
   async function resume(pending: PendingPayment): Promise<Response> {
     const protocol = protocols.find((candidate) => candidate.name === pending.protocol)
     if (!protocol) throw new PayfetchError('INVALID_OPTIONS', `Pending payment ${pending.id} uses protocol ${pending.protocol}, which this fetch does not speak.`)
+    // Only a payment still pending may go out again: a settled or refused one must not be resent.
+    if (!(await ledger.pending()).some((entry) => entry.id === pending.id))
+      throw new PayfetchError('INVALID_OPTIONS', `Payment ${pending.id} is not pending any more; it was settled or refused.`, { details: { pendingId: pending.id } })
     const body = pending.body === undefined ? undefined : base64ToBytes(pending.body)
     const request = await captureRequest(pending.url, { method: pending.method, headers: pending.headers, ...(body ? { body } : {}) }, maxBodyBytes)
     const hops = await replay(request, pending.url, pending.proof, pending)
@@ -298,15 +342,15 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
       extra: {},
       raw: undefined,
     }
+    const payment = { payload: undefined, payer: pending.payer }
+    const settled = await settle(protocol, hops, offer, payment, pending.id)
     if (response.status === 402) {
-      await (protocol.paysBeforeReplay ? ledger.commit(pending.id) : ledger.markRefused(pending.id))
-      const reason = protocol.refusalReason(await readChallenge(response, pending.url))
+      const reason = withoutProof(protocol.refusalReason(await readChallenge(response, pending.url)), pending.proof)
       throw fail(pending.url, new PayfetchError('PAYMENT_REJECTED', `The server refused the resumed payment${reason ? `: ${reason}` : ''}.`, {
         details: { url: pending.url, reason, pendingId: pending.id },
       }))
     }
-    await ledger.commit(pending.id)
-    attachReceipt(response, receiptOf(protocol, offer, { payload: undefined, payer: pending.payer }, hops, pending.url))
+    if (settled) attachReceipt(response, receiptOf(protocol, offer, payment, hops, pending.url))
     return response
   }
 
@@ -326,12 +370,19 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
   async function judge(challenge: Challenge, url: string, limits: CallLimits): Promise<Candidate[]> {
     const hostRefusal = policy.checkHost(new URL(url))
     if (hostRefusal) throw hostRefusal
-    return judgeOffers(decodeAll(challenge), signers, policy, { prefer: options.prefer, limits })
+    return judgeOffers(decodeAll(protocols, challenge), signers, policy, { prefer: options.prefer, limits })
   }
 
+  async function evict(url: string, stale: Credential): Promise<void> {
+    const stored = await sessions.get(originOf(url))
+    if (stored && sameCredential(stored, stale)) await sessions.delete(originOf(url))
+  }
+
+  // An expired credential, or one a store returns with unsendable header values, is not sent.
   async function sessionFor(url: string): Promise<Credential | undefined> {
     const credential = await sessions.get(originOf(url))
-    return credential && (credential.expiresAt === undefined || credential.expiresAt > Date.now()) ? credential : undefined
+    if (!credential || (credential.expiresAt !== undefined && credential.expiresAt <= Date.now())) return undefined
+    return invalidProofHeader({ ...credential.headers }) === undefined ? credential : undefined
   }
 
   // A credential goes out only to its own origin: redirects are followed by hand while it is attached.
@@ -394,7 +445,7 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
 }
 
 /** Offers from every protocol; a protocol that fails to decode does not hide the others' offers. */
-function decodeAll(challenge: Challenge): { offer: Offer; protocol: Protocol }[] {
+function decodeAll(protocols: readonly Protocol[], challenge: Challenge): { offer: Offer; protocol: Protocol }[] {
   const offers: { offer: Offer; protocol: Protocol }[] = []
   let firstError: unknown
   for (const protocol of protocols) {
@@ -418,7 +469,7 @@ async function readChallenge(response: Response, url: string): Promise<Challenge
 }
 
 function rejected(paid: Paid, challenge: Challenge, url: string): PayfetchError {
-  const reason = paid.candidate.protocol.refusalReason(challenge)
+  const reason = withoutProof(paid.candidate.protocol.refusalReason(challenge), paid.proof, paid.payment.payload)
   return new PayfetchError('PAYMENT_REJECTED', `The server answered 402 again after payment${reason ? `: ${reason}` : ''}.`, {
     details: { url, reason, ...describeOffer(paid.candidate.offer) },
   })
@@ -432,6 +483,8 @@ function lower(a: CallLimits, b: CallLimits): CallLimits {
 }
 
 const originOf = (url: string) => new URL(url).origin
+
+const sameCredential = (a: Credential, b: Credential) => JSON.stringify(a.headers) === JSON.stringify(b.headers)
 
 function newIdempotencyKey(): string {
   return `pf_${crypto.randomUUID().replaceAll('-', '')}`

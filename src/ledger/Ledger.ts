@@ -85,5 +85,5 @@ export type Ledger = {
   /** Payments whose outcome is not known yet. */
   pending(): Promise<PendingPayment[]>
   /** Spent, reserved and unknown amounts; budgets as of now. */
-  report(rules?: readonly { key: string; limit: bigint; windowMs?: number | undefined }[]): Promise<SpendReport>
+  report(rules?: readonly { key: string; limit: bigint; windowMs?: number | undefined; perHost?: boolean | undefined }[]): Promise<SpendReport>
 }

@@ -23,8 +23,11 @@ export function checkCharges(entries: Iterable<LedgerEntry>, reservation: Reserv
   return { ok: true }
 }
 
+/** A budget as the report needs it; a per-host budget is reported once per host it was charged for. */
+export type ReportRule = { readonly key: string; readonly limit: bigint; readonly windowMs?: number | undefined; readonly perHost?: boolean | undefined }
+
 /** Builds the spend report from entries. */
-export function reportOf(entries: Iterable<LedgerEntry>, rules: readonly { key: string; limit: bigint; windowMs?: number | undefined }[], now: number): SpendReport {
+export function reportOf(entries: Iterable<LedgerEntry>, rules: readonly ReportRule[], now: number): SpendReport {
   const list = [...entries]
   const totals = new Map<string, { host: string; network: string; asset: string; spent: bigint; reserved: bigint; unknown: bigint }>()
   for (const entry of list) {
@@ -41,7 +44,7 @@ export function reportOf(entries: Iterable<LedgerEntry>, rules: readonly { key: 
   // Per-host budgets are charged under `key@host`: report each of those too.
   const keys = new Set(list.flatMap((entry) => entry.charges.map((charge) => charge.key)))
   const budgets = rules.flatMap((rule) =>
-    [...keys].filter((key) => key === rule.key || key.startsWith(`${rule.key}@`)).concat(keys.has(rule.key) ? [] : [rule.key]).map((key) => ({
+    (rule.perHost ? [...keys].filter((key) => key.startsWith(`${rule.key}@`)) : [rule.key]).map((key) => ({
       key,
       used: usedBy(list, key, rule.windowMs, now),
       limit: rule.limit,

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Credential, SessionStore } from '../sessions/SessionStore.js'
 
@@ -13,15 +13,22 @@ export async function fileSessions(path: string): Promise<SessionStore> {
     (text) => JSON.parse(text) as Record<string, Credential>,
     () => ({}),
   )
-  let writing = Promise.resolve()
+  let writing: Promise<void> = Promise.resolve()
+  let writes = 0
   const save = () => {
     const snapshot = JSON.stringify(credentials)
-    writing = writing.then(async () => {
-      const temporary = `${path}.${process.pid}.tmp`
+    // A failed write rejects its own set only; without the catch every later write would reject too.
+    // Each write has its own temporary file, so two stores on one path cannot rename each other's.
+    const write = writing.catch(() => {}).then(async () => {
+      const temporary = `${path}.${process.pid}.${++writes}.${Math.random().toString(36).slice(2, 10)}.tmp`
       await writeFile(temporary, snapshot, { mode: 0o600 })
-      await rename(temporary, path)
+      await rename(temporary, path).catch(async (error: unknown) => {
+        await rm(temporary, { force: true })
+        throw error
+      })
     })
-    return writing
+    writing = write
+    return write
   }
   return {
     get(key) {

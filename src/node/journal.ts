@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
-import { mkdir, open, rm, stat } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 
 /**
  * An append-only file of JSON records, each line sealed with a checksum. A process killed in the
@@ -38,42 +38,63 @@ export async function openJournal(path: string, apply: (record: unknown) => void
   }
 
   const lockPath = `${path}.lock`
+  const ownerPath = join(lockPath, 'pid')
   async function acquire(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         await mkdir(lockPath)
+        await writeFile(ownerPath, String(process.pid))
         return
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-        // A holder killed with SIGKILL never releases: take over a lock older than any real hold.
+        // A holder killed with SIGKILL never releases: take over from a dead process at once,
+        // and from any holder after longer than a real hold takes.
         const age = await stat(lockPath).then((info) => Date.now() - info.mtimeMs, () => 0)
-        if (age > lockStaleMs) await rm(lockPath, { recursive: true, force: true })
+        if (age > lockStaleMs || (age > 1_000 && !(await ownerAlive()))) await rm(lockPath, { recursive: true, force: true })
         await new Promise((resolve) => setTimeout(resolve, Math.min(2 + attempt, 20)))
       }
     }
   }
+  async function ownerAlive(): Promise<boolean> {
+    const pid = Number(await readFile(ownerPath, 'utf8').catch(() => ''))
+    if (!Number.isSafeInteger(pid) || pid <= 0) return false
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'EPERM'
+    }
+  }
+  // Calls of this process queue here, so only one of them polls the lock directory.
+  let queue: Promise<unknown> = Promise.resolve()
 
   await refresh()
   return {
     refresh,
-    async locked(work) {
-      await acquire()
-      try {
-        await refresh()
-        // A torn line from a killed writer must not glue itself to the next record.
-        if (partial !== '') {
-          await handle.appendFile('\n')
-          partial = ''
-        }
-        return await work(async (record) => {
-          await handle.appendFile(`${seal(record)}\n`)
-          await handle.datasync()
-        })
-      } finally {
-        await refresh()
-        await rm(lockPath, { recursive: true, force: true })
-      }
+    locked(work) {
+      const run = queue.then(() => withLock(work))
+      queue = run.catch(() => {})
+      return run
     },
+  }
+
+  async function withLock<T>(work: (append: (record: unknown) => Promise<void>) => Promise<T>): Promise<T> {
+    await acquire()
+    try {
+      await refresh()
+      // A torn line from a killed writer must not glue itself to the next record.
+      if (partial !== '') {
+        await handle.appendFile('\n')
+        partial = ''
+      }
+      return await work(async (record) => {
+        await handle.appendFile(`${seal(record)}\n`)
+        await handle.datasync()
+      })
+    } finally {
+      await refresh()
+      await rm(lockPath, { recursive: true, force: true })
+    }
   }
 }
 

@@ -7,6 +7,8 @@ export type Receipt = {
   readonly asset: string
   /** Amount paid, in atomic units of `asset`. */
   readonly amount: bigint
+  /** Fees paid on top of `amount` (Lightning routing), when the wallet reported them. */
+  readonly fee?: bigint | undefined
   readonly payTo: string
   readonly payer?: string | undefined
   /** Settlement reference: a transaction hash or signature, or a Lightning payment hash. */

@@ -8,6 +8,9 @@ export type RedisClient = {
   hgetall(key: string): Promise<Record<string, string>>
   hset(key: string, field: string, value: string): Promise<unknown>
   get(key: string): Promise<string | null>
-  set(key: string, value: string, ...args: (string | number)[]): Promise<unknown>
+  // Two overloads rather than `...args`: ioredis types `set` with literal tokens ('PX'), which a
+  // rest of strings would not accept, so `new Redis()` would not type-check as a RedisClient.
+  set(key: string, value: string): Promise<unknown>
+  set(key: string, value: string, mode: 'PX', milliseconds: number): Promise<unknown>
   del(key: string): Promise<unknown>
 }

@@ -20,8 +20,13 @@ export function redisSessions(options: RedisSessionsOptions): SessionStore {
       return raw === null ? undefined : (JSON.parse(raw) as Credential)
     },
     async set(key, credential) {
-      const ttl = credential.expiresAt === undefined ? undefined : credential.expiresAt - Date.now()
-      if (ttl !== undefined && ttl <= 0) return
+      // PX takes whole milliseconds; rounding down never keeps a credential past its expiresAt.
+      const ttl = credential.expiresAt === undefined ? undefined : Math.floor(credential.expiresAt - Date.now())
+      // Already expired: it still replaces the credential stored before it.
+      if (ttl !== undefined && !(ttl > 0)) {
+        await redis.del(prefix + key)
+        return
+      }
       await (ttl === undefined ? redis.set(prefix + key, JSON.stringify(credential)) : redis.set(prefix + key, JSON.stringify(credential), 'PX', ttl))
     },
     async delete(key) {

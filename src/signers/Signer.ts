@@ -1,4 +1,5 @@
 import type { Offer } from '../offer/Offer.js'
+import type { Protocol } from '../protocols/Protocol.js'
 
 /**
  * A signer pays offers of the protocols and networks it knows. payfetch checks caps before calling
@@ -7,6 +8,16 @@ import type { Offer } from '../offer/Offer.js'
 export type Signer = {
   /** A short name for events and errors, e.g. `evm`. */
   readonly name: string
+  /**
+   * Protocols only this kind of signer can pay (L402 comes with the Lightning signer), so an
+   * app that never pays them never bundles their decoders. x402 is always spoken.
+   */
+  readonly protocols?: readonly Protocol[] | undefined
+  /**
+   * The most this signer may spend on top of `offer.amount` (routing fees), in the offer's atomic
+   * units. Caps and budgets count amount plus this.
+   */
+  maxFee?(offer: Offer): bigint
   /** Whether this signer can pay the offer (protocol, scheme, network, asset, amount). */
   canPay(offer: Offer): boolean
   /** Signs or pays the offer and returns the protocol payload that proves it. */

@@ -31,4 +31,13 @@ describe('bundle', () => {
     // Signing goes through the caller's account: no clients, actions or transports are bundled.
     expect(inputs.filter((input) => /viem\/_esm\/(actions|clients)\//.test(input))).toEqual([])
   })
+
+  test('behavior: payfetch/solana keeps only @solana/kit parts: no @solana-program, no web3.js, no RPC stack', async () => {
+    const inputs = await bundleInputs(`export * from './src/solana/index.ts'`)
+    const packages = [...new Set(inputs.flatMap((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.slice(1) ?? []))]
+    expect(packages.every((name) => name.startsWith('@solana/')), packages.join(', ')).toBe(true)
+    // Instructions are encoded by hand and the two RPC reads go through a small fetch client.
+    expect(packages.filter((name) => /^@solana\/(web3\.js|spl-token|rpc|rpc-api|rpc-transport-http|rpc-transformers|rpc-subscriptions)$/.test(name))).toEqual([])
+    expect(inputs.filter((input) => input.includes('@solana-program/'))).toEqual([])
+  })
 })

@@ -1,0 +1,36 @@
+import { decodeBase64Json } from '../utils/base64.js'
+
+// Shorter strings (addresses, amounts) stay readable; signatures, nonces, preimages and proofs are longer.
+const minSecretLength = 64
+
+/**
+ * Server-supplied text (a refusal reason) with every piece of a proof cut out. A server that quotes
+ * the proof, its signature or a preimage back in its refusal must not get it into an error message
+ * or event.
+ */
+export function withoutProof(text: string | undefined, proof: Readonly<Record<string, string>>, payload?: unknown): string | undefined {
+  if (text === undefined) return undefined
+  const secrets = new Set<string>()
+  const add = (value: string) => {
+    if (value.length < minSecretLength) return
+    secrets.add(value)
+    if (/^0x[0-9a-fA-F]+$/.test(value)) secrets.add(value.slice(2))
+  }
+  for (const value of Object.values(proof)) {
+    add(value)
+    for (const piece of value.split(/[\s:,;]+/)) add(piece)
+    leaves(decodeBase64Json(value), add)
+  }
+  leaves(payload, add)
+  let redacted = text
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
+    redacted = redacted.replaceAll(secret, '[proof]')
+    if (/^[0-9a-fA-F]+$/.test(secret)) redacted = redacted.replace(new RegExp(secret, 'gi'), '[proof]')
+  }
+  return redacted
+}
+
+function leaves(value: unknown, add: (value: string) => void, depth = 0): void {
+  if (typeof value === 'string') add(value)
+  else if (typeof value === 'object' && value !== null && depth < 8) for (const item of Object.values(value)) leaves(item, add, depth + 1)
+}

@@ -1,0 +1,109 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
+import { generatePrivateKey } from 'viem/accounts'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { track, untrack } from '../../examples/local-stack/children.js'
+import { type RedisServer, startRedis } from '../../examples/local-stack/redis.js'
+import { redisLedger } from '../../src/redis/index.js'
+import type { WorkerReport } from '../support/budgetWorker.js'
+import { type Merchant, requirement, startMerchant } from '../support/merchant.js'
+
+// The cross-process budget proof of issue 5: 4 Node processes × 250 concurrent paid requests, one
+// Redis budget for 777 payments, one merchant that verifies every EIP-712 signature it settles.
+const processes = 4
+const callsEach = 250
+const price = 10_000n // $0.01 in USDC atomic units
+const budgetUsd = '7.77'
+const budgetAtomic = 7_770_000n
+const worker = fileURLToPath(new URL('../support/budgetWorker.ts', import.meta.url))
+
+let redis: RedisServer
+let merchant: Merchant
+
+beforeAll(async () => {
+  redis = await startRedis()
+  merchant = await startMerchant({ '/item': async (request, response, self) => self.charge(request, response, [requirement({ amount: price.toString() })], () => response.end('item')) })
+})
+
+afterAll(async () => {
+  await merchant?.close()
+  await redis?.stop()
+})
+
+/** Starts one worker; resolves once it is warmed up and waiting for "go". */
+async function startWorker(env: Record<string, string>): Promise<{ child: ChildProcess; report: Promise<WorkerReport> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', worker], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+  track(child)
+  let stdout = ''
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-4_000)))
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8')
+      if (stdout.includes('ready\n')) resolve()
+    })
+    child.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready:\n${stderr}`)))
+  })
+  const report = new Promise<WorkerReport>((resolve, reject) => {
+    // 'close', not 'exit': the last stdout chunk may arrive after the process has exited.
+    child.once('close', (code) => {
+      untrack(child)
+      const line = stdout.split('\n').find((text) => text.startsWith('{'))
+      if (code === 0 && line) resolve(JSON.parse(line) as WorkerReport)
+      else reject(new Error(`worker exited (${code}):\n${stdout}\n${stderr}`))
+    })
+  })
+  report.catch(() => {})
+  await ready
+  return { child, report }
+}
+
+describe('a Redis budget shared by 4 processes', () => {
+  test('policy: 4 processes × 250 concurrent paid calls never pay past the budget by one atomic unit, lose nothing, and every refusal is BUDGET_EXHAUSTED', async () => {
+    const prefix = `payfetch:test:${randomUUID()}:`
+    const env = { MERCHANT_URL: `${merchant.url}/item`, REDIS_URL: redis.url, LEDGER_PREFIX: prefix, BUDGET_USD: budgetUsd, CALLS: String(callsEach) }
+    const workers = await Promise.all(Array.from({ length: processes }, () => startWorker({ ...env, PAYER_KEY: generatePrivateKey() })))
+
+    const started = performance.now()
+    for (const { child } of workers) child.stdin?.end('go\n')
+    const reports = await Promise.all(workers.map((entry) => entry.report))
+    const wallMs = performance.now() - started
+
+    const paid = reports.reduce((sum, report) => sum + report.paid, 0)
+    const codes: Record<string, number> = {}
+    for (const report of reports) for (const [code, count] of Object.entries(report.codes)) codes[code] = (codes[code] ?? 0) + count
+    const expectedPaid = Number(budgetAtomic / price)
+
+    // The merchant's own count: what it verified and settled.
+    expect(merchant.settledTotal()).toBeLessThanOrEqual(budgetAtomic)
+    expect(merchant.settledTotal()).toBe(budgetAtomic)
+    expect(merchant.settled).toHaveLength(expectedPaid)
+    expect(new Set(merchant.settled.map((entry) => entry.nonce)).size).toBe(expectedPaid)
+    // The agents' count agrees, and no refused call ever reached a signer or the merchant with a proof.
+    expect(paid).toBe(expectedPaid)
+    expect(codes).toEqual({ BUDGET_EXHAUSTED: processes * callsEach - expectedPaid })
+    expect(reports.flatMap((report) => report.others)).toEqual([])
+    expect(reports.reduce((sum, report) => sum + report.signed, 0)).toBe(expectedPaid)
+    expect(merchant.seen.filter((entry) => entry.headers['payment-signature'])).toHaveLength(expectedPaid)
+    // Every process took part in paying.
+    for (const report of reports) expect(report.paid).toBeGreaterThan(0)
+
+    // The ledger agrees: the whole budget committed, nothing reserved, unknown or pending.
+    const client = new Redis(redis.url)
+    try {
+      const ledger = redisLedger({ redis: client, prefix })
+      const report = await ledger.report()
+      expect(report.totals).toEqual([expect.objectContaining({ spent: budgetAtomic, reserved: 0n, unknown: 0n })])
+      expect(await ledger.pending()).toEqual([])
+    } finally {
+      await client.quit()
+    }
+
+    console.info(
+      `e2e: ${processes} processes × ${callsEach} concurrent calls on one Redis budget of $${budgetUsd}: ${paid} paid, ${codes.BUDGET_EXHAUSTED} BUDGET_EXHAUSTED, ` +
+        `settled ${merchant.settledTotal()} atomic units; wall time ${wallMs.toFixed(0)} ms (per process: ${reports.map((report) => report.ms.toFixed(0)).join(', ')} ms)`,
+    )
+  })
+})

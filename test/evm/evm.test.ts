@@ -1,0 +1,300 @@
+import { type Address, createWalletClient, custom, getAddress, type Hex, http, type LocalAccount, verifyTypedData, type WalletClient } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { base, baseSepolia } from 'viem/chains'
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { PayfetchError } from '../../src/errors/PayfetchError.js'
+import type { Eip3009Payload } from '../../src/evm/eip3009.js'
+import { evm, type EvmOptions } from '../../src/evm/evm.js'
+import type { Offer } from '../../src/offer/Offer.js'
+import { decodeX402 } from '../../src/protocols/x402/decode.js'
+import type { Signer } from '../../src/signers/Signer.js'
+import { encodeBase64Json } from '../../src/utils/base64.js'
+
+// Anvil's first development key: public, never funded anywhere that matters.
+const account = privateKeyToAccount('0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80')
+const usdc = '0x036CbD53842c5426634e7929541eC2318f3dCF7e'
+const payTo = '0x209693bc6afc0c5328ba36faf03c514ef312287c' // lower case on the wire: the signed `to` is checksummed
+const now = 1_750_000_000
+
+// Compile-time checks (`tsc` type-checks tests): what viem hands out fits the option without a cast.
+const localAccount: LocalAccount = account
+const walletClient: WalletClient = createWalletClient({ account, chain: baseSepolia, transport: http('http://127.0.0.1:1') })
+const jsonRpcClient = createWalletClient({ account: account.address, transport: http('http://127.0.0.1:1') })
+const accountOptions: EvmOptions['account'][] = [localAccount, walletClient, account, jsonRpcClient, createWalletClient({ account, transport: http('http://127.0.0.1:1') })]
+void accountOptions
+
+// EIP-3009 as the USDC contract defines it, written out independently of src/.
+const transferWithAuthorization = {
+  TransferWithAuthorization: [
+    { name: 'from', type: 'address' },
+    { name: 'to', type: 'address' },
+    { name: 'value', type: 'uint256' },
+    { name: 'validAfter', type: 'uint256' },
+    { name: 'validBefore', type: 'uint256' },
+    { name: 'nonce', type: 'bytes32' },
+  ],
+} as const
+
+function offer(overrides: Partial<Offer> = {}): Offer {
+  return {
+    protocol: 'x402',
+    version: 2,
+    scheme: 'exact',
+    network: 'eip155:84532',
+    asset: { id: usdc, decimals: 6, symbol: 'USDC' },
+    amount: 10_000n,
+    payTo,
+    resource: 'https://api.example.com/report',
+    maxTimeoutSeconds: 60,
+    extra: { name: 'USDC', version: '2' },
+    raw: {},
+    ...overrides,
+  }
+}
+
+const context = { url: 'https://api.example.com/report' }
+
+async function pay(signer: Signer, paid: Offer = offer()): Promise<Eip3009Payload> {
+  const payment = await signer.pay(paid, context)
+  expect(payment.payer).toBe(account.address)
+  return payment.payload as Eip3009Payload
+}
+
+/** Whether the payload's signature verifies for `chainId` under the token's EIP-712 domain. */
+function verifies(payload: Eip3009Payload, domain: { name: string; version: string; chainId: number; verifyingContract: Address }): Promise<boolean> {
+  const { authorization } = payload
+  return verifyTypedData({
+    address: account.address,
+    domain,
+    types: transferWithAuthorization,
+    primaryType: 'TransferWithAuthorization',
+    message: {
+      from: authorization.from,
+      to: authorization.to,
+      value: BigInt(authorization.value),
+      validAfter: BigInt(authorization.validAfter),
+      validBefore: BigInt(authorization.validBefore),
+      nonce: authorization.nonce,
+    },
+    signature: payload.signature,
+  })
+}
+
+const domain = { name: 'USDC', version: '2', chainId: 84532, verifyingContract: usdc } as const
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['Date'] })
+  vi.setSystemTime(now * 1000)
+})
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('evm', () => {
+  test('behavior: signs an EIP-3009 TransferWithAuthorization that verifies under the token’s EIP-712 domain', async () => {
+    const payload = await pay(evm({ account }))
+    expect(payload.signature).toMatch(/^0x[0-9a-f]{130}$/)
+    expect(await verifies(payload, domain)).toBe(true)
+    // The same signature must not verify for another domain: the domain is really bound.
+    expect(await verifies(payload, { ...domain, chainId: 8453 })).toBe(false)
+    expect(await verifies(payload, { ...domain, name: 'USD Coin' })).toBe(false)
+    expect(await verifies(payload, { ...domain, verifyingContract: '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913' })).toBe(false)
+  })
+
+  test('behavior: the authorization pays payTo the exact amount, as strings, with a fresh 32-byte nonce', async () => {
+    const signer = evm({ account })
+    const first = await pay(signer)
+    const second = await pay(signer)
+    expect({ ...first.authorization, nonce: '<nonce>' }).toStrictEqual({
+      from: account.address,
+      to: getAddress(payTo),
+      value: '10000',
+      validAfter: '0',
+      validBefore: String(now + 60),
+      nonce: '<nonce>',
+    })
+    expect(first.authorization.nonce).toMatch(/^0x[0-9a-f]{64}$/)
+    expect(second.authorization.nonce).toMatch(/^0x[0-9a-f]{64}$/)
+    expect(second.authorization.nonce).not.toBe(first.authorization.nonce)
+    expect(second.signature).not.toBe(first.signature)
+  })
+
+  test('behavior: amounts beyond Number.MAX_SAFE_INTEGER are signed exactly', async () => {
+    const amount = 2n ** 256n - 1n
+    const payload = await pay(evm({ account }), offer({ amount }))
+    expect(payload.authorization.value).toBe(amount.toString())
+    expect(await verifies(payload, domain)).toBe(true)
+  })
+
+  test('behavior: v2 leaves validAfter at 0; v1 starts the window ten minutes back', async () => {
+    const signer = evm({ account })
+    expect((await pay(signer, offer({ version: 2 }))).authorization.validAfter).toBe('0')
+    const v1 = await pay(signer, offer({ version: 1 }))
+    expect(v1.authorization.validAfter).toBe(String(now - 600))
+    expect(await verifies(v1, domain)).toBe(true)
+  })
+
+  test('behavior: validBefore is now + maxTimeoutSeconds, 60 by default, at most 3600', async () => {
+    const signer = evm({ account })
+    const validBefore = async (maxTimeoutSeconds: number | undefined) => (await pay(signer, offer({ maxTimeoutSeconds }))).authorization.validBefore
+    expect(await validBefore(undefined)).toBe(String(now + 60))
+    expect(await validBefore(300)).toBe(String(now + 300))
+    expect(await validBefore(3600)).toBe(String(now + 3600))
+    expect(await validBefore(3601)).toBe(String(now + 3600))
+    expect(await validBefore(10 ** 9)).toBe(String(now + 3600))
+  })
+
+  test('behavior: pays an offer decoded from a real x402 v2 challenge', async () => {
+    const accepted = { scheme: 'exact', network: 'eip155:84532', amount: '10000', asset: usdc, payTo, maxTimeoutSeconds: 120, extra: { name: 'USDC', version: '2' } }
+    const [decoded] = decodeX402({ url: context.url, headers: new Headers({ 'PAYMENT-REQUIRED': encodeBase64Json({ x402Version: 2, accepts: [accepted] }) }), body: '{}' })
+    const signer = evm({ account, networks: ['eip155:84532'] })
+    expect(signer.canPay(decoded!)).toBe(true)
+    const payload = await pay(signer, decoded!)
+    expect(payload.authorization.validBefore).toBe(String(now + 120))
+    expect(await verifies(payload, domain)).toBe(true)
+  })
+
+  test('behavior: canPay accepts a well-formed x402 exact offer (the baseline of the refusals below)', () => {
+    const signer = evm({ account })
+    expect(signer.name).toBe('evm')
+    expect(signer.canPay(offer())).toBe(true)
+    expect(signer.canPay(offer({ extra: { name: 'USDC', version: '2', assetTransferMethod: 'eip3009' } }))).toBe(true)
+    expect(signer.canPay(offer({ network: 'eip155:31337' }))).toBe(true)
+  })
+
+  test.each<[string, Partial<Offer>]>([
+    ['another protocol', { protocol: 'l402' }],
+    ['the upto scheme', { scheme: 'upto' }],
+    ['a Solana network', { network: 'solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp' }],
+    ['a malformed eip155 network', { network: 'eip155:0' }],
+    ['an eip155 chain id with a leading zero', { network: 'eip155:08453' }],
+    ['an unsafe chain id', { network: 'eip155:9999999999999999' }],
+    ['missing extra.name', { extra: { version: '2' } }],
+    ['missing extra.version', { extra: { name: 'USDC' } }],
+    ['a numeric extra.version', { extra: { name: 'USDC', version: 2 } }],
+    ['assetTransferMethod permit2', { extra: { name: 'USDC', version: '2', assetTransferMethod: 'permit2' } }],
+    ['an asset that is not an address', { asset: { id: 'USDC' } }],
+    ['a short asset address', { asset: { id: usdc.slice(0, 41) } }],
+    ['a payTo that is not an address', { payTo: 'merchant' }],
+    ['a payTo with trailing junk', { payTo: `${payTo}00` }],
+    ['an amount of 2^256', { amount: 2n ** 256n }],
+    ['an amount of 0', { amount: 0n }],
+  ])('behavior: canPay is false for %s', async (_, overrides) => {
+    const signer = evm({ account })
+    expect(signer.canPay(offer(overrides))).toBe(false)
+    await expect(signer.pay(offer(overrides), context)).rejects.toMatchObject({ code: 'PAYMENT_FAILED' })
+  })
+
+  test('policy: with networks, only those networks can be paid', () => {
+    const signer = evm({ account, networks: ['eip155:8453'] })
+    expect(signer.canPay(offer({ network: 'eip155:8453' }))).toBe(true)
+    expect(signer.canPay(offer({ network: 'eip155:84532' }))).toBe(false)
+    expect(evm({ account, networks: [] }).canPay(offer())).toBe(false)
+  })
+
+  test('error: paying an offer it cannot pay is PAYMENT_FAILED and signs nothing', async () => {
+    const signTypedData = vi.fn(account.signTypedData)
+    const signer = evm({ account: { address: account.address, signTypedData } })
+    const error = await signer.pay(offer({ scheme: 'upto' }), context).catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(PayfetchError)
+    expect((error as PayfetchError).message).toMatchInlineSnapshot(`"[PAYMENT_FAILED] The evm signer cannot pay this offer on eip155:84532."`)
+    expect(signTypedData).not.toHaveBeenCalled()
+  })
+})
+
+describe('evm: accounts', () => {
+  test('behavior: works with a viem WalletClient whose local account signs without RPC', async () => {
+    const client = createWalletClient({ account, chain: baseSepolia, transport: http('http://127.0.0.1:1') })
+    const signer = evm({ account: client })
+    expect(signer.canPay(offer())).toBe(true)
+    const payload = await pay(signer)
+    expect(await verifies(payload, domain)).toBe(true)
+  })
+
+  test('policy: a WalletClient bound to a chain refuses offers on other chains', async () => {
+    const signer = evm({ account: createWalletClient({ account, chain: base, transport: http('http://127.0.0.1:1') }) })
+    expect(signer.canPay(offer({ network: 'eip155:8453' }))).toBe(true)
+    expect(signer.canPay(offer({ network: 'eip155:84532' }))).toBe(false)
+    await expect(signer.pay(offer({ network: 'eip155:84532' }), context)).rejects.toMatchObject({ code: 'PAYMENT_FAILED' })
+  })
+
+  test('policy: networks cannot widen a WalletClient beyond its own chain', () => {
+    const client = createWalletClient({ account, chain: base, transport: http('http://127.0.0.1:1') })
+    const signer = evm({ account: client, networks: ['eip155:8453', 'eip155:84532'] })
+    expect([signer.canPay(offer({ network: 'eip155:8453' })), signer.canPay(offer({ network: 'eip155:84532' }))]).toEqual([true, false])
+    expect(evm({ account: client, networks: ['eip155:84532'] }).canPay(offer({ network: 'eip155:8453' }))).toBe(false)
+  })
+
+  test('behavior: a WalletClient without a chain can pay on any EVM chain', () => {
+    const signer = evm({ account: createWalletClient({ account, transport: http('http://127.0.0.1:1') }) })
+    expect([signer.canPay(offer({ network: 'eip155:8453' })), signer.canPay(offer({ network: 'eip155:84532' }))]).toEqual([true, true])
+  })
+
+  test('behavior: a WalletClient with a JSON-RPC account asks its wallet with eth_signTypedData_v4', async () => {
+    const requests: { method: string; params: unknown }[] = []
+    const walletSignature = `0x${'1b'.repeat(65)}` as const
+    const transport = custom({
+      request: async ({ method, params }: { method: string; params: unknown }) => {
+        requests.push({ method, params })
+        if (method === 'eth_signTypedData_v4') return walletSignature
+        throw new Error(`unexpected ${method}`)
+      },
+    })
+    const signer = evm({ account: createWalletClient({ account: account.address, chain: baseSepolia, transport }) })
+    const payload = await pay(signer)
+    expect(payload.signature).toBe(walletSignature)
+    expect(requests.map((request) => request.method)).toEqual(['eth_signTypedData_v4'])
+    const [address, typedData] = requests[0]!.params as [string, string]
+    expect(address).toBe(account.address)
+    // viem serialises addresses in lower case for the wallet.
+    expect(JSON.parse(typedData)).toMatchObject({
+      domain: { name: 'USDC', version: '2', chainId: 84532, verifyingContract: usdc.toLowerCase() },
+      primaryType: 'TransferWithAuthorization',
+      message: { from: account.address.toLowerCase(), to: payTo, value: '10000', validAfter: '0', validBefore: String(now + 60), nonce: payload.authorization.nonce },
+    })
+  })
+
+  test('behavior: works with a structural { address, signTypedData } account', async () => {
+    const requests: unknown[] = []
+    const structural = {
+      address: account.address,
+      signTypedData: async (parameters: Parameters<typeof account.signTypedData>[0]): Promise<Hex> => {
+        requests.push(parameters)
+        return account.signTypedData(parameters)
+      },
+    }
+    const payload = await pay(evm({ account: structural }))
+    expect(await verifies(payload, domain)).toBe(true)
+    expect(requests).toHaveLength(1)
+    expect(requests[0]).toMatchObject({ domain: { name: 'USDC', version: '2', chainId: 84532, verifyingContract: usdc }, primaryType: 'TransferWithAuthorization' })
+  })
+
+  test('error: an account without address or signTypedData is INVALID_OPTIONS', () => {
+    const error = (() => {
+      try {
+        evm({ account: {} as never })
+      } catch (caught) {
+        return caught
+      }
+    })()
+    expect(error).toBeInstanceOf(PayfetchError)
+    expect({ code: (error as PayfetchError).code, message: (error as PayfetchError).message }).toMatchInlineSnapshot(`
+      {
+        "code": "INVALID_OPTIONS",
+        "message": "[INVALID_OPTIONS] evm() needs an account with an address and signTypedData (a viem LocalAccount or a WalletClient with an account).",
+      }
+    `)
+  })
+
+  test.each<[string, unknown]>([
+    ['undefined', undefined],
+    ['null', null],
+    ['a private key string', '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80'],
+    ['an address without signTypedData', { address: account.address }],
+    ['a malformed address', { address: '0x1234', signTypedData: account.signTypedData }],
+    ['a WalletClient without an account', createWalletClient({ chain: base, transport: http('http://127.0.0.1:1') })],
+  ])('error: %s as the account is INVALID_OPTIONS', (_, value) => {
+    expect(() => evm({ account: value as never })).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS' }))
+  })
+})

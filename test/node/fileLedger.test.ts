@@ -1,0 +1,233 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { appendFile, mkdir, mkdtemp, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { fileLedger } from '../../src/node/fileLedger.js'
+import { ledgerContract, pendingFor, reservation } from '../support/ledgerContract.js'
+
+let dir = ''
+let files = 0
+const journalPath = () => join(dir, `ledger-${++files}.jsonl`)
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'payfetch-file-ledger-'))
+})
+afterAll(async () => {
+  for (const child of children) child.kill('SIGKILL')
+  await rm(dir, { recursive: true, force: true })
+})
+
+ledgerContract({
+  name: 'fileLedger',
+  shared: true,
+  create: async () => {
+    const path = journalPath()
+    return { ledger: await fileLedger(path), reopen: () => fileLedger(path) }
+  },
+})
+
+// ---- reading the journal independently of the ledger: JSON, a tab, 16 hex of its sha256 ----
+
+type JournalRecord = { op: string; entry?: { id: string }; id?: string; pending?: { id: string } }
+type Line = { whole: boolean; record?: JournalRecord | undefined }
+async function journalLines(path: string): Promise<{ lines: Line[]; endsWithNewline: boolean }> {
+  const text = await readFile(path, 'utf8')
+  const lines = text.split('\n')
+  const last = lines.pop()
+  const parsed = lines.map((line): Line => {
+    const tab = line.lastIndexOf('\t')
+    const json = line.slice(0, tab)
+    if (tab < 0 || createHash('sha256').update(json).digest('hex').slice(0, 16) !== line.slice(tab + 1)) return { whole: false }
+    return { whole: true, record: JSON.parse(json) as JournalRecord }
+  })
+  if (last) parsed.push({ whole: false })
+  return { lines: parsed, endsWithNewline: last === '' }
+}
+const reserveIds = (lines: Line[]) => lines.flatMap((line) => (line.record?.op === 'reserve' && line.record.entry ? [line.record.entry.id] : []))
+
+// ---- child processes ----
+
+const children = new Set<ChildProcess>()
+const childScript = join(import.meta.dirname, '../support/ledgerChild.ts')
+
+function startChild(args: string[]): { child: ChildProcess; lines: AsyncIterator<string>; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', childScript, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  children.add(child)
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      children.delete(child)
+      resolve(code)
+    }),
+  )
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
+  return { child, lines, exited }
+}
+
+/** A lock a SIGKILLed holder left behind is only taken over once 30 s old: age it instead of waiting. */
+async function ageLeftoverLock(path: string): Promise<boolean> {
+  const lock = `${path}.lock`
+  const present = await stat(lock).then(
+    () => true,
+    () => false,
+  )
+  if (present) await utimes(lock, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000))
+  return present
+}
+
+describe('fileLedger: crash safety', () => {
+  test('behavior: a child killed with SIGKILL mid-loop loses no confirmed record and counts each whole record once; the journal takes appends after it', async () => {
+    const path = journalPath()
+    const confirmed = new Set<string>()
+    const confirmedPending = new Set<string>()
+    let expected = 0
+    for (const [round, killAfter] of [
+      [0, 25],
+      [1, 40],
+      [2, 10],
+    ] as const) {
+      const { child, lines, exited } = startChild(['loop', path, `round${round}`])
+      let seen = 0
+      while (seen < killAfter) {
+        const next = await lines.next()
+        if (next.done) throw new Error(`child exited early: ${await exited}`)
+        const [kind, id] = next.value.split(' ') as [string, string]
+        if (kind === 'reserved') confirmed.add(id)
+        else confirmedPending.add(id)
+        seen++
+      }
+      // Kill at an arbitrary point of the next write, not right after a confirmation.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 4))
+      child.kill('SIGKILL')
+      // Lines written before the kill may still sit in the pipe.
+      for (let next = await lines.next(); !next.done; next = await lines.next()) {
+        const [kind, id] = next.value.split(' ') as [string, string]
+        if (kind === 'reserved') confirmed.add(id)
+        else confirmedPending.add(id)
+      }
+      await exited
+      // The child may have died holding the lock (it often does).
+      await ageLeftoverLock(path)
+
+      // What is in the file, read independently of the ledger.
+      const { lines: journal } = await journalLines(path)
+      const ids = reserveIds(journal)
+      expect(new Set(ids).size, 'no reserve record is written twice').toBe(ids.length)
+      for (const id of confirmed) expect(ids, id).toContain(id)
+      // At most the one reservation in flight when the child died is there unconfirmed.
+      expect(ids.length - confirmed.size).toBeGreaterThanOrEqual(0)
+      expect(ids.length - confirmed.size).toBeLessThanOrEqual(1 + round)
+
+      // A new ledger loads it without error and counts each whole record exactly once.
+      const recovered = await fileLedger(path)
+      const report = await recovered.report([{ key: 'crash', limit: 10n ** 12n }])
+      expect(report.budgets[0]?.used).toBe(BigInt(ids.length))
+      expect(report.totals.reduce((sum, total) => sum + total.reserved, 0n)).toBe(BigInt(ids.length))
+      const pendingIds = (await recovered.pending()).map((entry) => entry.id)
+      for (const id of confirmedPending) expect(pendingIds, id).toContain(id)
+      expect(pendingIds.every((id) => ids.includes(id))).toBe(true)
+
+      // And can append after it: the new record is whole and counted by the next reader.
+      const after = reservation(1n, { id: `after-${round}`, key: 'crash', limit: 10n ** 12n })
+      expect(await recovered.reserve(after)).toEqual({ ok: true })
+      expected = ids.length + 1
+      const reread = await fileLedger(path)
+      expect((await reread.report([{ key: 'crash', limit: 10n ** 12n }])).budgets[0]?.used).toBe(BigInt(expected))
+      confirmed.add(after.id)
+    }
+    const { lines: journal, endsWithNewline } = await journalLines(path)
+    expect(endsWithNewline).toBe(true)
+    expect(reserveIds(journal)).toHaveLength(expected)
+  })
+
+  test('behavior: a hand-truncated journal loads without its torn last line, and the next record is not glued to it', async () => {
+    const path = journalPath()
+    const ledger = await fileLedger(path)
+    const entries = [reservation(100n), reservation(200n), reservation(300n)]
+    for (const entry of entries) await ledger.reserve(entry)
+    const { size } = await stat(path)
+    await truncate(path, size - 25)
+
+    const recovered = await fileLedger(path)
+    expect((await recovered.report([{ key: 'total', limit: 1000n }])).budgets[0]?.used).toBe(300n)
+    // The torn 300 no longer holds its room.
+    expect(await recovered.reserve(reservation(700n))).toEqual({ ok: true })
+    expect(await recovered.reserve(reservation(1n))).toEqual({ ok: false, key: 'total', used: 1000n, limit: 1000n })
+
+    const { lines } = await journalLines(path)
+    expect(lines.map((line) => (line.whole ? line.record?.op : 'torn'))).toEqual(['reserve', 'reserve', 'torn', 'reserve'])
+    expect((await (await fileLedger(path)).report([{ key: 'total', limit: 1000n }])).budgets[0]?.used).toBe(1000n)
+  })
+
+  test('behavior: a torn line written by another (dead) process while this one is running is skipped, and appends still parse', async () => {
+    const path = journalPath()
+    const alive = await fileLedger(path)
+    await alive.reserve(reservation(100n))
+    // Half a record, as a writer killed mid-write leaves it.
+    await appendFile(path, '{"op":"reserve","entry":{"id":"ghost","time":1,"state":"reser')
+    await alive.reserve(reservation(200n))
+    const other = await fileLedger(path)
+    for (const ledger of [alive, other]) expect((await ledger.report([{ key: 'total', limit: 1000n }])).budgets[0]?.used).toBe(300n)
+  })
+
+  test('behavior: a record whose checksum does not match (a flipped byte) is skipped, the others count', async () => {
+    const path = journalPath()
+    const ledger = await fileLedger(path)
+    for (const amount of [1n, 20n, 300n]) await ledger.reserve(reservation(amount))
+    const text = await readFile(path, 'utf8')
+    const lines = text.split('\n')
+    lines[1] = lines[1]!.replace('"20"', '"99"')
+    await writeFile(path, lines.join('\n'))
+    expect((await (await fileLedger(path)).report([{ key: 'total', limit: 1000n }])).budgets[0]?.used).toBe(301n)
+  })
+
+  test('behavior: the pending payment and its state survive a restart; a state record for a lost reservation is ignored', async () => {
+    const path = journalPath()
+    const ledger = await fileLedger(path)
+    const entry = reservation(10n)
+    await ledger.reserve(entry)
+    await ledger.savePending(pendingFor(entry.id))
+    await ledger.markUnknown(entry.id)
+    await ledger.commit('lost-id')
+    const restarted = await fileLedger(path)
+    expect(await restarted.pending()).toEqual([pendingFor(entry.id)])
+    expect((await restarted.report()).totals).toEqual([expect.objectContaining({ unknown: 10n, spent: 0n, reserved: 0n })])
+  })
+
+  test('policy: a lock left by a killed holder blocks writers until it is stale (30 s), then is taken over', async () => {
+    const path = journalPath()
+    const ledger = await fileLedger(path)
+    await mkdir(`${path}.lock`)
+    let done = false
+    const pending = ledger.reserve(reservation(5n)).then((result) => {
+      done = true
+      return result
+    })
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(done).toBe(false)
+    await utimes(`${path}.lock`, new Date(Date.now() - 31_000), new Date(Date.now() - 31_000))
+    expect(await pending).toEqual({ ok: true })
+    // The taker released it in turn.
+    await expect(stat(`${path}.lock`)).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
+  test('policy: two processes sharing one journal never overspend a budget together (the lock directory)', async () => {
+    const path = journalPath()
+    const runs = [startChild(['spend', path, '100']), startChild(['spend', path, '100'])]
+    const results = await Promise.all(
+      runs.map(async ({ lines, exited }) => {
+        const line = await lines.next()
+        expect(await exited).toBe(0)
+        return JSON.parse(String(line.value)) as { ok: number; refused: number }
+      }),
+    )
+    expect(results.reduce((sum, result) => sum + result.ok, 0)).toBe(142)
+    expect(results.reduce((sum, result) => sum + result.refused, 0)).toBe(58)
+    // Both really took part.
+    expect(results.every((result) => result.ok > 0)).toBe(true)
+    const report = await (await fileLedger(path)).report([{ key: 'shared', limit: 1000n, windowMs: 3_600_000 }])
+    expect(report.budgets[0]?.used).toBe(994n)
+  })
+})

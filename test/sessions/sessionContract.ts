@@ -1,0 +1,84 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import type { Credential, SessionStore } from '../../src/sessions/SessionStore.js'
+
+/** How the contract reaches one session store; `reopen` opens the same store again (restart, other process). */
+export type SessionHarness = {
+  readonly name: string
+  create(): Promise<{ store: SessionStore; reopen?: (() => Promise<SessionStore>) | undefined }>
+  readonly shared?: boolean | undefined
+  setup?: (() => Promise<void>) | undefined
+  cleanup?: (() => Promise<void>) | undefined
+  teardown?: (() => Promise<void>) | undefined
+}
+
+export const origin = 'https://api.example.com'
+export const credential = (token: string, expiresAt?: number): Credential => ({
+  protocol: 'l402',
+  headers: { authorization: `L402 ${token}:${'ab'.repeat(32)}` },
+  ...(expiresAt === undefined ? {} : { expiresAt }),
+})
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** The rules every session store keeps: round trips, replacement, delete, and expiry. */
+export function sessionContract(harness: SessionHarness): void {
+  describe(`${harness.name}: the session store contract`, () => {
+    if (harness.setup) beforeAll(harness.setup)
+    if (harness.teardown) afterAll(harness.teardown)
+    if (harness.cleanup) afterEach(harness.cleanup)
+    const fresh = async () => (await harness.create()).store
+
+    test('behavior: a credential round-trips per key; other keys stay empty', async () => {
+      const store = await fresh()
+      expect(await store.get(origin)).toBeUndefined()
+      const stored = credential('AgEDbG9j', Date.now() + 3_600_000)
+      await store.set(origin, stored)
+      expect(await store.get(origin)).toEqual(stored)
+      expect(await store.get('https://api.example.com:8443')).toBeUndefined()
+      expect(await store.get('http://api.example.com')).toBeUndefined()
+    })
+
+    test('behavior: set replaces the credential of a key; delete removes it (and deleting nothing is fine)', async () => {
+      const store = await fresh()
+      await store.set(origin, credential('first'))
+      await store.set(origin, credential('second'))
+      expect(await store.get(origin)).toEqual(credential('second'))
+      await store.delete(origin)
+      expect(await store.get(origin)).toBeUndefined()
+      await expect(Promise.resolve(store.delete('https://never.example.com'))).resolves.toBeUndefined()
+    })
+
+    test('behavior: a credential without expiresAt does not expire', async () => {
+      const store = await fresh()
+      await store.set(origin, credential('forever'))
+      await sleep(30)
+      expect(await store.get(origin)).toEqual(credential('forever'))
+    })
+
+    test('behavior: a credential is returned until its expiresAt and never after', async () => {
+      const store = await fresh()
+      await store.set(origin, credential('short', Date.now() + 300))
+      expect(await store.get(origin)).toEqual(expect.objectContaining({ headers: credential('short').headers }))
+      await sleep(450)
+      expect(await store.get(origin)).toBeUndefined()
+    })
+
+    test('policy: setting an already expired credential replaces the old one: neither is returned', async () => {
+      const store = await fresh()
+      await store.set(origin, credential('old', Date.now() + 3_600_000))
+      await store.set(origin, credential('revoked', Date.now() - 1))
+      expect(await store.get(origin)).toBeUndefined()
+    })
+
+    if (harness.shared)
+      test('behavior: the store opened again sees what the first one wrote, and its deletes', async () => {
+        const { store, reopen } = await harness.create()
+        if (!reopen) throw new Error(`${harness.name} is shared but gave no reopen`)
+        await store.set(origin, credential('shared', Date.now() + 3_600_000))
+        await store.set('https://other.example.com', credential('other'))
+        const again = await reopen()
+        expect(await again.get(origin)).toEqual(credential('shared', (await store.get(origin))?.expiresAt))
+        await store.delete('https://other.example.com')
+        expect(await (await reopen()).get('https://other.example.com')).toBeUndefined()
+      })
+  })
+}

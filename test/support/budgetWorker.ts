@@ -1,0 +1,69 @@
+// One agent process of the cross-process budget proof (test/e2e/budgetConcurrency.test.ts):
+// a paying fetch on a shared Redis ledger fires CALLS concurrent paid requests once told "go"
+// on stdin, then prints its outcome counts as one JSON line on stdout.
+import { Redis } from 'ioredis'
+import { privateKeyToAccount } from 'viem/accounts'
+import { evm } from '../../src/evm/index.js'
+import { createPayingFetch, getReceipt, isPayfetchError } from '../../src/index.js'
+import { redisLedger } from '../../src/redis/index.js'
+
+export type WorkerReport = {
+  pid: number
+  paid: number
+  /** Refusals and failures by error code (`OTHER` for anything that is not a payfetch error). */
+  codes: Record<string, number>
+  others: string[]
+  /** Signatures the signer produced. */
+  signed: number
+  ms: number
+}
+
+const env = (name: string) => {
+  const value = process.env[name]
+  if (!value) throw new Error(`${name} is not set`)
+  return value
+}
+const url = env('MERCHANT_URL')
+const calls = Number(env('CALLS'))
+const redis = new Redis(env('REDIS_URL'), { lazyConnect: false })
+const real = evm({ account: privateKeyToAccount(env('PAYER_KEY') as `0x${string}`) })
+let signed = 0
+const signer = { ...real, pay: (...args: Parameters<typeof real.pay>) => (signed++, real.pay(...args)) }
+const fetchPaid = createPayingFetch({
+  signers: [signer],
+  ledger: redisLedger({ redis, prefix: env('LEDGER_PREFIX') }),
+  caps: { budgets: [{ usd: env('BUDGET_USD'), window: '1d' }] },
+})
+
+// Warm up what is not under test (connections, viem's first signature) before the start signal.
+await redis.ping()
+await real.pay(
+  { protocol: 'x402', scheme: 'exact', network: 'eip155:84532', asset: { id: '0x036CbD53842c5426634e7929541eC2318f3dCF7e' }, amount: 1n, payTo: '0x209693Bc6afc0C5328bA36FaF03C514EF312287C', resource: url, extra: { name: 'USDC', version: '2' }, raw: {} },
+  { url },
+)
+process.stdout.write('ready\n')
+await new Promise((resolve) => process.stdin.once('data', resolve))
+process.stdin.destroy()
+
+const started = performance.now()
+const outcomes = await Promise.allSettled(
+  Array.from({ length: calls }, async () => {
+    const response = await fetchPaid(url)
+    const body = await response.text()
+    if (response.status !== 200 || body !== 'item' || !getReceipt(response)) throw new Error(`unexpected answer ${response.status} ${body}`)
+  }),
+)
+const report: WorkerReport = { pid: process.pid, paid: 0, codes: {}, others: [], signed, ms: 0 }
+for (const outcome of outcomes) {
+  if (outcome.status === 'fulfilled') report.paid++
+  else {
+    const code = isPayfetchError(outcome.reason) ? outcome.reason.code : 'OTHER'
+    report.codes[code] = (report.codes[code] ?? 0) + 1
+    if (code !== 'BUDGET_EXHAUSTED' && report.others.length < 5) report.others.push(String(outcome.reason))
+  }
+}
+report.ms = performance.now() - started
+report.signed = signed
+await redis.quit()
+// Idle keep-alive sockets would hold the process open: exit once the report is flushed.
+process.stdout.write(`${JSON.stringify(report)}\n`, () => process.exit(0))

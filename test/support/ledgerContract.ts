@@ -1,0 +1,265 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import type { Charge } from '../../src/caps/budgets.js'
+import type { Ledger, SpendReport } from '../../src/ledger/Ledger.js'
+import { pendingFor, type ReservationOptions, reservation, t0, usdcBase } from './ledgerFixtures.js'
+
+export { pendingFor, reservation, usdcBase } from './ledgerFixtures.js'
+
+/**
+ * How the contract reaches one ledger implementation. `create` opens a ledger on a fresh, empty
+ * store; `reopen` (for durable or shared ledgers) opens another instance on that same store, as a
+ * restarted or second process would.
+ */
+export type LedgerHarness = {
+  readonly name: string
+  create(): Promise<{ ledger: Ledger; reopen?: (() => Promise<Ledger>) | undefined }>
+  /** True when `create` gives `reopen`: the store outlives one instance (file, Redis, Web Storage). */
+  readonly shared?: boolean | undefined
+  /** Runs once before the suite (start a server…). */
+  setup?: (() => Promise<void>) | undefined
+  /** Runs after each test (close connections…). */
+  cleanup?: (() => Promise<void>) | undefined
+  /** Runs once after the suite. */
+  teardown?: (() => Promise<void>) | undefined
+}
+
+const ok = { ok: true }
+const sortedTotals = (report: SpendReport) => [...report.totals].sort((a, b) => `${a.host} ${a.asset}`.localeCompare(`${b.host} ${b.asset}`))
+
+/**
+ * The rules every ledger keeps, whatever its store: atomic check-and-reserve, windows, the
+ * states that stay counted, pending payments, the report, exact sums above 2^64, and no
+ * overspending under 200 concurrent reservations.
+ */
+export function ledgerContract(harness: LedgerHarness): void {
+  describe(`${harness.name}: the ledger contract`, () => {
+    if (harness.setup) beforeAll(harness.setup)
+    if (harness.teardown) afterAll(harness.teardown)
+    if (harness.cleanup) afterEach(harness.cleanup)
+    const fresh = async () => (await harness.create()).ledger
+
+    test('policy: reserve succeeds up to the limit, exactly, and refuses past it with the budget, its use and its limit', async () => {
+      const ledger = await fresh()
+      expect(await ledger.reserve(reservation(600n))).toEqual(ok)
+      expect(await ledger.reserve(reservation(400n))).toEqual(ok)
+      expect(await ledger.reserve(reservation(1n))).toEqual({ ok: false, key: 'total', used: 1000n, limit: 1000n })
+      // Another budget has its own room.
+      expect(await ledger.reserve(reservation(1000n, { key: 'other' }))).toEqual(ok)
+    })
+
+    test('policy: a reservation must fit every budget it is charged to; a refusal records nothing', async () => {
+      const ledger = await fresh()
+      const both = (amount: bigint) => reservation(amount, { charges: [{ key: 'day', limit: 1000n, amount }, { key: 'host', limit: 100n, amount }] })
+      expect(await ledger.reserve(both(60n))).toEqual(ok)
+      expect(await ledger.reserve(both(50n))).toEqual({ ok: false, key: 'host', used: 60n, limit: 100n })
+      // The refused 50 was charged to neither budget.
+      expect(await ledger.reserve(reservation(940n, { key: 'day' }))).toEqual(ok)
+      expect(await ledger.reserve(reservation(40n, { key: 'host', limit: 100n }))).toEqual(ok)
+      const report = await ledger.report([{ key: 'day', limit: 1000n }, { key: 'host', limit: 100n }])
+      expect(report.budgets.map(({ key, used }) => [key, used])).toEqual([
+        ['day', 1000n],
+        ['host', 100n],
+      ])
+    })
+
+    test('behavior: a reservation without charges always succeeds and still shows in the totals', async () => {
+      const ledger = await fresh()
+      expect(await ledger.reserve(reservation(5n, { charges: [] }))).toEqual(ok)
+      expect((await ledger.report()).totals).toEqual([{ host: 'api.example.com', ...usdcBase, spent: 0n, reserved: 5n, unknown: 0n }])
+    })
+
+    test('behavior: spends leave a rolling window once it has passed over them, exactly at the boundary', async () => {
+      const ledger = await fresh()
+      const windowMs = 1_000
+      expect(await ledger.reserve(reservation(600n, { windowMs, time: t0 }))).toEqual(ok)
+      expect(await ledger.reserve(reservation(300n, { windowMs, time: t0 + 500 }))).toEqual(ok)
+      // At t0 + 999 both still count.
+      expect(await ledger.reserve(reservation(101n, { windowMs, time: t0 + 999 }))).toEqual({ ok: false, key: 'total', used: 900n, limit: 1000n })
+      // At t0 + 1000 the first has left the window.
+      expect(await ledger.reserve(reservation(700n, { windowMs, time: t0 + 1_000 }))).toEqual(ok)
+      expect(await ledger.reserve(reservation(1n, { windowMs, time: t0 + 1_000 }))).toEqual({ ok: false, key: 'total', used: 1000n, limit: 1000n })
+      // Later still, only the last one counts.
+      expect(await ledger.reserve(reservation(300n, { windowMs, time: t0 + 1_500 }))).toEqual(ok)
+      expect(await ledger.reserve(reservation(1n, { windowMs, time: t0 + 1_500 }))).toEqual({ ok: false, key: 'total', used: 1000n, limit: 1000n })
+    })
+
+    test('behavior: a budget without a window never forgets', async () => {
+      const ledger = await fresh()
+      expect(await ledger.reserve(reservation(1000n, { time: t0 }))).toEqual(ok)
+      expect(await ledger.reserve(reservation(1n, { time: t0 + 10 * 365 * 86_400_000 }))).toEqual({ ok: false, key: 'total', used: 1000n, limit: 1000n })
+    })
+
+    test('behavior: release frees the amount; commit, unknown and refused stay counted', async () => {
+      const ledger = await fresh()
+      const states = { commit: 'committed', markUnknown: 'unknown', markRefused: 'refused' } as const
+      for (const method of Object.keys(states) as (keyof typeof states)[]) {
+        const key = `budget-${method}`
+        const first = reservation(1000n, { key })
+        expect(await ledger.reserve(first)).toEqual(ok)
+        await ledger[method](first.id)
+        expect(await ledger.reserve(reservation(1n, { key })), method).toEqual({ ok: false, key, used: 1000n, limit: 1000n })
+      }
+      const held = reservation(1000n, { key: 'released' })
+      expect(await ledger.reserve(held)).toEqual(ok)
+      await ledger.release(held.id)
+      expect(await ledger.reserve(reservation(1000n, { key: 'released' }))).toEqual(ok)
+    })
+
+    test('behavior: a release frees every budget the reservation was charged to, windowed or not', async () => {
+      const ledger = await fresh()
+      const charges = (amount: bigint): Charge[] => [
+        { key: 'hour', limit: 100n, amount, windowMs: 3_600_000 },
+        { key: 'total', limit: 100n, amount },
+      ]
+      const first = reservation(100n, { charges: charges(100n) })
+      expect(await ledger.reserve(first)).toEqual(ok)
+      expect((await ledger.reserve(reservation(1n, { charges: charges(1n) }))).ok).toBe(false)
+      await ledger.release(first.id)
+      expect(await ledger.reserve(reservation(100n, { charges: charges(100n) }))).toEqual(ok)
+    })
+
+    test('behavior: state changes for an unknown id are ignored', async () => {
+      const ledger = await fresh()
+      for (const method of ['commit', 'release', 'markUnknown', 'markRefused'] as const) await expect(ledger[method]('no-such-id')).resolves.toBeUndefined()
+      expect(await ledger.report()).toEqual({ budgets: [], totals: [] })
+    })
+
+    test('behavior: a pending payment is saved and listed whole; commit and release clear it', async () => {
+      const ledger = await fresh()
+      const [committed, released] = [reservation(10n), reservation(10n)]
+      for (const entry of [committed, released]) {
+        await ledger.reserve(entry)
+        await ledger.savePending(pendingFor(entry.id))
+      }
+      const listed = await ledger.pending()
+      expect(listed.sort((a, b) => a.id.localeCompare(b.id))).toEqual([pendingFor(committed.id), pendingFor(released.id)].sort((a, b) => a.id.localeCompare(b.id)))
+      await ledger.commit(committed.id)
+      expect((await ledger.pending()).map((entry) => entry.id)).toEqual([released.id])
+      await ledger.release(released.id)
+      expect(await ledger.pending()).toEqual([])
+    })
+
+    test('behavior: markUnknown keeps the pending payment for resume; markRefused clears it', async () => {
+      const ledger = await fresh()
+      const [unknown, refused] = [reservation(10n), reservation(10n)]
+      for (const entry of [unknown, refused]) {
+        await ledger.reserve(entry)
+        await ledger.savePending(pendingFor(entry.id))
+        await (entry === unknown ? ledger.markUnknown(entry.id) : ledger.markRefused(entry.id))
+      }
+      expect(await ledger.pending()).toEqual([pendingFor(unknown.id)])
+      // A resumed payment that went through is committed: no longer pending.
+      await ledger.commit(unknown.id)
+      expect(await ledger.pending()).toEqual([])
+    })
+
+    test('behavior: report totals split spent, reserved and unknown per host and asset; released counts nowhere', async () => {
+      const ledger = await fresh()
+      const other = { host: 'other.example.com:8443' }
+      const sol = { network: 'solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp', asset: 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v' }
+      const plan: [bigint, ReservationOptions, 'commit' | 'release' | 'markUnknown' | 'markRefused' | undefined][] = [
+        [100n, {}, 'commit'],
+        [20n, {}, 'commit'],
+        [3n, {}, undefined],
+        [4000n, {}, 'release'],
+        [50n, {}, 'markUnknown'],
+        [6n, {}, 'markRefused'],
+        [7n, other, 'commit'],
+        [8n, other, undefined],
+        [9n, { ...other, ...sol }, 'markUnknown'],
+      ]
+      for (const [amount, options, then] of plan) {
+        const entry = reservation(amount, { ...options, limit: 10_000n })
+        expect(await ledger.reserve(entry)).toEqual(ok)
+        if (then) await ledger[then](entry.id)
+      }
+      expect(sortedTotals(await ledger.report())).toEqual([
+        { host: 'api.example.com', ...usdcBase, spent: 120n, reserved: 3n, unknown: 56n },
+        { host: 'other.example.com:8443', ...usdcBase, spent: 7n, reserved: 8n, unknown: 0n },
+        { host: 'other.example.com:8443', ...sol, spent: 0n, reserved: 0n, unknown: 9n },
+      ])
+    })
+
+    test('behavior: report gives each budget its use now, per-host budgets under key@host, unused budgets at zero', async () => {
+      const ledger = await fresh()
+      const now = Date.now()
+      const hour = 3_600_000
+      const charges = (amount: bigint, host: string): Charge[] => [
+        { key: 'day', limit: 5_000n, amount, windowMs: 24 * hour },
+        { key: `per-host@${host}`, limit: 1_000n, amount, windowMs: hour },
+      ]
+      for (const [amount, host, time] of [
+        [100n, 'a.example.com', now - 1_000],
+        [200n, 'b.example.com:8443', now - 1_000],
+        [300n, 'a.example.com', now - 2 * hour], // out of the hour, still in the day
+        [400n, 'a.example.com', now - 2 * 24 * hour], // out of both
+      ] as const) {
+        expect(await ledger.reserve(reservation(amount, { host, time, charges: charges(amount, host) }))).toEqual(ok)
+      }
+      const released = reservation(50n, { host: 'a.example.com', time: now, charges: charges(50n, 'a.example.com') })
+      await ledger.reserve(released)
+      await ledger.release(released.id)
+      const report = await ledger.report([
+        { key: 'day', limit: 5_000n, windowMs: 24 * hour },
+        { key: 'per-host', limit: 1_000n, windowMs: hour, perHost: true },
+        { key: 'unused', limit: 7n },
+      ])
+      expect([...report.budgets].sort((a, b) => a.key.localeCompare(b.key))).toEqual([
+        { key: 'day', used: 600n, limit: 5_000n, windowMs: 24 * hour },
+        // A per-host rule is listed once per host it was charged for, never under its bare key.
+        { key: 'per-host@a.example.com', used: 100n, limit: 1_000n, windowMs: hour },
+        { key: 'per-host@b.example.com:8443', used: 200n, limit: 1_000n, windowMs: hour },
+        { key: 'unused', used: 0n, limit: 7n, windowMs: undefined },
+      ])
+    })
+
+    test('policy: amounts above 2^53 are summed exactly (a double would round 2^53 + 1 down)', async () => {
+      const ledger = await fresh()
+      const big = 2n ** 53n + 1n
+      const limit = 2n * big
+      expect(await ledger.reserve(reservation(big, { limit }))).toEqual(ok)
+      expect(await ledger.reserve(reservation(big, { limit }))).toEqual(ok)
+      expect(await ledger.reserve(reservation(1n, { limit }))).toEqual({ ok: false, key: 'total', used: limit, limit })
+    })
+
+    test('policy: amounts above 2^64 (18-decimal tokens) are summed exactly, in reserve and in report', async () => {
+      const ledger = await fresh()
+      const limit = 10n ** 30n + 3n
+      const amounts = [2n ** 64n + 1n, 10n ** 29n * 9n, 10n ** 30n - 10n ** 29n * 9n - (2n ** 64n + 1n)]
+      for (const amount of amounts) expect(await ledger.reserve(reservation(amount, { limit }))).toEqual(ok)
+      expect(await ledger.reserve(reservation(4n, { limit }))).toEqual({ ok: false, key: 'total', used: 10n ** 30n, limit })
+      expect(await ledger.reserve(reservation(3n, { limit }))).toEqual(ok)
+      const report = await ledger.report([{ key: 'total', limit }])
+      expect(report.budgets).toEqual([{ key: 'total', used: limit, limit, windowMs: undefined }])
+      expect(report.totals[0]?.reserved).toBe(limit)
+    })
+
+    test('policy: 200 concurrent reservations of 7 against a limit of 1000: exactly 142 succeed', async () => {
+      const ledger = await fresh()
+      const results = await Promise.all(Array.from({ length: 200 }, () => ledger.reserve(reservation(7n, { windowMs: 3_600_000 }))))
+      expect(results.filter((result) => result.ok)).toHaveLength(142)
+      for (const result of results) if (!result.ok) expect(result).toEqual({ ok: false, key: 'total', used: 994n, limit: 1000n })
+      const report = await ledger.report([{ key: 'total', limit: 1000n, windowMs: 3_600_000 }])
+      expect(report.budgets[0]?.used).toBe(994n)
+      expect(report.totals[0]?.reserved).toBe(994n)
+    })
+
+    if (harness.shared)
+    test('behavior: the ledger opened again on the same store sees the budget and the pending payments, both ways', async () => {
+      const { ledger, reopen } = await harness.create()
+      if (!reopen) throw new Error(`${harness.name} is shared but gave no reopen`)
+      const first = reservation(900n, { time: t0 })
+      await ledger.reserve(first)
+      await ledger.savePending(pendingFor(first.id))
+      await ledger.markUnknown(first.id)
+      const again = await reopen()
+      expect(await again.pending()).toEqual([pendingFor(first.id)])
+      expect(await again.reserve(reservation(101n, { time: t0 }))).toEqual({ ok: false, key: 'total', used: 900n, limit: 1000n })
+      expect(await again.reserve(reservation(100n, { time: t0 }))).toEqual(ok)
+      // And the first instance sees what the second reserved.
+      expect(await ledger.reserve(reservation(1n, { time: t0 }))).toEqual({ ok: false, key: 'total', used: 1000n, limit: 1000n })
+      await again.commit(first.id)
+      expect(await ledger.pending()).toEqual([])
+    })
+  })
+}
