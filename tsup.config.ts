@@ -4,6 +4,8 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     'evm/index': 'src/evm/index.ts',
+    'solana/index': 'src/solana/index.ts',
+    'lightning/index': 'src/lightning/index.ts',
     'node/index': 'src/node/index.ts',
     'redis/index': 'src/redis/index.ts',
     'browser/index': 'src/browser/index.ts',
@@ -15,5 +17,5 @@ export default defineConfig({
   treeshake: true,
   target: 'es2022',
   platform: 'neutral',
-  external: ['viem'],
+  external: ['viem', '@solana/kit', /^@solana-program\//, 'bolt11', 'nostr-tools', /^nostr-tools\//],
 })
