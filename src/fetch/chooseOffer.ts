@@ -2,8 +2,10 @@ import type { CallLimits, Policy } from '../caps/policy.js'
 import { PayfetchError } from '../errors/PayfetchError.js'
 import { describeOffer } from '../offer/describeOffer.js'
 import type { Offer } from '../offer/Offer.js'
-import type { Protocol } from '../protocols/Protocol.js'
+import type { Challenge, Protocol } from '../protocols/Protocol.js'
 import type { Signer } from '../signers/Signer.js'
+import type { PayingContext } from './context.js'
+import { decodeOffers } from './readChallenge.js'
 
 /** An offer with the protocol that decoded it, the signer that can pay it, and the caps' verdict. */
 export type Candidate = {
@@ -91,3 +93,14 @@ function costGroup({ offer, nanoUsd }: Candidate): string {
 
 const costOf = (candidate: Candidate) => candidate.nanoUsd ?? candidate.cost ?? candidate.offer.amount
 const sign = (value: bigint) => (value > 0n ? 1 : value < 0n ? -1 : 0)
+
+/**
+ * Judges a 402 for this paying fetch: the host first, then every offer of every protocol.
+ *
+ * @throws {PayfetchError} `HOST_NOT_ALLOWED`, or `CHALLENGE_INVALID` when nothing decodes.
+ */
+export async function judgeChallenge(context: PayingContext, challenge: Challenge, url: string, limits: CallLimits): Promise<Candidate[]> {
+  const hostRefusal = context.policy.checkHost(new URL(url))
+  if (hostRefusal) throw hostRefusal
+  return judgeOffers(decodeOffers(context.protocols, challenge), context.signers, context.policy, { prefer: context.prefer, limits })
+}

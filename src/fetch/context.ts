@@ -1,0 +1,43 @@
+import type { Policy } from '../caps/policy.js'
+import { isPayfetchError, type PayfetchError } from '../errors/PayfetchError.js'
+import type { Ledger } from '../ledger/Ledger.js'
+import type { Protocol } from '../protocols/Protocol.js'
+import type { Credential, SessionStore } from '../sessions/SessionStore.js'
+import type { Signer } from '../signers/Signer.js'
+import type { Approve, PolicyWebhook } from './approval.js'
+import type { PayfetchEvent } from './events.js'
+
+/** Everything one paying fetch was set up with, validated: what every step of a call reads. */
+export type PayingContext = {
+  readonly signers: readonly Signer[]
+  /** x402 and the protocols the signers bring, one per name. */
+  readonly protocols: readonly Protocol[]
+  readonly policy: Policy
+  readonly ledger: Ledger
+  readonly sessions: SessionStore
+  readonly fetch: typeof fetch
+  readonly approve?: Approve | undefined
+  readonly approveTimeoutMs: number
+  readonly policyWebhook?: PolicyWebhook | undefined
+  readonly prefer?: readonly string[] | undefined
+  readonly maxPayments: number
+  readonly maxBodyBytes: number
+  readonly maxRedirects: number
+  /** Origins being paid right now: calls that need the same credential wait for that payment. */
+  readonly flights: Map<string, Promise<Credential | undefined>>
+  emit(event: PayfetchEvent): void
+}
+
+/** Reports a failed payment and returns the error, for `throw fail(…)`. */
+export function fail(context: PayingContext, url: string, error: PayfetchError): PayfetchError {
+  context.emit({ type: 'payment.failed', url, error })
+  return error
+}
+
+/** Reports a refusal (nothing paid) when `error` is payfetch's, and returns it for `throw`. */
+export function refuse<T>(context: PayingContext, url: string, error: T): T {
+  if (isPayfetchError(error)) context.emit({ type: 'refusal', url, error })
+  return error
+}
+
+export const originOf = (url: string) => new URL(url).origin

@@ -1,0 +1,45 @@
+import type { CallLimits } from '../caps/policy.js'
+import type { PayfetchError } from '../errors/PayfetchError.js'
+import type { Offer } from '../offer/Offer.js'
+import { judgeChallenge } from './chooseOffer.js'
+import type { PayingContext } from './context.js'
+import { readChallenge } from './readChallenge.js'
+import { captureRequest } from './replayableRequest.js'
+
+/** What a resource costs, as payfetch would judge it. Nothing is paid to produce it. */
+export type Quote = {
+  readonly url: string
+  /** The status of the unpaid response; offers exist only for 402. */
+  readonly status: number
+  /** Every offer, payable ones first (cheapest first). */
+  readonly offers: readonly QuotedOffer[]
+  /** The offer payfetch would pay, if any. */
+  readonly best?: Offer | undefined
+}
+
+export type QuotedOffer = {
+  readonly offer: Offer
+  /** The signer that would pay it. */
+  readonly signer?: string | undefined
+  /** Why it would not be paid. */
+  readonly refusal?: PayfetchError | undefined
+}
+
+/** Sends the request once, unpaid, and judges the offers of a 402 as a paid call would. */
+export async function quote(context: PayingContext, input: RequestInfo | URL, init: RequestInit | undefined, limits: CallLimits): Promise<Quote> {
+  const request = await captureRequest(input, init, context.maxBodyBytes)
+  const response = await context.fetch(request.build())
+  const url = response.url || request.url
+  if (response.status !== 402) {
+    await response.body?.cancel().catch(() => {})
+    return { url, status: response.status, offers: [] }
+  }
+  const candidates = await judgeChallenge(context, await readChallenge(response, url), url, limits)
+  const best = candidates[0]
+  return {
+    url,
+    status: 402,
+    offers: candidates.map(({ offer, signer, refusal }) => ({ offer, signer: signer?.name, refusal })),
+    best: best?.signer && !best.refusal ? best.offer : undefined,
+  }
+}

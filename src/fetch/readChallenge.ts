@@ -1,0 +1,35 @@
+import { PayfetchError } from '../errors/PayfetchError.js'
+import type { Offer } from '../offer/Offer.js'
+import type { Challenge, Protocol } from '../protocols/Protocol.js'
+import { readCapped } from './readCapped.js'
+
+const maxChallengeBodyBytes = 64 * 1024
+
+/** The 402 as the protocols read it: its headers and at most 64 KiB of its body, read once. */
+export async function readChallenge(response: Response, url: string): Promise<Challenge> {
+  const bytes = response.body ? await readCapped(response.body, maxChallengeBodyBytes) : new Uint8Array()
+  const body = bytes === undefined ? undefined : new TextDecoder().decode(bytes)
+  return { url, headers: response.headers, body }
+}
+
+/**
+ * Offers from every protocol; a protocol that fails to decode does not hide the others' offers.
+ *
+ * @throws {PayfetchError} `CHALLENGE_INVALID` when no protocol finds an offer.
+ */
+export function decodeOffers(protocols: readonly Protocol[], challenge: Challenge): { offer: Offer; protocol: Protocol }[] {
+  const offers: { offer: Offer; protocol: Protocol }[] = []
+  let firstError: unknown
+  for (const protocol of protocols) {
+    try {
+      for (const offer of protocol.decode(challenge)) offers.push({ offer, protocol })
+    } catch (error) {
+      firstError ??= error
+    }
+  }
+  if (offers.length > 0) return offers
+  if (firstError !== undefined) throw firstError
+  throw new PayfetchError('CHALLENGE_INVALID', 'The server answered 402 without a payment challenge payfetch understands.', {
+    details: { url: challenge.url, body: challenge.body?.slice(0, 256) },
+  })
+}
