@@ -4,6 +4,7 @@
 import { createPayingFetch, getReceipt, isPayfetchError, type Receipt } from '../src/index.js'
 import { evm } from '../src/evm/index.js'
 import { startEvmStack } from './local-stack/evmStack.js'
+import { runLightningDemo } from './local-stack/lightningDemo.js'
 import { runSolanaDemo } from './local-stack/solanaDemo.js'
 
 const usd = (atomic: bigint) => `$${atomic / 1_000_000n}.${(atomic % 1_000_000n).toString().padStart(6, '0')}`
@@ -55,3 +56,6 @@ try {
 
 console.log('')
 await runSolanaDemo()
+
+console.log('')
+await runLightningDemo()
