@@ -1,7 +1,7 @@
 // The Lightning part of `npm run demo`: an Aperture-like L402 server, a nostr relay and a NIP-47
 // wallet service on loopback; payfetch pays the invoice over Nostr Wallet Connect, then reuses
 // the paid token for the next call without paying again.
-import { WebSocket } from 'ws'
+import WebSocket from 'ws'
 import { createPayingFetch, getReceipt, type Receipt } from '../../src/index.js'
 import { lightning, nwc } from '../../src/lightning/index.js'
 import { startLightningStack } from './lightningStack.js'
