@@ -1,7 +1,5 @@
-import { createServer } from 'node:http'
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import { x402Facilitator } from '@x402/core/facilitator'
-import type { Network, PaymentPayload, PaymentRequirements, SettleResponse, VerifyResponse } from '@x402/core/types'
+import type { Network } from '@x402/core/types'
 import { toFacilitatorEvmSigner } from '@x402/evm'
 import type { FacilitatorEvmSigner } from '@x402/evm'
 import { ExactEvmScheme } from '@x402/evm/exact/facilitator'
@@ -9,18 +7,9 @@ import { ExactEvmSchemeV1 } from '@x402/evm/exact/v1/facilitator'
 import type { Address } from 'viem'
 import type { DevWallet } from './clients.js'
 import { v1Network, v2Network } from './constants.js'
-import { close, isRecord, listen, readJson, sendJson } from './http.js'
+import { type Settlement, serveFacilitator } from './facilitatorServer.js'
 
-/** One call to the facilitator's `/settle`, whatever its outcome. */
-export type Settlement = {
-  readonly x402Version: number
-  readonly network: string
-  /** The settlement transaction hash; empty when nothing was submitted. */
-  readonly transaction: string
-  readonly success: boolean
-  readonly payer?: string | undefined
-  readonly errorReason?: string | undefined
-}
+export type { Settlement } from './facilitatorServer.js'
 
 export type FacilitatorServer = {
   readonly url: string
@@ -43,62 +32,8 @@ export async function startFacilitator(wallet: DevWallet): Promise<FacilitatorSe
     // SDK types every network as CAIP-2 even here, hence the cast.
     .registerV1(v1Network as Network, new ExactEvmSchemeV1(signer))
 
-  const settlements: Settlement[] = []
-
-  const routes: Record<string, (request: IncomingMessage, response: ServerResponse) => Promise<void>> = {
-    'GET /supported': async (_request, response) => sendJson(response, 200, facilitator.getSupported()),
-    'POST /verify': async (request, response) => {
-      const body = await readPaymentRequest(request, response)
-      if (!body) return
-      sendJson(response, 200, await verify(body.paymentPayload, body.paymentRequirements))
-    },
-    'POST /settle': async (request, response) => {
-      const body = await readPaymentRequest(request, response)
-      if (!body) return
-      const result = await settle(body.paymentPayload, body.paymentRequirements)
-      settlements.push({
-        x402Version: body.paymentPayload.x402Version,
-        network: result.network,
-        transaction: result.transaction,
-        success: result.success,
-        payer: result.payer,
-        errorReason: result.errorReason,
-      })
-      sendJson(response, 200, result)
-    },
-  }
-
-  // A thrown verify or settle (malformed payload, unknown scheme) is still the payment's fault, not the
-  // server's: answering with a failed result lets the resource server reply 402 with the reason, not 500.
-  async function verify(payload: PaymentPayload, requirements: PaymentRequirements): Promise<VerifyResponse> {
-    try {
-      return await facilitator.verify(payload, requirements)
-    } catch (error) {
-      return { isValid: false, invalidReason: 'invalid_payload', invalidMessage: messageOf(error) }
-    }
-  }
-
-  async function settle(payload: PaymentPayload, requirements: PaymentRequirements): Promise<SettleResponse> {
-    try {
-      return await facilitator.settle(payload, requirements)
-    } catch (error) {
-      return {
-        success: false,
-        errorReason: 'unexpected_settle_error',
-        errorMessage: messageOf(error),
-        transaction: '',
-        network: requirements.network,
-      }
-    }
-  }
-
-  const server = createServer((request, response) => {
-    const route = routes[`${request.method} ${new URL(request.url ?? '/', 'http://local').pathname}`]
-    if (!route) return sendJson(response, 404, { error: 'not found' })
-    route(request, response).catch((error: unknown) => sendJson(response, 500, { error: messageOf(error) }))
-  })
-  const url = await listen(server)
-  return { url, address: wallet.account.address, settlements, close: () => close(server) }
+  const served = await serveFacilitator(facilitator)
+  return { ...served, address: wallet.account.address }
 }
 
 // x402's signer interface is looser than viem's generic action signatures (plain records for ABI and
@@ -113,24 +48,4 @@ function facilitatorSigner(wallet: DevWallet): FacilitatorEvmSigner {
     waitForTransactionReceipt: (args) => wallet.waitForTransactionReceipt(args),
     getCode: (args) => wallet.getCode(args),
   })
-}
-
-type PaymentRequest = { paymentPayload: PaymentPayload; paymentRequirements: PaymentRequirements }
-
-// Both x402 versions post `{ x402Version, paymentPayload, paymentRequirements }`; the facilitator
-// routes on `paymentPayload.x402Version`, so v1 shapes pass through under the v2 type.
-async function readPaymentRequest(
-  request: IncomingMessage,
-  response: ServerResponse,
-): Promise<PaymentRequest | undefined> {
-  const body = await readJson(request)
-  if (isRecord(body) && isRecord(body.paymentPayload) && isRecord(body.paymentRequirements)) {
-    return body as PaymentRequest
-  }
-  sendJson(response, 400, { error: 'expected JSON { x402Version, paymentPayload, paymentRequirements }' })
-  return undefined
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }

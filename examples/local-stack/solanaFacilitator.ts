@@ -1,7 +1,5 @@
-import { createServer } from 'node:http'
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import { x402Facilitator } from '@x402/core/facilitator'
-import type { Network, PaymentPayload, PaymentRequirements, SettleResponse, VerifyResponse } from '@x402/core/types'
+import type { Network } from '@x402/core/types'
 import { type FacilitatorSvmSigner, TransactionOnchainFailureError } from '@x402/svm'
 import { ExactSvmScheme } from '@x402/svm/exact/facilitator'
 import { ExactSvmSchemeV1 } from '@x402/svm/exact/v1/facilitator'
@@ -18,18 +16,10 @@ import {
   type Transaction,
 } from '@solana/kit'
 import { FailedTransactionMetadata, type LiteSVM } from 'litesvm'
-import { close, isRecord, listen, readJson, sendJson } from './http.js'
+import { type Settlement, serveFacilitator } from './facilitatorServer.js'
 
-/** One call to the facilitator's `/settle`, whatever its outcome. */
-export type SolanaSettlement = {
-  readonly x402Version: number
-  readonly network: string
-  /** The transaction signature (base58); empty when nothing was submitted. */
-  readonly transaction: string
-  readonly success: boolean
-  readonly payer?: string | undefined
-  readonly errorReason?: string | undefined
-}
+/** One call to the facilitator's `/settle`; `transaction` is the base58 signature. */
+export type SolanaSettlement = Settlement
 
 export type SolanaFacilitatorServer = {
   readonly url: string
@@ -94,64 +84,6 @@ export async function startSolanaFacilitator(options: { svm: LiteSVM; feePayer: 
     .register(options.network as Network, new ExactSvmScheme(signer))
     // The SDK types every network as CAIP-2, v1 names included, hence the cast.
     .registerV1(options.v1Network as Network, new ExactSvmSchemeV1(signer))
-  const settlements: SolanaSettlement[] = []
-
-  async function verify(payload: PaymentPayload, requirements: PaymentRequirements): Promise<VerifyResponse> {
-    try {
-      return await facilitator.verify(payload, requirements)
-    } catch (error) {
-      return { isValid: false, invalidReason: 'invalid_payload', invalidMessage: messageOf(error) }
-    }
-  }
-
-  async function settle(payload: PaymentPayload, requirements: PaymentRequirements): Promise<SettleResponse> {
-    try {
-      return await facilitator.settle(payload, requirements)
-    } catch (error) {
-      return { success: false, errorReason: 'unexpected_settle_error', errorMessage: messageOf(error), transaction: '', network: requirements.network }
-    }
-  }
-
-  const routes: Record<string, (request: IncomingMessage, response: ServerResponse) => Promise<void>> = {
-    'GET /supported': async (_request, response) => sendJson(response, 200, facilitator.getSupported()),
-    'POST /verify': async (request, response) => {
-      const body = await readPaymentRequest(request, response)
-      if (body) sendJson(response, 200, await verify(body.paymentPayload, body.paymentRequirements))
-    },
-    'POST /settle': async (request, response) => {
-      const body = await readPaymentRequest(request, response)
-      if (!body) return
-      const settled = await settle(body.paymentPayload, body.paymentRequirements)
-      settlements.push({
-        x402Version: body.paymentPayload.x402Version,
-        network: settled.network,
-        transaction: settled.transaction,
-        success: settled.success,
-        payer: settled.payer,
-        errorReason: settled.errorReason,
-      })
-      sendJson(response, 200, settled)
-    },
-  }
-
-  const server = createServer((request, response) => {
-    const route = routes[`${request.method} ${new URL(request.url ?? '/', 'http://local').pathname}`]
-    if (!route) return sendJson(response, 404, { error: 'not found' })
-    route(request, response).catch((error: unknown) => sendJson(response, 500, { error: messageOf(error) }))
-  })
-  const url = await listen(server)
-  return { url, feePayer: options.feePayer.address, settlements, close: () => close(server) }
-}
-
-type PaymentRequest = { paymentPayload: PaymentPayload; paymentRequirements: PaymentRequirements }
-
-async function readPaymentRequest(request: IncomingMessage, response: ServerResponse): Promise<PaymentRequest | undefined> {
-  const body = await readJson(request)
-  if (isRecord(body) && isRecord(body.paymentPayload) && isRecord(body.paymentRequirements)) return body as PaymentRequest
-  sendJson(response, 400, { error: 'expected JSON { x402Version, paymentPayload, paymentRequirements }' })
-  return undefined
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
+  const served = await serveFacilitator(facilitator)
+  return { ...served, feePayer: options.feePayer.address }
 }

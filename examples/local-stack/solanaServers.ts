@@ -6,8 +6,7 @@ import type { Network } from '@x402/core/types'
 import { ExactSvmScheme } from '@x402/svm/exact/server'
 import { paymentMiddleware, x402ResourceServer } from '@x402/express'
 import type { Address } from '@solana/kit'
-import { createExpressApp } from './express.js'
-import type { ExpressHandler } from './express.js'
+import { createExpressApp, toExpress } from './express.js'
 import { close, decodeBase64Json, encodeBase64Json, isRecord, listen, sendJson, toRouteRequest, writeRouteResponse } from './http.js'
 import type { RouteHandler } from './routes.js'
 import { echo, json } from './routes.js'
@@ -82,16 +81,6 @@ function priced(route: SolanaRoute, tokens: SolanaTokens, payTo: Address, networ
     },
     ...(route.description === undefined ? {} : { description: route.description }),
     mimeType: 'application/json',
-  }
-}
-
-function toExpress(handler: RouteHandler): ExpressHandler {
-  return async (request, response, next) => {
-    try {
-      writeRouteResponse(response, await handler(await toRouteRequest(request)))
-    } catch (error) {
-      next(error)
-    }
   }
 }
 

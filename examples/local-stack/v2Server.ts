@@ -5,8 +5,7 @@ import { ExactEvmScheme } from '@x402/evm/exact/server'
 import { paymentMiddleware, x402ResourceServer } from '@x402/express'
 import type { Address } from 'viem'
 import { v2Network } from './constants.js'
-import { createExpressApp } from './express.js'
-import type { ExpressHandler } from './express.js'
+import { createExpressApp, toExpress } from './express.js'
 import { close, listen, toRouteRequest, writeRouteResponse } from './http.js'
 import type { InstalledContracts } from './installContracts.js'
 import { json } from './routes.js'
@@ -68,16 +67,6 @@ function priced(route: PaidRoute, tokens: InstalledContracts, payTo: Address): R
     },
     ...(route.description === undefined ? {} : { description: route.description }),
     mimeType: 'application/json',
-  }
-}
-
-function toExpress(handler: RouteHandler): ExpressHandler {
-  return async (request, response, next) => {
-    try {
-      writeRouteResponse(response, await handler(await toRouteRequest(request)))
-    } catch (error) {
-      next(error)
-    }
   }
 }
 
