@@ -6,10 +6,10 @@ import { paymentMiddleware, x402ResourceServer } from '@x402/express'
 import type { Address } from 'viem'
 import { v2Network } from './constants.js'
 import { createExpressApp, toExpress } from './express.js'
-import { close, listen, toRouteRequest, writeRouteResponse } from './http.js'
+import { close, listen } from './http.js'
 import type { InstalledContracts } from './installContracts.js'
 import { json } from './routes.js'
-import type { PaidRoute, RouteHandler } from './routes.js'
+import type { PaidRoute } from './routes.js'
 
 export type ResourceServerOptions = {
   readonly facilitatorUrl: string
