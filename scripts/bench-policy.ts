@@ -1,13 +1,15 @@
 // The overhead of spend policy + ledger on a paid call, and of the ledger operations alone.
 //
 //   npx tsx scripts/bench-policy.ts            (writes bench/policy.md)
-//   BENCH_CALLS=100 npx tsx scripts/bench-policy.ts
+//   BENCH_CALLS=100 BENCH_LEDGER_OPS=500 BENCH_LONG_OPS=2000 npx tsx scripts/bench-policy.ts
 //
+// The part of bench/policy.md from a '## Before' heading on is kept as it is: earlier numbers to
+// compare with.
 // Paid calls go to the loopback x402 merchant of test/support (it verifies every EIP-712
 // signature), one at a time, the configurations interleaved round-robin so drift, GC and JIT
 // warm-up fall on all of them alike. Redis is a real redis-server on loopback.
 import { execFileSync } from 'node:child_process'
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
@@ -22,6 +24,8 @@ import { requirement, startMerchant, usdc } from '../test/support/merchant.js'
 const calls = Number(process.env.BENCH_CALLS ?? 300)
 const warmup = Math.max(10, Math.round(calls / 10))
 const ledgerOps = Number(process.env.BENCH_LEDGER_OPS ?? 2000)
+const longOps = Number(process.env.BENCH_LONG_OPS ?? 20_000)
+const reportFile = new URL('../bench/policy.md', import.meta.url)
 
 type Stats = { mean: number; p50: number; p95: number }
 const stats = (samples: number[]): Stats => {
@@ -84,12 +88,13 @@ try {
     { name: 'file (fsync per record)', ledger: await fileLedger(join(dir, 'ops.jsonl')) },
     { name: 'Redis', ledger: redisLedger({ redis, prefix: 'bench:ops:' }) },
   ]
-  const opRows: string[] = []
-  for (const { name, ledger } of ledgers) {
+  // One payment after another; reserve timed alone too. A ledger that fails stops its run, reported.
+  const run = async (name: string, ledger: Ledger, count: number) => {
     const perPayment: number[] = []
     const reserveOnly: number[] = []
-    for (let index = 0; index < ledgerOps; index++) {
-      const id = `bench_${name}_${index}`
+    let failure: string | undefined
+    for (let index = 0; index < count && !failure; index++) {
+      const id = `bench_${name}_${count}_${index}`
       const reservation: Reservation = {
         id,
         time: Date.now(),
@@ -110,30 +115,47 @@ try {
         payTo: '0x209693Bc6afc0C5328bA36FaF03C514EF312287C',
         time: Date.now(),
       }
-      const started = performance.now()
-      const result = await ledger.reserve(reservation)
-      const reserved = performance.now()
-      if (!result.ok) throw new Error('bench budget exhausted')
-      await ledger.savePending(pending)
-      await ledger.commit(id)
-      const done = performance.now()
-      perPayment.push(done - started)
-      reserveOnly.push(reserved - started)
+      try {
+        const started = performance.now()
+        const result = await ledger.reserve(reservation)
+        const reserved = performance.now()
+        if (!result.ok) throw new Error('bench budget exhausted')
+        await ledger.savePending(pending)
+        await ledger.commit(id)
+        const done = performance.now()
+        perPayment.push(done - started)
+        reserveOnly.push(reserved - started)
+      } catch (error) {
+        failure = `failed at payment ${index + 1}: ${error instanceof Error ? error.message : String(error)}`
+      }
     }
-    const all = stats(perPayment)
-    const tenth = Math.max(1, Math.floor(ledgerOps / 10))
-    const first = stats(reserveOnly.slice(0, tenth))
-    const last = stats(reserveOnly.slice(-tenth))
-    opRows.push(`| ${name} | ${ms(all.mean)} | ${ms(all.p50)} | ${ms(all.p95)} | ${ms(first.mean)} | ${ms(last.mean)} |`)
+    const tenth = Math.max(1, Math.floor(count / 10))
+    return { all: stats(perPayment), first: stats(reserveOnly.slice(0, tenth)), last: stats(reserveOnly.slice(-tenth)), failure }
+  }
+  const opRows: string[] = []
+  for (const { name, ledger } of ledgers) {
+    const { all, first, last, failure } = await run(name, ledger, ledgerOps)
+    opRows.push(failure ? `| ${name} | ${failure} | | | | |` : `| ${name} | ${ms(all.mean)} | ${ms(all.p50)} | ${ms(all.p95)} | ${ms(first.mean)} | ${ms(last.mean)} |`)
+  }
+  // A long run on fresh memory and Redis ledgers: does reserve grow with history? (The file ledger
+  // is a journal and keeps every entry by design; it is left out.)
+  const longRows: string[] = []
+  for (const { name, ledger } of [
+    { name: 'memory', ledger: memoryLedger() },
+    { name: 'Redis', ledger: redisLedger({ redis, prefix: 'bench:long:' }) },
+  ]) {
+    const { all, first, last, failure } = await run(`long-${name}`, ledger, longOps)
+    longRows.push(failure ? `| ${name} | ${failure} | | |` : `| ${name} | ${ms(all.mean)} | ${ms(first.mean)} | ${ms(last.mean)} |`)
   }
 
   const redisVersion = execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).trim().split(' ')[2]
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, Redis ${redisVersion}, ${process.platform}`
-  const report = [
+  const current = [
     '# Policy + ledger overhead on a paid call',
     '',
     `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}.`,
-    `Produced by \`npx tsx scripts/bench-policy.ts\` (BENCH_CALLS=${calls}, BENCH_LEDGER_OPS=${ledgerOps}). One run on a shared machine`,
+    `Produced by \`npx tsx scripts/bench-policy.ts\` (BENCH_CALLS=${calls}, BENCH_LEDGER_OPS=${ledgerOps}, BENCH_LONG_OPS=${longOps}).`,
+    'One run on a shared machine',
     `(1-minute load average ${loadAtStart.toFixed(1)} at the start, ${(loadavg()[0] ?? 0).toFixed(1)} at the end): read the ratios and the growth, not the third decimal.`,
     '',
     '## Paid calls',
@@ -155,19 +177,32 @@ try {
     '|---|---:|---:|---:|---:|---:|',
     ...opRows,
     '',
+    '## A long run: reserve against history',
+    '',
+    `${longOps} payments on a fresh memory and a fresh Redis ledger, the same three charges each, all inside their windows.`,
+    '',
+    '| ledger | mean ms / payment | reserve mean ms, first tenth | reserve mean ms, last tenth |',
+    '|---|---:|---:|---:|',
+    ...longRows,
+    '',
     '## Reading',
     '',
     '- (b) − (a) is what policy and budgets cost with the memory ledger; (c) − (b) adds three Redis round trips per payment',
     '  (the reserve script, the pending record, the commit script); (d) adds three locked, fsynced journal appends.',
-    `- Each configuration's ledger holds at most ${warmup + calls} entries by the end of the paid-call run. Every ledger's reserve`,
-    '  re-sums the entries inside each budget window, so its cost grows with the payments in the window: the memory ledger',
-    '  by a loop over all entries, the Redis ledger by summing decimal strings in Lua inside the single-threaded server',
-    '  (which every process of the fleet waits on). The file ledger keeps its entries in memory and pays for the lock and fsync.',
+    '- The memory and Redis ledgers keep a running sum per budget: reserve reads it and takes off only the spends a window',
+    '  has just passed over, so its cost does not grow with history (first tenth ≈ last tenth, in both runs). In Redis the',
+    '  script runs inside the single-threaded server, which every process of a fleet waits on. The memory ledger also',
+    '  folds entries that left every window into per-host totals, so a long-running agent does not grow with its history.',
+    '- The file ledger is a journal: it keeps every entry in memory and re-sums them, and pays mostly for the lock and fsync.',
     '',
   ].join('\n')
+  // Earlier numbers kept below the new ones, from a '## Before' heading on.
+  const previous = await readFile(reportFile, 'utf8').catch(() => '')
+  const before = previous.indexOf('\n## Before')
+  const report = before < 0 ? current : `${current}\n${previous.slice(before + 1)}`
   console.log(report)
   await mkdir(new URL('../bench/', import.meta.url), { recursive: true })
-  await writeFile(new URL('../bench/policy.md', import.meta.url), report)
+  await writeFile(reportFile, report)
 } finally {
   await redis.quit()
   await merchant.close()

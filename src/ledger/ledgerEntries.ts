@@ -13,7 +13,10 @@ export function usedBy(entries: Iterable<LedgerEntry>, key: string, windowMs: nu
   return used
 }
 
-/** Checks every charge of a new reservation against the entries; the shared rule of every ledger. */
+/**
+ * Checks every charge of a new reservation against the entries, for ledgers that keep every entry
+ * (file, IndexedDB). The memory and Redis ledgers apply the same rule to running sums.
+ */
 export function checkCharges(entries: Iterable<LedgerEntry>, reservation: Reservation): ReserveResult {
   const list = [...entries]
   for (const charge of reservation.charges) {

@@ -15,6 +15,11 @@ export type RedisLedgerOptions = {
  * A ledger in Redis: every process that uses the same prefix shares one budget. Check-and-reserve
  * is one Lua script, so a fleet of agents never overspends, whatever the concurrency.
  *
+ * Each budget keeps a running sum beside its spends, so a reserve costs the same after a million
+ * payments as after one: it reads the sum and takes off only what its window has just passed
+ * over. Every process sharing a prefix must run a payfetch that keeps these sums (budgets written
+ * by an older one are added up once, on first use).
+ *
  * @example
  * ```ts
  * import Redis from 'ioredis'

@@ -1,8 +1,10 @@
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { describe, expect, test } from 'vitest'
 import { createPolicy } from '../../src/caps/policy.js'
 import { memoryLedger } from '../../src/ledger/memoryLedger.js'
 import type { Offer } from '../../src/offer/Offer.js'
-import { ledgerContract, usdcBase } from '../support/ledgerContract.js'
+import { ledgerContract, pendingFor, reservation, usdcBase } from '../support/ledgerContract.js'
 
 ledgerContract({ name: 'memoryLedger', create: async () => ({ ledger: memoryLedger() }) })
 
@@ -45,5 +47,58 @@ describe('memoryLedger with the charges of real caps', () => {
       ['g.example.com', 100_000_000n],
       ['h.example.com', 100_000_000n],
     ])
+  })
+})
+
+describe('memoryLedger keeps running sums, not history', () => {
+  // A full garbage collection on demand, to see what the ledger still holds.
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const collect = async () => {
+    // A WeakRef's target lives at least until the job that made it ends.
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    gc()
+  }
+  const t0 = 1_700_000_000_000
+
+  test('behavior: memory stays bounded: entries out of every window are folded into the totals and let go, pending ones are kept', async () => {
+    const ledger = memoryLedger()
+    const windowMs = 1_000
+    const charges = (amount: bigint) => [
+      { key: 'second', limit: 10n ** 12n, amount, windowMs },
+      { key: 'total', limit: 10n ** 12n, amount },
+    ]
+    const held: WeakRef<object>[] = []
+    let pendingId = ''
+    for (let index = 0; index < 20_000; index++) {
+      const entry = reservation(3n, { time: t0 + index, charges: charges(3n) })
+      expect((await ledger.reserve(entry)).ok).toBe(true)
+      if (index < 1_000) held.push(new WeakRef(entry.spend))
+      if (index === 10) {
+        pendingId = entry.id
+        await ledger.savePending(pendingFor(entry.id))
+        await ledger.markUnknown(entry.id)
+      } else if (index % 4 === 0) await ledger.release(entry.id)
+      else await (index % 4 === 1 ? ledger.commit(entry.id) : index % 4 === 2 ? ledger.markRefused(entry.id) : ledger.markUnknown(entry.id))
+    }
+    await collect()
+    // Of the first thousand, only the pending one is still held.
+    expect(held.filter((ref) => ref.deref() !== undefined)).toHaveLength(1)
+    expect((await ledger.pending()).map((entry) => entry.id)).toEqual([pendingId])
+    // The totals still count every spend: 5 000 released, the rest 3 each.
+    const report = await ledger.report([{ key: 'total', limit: 10n ** 12n }])
+    expect(report.totals).toEqual([{ host: 'api.example.com', ...usdcBase, spent: 3n * 5_000n, reserved: 0n, unknown: 3n * 10_000n }])
+    expect(report.budgets[0]?.used).toBe(3n * 15_000n)
+  })
+
+  test('behavior: an entry folded out of every window is final: later state changes for its id are ignored', async () => {
+    const ledger = memoryLedger()
+    const first = reservation(100n, { windowMs: 1_000, time: t0 })
+    expect(await ledger.reserve(first)).toEqual({ ok: true })
+    await ledger.commit(first.id)
+    expect(await ledger.reserve(reservation(1n, { windowMs: 1_000, time: t0 + 1_000 }))).toEqual({ ok: true })
+    await ledger.release(first.id)
+    await ledger.markUnknown(first.id)
+    expect((await ledger.report()).totals).toEqual([{ host: 'api.example.com', ...usdcBase, spent: 100n, reserved: 1n, unknown: 0n }])
   })
 })

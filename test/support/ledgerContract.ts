@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import type { Charge } from '../../src/caps/budgets.js'
-import type { Ledger, SpendReport } from '../../src/ledger/Ledger.js'
+import type { Ledger, Reservation, SpendReport } from '../../src/ledger/Ledger.js'
 import { pendingFor, type ReservationOptions, reservation, t0, usdcBase } from './ledgerFixtures.js'
 
 export { pendingFor, reservation, usdcBase } from './ledgerFixtures.js'
@@ -81,6 +81,95 @@ export function ledgerContract(harness: LedgerHarness): void {
       // Later still, only the last one counts.
       expect(await ledger.reserve(reservation(300n, { windowMs, time: t0 + 1_500 }))).toEqual(ok)
       expect(await ledger.reserve(reservation(1n, { windowMs, time: t0 + 1_500 }))).toEqual({ ok: false, key: 'total', used: 1000n, limit: 1000n })
+    })
+
+    test('behavior: a reservation dated before the latest one still counts, and leaves its window at its own time', async () => {
+      const ledger = await fresh()
+      const windowMs = 1_000
+      // Clocks of a fleet disagree a little: the second reservation is dated 500 ms before the first.
+      expect(await ledger.reserve(reservation(300n, { windowMs, time: t0 + 500 }))).toEqual(ok)
+      expect(await ledger.reserve(reservation(400n, { windowMs, time: t0 }))).toEqual(ok)
+      expect(await ledger.reserve(reservation(301n, { windowMs, time: t0 + 999 }))).toEqual({ ok: false, key: 'total', used: 700n, limit: 1000n })
+      // At t0 + 1000 the 400 (dated t0) has left; the 300 (dated t0 + 500) has not.
+      expect(await ledger.reserve(reservation(700n, { windowMs, time: t0 + 1_000 }))).toEqual(ok)
+      expect(await ledger.reserve(reservation(1n, { windowMs, time: t0 + 1_000 }))).toEqual({ ok: false, key: 'total', used: 1000n, limit: 1000n })
+      expect(await ledger.reserve(reservation(301n, { windowMs, time: t0 + 1_500 }))).toEqual({ ok: false, key: 'total', used: 700n, limit: 1000n })
+    })
+
+    test('behavior: many spends leave their windows in one reserve, each budget by its own window; a budget without one keeps them', async () => {
+      const ledger = await fresh()
+      const [minute, hour] = [60_000, 3_600_000]
+      const charges = (amount: bigint): Charge[] => [
+        { key: 'minute', limit: 1000n, amount, windowMs: minute },
+        { key: 'hour', limit: 1000n, amount, windowMs: hour },
+        { key: 'total', limit: 1000n, amount },
+      ]
+      const at = (amount: bigint, time: number) => reservation(amount, { time, charges: charges(amount) })
+      for (let index = 0; index < 100; index++) expect(await ledger.reserve(at(5n, t0 + index))).toEqual(ok)
+      // 99 of the 100 leave the minute together; the hour still holds all of them.
+      expect(await ledger.reserve(at(996n, t0 + minute + 98))).toEqual({ ok: false, key: 'minute', used: 5n, limit: 1000n })
+      expect(await ledger.reserve(at(501n, t0 + minute + 99))).toEqual({ ok: false, key: 'hour', used: 500n, limit: 1000n })
+      // All 100 leave the hour at once; the budget without a window still counts every one.
+      expect(await ledger.reserve(at(500n, t0 + hour + 99))).toEqual(ok)
+      expect(await ledger.reserve(at(1n, t0 + hour + 99))).toEqual({ ok: false, key: 'total', used: 1000n, limit: 1000n })
+    })
+
+    test('behavior: a release after its window dropped the spend frees only the budgets still holding it, and only once', async () => {
+      const ledger = await fresh()
+      const charges = (amount: bigint): Charge[] => [
+        { key: 'window', limit: 1000n, amount, windowMs: 1_000 },
+        { key: 'total', limit: 2000n, amount },
+      ]
+      const at = (amount: bigint, time: number) => reservation(amount, { time, charges: charges(amount) })
+      const first = at(600n, t0)
+      expect(await ledger.reserve(first)).toEqual(ok)
+      // Reserve, the window passes over the first, then it is released (twice).
+      expect(await ledger.reserve(at(900n, t0 + 1_000))).toEqual(ok)
+      await ledger.release(first.id)
+      await ledger.release(first.id)
+      // The window holds 900, not 900 − 600.
+      expect(await ledger.reserve(at(101n, t0 + 1_000))).toEqual({ ok: false, key: 'window', used: 900n, limit: 1000n })
+      expect(await ledger.reserve(at(100n, t0 + 1_000))).toEqual(ok)
+      // The budget without a window got its 600 back, once: 900 + 100 used of 2000.
+      expect(await ledger.reserve(reservation(1000n, { key: 'total', limit: 2000n, time: t0 + 1_000 }))).toEqual(ok)
+      expect(await ledger.reserve(reservation(1n, { key: 'total', limit: 2000n, time: t0 + 1_000 }))).toEqual({ ok: false, key: 'total', used: 2000n, limit: 2000n })
+      const report = await ledger.report([{ key: 'total', limit: 2000n }])
+      expect(report.budgets[0]?.used).toBe(2000n)
+      expect(report.totals[0]?.reserved).toBe(2000n)
+    })
+
+    test('behavior: spends out of every window keep their place in the totals; pending ones stay listed and can still settle or be released', async () => {
+      const ledger = await fresh()
+      const charges = (amount: bigint): Charge[] => [
+        { key: 'window', limit: 10_000n, amount, windowMs: 1_000 },
+        { key: 'total', limit: 10_000n, amount },
+      ]
+      const at = (amount: bigint, time: number) => reservation(amount, { time, charges: charges(amount) })
+      const [committed, unknown, refused, pending, reserved, released] = [1n, 2n, 4n, 8n, 16n, 32n].map((amount) => at(amount, t0))
+      for (const entry of [committed, unknown, refused, pending, reserved, released]) expect(await ledger.reserve(entry as Reservation)).toEqual(ok)
+      await ledger.commit(committed!.id)
+      await ledger.markUnknown(unknown!.id)
+      await ledger.markRefused(refused!.id)
+      await ledger.savePending(pendingFor(pending!.id))
+      await ledger.markUnknown(pending!.id)
+      await ledger.release(released!.id)
+      // 5 s later every one of them is out of the window.
+      expect(await ledger.reserve(at(64n, t0 + 5_000))).toEqual(ok)
+      expect(await ledger.reserve(at(9_937n, t0 + 5_000))).toEqual({ ok: false, key: 'window', used: 64n, limit: 10_000n })
+      expect(await ledger.reserve(at(9_906n, t0 + 5_000))).toEqual({ ok: false, key: 'total', used: 95n, limit: 10_000n })
+      expect(await ledger.pending()).toEqual([pendingFor(pending!.id)])
+      expect((await ledger.report()).totals).toEqual([{ host: 'api.example.com', ...usdcBase, spent: 1n, reserved: 80n, unknown: 14n }])
+      // The pending one settles after all (a resume); the one still reserved is released.
+      await ledger.commit(pending!.id)
+      await ledger.release(reserved!.id)
+      expect(await ledger.pending()).toEqual([])
+      const report = await ledger.report([{ key: 'total', limit: 10_000n }, { key: 'window', limit: 10_000n, windowMs: 1_000 }])
+      expect(report.totals).toEqual([{ host: 'api.example.com', ...usdcBase, spent: 9n, reserved: 64n, unknown: 6n }])
+      expect(report.budgets.map(({ key, used }) => [key, used])).toEqual([
+        ['total', 79n],
+        ['window', 0n],
+      ])
+      expect(await ledger.reserve(at(9_922n, t0 + 5_000))).toEqual({ ok: false, key: 'total', used: 79n, limit: 10_000n })
     })
 
     test('behavior: a budget without a window never forgets', async () => {
@@ -232,6 +321,21 @@ export function ledgerContract(harness: LedgerHarness): void {
       const report = await ledger.report([{ key: 'total', limit }])
       expect(report.budgets).toEqual([{ key: 'total', used: limit, limit, windowMs: undefined }])
       expect(report.totals[0]?.reserved).toBe(limit)
+    })
+
+    test('policy: releases and expiry subtract exactly above 2^64, borrowing across every digit', async () => {
+      const ledger = await fresh()
+      const limit = 10n ** 30n
+      const windowMs = 1_000
+      const [one, rest] = [reservation(1n, { limit, windowMs, time: t0 }), reservation(limit - 1n, { limit, windowMs, time: t0 + 1 })]
+      expect(await ledger.reserve(one)).toEqual(ok)
+      expect(await ledger.reserve(rest)).toEqual(ok)
+      // 10^30 − 1: a borrow through all 30 digits.
+      await ledger.release(one.id)
+      expect(await ledger.reserve(reservation(2n, { limit, windowMs, time: t0 + 1 }))).toEqual({ ok: false, key: 'total', used: limit - 1n, limit })
+      // At t0 + 1001 the rest leaves the window: nothing is left.
+      expect(await ledger.reserve(reservation(limit, { limit, windowMs, time: t0 + 1_001 }))).toEqual(ok)
+      expect(await ledger.reserve(reservation(1n, { limit, windowMs, time: t0 + 1_001 }))).toEqual({ ok: false, key: 'total', used: limit, limit })
     })
 
     test('policy: 200 concurrent reservations of 7 against a limit of 1000: exactly 142 succeed', async () => {
