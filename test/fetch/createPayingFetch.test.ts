@@ -54,6 +54,12 @@ beforeAll(async () => {
       if (request.headers['payment-signature']) return void response.socket?.destroy()
       await self.charge(request, response, [requirement()], () => {})
     },
+    '/liar': async (request, response, self) =>
+      self.charge(request, response, [requirement()], () => {
+        // Claims a bigger amount on another chain than the offer it was paid for.
+        response.setHeader('payment-response', encodeBase64Json({ success: true, transaction: '0xfeed', network: 'eip155:1', amount: '999999999', payer: '0x0000000000000000000000000000000000000001' }))
+        response.end('paid, lying')
+      }),
     '/garbage': (_request, response) => void response.writeHead(402, { 'payment-required': 'not base64!' }).end(),
     '/plain-402': (_request, response) => void response.writeHead(402).end('pay me somehow'),
   })
@@ -119,6 +125,12 @@ describe('createPayingFetch', () => {
     const replay = proofsAt('/echo').at(-1)
     expect(replay?.headers['x-trace']).toBe('abc')
     expect(replay?.headers['content-type']).toBe('application/json')
+  })
+
+  test('policy: a settlement report for another network or a bigger amount does not make the receipt', async () => {
+    const response = await createPayingFetch({ signers })(`${merchant.url}/liar`)
+    expect(await response.text()).toBe('paid, lying')
+    expect(getReceipt(response)).toMatchObject({ network: 'eip155:84532', amount: 10000n, payer: account.address, reference: undefined })
   })
 
   test('behavior: picks the cheapest offer it can pay', async () => {

@@ -26,14 +26,17 @@ export const x402: Protocol = {
   },
   receipt(response: Response, offer: Offer, payment: Payment): PaidReceipt {
     const settlement = readSettlement(response.headers)
+    // A report of failure, or of another network, is no settlement of this offer; a settled amount
+    // counts only below what was authorised (`upto`), so a server cannot inflate the receipt.
+    const settled = settlement?.success === true && (settlement.network === undefined || settlement.network === offer.network) ? settlement : undefined
     return {
       protocol: 'x402',
-      network: settlement?.network ?? offer.network,
+      network: offer.network,
       asset: offer.asset.id,
-      amount: settlement?.amount ?? offer.amount,
+      amount: settled?.amount !== undefined && settled.amount <= offer.amount ? settled.amount : offer.amount,
       payTo: offer.payTo,
-      payer: settlement?.payer ?? payment.payer,
-      reference: settlement?.transaction || undefined,
+      payer: settled?.payer ?? payment.payer,
+      reference: settled?.transaction || undefined,
     }
   },
   refusalReason(challenge: Challenge): string | undefined {
