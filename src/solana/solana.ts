@@ -1,6 +1,7 @@
 import { type Address, getBase64EncodedWireTransaction, isAddress } from '@solana/kit'
 import { PayfetchError } from '../errors/PayfetchError.js'
 import type { Offer } from '../offer/Offer.js'
+import { solanaMainnet } from '../protocols/x402/networks.js'
 import type { Signer } from '../signers/Signer.js'
 import { resolveBlockhash } from './blockhash.js'
 import { maxU64 } from './instructions.js'
@@ -29,7 +30,6 @@ export type SolanaOptions = {
 /** The x402 `exact` Solana payload: the partially signed transaction, base64 wire format. */
 export type ExactSvmPayload = { readonly transaction: string }
 
-const solanaMainnet = 'solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp'
 const solanaNetworkPattern = /^solana:[1-9A-HJ-NP-Za-km-z]{1,32}$/
 /** The x402 limit on `extra.memo`, in UTF-8 bytes. */
 const maxMemoBytes = 256
