@@ -28,7 +28,7 @@ export type Paid = {
 
 /**
  * Pays one offer and replays the request with the proof, in the order the money rules need:
- * approve, reserve in the ledger, sign, keep the exact request and proof durably, send, then
+ * reserve in the ledger, approve, sign, keep the exact request and proof durably, send, then
  * settle the ledger by the server's answer. A payment whose credential can be reused (L402) is a
  * flight other calls to the origin wait for instead of paying again.
  */
@@ -41,11 +41,16 @@ export async function payAndReplay(context: PayingContext, request: ReplayableRe
     context.flights.set(origin, new Promise<Credential | undefined>((resolve) => (landFlight = resolve)))
   let credential: Credential | undefined
   try {
+    // Reserve first: nobody is asked to approve a payment the budget would refuse, and an approved
+    // payment keeps its room while the human thinks.
+    const reservationId = await reserve(context, { ...offer, amount: candidate.cost ?? offer.amount }, url, candidate.nanoUsd)
     await requireApproval(
       { url, offer, usd: candidate.nanoUsd === undefined ? undefined : formatNanoUsd(candidate.nanoUsd), signer: signer.name },
       { approve: context.approve, approveTimeoutMs: context.approveTimeoutMs, webhook: context.policyWebhook, fetch: context.fetch },
-    ).catch((error: unknown) => Promise.reject(refuse(context, url, error)))
-    const reservationId = await reserve(context, { ...offer, amount: candidate.cost ?? offer.amount }, url, candidate.nanoUsd)
+    ).catch(async (error: unknown) => {
+      await ledger.release(reservationId)
+      throw refuse(context, url, error)
+    })
     context.emit({ type: 'offer.chosen', url, offer, signer: signer.name })
     const payment = await sign(context, candidate, url, request, reservationId)
     const proof = await proofFor(context, protocol, offer, payment, url, reservationId, idempotencyKey)
