@@ -7,7 +7,8 @@ import { type ApprovalRequest, type Approve, createPayingFetch, memoryLedger, ty
 import { countingSigner } from '../support/countingSigner.js'
 import { type Merchant, payTo, requirement, startMerchant, usdc } from '../support/merchant.js'
 
-// The approve hook and the policy webhook: both fail closed, both run before any reservation or signature.
+// The approve hook and the policy webhook: both fail closed, both run after the reservation (a no
+// releases it) and before any signature.
 const account = privateKeyToAccount(generatePrivateKey())
 
 let merchant: Merchant
@@ -77,6 +78,18 @@ async function expectDenied(call: Promise<unknown>, { signer, fetchPaid, events 
 }
 
 describe('approve hook', () => {
+  test('policy: nobody is asked to approve a payment the budget would refuse', async () => {
+    const requests: ApprovalRequest[] = []
+    const fetchPaid = createPayingFetch({
+      signers: [evm({ account })],
+      caps: { budgets: [{ usd: '0.015' }] },
+      approve: (request) => (requests.push(request), true),
+    })
+    expect((await fetchPaid(`${merchant.url}/item`)).status).toBe(200)
+    expect(await failure(fetchPaid(`${merchant.url}/item`))).toMatchObject({ code: 'BUDGET_EXHAUSTED' })
+    expect(requests).toHaveLength(1)
+  })
+
   test('policy: an approve hook that says no denies: APPROVAL_DENIED, signer never called, no reservation left', async () => {
     const state = setup({ approve: () => false })
     await expectDenied(state.fetchPaid(`${merchant.url}/item`), state, 'the approve hook said no')
