@@ -33,7 +33,7 @@ const maxTimeoutSeconds = 3600
  * ```
  */
 export function evm(options: EvmOptions): Signer {
-  const signer = toTypedDataSigner(options.account)
+  const signer = toTypedDataSigner(options?.account)
   if (!signer || !addressPattern.test(signer.address))
     throw new PayfetchError('INVALID_OPTIONS', 'evm() needs an account with an address and signTypedData (a viem LocalAccount or a WalletClient with an account).')
 

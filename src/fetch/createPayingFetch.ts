@@ -91,7 +91,7 @@ const wrapped = Symbol.for('payfetch.payingFetch')
  * `REQUEST_TOO_LARGE`, `REDIRECT_REFUSED`.
  */
 export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
-  const { signers, onEvent } = options
+  const { signers, onEvent } = options ?? {}
   if (!Array.isArray(signers)) throw new PayfetchError('INVALID_OPTIONS', 'signers must be an array of signers.')
   if (options.fetch && (options.fetch as unknown as Record<symbol, unknown>)[wrapped])
     throw new PayfetchError('INVALID_OPTIONS', 'This fetch already pays; wrapping it again could pay twice.')

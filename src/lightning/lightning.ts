@@ -48,7 +48,7 @@ const defaultTimeoutMs = 60_000
  * @throws {PayfetchError} `INVALID_OPTIONS` for a missing wallet, a bad fee limit, timeout or network.
  */
 export function lightning(options: LightningOptions): Signer {
-  const { wallet } = options
+  const { wallet } = options ?? {}
   if (typeof wallet?.payInvoice !== 'function') throw new PayfetchError('INVALID_OPTIONS', 'lightning() needs a wallet with payInvoice(invoice, options).')
   const maxFeeMsat = toMsat(options.maxFeeSats ?? defaultMaxFeeSats)
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs

@@ -1,3 +1,4 @@
+import { PayfetchError } from '../errors/PayfetchError.js'
 import { type EntryJson, entryFromJson, entryToJson } from '../ledger/entryJson.js'
 import type { Ledger, PendingPayment } from '../ledger/Ledger.js'
 import { type LedgerEntry, reportOf } from '../ledger/ledgerEntries.js'
@@ -31,7 +32,8 @@ export type RedisLedgerOptions = {
  * ```
  */
 export function redisLedger(options: RedisLedgerOptions): Ledger {
-  const { redis } = options
+  const { redis } = options ?? {}
+  if (typeof redis?.eval !== 'function') throw new PayfetchError('INVALID_OPTIONS', 'Pass a Redis client (ioredis or one with the same methods) as options.redis.')
   const prefix = options.prefix ?? 'payfetch:'
   const setState = async (id: string, state: string) => {
     await redis.eval(setStateScript, 0, prefix, id, state)

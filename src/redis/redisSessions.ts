@@ -1,3 +1,4 @@
+import { PayfetchError } from '../errors/PayfetchError.js'
 import type { Credential, SessionStore } from '../sessions/SessionStore.js'
 import type { RedisClient } from './redisClient.js'
 
@@ -12,7 +13,8 @@ export type RedisSessionsOptions = {
  * Credentials with an expiry get a Redis TTL, so they vanish on time.
  */
 export function redisSessions(options: RedisSessionsOptions): SessionStore {
-  const { redis } = options
+  const { redis } = options ?? {}
+  if (typeof redis?.get !== 'function') throw new PayfetchError('INVALID_OPTIONS', 'Pass a Redis client (ioredis or one with the same methods) as options.redis.')
   const prefix = options.prefix ?? 'payfetch:session:'
   return {
     async get(key) {
