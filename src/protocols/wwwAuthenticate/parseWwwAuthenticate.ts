@@ -25,7 +25,7 @@ const item = /([-!#$%&'*+.^_`|~\w]+)(?:[ \t]*=[ \t]*(?:"((?:\\[^]|[^"\\])*)(")?|
  *
  * @example
  * ```ts
- * import { parseWwwAuthenticate } from 'payfetch'
+ * import { parseWwwAuthenticate } from 'payfetch/lightning'
  *
  * parseWwwAuthenticate('LSAT macaroon="AgE=", invoice="lnbc1…", L402 macaroon="AgE=", invoice="lnbc1…"')
  * // [{ scheme: 'lsat', params: { macaroon: 'AgE=', invoice: 'lnbc1…' } },
