@@ -1,5 +1,4 @@
 import { createServer } from 'node:http'
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import { HTTPFacilitatorClient } from '@x402/core/server'
 import type { RouteConfig } from '@x402/core/server'
 import type { Network } from '@x402/core/types'
@@ -7,7 +6,8 @@ import { ExactSvmScheme } from '@x402/svm/exact/server'
 import { paymentMiddleware, x402ResourceServer } from '@x402/express'
 import type { Address } from '@solana/kit'
 import { createExpressApp, toExpress } from './express.js'
-import { close, decodeBase64Json, encodeBase64Json, isRecord, listen, sendJson, toRouteRequest, writeRouteResponse } from './http.js'
+import { startX402V1Server } from './x402V1Server.js'
+import { close, listen } from './http.js'
 import type { RouteHandler } from './routes.js'
 import { echo, json } from './routes.js'
 import type { SolanaToken } from './solanaChain.js'
@@ -94,10 +94,10 @@ export async function startSolanaV1Server(options: SolanaServerOptions & { reado
   const supported = (await (await fetch(`${facilitatorUrl}/supported`)).json()) as { kinds: { x402Version: number; network: string; extra?: { feePayer?: string } }[] }
   const feePayer = supported.kinds.find((kind) => kind.x402Version === 1 && kind.network === v1Network)?.extra?.feePayer
   if (!feePayer) throw new Error(`the facilitator offers no v1 fee payer for ${v1Network}`)
-  let baseUrl = ''
-
-  function requirementsFor(route: SolanaRoute) {
-    return {
+  return startX402V1Server({
+    facilitatorUrl,
+    routes,
+    requirementsFor: (route, baseUrl) => ({
       scheme: 'exact',
       network: v1Network,
       maxAmountRequired: route.amount.toString(),
@@ -108,44 +108,6 @@ export async function startSolanaV1Server(options: SolanaServerOptions & { reado
       mimeType: 'application/json',
       maxTimeoutSeconds: 60,
       extra: route.memo === undefined ? { feePayer } : { feePayer, memo: route.memo },
-    }
-  }
-
-  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const { pathname } = new URL(request.url ?? '/', baseUrl)
-    const route = routes.find((candidate) => candidate.method === request.method && candidate.path === pathname)
-    if (!route) return sendJson(response, 404, { error: 'not found' })
-    const requirements = requirementsFor(route)
-    const paymentRequired = (error: string, headers = {}) => sendJson(response, 402, { x402Version: 1, error, accepts: [requirements] }, headers)
-    const header = request.headers['x-payment']
-    if (typeof header !== 'string' || header === '') return paymentRequired('X-PAYMENT header is required')
-    const paymentPayload = decodeBase64Json(header)
-    if (!isRecord(paymentPayload) || paymentPayload.x402Version !== 1 || !isRecord(paymentPayload.payload)) return paymentRequired('Invalid or malformed payment header')
-    if (paymentPayload.scheme !== 'exact' || paymentPayload.network !== v1Network) return paymentRequired('Unable to find matching payment requirements')
-    const body = { x402Version: 1, paymentPayload, paymentRequirements: requirements }
-    const verified = await postJson(`${facilitatorUrl}/verify`, body)
-    if (!isRecord(verified) || verified.isValid !== true) return paymentRequired(isRecord(verified) ? String(verified.invalidReason) : 'verification failed')
-    const answer = await route.handler(await toRouteRequest(request))
-    const settled = await postJson(`${facilitatorUrl}/settle`, body)
-    const success = isRecord(settled) && settled.success === true
-    const receipt = isRecord(settled) ? settled : { success: false, errorReason: 'no_settle_response', transaction: '', network: v1Network }
-    const headers = { 'x-payment-response': encodeBase64Json(receipt), 'access-control-expose-headers': 'X-PAYMENT-RESPONSE' }
-    if (!success) return paymentRequired(String(receipt.errorReason ?? 'settlement failed'), headers)
-    writeRouteResponse(response, answer, headers)
-  }
-
-  const server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      if (response.headersSent) return response.destroy()
-      sendJson(response, 502, { error: error instanceof Error ? error.message : String(error) })
-    })
+    }),
   })
-  baseUrl = await listen(server)
-  return { url: baseUrl, close: () => close(server) }
-}
-
-async function postJson(url: string, body: unknown): Promise<unknown> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-  if (!response.ok) throw new Error(`${url} answered ${response.status}: ${await response.text()}`)
-  return response.json()
 }

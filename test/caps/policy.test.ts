@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest'
 import { type Caps, createPolicy } from '../../src/caps/policy.js'
 import { PayfetchError } from '../../src/errors/PayfetchError.js'
 import type { Offer } from '../../src/offer/Offer.js'
+import { thrownPayfetchError } from '../support/thrown.js'
 
 // Every stablecoin payfetch ships with has 6 decimals; an 18-decimal one (DAI-like), listed in
 // caps.assets and priced at $1 through caps.rates, proves the USD arithmetic does not assume 6.
@@ -39,15 +40,7 @@ async function refusal(caps: Caps, where: { network: string; asset: string; deci
 
 const summary = (error: PayfetchError | undefined) => error && { code: error.code, message: error.message, details: error.details }
 
-function creationError(caps: Caps): PayfetchError {
-  try {
-    createPolicy(caps)
-  } catch (error) {
-    if (error instanceof PayfetchError) return error
-    throw error
-  }
-  throw new Error('createPolicy accepted the caps')
-}
+const creationError = (caps: Caps): PayfetchError => thrownPayfetchError(() => createPolicy(caps))
 
 describe('createPolicy', () => {
   test('policy: the default per-request cap is $0.10: 100000 atomic USDC passes, 100001 is refused', async () => {

@@ -9,6 +9,7 @@ import type { Offer } from '../../src/offer/Offer.js'
 import { decodeX402 } from '../../src/protocols/x402/decode.js'
 import type { Signer } from '../../src/signers/Signer.js'
 import { encodeBase64Json } from '../../src/utils/base64.js'
+import { transferWithAuthorizationTypes } from '../support/eip3009.js'
 
 // Anvil's first development key: public, never funded anywhere that matters.
 const account = privateKeyToAccount('0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80')
@@ -23,17 +24,7 @@ const jsonRpcClient = createWalletClient({ account: account.address, transport: 
 const accountOptions: EvmOptions['account'][] = [localAccount, walletClient, account, jsonRpcClient, createWalletClient({ account, transport: http('http://127.0.0.1:1') })]
 void accountOptions
 
-// EIP-3009 as the USDC contract defines it, written out independently of src/.
-const transferWithAuthorization = {
-  TransferWithAuthorization: [
-    { name: 'from', type: 'address' },
-    { name: 'to', type: 'address' },
-    { name: 'value', type: 'uint256' },
-    { name: 'validAfter', type: 'uint256' },
-    { name: 'validBefore', type: 'uint256' },
-    { name: 'nonce', type: 'bytes32' },
-  ],
-} as const
+const transferWithAuthorization = transferWithAuthorizationTypes
 
 function offer(overrides: Partial<Offer> = {}): Offer {
   return {

@@ -6,6 +6,7 @@ import { type Candidate, judgeOffers, pickOffer } from '../../src/fetch/chooseOf
 import type { Offer } from '../../src/offer/Offer.js'
 import { x402 } from '../../src/protocols/x402/index.js'
 import type { Signer } from '../../src/signers/Signer.js'
+import { thrownPayfetchError } from '../support/thrown.js'
 
 // The shipped stablecoins all have 6 decimals; an 18-decimal one (DAI-like), listed in caps.assets
 // and priced at $1 through caps.rates, proves offers are compared by value, not by atomic amount.
@@ -68,15 +69,7 @@ function judge(
 const table = (candidates: Candidate[]) =>
   candidates.map(({ offer: entry, signer, refusal }) => `${entry.network} ${entry.asset.id.slice(0, 6)} ${entry.amount} → ${refusal?.code ?? `pay with ${signer?.name}`}`)
 
-function pickError(candidates: Candidate[]): PayfetchError {
-  try {
-    pickOffer(candidates)
-  } catch (error) {
-    if (error instanceof PayfetchError) return error
-    throw error
-  }
-  throw new Error('pickOffer picked an offer')
-}
+const pickError = (candidates: Candidate[]): PayfetchError => thrownPayfetchError(() => pickOffer(candidates))
 
 describe('judgeOffers', () => {
   test('behavior: payable offers come cheapest first in USD across stablecoins with different decimals', async () => {

@@ -6,6 +6,7 @@ import {
 } from '@x402/extensions/payment-identifier'
 import { type Address, type Hex, keccak256, verifyTypedData } from 'viem'
 import { close, decodeBase64Json, encodeBase64Json, listen, readBody } from '../../examples/local-stack/http.js'
+import { transferWithAuthorizationTypes } from './eip3009.js'
 
 /** USDC on Base Sepolia: a stablecoin payfetch knows, so the default caps apply. */
 export const usdc = '0x036CbD53842c5426634e7929541eC2318f3dCF7e'
@@ -157,16 +158,7 @@ export async function startMerchant(routes: Record<string, Handler>, options: Me
       const valid = await verifyTypedData({
         address: authorization.from as Address,
         domain: { ...(accepted.extra as { name: string; version: string }), chainId: Number(String(accepted.network).split(':')[1]), verifyingContract: accepted.asset as Address },
-        types: {
-          TransferWithAuthorization: [
-            { name: 'from', type: 'address' },
-            { name: 'to', type: 'address' },
-            { name: 'value', type: 'uint256' },
-            { name: 'validAfter', type: 'uint256' },
-            { name: 'validBefore', type: 'uint256' },
-            { name: 'nonce', type: 'bytes32' },
-          ],
-        },
+        types: transferWithAuthorizationTypes,
         primaryType: 'TransferWithAuthorization',
         message: { ...authorization, value: BigInt(authorization.value ?? 0), validAfter: BigInt(authorization.validAfter ?? 0), validBefore: BigInt(authorization.validBefore ?? 0) } as never,
         signature,

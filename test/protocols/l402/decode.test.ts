@@ -1,24 +1,16 @@
 import { describe, expect, test } from 'vitest'
 import { createLightningNode } from '../../../examples/local-stack/lightningNode.js'
-import { PayfetchError } from '../../../src/errors/PayfetchError.js'
 import { decodeL402 } from '../../../src/protocols/l402/decode.js'
 import { l402 } from '../../../src/protocols/l402/index.js'
 import { lightningNetworks } from '../../../src/protocols/l402/networks.js'
 import { challengeOf, mintToken } from './support.js'
+import { thrownPayfetchError } from '../../support/thrown.js'
 
 const node = createLightningNode()
 const preimage = 'ab'.repeat(32)
 const context = { idempotencyKey: 'k' }
 
-function refusal(run: () => unknown): PayfetchError {
-  try {
-    run()
-  } catch (error) {
-    if (error instanceof PayfetchError) return error
-    throw error
-  }
-  throw new Error('expected a PayfetchError')
-}
+const refusal = thrownPayfetchError
 
 describe('decodeL402', () => {
   test('behavior: an L402 challenge becomes one offer priced in msat on the invoice network, with the token kept as sent', () => {

@@ -1,0 +1,12 @@
+import { PayfetchError } from '../../src/errors/PayfetchError.js'
+
+/** The PayfetchError `run` throws; fails the test if it throws nothing or something else. */
+export function thrownPayfetchError(run: () => unknown): PayfetchError {
+  try {
+    run()
+  } catch (error) {
+    if (error instanceof PayfetchError) return error
+    throw error
+  }
+  throw new Error('expected a PayfetchError, nothing was thrown')
+}
