@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest'
 import { type Caps, createPolicy } from '../../src/caps/policy.js'
 import { PayfetchError } from '../../src/errors/PayfetchError.js'
-import type { Offer } from '../../src/offer/Offer.js'
 import { thrownPayfetchError } from '../support/thrown.js'
+import { offer } from '../support/offer.js'
 
 // Every stablecoin payfetch ships with has 6 decimals; an 18-decimal one (DAI-like), listed in
 // caps.assets and priced at $1 through caps.rates, proves the USD arithmetic does not assume 6.
@@ -12,21 +12,6 @@ const baseUsdc = { network: 'eip155:8453', asset: '0x833589fCD6eDb6E08f4c7C32D4f
 const baseSepoliaUsdc = { network: 'eip155:84532', asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e' }
 const solanaUsdc = { network: 'solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp', asset: 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v' }
 const unknownToken = { network: 'eip155:8453', asset: '0x1111111111111111111111111111111111111111' }
-
-function offer(where: { network: string; asset: string; decimals?: number }, amount: bigint): Offer {
-  return {
-    protocol: 'x402',
-    version: 2,
-    scheme: 'exact',
-    network: where.network,
-    asset: where.decimals === undefined ? { id: where.asset } : { id: where.asset, decimals: where.decimals },
-    amount,
-    payTo: '0x209693Bc6afc0C5328bA36FaF03C514EF312287C',
-    resource: 'https://api.example.com/report',
-    extra: {},
-    raw: {},
-  }
-}
 
 /** The refusal code for `amount` of `where` under `caps`, or `'ok'`. */
 async function verdict(caps: Caps, where: { network: string; asset: string; decimals?: number }, amount: bigint): Promise<string> {

@@ -7,6 +7,7 @@ import type { Offer } from '../../src/offer/Offer.js'
 import { x402 } from '../../src/protocols/x402/index.js'
 import type { Signer } from '../../src/signers/Signer.js'
 import { thrownPayfetchError } from '../support/thrown.js'
+import { offer } from '../support/offer.js'
 
 // The shipped stablecoins all have 6 decimals; an 18-decimal one (DAI-like), listed in caps.assets
 // and priced at $1 through caps.rates, proves offers are compared by value, not by atomic amount.
@@ -20,21 +21,6 @@ const baseUsdc = { network: 'eip155:8453', asset: '0x833589fCD6eDb6E08f4c7C32D4f
 const baseSepoliaUsdc = { network: 'eip155:84532', asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e' }
 const solanaUsdc = { network: 'solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp', asset: 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v' }
 const unknownToken = { network: 'eip155:8453', asset: '0x1111111111111111111111111111111111111111' }
-
-function offer(where: { network: string; asset: string; decimals?: number }, amount: bigint, protocol = 'x402'): Offer {
-  return {
-    protocol,
-    version: 2,
-    scheme: 'exact',
-    network: where.network,
-    asset: where.decimals === undefined ? { id: where.asset } : { id: where.asset, decimals: where.decimals },
-    amount,
-    payTo: '0x209693Bc6afc0C5328bA36FaF03C514EF312287C',
-    resource: 'https://api.example.com/report',
-    extra: {},
-    raw: {},
-  }
-}
 
 /** A signer that can pay on the given networks; it is never asked to pay here. */
 function signerFor(name: string, networks: readonly string[]): Signer {
