@@ -9,14 +9,22 @@
 // signature), one at a time, the configurations interleaved round-robin so drift, GC and JIT
 // warm-up fall on all of them alike. Redis is a real redis-server on loopback.
 import { execFileSync } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { startRedis } from '../examples/local-stack/redis.js'
 import { evm } from '../src/evm/index.js'
-import { type Budget, createPayingFetch, type Ledger, memoryLedger, type PendingPayment, type PayingFetch, type Reservation } from '../src/index.js'
+import {
+  type Budget,
+  createPayingFetch,
+  type Ledger,
+  memoryLedger,
+  type PayingFetch,
+  type PendingPayment,
+  type Reservation,
+} from '../src/index.js'
 import { fileLedger } from '../src/node/index.js'
 import { redisLedger } from '../src/redis/index.js'
 import { requirement, startMerchant, usdc } from '../test/support/merchant.js'
@@ -39,7 +47,10 @@ const loadAtStart = loadavg()[0] ?? 0
 const dir = await mkdtemp(join(tmpdir(), 'payfetch-bench-'))
 const redisServer = await startRedis()
 const redis = new Redis(redisServer.url)
-const merchant = await startMerchant({ '/item': async (request, response, self) => self.charge(request, response, [requirement()], () => response.end('item')) })
+const merchant = await startMerchant({
+  '/item': async (request, response, self) =>
+    self.charge(request, response, [requirement()], () => response.end('item')),
+})
 const url = `${merchant.url}/item`
 const signers = [evm({ account: privateKeyToAccount(generatePrivateKey()) })]
 
@@ -52,10 +63,22 @@ try {
     { network: 'eip155:84532', asset: usdc, amount: 10n ** 12n },
   ]
   const configs: { name: string; fetchPaid: PayingFetch }[] = [
-    { name: '(a) default caps, no budgets, memory ledger', fetchPaid: createPayingFetch({ signers, ledger: memoryLedger() }) },
-    { name: '(b) 3 budgets, memory ledger', fetchPaid: createPayingFetch({ signers, ledger: memoryLedger(), caps: { budgets } }) },
-    { name: '(c) 3 budgets, Redis ledger', fetchPaid: createPayingFetch({ signers, ledger: redisLedger({ redis, prefix: 'bench:c:' }), caps: { budgets } }) },
-    { name: '(d) 3 budgets, file ledger', fetchPaid: createPayingFetch({ signers, ledger: await fileLedger(join(dir, 'calls.jsonl')), caps: { budgets } }) },
+    {
+      name: '(a) default caps, no budgets, memory ledger',
+      fetchPaid: createPayingFetch({ signers, ledger: memoryLedger() }),
+    },
+    {
+      name: '(b) 3 budgets, memory ledger',
+      fetchPaid: createPayingFetch({ signers, ledger: memoryLedger(), caps: { budgets } }),
+    },
+    {
+      name: '(c) 3 budgets, Redis ledger',
+      fetchPaid: createPayingFetch({ signers, ledger: redisLedger({ redis, prefix: 'bench:c:' }), caps: { budgets } }),
+    },
+    {
+      name: '(d) 3 budgets, file ledger',
+      fetchPaid: createPayingFetch({ signers, ledger: await fileLedger(join(dir, 'calls.jsonl')), caps: { budgets } }),
+    },
   ]
   const samples = configs.map(() => [] as number[])
   for (let round = 0; round < warmup + calls; round++) {
@@ -130,12 +153,21 @@ try {
       }
     }
     const tenth = Math.max(1, Math.floor(count / 10))
-    return { all: stats(perPayment), first: stats(reserveOnly.slice(0, tenth)), last: stats(reserveOnly.slice(-tenth)), failure }
+    return {
+      all: stats(perPayment),
+      first: stats(reserveOnly.slice(0, tenth)),
+      last: stats(reserveOnly.slice(-tenth)),
+      failure,
+    }
   }
   const opRows: string[] = []
   for (const { name, ledger } of ledgers) {
     const { all, first, last, failure } = await run(name, ledger, ledgerOps)
-    opRows.push(failure ? `| ${name} | ${failure} | | | | |` : `| ${name} | ${ms(all.mean)} | ${ms(all.p50)} | ${ms(all.p95)} | ${ms(first.mean)} | ${ms(last.mean)} |`)
+    opRows.push(
+      failure
+        ? `| ${name} | ${failure} | | | | |`
+        : `| ${name} | ${ms(all.mean)} | ${ms(all.p50)} | ${ms(all.p95)} | ${ms(first.mean)} | ${ms(last.mean)} |`,
+    )
   }
   // A long run on fresh memory and Redis ledgers: does reserve grow with history? (The file ledger
   // is a journal and keeps every entry by design; it is left out.)
@@ -145,7 +177,9 @@ try {
     { name: 'Redis', ledger: redisLedger({ redis, prefix: 'bench:long:' }) },
   ]) {
     const { all, first, last, failure } = await run(`long-${name}`, ledger, longOps)
-    longRows.push(failure ? `| ${name} | ${failure} | | |` : `| ${name} | ${ms(all.mean)} | ${ms(first.mean)} | ${ms(last.mean)} |`)
+    longRows.push(
+      failure ? `| ${name} | ${failure} | | |` : `| ${name} | ${ms(all.mean)} | ${ms(first.mean)} | ${ms(last.mean)} |`,
+    )
   }
 
   const redisVersion = execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).trim().split(' ')[2]

@@ -1,9 +1,10 @@
 // Bundle-size check: each entry bundled for the browser (esbuild, minified ESM), gzip -9.
 // Budgets live beside it in size-budgets.json; the peer client is measured in the same run so the
 // ratio holds whatever esbuild version is installed. Run after `npm run build`.
-import { build } from 'esbuild'
+
 import { readFileSync } from 'node:fs'
 import { gzipSync } from 'node:zlib'
+import { build } from 'esbuild'
 
 const budgets = JSON.parse(readFileSync(new URL('./size-budgets.json', import.meta.url), 'utf8'))
 
@@ -27,7 +28,9 @@ let failed = false
 const rows = []
 for (const entry of budgets.entries) {
   const size = await measure(entry.code, entry.external)
-  const forbidden = (entry.mustNotInclude ?? []).filter((name) => size.inputs.some((input) => input.includes(`node_modules/${name}/`)))
+  const forbidden = (entry.mustNotInclude ?? []).filter((name) =>
+    size.inputs.some((input) => input.includes(`node_modules/${name}/`)),
+  )
   const over = entry.gzipBudget !== undefined && size.gzip > entry.gzipBudget
   if (over || forbidden.length > 0) failed = true
   rows.push({

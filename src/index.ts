@@ -3,17 +3,26 @@
  *
  * @module
  */
-export type { Budget, BudgetRule, Charge } from './caps/budgets.js'
+
 export { bitcoinMainnet, bitcoinRegtest, bitcoinSignet, bitcoinTestnet } from './caps/bitcoinNetworks.js'
+export type { Budget, BudgetRule, Charge } from './caps/budgets.js'
 export { findKnownAsset, type KnownAsset, knownAssets } from './caps/knownAssets.js'
 export type { AssetAllowance, CallLimits, Caps } from './caps/policy.js'
 export type { Rates } from './caps/valuation.js'
 export { type ErrorCode, isPayfetchError, PayfetchError } from './errors/PayfetchError.js'
 export type { ApprovalRequest, Approve, PolicyWebhook } from './fetch/approval.js'
 export { createPayingFetch, type PayingFetch, type PayingFetchOptions } from './fetch/createPayingFetch.js'
-export type { Quote, QuotedOffer } from './fetch/quote.js'
 export type { PayfetchEvent } from './fetch/events.js'
-export type { EntryState, Ledger, PendingPayment, Reservation, ReserveResult, Spend, SpendReport } from './ledger/Ledger.js'
+export type { Quote, QuotedOffer } from './fetch/quote.js'
+export type {
+  EntryState,
+  Ledger,
+  PendingPayment,
+  Reservation,
+  ReserveResult,
+  Spend,
+  SpendReport,
+} from './ledger/Ledger.js'
 export { memoryLedger } from './ledger/memoryLedger.js'
 export type { Asset, Offer } from './offer/Offer.js'
 export type { Challenge, PaidReceipt, ProofContext, Protocol } from './protocols/Protocol.js'

@@ -31,11 +31,9 @@ const listening = /Listening on 127\.0\.0\.1:(\d+)/
  */
 export async function startAnvil(options: StartAnvilOptions): Promise<Anvil> {
   const { chainId, timeoutMs = 10_000 } = options
-  const child = spawn(
-    anvilBinary(),
-    ['--host', '127.0.0.1', '--port', '0', '--chain-id', String(chainId)],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  )
+  const child = spawn(anvilBinary(), ['--host', '127.0.0.1', '--port', '0', '--chain-id', String(chainId)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   track(child)
 
   let recentOutput = ''

@@ -1,7 +1,7 @@
-import { createPublicClient, createTestClient, createWalletClient, defineChain, http, publicActions } from 'viem'
 import type { Chain, Hex } from 'viem'
-import { createNonceManager, jsonRpc } from 'viem/nonce'
+import { createPublicClient, createTestClient, createWalletClient, defineChain, http, publicActions } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import { createNonceManager, jsonRpc } from 'viem/nonce'
 import { chainId, devKeys } from './constants.js'
 
 // anvil mines on every transaction, so receipts are ready at once; viem's default 4 s poll would only add waiting.

@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module'
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+import { createRequire } from 'node:module'
 import { toRouteRequest, writeRouteResponse } from './http.js'
 import type { RouteHandler } from './routes.js'
 

@@ -1,7 +1,7 @@
 import { x402Facilitator } from '@x402/core/facilitator'
 import type { Network } from '@x402/core/types'
-import { toFacilitatorEvmSigner } from '@x402/evm'
 import type { FacilitatorEvmSigner } from '@x402/evm'
+import { toFacilitatorEvmSigner } from '@x402/evm'
 import { ExactEvmScheme } from '@x402/evm/exact/facilitator'
 import { ExactEvmSchemeV1 } from '@x402/evm/exact/v1/facilitator'
 import type { Address } from 'viem'

@@ -1,5 +1,5 @@
-import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createServer } from 'node:http'
 import type { x402Facilitator } from '@x402/core/facilitator'
 import type { PaymentPayload, PaymentRequirements, SettleResponse, VerifyResponse } from '@x402/core/types'
 import { close, isRecord, listen, readJson, sendJson } from './http.js'
@@ -43,7 +43,13 @@ export async function serveFacilitator(facilitator: x402Facilitator): Promise<Se
     try {
       return await facilitator.settle(payload, requirements)
     } catch (error) {
-      return { success: false, errorReason: 'unexpected_settle_error', errorMessage: messageOf(error), transaction: '', network: requirements.network }
+      return {
+        success: false,
+        errorReason: 'unexpected_settle_error',
+        errorMessage: messageOf(error),
+        transaction: '',
+        network: requirements.network,
+      }
     }
   }
 
@@ -82,9 +88,13 @@ type PaymentRequest = { paymentPayload: PaymentPayload; paymentRequirements: Pay
 
 // Both x402 versions post `{ x402Version, paymentPayload, paymentRequirements }`; the facilitator
 // routes on `paymentPayload.x402Version`, so v1 shapes pass through under the v2 type.
-async function readPaymentRequest(request: IncomingMessage, response: ServerResponse): Promise<PaymentRequest | undefined> {
+async function readPaymentRequest(
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<PaymentRequest | undefined> {
   const body = await readJson(request)
-  if (isRecord(body) && isRecord(body.paymentPayload) && isRecord(body.paymentRequirements)) return body as PaymentRequest
+  if (isRecord(body) && isRecord(body.paymentPayload) && isRecord(body.paymentRequirements))
+    return body as PaymentRequest
   sendJson(response, 400, { error: 'expected JSON { x402Version, paymentPayload, paymentRequirements }' })
   return undefined
 }

@@ -1,7 +1,7 @@
-import { getAddress, toHex } from 'viem'
 import type { Address } from 'viem'
-import { loadArtifacts } from './artifacts.js'
+import { getAddress, toHex } from 'viem'
 import type { Artifacts } from './artifacts.js'
+import { loadArtifacts } from './artifacts.js'
 import type { DevWallet, LocalClients } from './clients.js'
 import { baseSepoliaUsdc, multicall3 } from './constants.js'
 

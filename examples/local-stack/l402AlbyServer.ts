@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
-import { issueL402Macaroon, makeL402AuthenticateHeader, parseL402Authorization, verifyL402Macaroon } from '@getalby/lightning-tools/402/l402'
+import {
+  issueL402Macaroon,
+  makeL402AuthenticateHeader,
+  parseL402Authorization,
+  verifyL402Macaroon,
+} from '@getalby/lightning-tools/402/l402'
 import { close, listen } from './http.js'
 import { createLightningNode, type LightningNode, sha256Hex } from './lightningNode.js'
 
@@ -39,7 +44,10 @@ export async function startAlbyL402Server(options: { priceMsat?: bigint } = {}):
     stats.challenges++
     const { invoice, paymentHash } = node.createInvoice({ amountMsat: options.priceMsat ?? 10_000n })
     const token = await issueL402Macaroon(secret, paymentHash, { path: request.url ?? '/' })
-    response.writeHead(402, { 'www-authenticate': makeL402AuthenticateHeader({ token, invoice }), 'content-type': 'text/plain' })
+    response.writeHead(402, {
+      'www-authenticate': makeL402AuthenticateHeader({ token, invoice }),
+      'content-type': 'text/plain',
+    })
     response.end('payment required')
   })
   const url = await listen(server)

@@ -65,7 +65,9 @@ export async function startL402Server(options: L402ServerOptions = {}): Promise<
     const identifier = Buffer.concat([Buffer.from([0, 0]), Buffer.from(paymentHash, 'hex'), randomBytes(32)])
     const macaroon = newMacaroon({ version: 2, rootKey, identifier, location: 'lsat' })
     macaroon.addFirstPartyCaveat(`services=${service}:0`)
-    macaroon.addFirstPartyCaveat(`${service}_valid_until=${Math.floor(Date.now() / 1000) + (options.tokenTtlSeconds ?? 3600)}`)
+    macaroon.addFirstPartyCaveat(
+      `${service}_valid_until=${Math.floor(Date.now() / 1000) + (options.tokenTtlSeconds ?? 3600)}`,
+    )
     // Aperture sends Go's StdEncoding base64.
     return Buffer.from(macaroon.exportBinary()).toString('base64')
   }
@@ -83,7 +85,8 @@ export async function startL402Server(options: L402ServerOptions = {}): Promise<
       const now = Math.floor(Date.now() / 1000)
       macaroon.verify(rootKey, (condition) => {
         const [key, value = ''] = condition.split('=', 2) as [string, string?]
-        if (key === 'services') return value.split(',').some((entry) => entry.startsWith(`${service}:`)) ? null : 'service not granted'
+        if (key === 'services')
+          return value.split(',').some((entry) => entry.startsWith(`${service}:`)) ? null : 'service not granted'
         if (key === `${service}_valid_until`) return Number(value) > now ? null : 'expired'
         return null // unknown caveats are skipped, as the spec says
       })
@@ -96,10 +99,19 @@ export async function startL402Server(options: L402ServerOptions = {}): Promise<
 
   function challenge(response: ServerResponse): void {
     stats.challenges++
-    const { invoice, paymentHash } = node.createInvoice({ amountMsat: options.priceMsat ?? 21_000n, ...options.invoice })
+    const { invoice, paymentHash } = node.createInvoice({
+      amountMsat: options.priceMsat ?? 21_000n,
+      ...options.invoice,
+    })
     const token = mint(options.mismatchHash ? sha256Hex(randomBytes(32)) : paymentHash)
     const params = `${options.version ? 'version="0", ' : ''}${options.tokenParam ?? 'macaroon'}="${token}", invoice="${invoice}"`
-    const lines = [...(options.mpp ? ['Payment id="kM9xPqWvT2nJrHsY4aDfEb", realm="api.example.com", method="lightning", intent="charge", request="eyJhbW91bnQiOiIxMDAwIn0"'] : [])]
+    const lines = [
+      ...(options.mpp
+        ? [
+            'Payment id="kM9xPqWvT2nJrHsY4aDfEb", realm="api.example.com", method="lightning", intent="charge", request="eyJhbW91bnQiOiIxMDAwIn0"',
+          ]
+        : []),
+    ]
     if (options.scheme === 'lsat+l402') lines.push(`LSAT ${params}`)
     lines.push(`L402 ${params}`)
     response.writeHead(402, {

@@ -12,12 +12,17 @@ export async function runLightningDemo(): Promise<void> {
   try {
     const server = await stack.l402Server()
     const wallet = await stack.walletService()
-    console.log(`Lightning stack up: L402 server ${server.url}, relay ${stack.relay.url}, node ${stack.node.publicKey.slice(0, 16)}…\n`)
+    console.log(
+      `Lightning stack up: L402 server ${server.url}, relay ${stack.relay.url}, node ${stack.node.publicKey.slice(0, 16)}…\n`,
+    )
     const fetchPaid = createPayingFetch({
       signers: [lightning({ wallet: nwc(wallet.uri, { WebSocket }), networks: ['regtest'], maxFeeSats: 10 })],
       caps: { perRequest: { sats: 100 } },
     })
-    for (const label of ['L402 GET /report (pays the invoice over NWC)', 'L402 GET /report again (reuses the paid token)']) {
+    for (const label of [
+      'L402 GET /report (pays the invoice over NWC)',
+      'L402 GET /report again (reuses the paid token)',
+    ]) {
       console.log(label)
       const started = performance.now()
       const response = await fetchPaid(`${server.url}/report`)

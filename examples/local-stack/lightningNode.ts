@@ -4,7 +4,10 @@ import { decode, encode, sign } from 'bolt11'
 /** The networks a test invoice can be issued on, with bolt11's network objects. */
 export type InvoiceNetwork = 'mainnet' | 'testnet' | 'signet' | 'regtest'
 const testnets = { pubKeyHash: 0x6f, scriptHash: 0xc4, validWitnessVersions: [0, 1] }
-export const bolt11Networks: Record<InvoiceNetwork, { bech32: string; pubKeyHash: number; scriptHash: number; validWitnessVersions: number[] }> = {
+export const bolt11Networks: Record<
+  InvoiceNetwork,
+  { bech32: string; pubKeyHash: number; scriptHash: number; validWitnessVersions: number[] }
+> = {
   mainnet: { bech32: 'bc', pubKeyHash: 0x00, scriptHash: 0x05, validWitnessVersions: [0, 1] },
   testnet: { bech32: 'tb', ...testnets },
   signet: { bech32: 'tbs', ...testnets },
@@ -41,7 +44,10 @@ export type LightningNode = {
   readonly settled: readonly { paymentHash: string; amountMsat: bigint }[]
 }
 
-export const sha256Hex = (bytes: Uint8Array | string) => createHash('sha256').update(typeof bytes === 'string' ? Buffer.from(bytes, 'hex') : bytes).digest('hex')
+export const sha256Hex = (bytes: Uint8Array | string) =>
+  createHash('sha256')
+    .update(typeof bytes === 'string' ? Buffer.from(bytes, 'hex') : bytes)
+    .digest('hex')
 
 /**
  * The payee side of the Lightning network in one process: a node key that signs invoices and a
@@ -69,7 +75,10 @@ export function createLightningNode(): LightningNode {
         { tagName: 'payment_secret', data: randomBytes(32).toString('hex') },
         { tagName: 'description', data: options.description ?? 'L402' },
         { tagName: 'expire_time', data: options.expirySeconds ?? 600 },
-        { tagName: 'feature_bits', data: { word_length: 4, var_onion_optin: { required: true }, payment_secret: { required: true } } },
+        {
+          tagName: 'feature_bits',
+          data: { word_length: 4, var_onion_optin: { required: true }, payment_secret: { required: true } },
+        },
       ]
       if (options.withPayee) tags.push({ tagName: 'payee_node_key', data: publicKey })
       const unsigned = encode({

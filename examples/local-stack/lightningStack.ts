@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { type L402Server, type L402ServerOptions, startL402Server } from './l402Server.js'
 import { createLightningNode, type LightningNode } from './lightningNode.js'
-import { startClnRest, startLnbits, startLndRest, type WalletServer, type WalletServerBehavior } from './lightningWallets.js'
+import {
+  startClnRest,
+  startLnbits,
+  startLndRest,
+  type WalletServer,
+  type WalletServerBehavior,
+} from './lightningWallets.js'
 import { type NostrRelay, startNostrRelay } from './nostrRelay.js'
 import { type NostrWalletService, startNostrWalletService, type WalletServiceBehavior } from './nostrWalletService.js'
 

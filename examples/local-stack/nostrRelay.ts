@@ -1,5 +1,6 @@
 import { type Event, type Filter, matchFilters, verifyEvent } from 'nostr-tools'
-import WebSocket, * as ws from 'ws'
+import type WebSocket from 'ws'
+import * as ws from 'ws'
 
 // ws 8 exports `WebSocketServer`; the @types/ws in the tree describes ws 7, which called it `WebSocket.Server`.
 const { WebSocketServer } = ws as unknown as { WebSocketServer: typeof WebSocket.Server }
@@ -41,12 +42,15 @@ export async function startNostrRelay(): Promise<NostrRelay> {
         published.push(event)
         if (event.kind < 20000 || event.kind >= 30000) {
           const replaceable = (event.kind >= 10000 && event.kind < 20000) || event.kind === 0 || event.kind === 3
-          if (replaceable) for (let i = stored.length - 1; i >= 0; i--) if (stored[i]?.kind === event.kind && stored[i]?.pubkey === event.pubkey) stored.splice(i, 1)
+          if (replaceable)
+            for (let i = stored.length - 1; i >= 0; i--)
+              if (stored[i]?.kind === event.kind && stored[i]?.pubkey === event.pubkey) stored.splice(i, 1)
           stored.push(event)
         }
         socket.send(JSON.stringify(['OK', event.id, true, '']))
         for (const [peer, filters] of subscriptions)
-          for (const [id, filter] of filters) if (matchFilters(filter, event)) peer.send(JSON.stringify(['EVENT', id, event]))
+          for (const [id, filter] of filters)
+            if (matchFilters(filter, event)) peer.send(JSON.stringify(['EVENT', id, event]))
       } else if (type === 'REQ') {
         const [id, ...filters] = rest as [string, ...Filter[]]
         subscriptions.get(socket)?.set(id, filters)
@@ -61,7 +65,8 @@ export async function startNostrRelay(): Promise<NostrRelay> {
   return {
     url: `ws://127.0.0.1:${address.port}`,
     published,
-    hasSubscription: (match) => [...subscriptions.values()].some((filters) => [...filters.values()].some((list) => list.some(match))),
+    hasSubscription: (match) =>
+      [...subscriptions.values()].some((filters) => [...filters.values()].some((list) => list.some(match))),
     close: () =>
       new Promise<void>((resolve) => {
         for (const client of server.clients) client.terminate()

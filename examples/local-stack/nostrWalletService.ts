@@ -29,7 +29,11 @@ export type NostrWalletService = {
  * event (NIP-04 and NIP-44) and answers `pay_invoice` by paying through `node` (which settles the
  * invoice and reveals its preimage), or with a NIP-47 error when the node refuses.
  */
-export async function startNostrWalletService(relay: NostrRelay, node: LightningNode, behavior: WalletServiceBehavior = {}): Promise<NostrWalletService> {
+export async function startNostrWalletService(
+  relay: NostrRelay,
+  node: LightningNode,
+  behavior: WalletServiceBehavior = {},
+): Promise<NostrWalletService> {
   const relayUrl = relay.url
   const walletSecret = Buffer.from(generateSecretKey()).toString('hex')
   const clientSecret = generateSecretKey()
@@ -44,14 +48,18 @@ export async function startNostrWalletService(relay: NostrRelay, node: Lightning
       if (behavior.delayMs) await new Promise((resolve) => setTimeout(resolve, behavior.delayMs))
       try {
         const { preimage, feeMsat } = node.pay(request.invoice)
-        return { result: { preimage: behavior.garbagePreimage ? 'ab'.repeat(32) : preimage, fees_paid: Number(feeMsat) }, error: undefined }
+        return {
+          result: { preimage: behavior.garbagePreimage ? 'ab'.repeat(32) : preimage, fees_paid: Number(feeMsat) },
+          error: undefined,
+        }
       } catch (error) {
         return { result: undefined, error: { code: 'PAYMENT_FAILED', message: (error as Error).message } }
       }
     },
   })
   // The service subscribes in the background; wait until the relay has its filter.
-  while (!relay.hasSubscription((filter) => filter['#p']?.includes(walletPubkey) === true)) await new Promise((resolve) => setTimeout(resolve, 5))
+  while (!relay.hasSubscription((filter) => filter['#p']?.includes(walletPubkey) === true))
+    await new Promise((resolve) => setTimeout(resolve, 5))
   const uri = `nostr+walletconnect://${walletPubkey}?relay=${encodeURIComponent(relayUrl)}&secret=${Buffer.from(clientSecret).toString('hex')}`
   return {
     uri,

@@ -17,9 +17,13 @@ export type RedisServer = {
 export async function startRedis(timeoutMs = 10_000): Promise<RedisServer> {
   const port = await freePort()
   const dir = await mkdtemp(join(tmpdir(), 'payfetch-redis-'))
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   track(child)
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => resolve())
@@ -34,7 +38,10 @@ export async function startRedis(timeoutMs = 10_000): Promise<RedisServer> {
   }
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-server did not start within ${timeoutMs} ms:\n${output}`)), timeoutMs)
+      const timer = setTimeout(
+        () => reject(new Error(`redis-server did not start within ${timeoutMs} ms:\n${output}`)),
+        timeoutMs,
+      )
       child.stdout?.on('data', (chunk: Buffer) => {
         output = (output + chunk.toString('utf8')).slice(-4_000)
         if (output.includes('Ready to accept connections')) {

@@ -1,13 +1,4 @@
 import {
-  findAssociatedTokenPda,
-  getCreateAssociatedTokenIdempotentInstructionAsync,
-  getMintEncoder,
-  getMintToCheckedInstruction,
-  getTokenDecoder,
-  TOKEN_2022_PROGRAM_ADDRESS,
-} from '@solana-program/token-2022'
-import { TOKEN_PROGRAM_ADDRESS } from '@solana-program/token'
-import {
   type Address,
   appendTransactionMessageInstructions,
   createTransactionMessage,
@@ -23,6 +14,15 @@ import {
   signTransactionMessageWithSigners,
   type Transaction,
 } from '@solana/kit'
+import { TOKEN_PROGRAM_ADDRESS } from '@solana-program/token'
+import {
+  findAssociatedTokenPda,
+  getCreateAssociatedTokenIdempotentInstructionAsync,
+  getMintEncoder,
+  getMintToCheckedInstruction,
+  getTokenDecoder,
+  TOKEN_2022_PROGRAM_ADDRESS,
+} from '@solana-program/token-2022'
 import { FailedTransactionMetadata, LiteSVM, type TransactionMetadata } from 'litesvm'
 
 /** An SPL mint on the local chain. */
@@ -40,7 +40,12 @@ export type SolanaChain = {
   /** Holds SOL, pays for set-up transactions and is every test mint's authority. */
   readonly admin: KeyPairSigner
   /** Places a mint at `address` (a fresh one by default) owned by the token program, authority `admin`. */
-  createMint(options: { symbol: string; decimals: number; tokenProgram?: Address; address?: Address }): Promise<SolanaToken>
+  createMint(options: {
+    symbol: string
+    decimals: number
+    tokenProgram?: Address
+    address?: Address
+  }): Promise<SolanaToken>
   /** Creates `owner`'s associated token account through the associated token account program. */
   createTokenAccount(token: SolanaToken, owner: Address): Promise<Address>
   /** Mints `amount` to `owner`'s associated token account, creating it when missing. */
@@ -68,17 +73,22 @@ export async function createSolanaChain(): Promise<SolanaChain> {
 
   function send(transaction: Transaction): string {
     const result = svm.sendTransaction(transaction)
-    if (result instanceof FailedTransactionMetadata) throw new Error(`transaction failed: ${result.toString()}\n${result.meta().logs().join('\n')}`)
+    if (result instanceof FailedTransactionMetadata)
+      throw new Error(`transaction failed: ${result.toString()}\n${result.meta().logs().join('\n')}`)
     return getSignatureFromTransaction(transaction)
   }
 
   async function run(instructions: Instruction[]): Promise<string> {
     // A memo with a counter keeps repeated set-up transactions (same mint, same amount) distinct.
-    const unique: Instruction = { programAddress: 'MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr' as Address, data: new TextEncoder().encode(`setup ${++nonce}`) }
+    const unique: Instruction = {
+      programAddress: 'MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr' as Address,
+      data: new TextEncoder().encode(`setup ${++nonce}`),
+    }
     const message = pipe(
       createTransactionMessage({ version: 0 }),
       (m) => setTransactionMessageFeePayerSigner(admin, m),
-      (m) => setTransactionMessageLifetimeUsingBlockhash({ blockhash: svm.latestBlockhash(), lastValidBlockHeight: 0n }, m),
+      (m) =>
+        setTransactionMessageLifetimeUsingBlockhash({ blockhash: svm.latestBlockhash(), lastValidBlockHeight: 0n }, m),
       (m) => appendTransactionMessageInstructions([...instructions, unique], m),
     )
     return send(await signTransactionMessageWithSigners(message))
@@ -90,7 +100,12 @@ export async function createSolanaChain(): Promise<SolanaChain> {
   }
 
   async function createTokenAccount(token: SolanaToken, owner: Address): Promise<Address> {
-    const instruction = await getCreateAssociatedTokenIdempotentInstructionAsync({ payer: admin, owner, mint: token.mint, tokenProgram: token.tokenProgram })
+    const instruction = await getCreateAssociatedTokenIdempotentInstructionAsync({
+      payer: admin,
+      owner,
+      mint: token.mint,
+      tokenProgram: token.tokenProgram,
+    })
     await run([instruction])
     return tokenAccount(token, owner)
   }
@@ -100,14 +115,33 @@ export async function createSolanaChain(): Promise<SolanaChain> {
     admin,
     async createMint({ symbol, decimals, tokenProgram = TOKEN_PROGRAM_ADDRESS, address }) {
       const mint = address ?? (await generateKeyPairSigner()).address
-      const data = getMintEncoder().encode({ mintAuthority: admin.address, supply: 0n, decimals, isInitialized: true, freezeAuthority: null, extensions: null })
-      svm.setAccount({ address: mint, data: Uint8Array.from(data), executable: false, lamports: rentExemptMintLamports(svm), programAddress: tokenProgram, space: BigInt(data.length) })
+      const data = getMintEncoder().encode({
+        mintAuthority: admin.address,
+        supply: 0n,
+        decimals,
+        isInitialized: true,
+        freezeAuthority: null,
+        extensions: null,
+      })
+      svm.setAccount({
+        address: mint,
+        data: Uint8Array.from(data),
+        executable: false,
+        lamports: rentExemptMintLamports(svm),
+        programAddress: tokenProgram,
+        space: BigInt(data.length),
+      })
       return { mint, decimals, tokenProgram, symbol }
     },
     createTokenAccount,
     async mint(token, owner, amount) {
       const account = await createTokenAccount(token, owner)
-      await run([getMintToCheckedInstruction({ mint: token.mint, token: account, mintAuthority: admin, amount, decimals: token.decimals }, { programAddress: token.tokenProgram })])
+      await run([
+        getMintToCheckedInstruction(
+          { mint: token.mint, token: account, mintAuthority: admin, amount, decimals: token.decimals },
+          { programAddress: token.tokenProgram },
+        ),
+      ])
     },
     tokenAccount,
     async balanceOf(token, owner) {

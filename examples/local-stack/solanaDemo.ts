@@ -14,15 +14,22 @@ export async function runSolanaDemo(): Promise<void> {
     const payer = await stack.newPayer()
     await stack.fund(stack.tokens.usdc, payer.address, 1_000_000n)
     const { usdc: token } = stack.tokens
-    console.log(`Solana stack up in ${(performance.now() - started).toFixed(0)} ms (LiteSVM as ${stack.network}, RPC ${stack.rpcUrl})`)
-    console.log(`payer ${payer.address} holds ${usdc(await stack.balanceOf(token, payer.address))} USDC and ${stack.lamports(payer.address)} lamports`)
+    console.log(
+      `Solana stack up in ${(performance.now() - started).toFixed(0)} ms (LiteSVM as ${stack.network}, RPC ${stack.rpcUrl})`,
+    )
+    console.log(
+      `payer ${payer.address} holds ${usdc(await stack.balanceOf(token, payer.address))} USDC and ${stack.lamports(payer.address)} lamports`,
+    )
     console.log(`merchant ${stack.payTo}; fee payer (facilitator) ${stack.feePayer}\n`)
 
     const fetchPaid = createPayingFetch({
       signers: [solana({ signer: payer, rpc: stack.rpcUrl, networks: [stack.network] })],
       caps: { perRequest: { usd: '0.10' } },
     })
-    const before = { payer: await stack.balanceOf(token, payer.address), merchant: await stack.balanceOf(token, stack.payTo) }
+    const before = {
+      payer: await stack.balanceOf(token, payer.address),
+      merchant: await stack.balanceOf(token, stack.payTo),
+    }
     const paidAt = performance.now()
     console.log('x402 v2 GET /weather on Solana (SPL TransferChecked, co-signed by the facilitator)')
     const response = await fetchPaid(`${stack.v2Url}/weather`)
@@ -30,7 +37,9 @@ export async function runSolanaDemo(): Promise<void> {
     const receipt = getReceipt(response) as Receipt
     console.log(`  ${response.status} ${(await response.text()).slice(0, 60)}`)
     console.log(`  paid ${usdc(receipt.amount)} on ${receipt.network} in ${ms} ms; signature ${receipt.reference}`)
-    console.log(`  payer balance ${usdc(before.payer)} -> ${usdc(await stack.balanceOf(token, payer.address))}; lamports still ${stack.lamports(payer.address)}`)
+    console.log(
+      `  payer balance ${usdc(before.payer)} -> ${usdc(await stack.balanceOf(token, payer.address))}; lamports still ${stack.lamports(payer.address)}`,
+    )
     console.log(`  merchant balance ${usdc(before.merchant)} -> ${usdc(await stack.balanceOf(token, stack.payTo))}`)
   } finally {
     await stack.stop()

@@ -1,20 +1,20 @@
-import { x402Facilitator } from '@x402/core/facilitator'
-import type { Network } from '@x402/core/types'
-import { type FacilitatorSvmSigner, TransactionOnchainFailureError } from '@x402/svm'
-import { ExactSvmScheme } from '@x402/svm/exact/facilitator'
-import { ExactSvmSchemeV1 } from '@x402/svm/exact/v1/facilitator'
 import {
-  address,
   type Address,
+  address,
   getBase64EncodedWireTransaction,
   getBase64Encoder,
   getSignatureFromTransaction,
   getTransactionDecoder,
   type KeyPairSigner,
   partiallySignTransaction,
-  signature as toSignature,
   type Transaction,
+  signature as toSignature,
 } from '@solana/kit'
+import { x402Facilitator } from '@x402/core/facilitator'
+import type { Network } from '@x402/core/types'
+import { type FacilitatorSvmSigner, TransactionOnchainFailureError } from '@x402/svm'
+import { ExactSvmScheme } from '@x402/svm/exact/facilitator'
+import { ExactSvmSchemeV1 } from '@x402/svm/exact/v1/facilitator'
 import { FailedTransactionMetadata, type LiteSVM } from 'litesvm'
 import { type Settlement, serveFacilitator } from './facilitatorServer.js'
 
@@ -48,7 +48,9 @@ export function liteSvmFacilitatorSigner(svm: LiteSVM, feePayer: KeyPairSigner):
     getAddresses: () => [feePayer.address],
     async signTransaction(transaction, payer) {
       if (payer !== feePayer.address) throw new Error(`no signer for fee payer ${payer}`)
-      return getBase64EncodedWireTransaction(await partiallySignTransaction([feePayer.keyPair], decodeWire(transaction)))
+      return getBase64EncodedWireTransaction(
+        await partiallySignTransaction([feePayer.keyPair], decodeWire(transaction)),
+      )
     },
     async simulateTransaction(transaction) {
       // Simulate exactly what would be sent: the fee payer signs a copy, so every signature is checked.
@@ -78,7 +80,12 @@ export function liteSvmFacilitatorSigner(svm: LiteSVM, feePayer: KeyPairSigner):
  * A real x402 facilitator over loopback HTTP (`GET /supported`, `POST /verify`, `POST /settle`):
  * the reference `ExactSvmScheme` (v2, CAIP-2) and `ExactSvmSchemeV1` (v1 names) on the LiteSVM.
  */
-export async function startSolanaFacilitator(options: { svm: LiteSVM; feePayer: KeyPairSigner; network: string; v1Network: string }): Promise<SolanaFacilitatorServer> {
+export async function startSolanaFacilitator(options: {
+  svm: LiteSVM
+  feePayer: KeyPairSigner
+  network: string
+  v1Network: string
+}): Promise<SolanaFacilitatorServer> {
   const signer = liteSvmFacilitatorSigner(options.svm, options.feePayer)
   const facilitator = new x402Facilitator()
     .register(options.network as Network, new ExactSvmScheme(signer))

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http'
-import { address as toAddress, getAddressDecoder } from '@solana/kit'
+import { getAddressDecoder, address as toAddress } from '@solana/kit'
 import type { LiteSVM } from 'litesvm'
 import { close, listen, readJson, sendJson } from './http.js'
 
@@ -37,7 +37,8 @@ export async function startSolanaRpc(svm: LiteSVM): Promise<SolanaRpcServer> {
       case 'getAccountInfo': {
         const [address, config] = params as [string, { encoding?: string } | undefined]
         const encoding = config?.encoding ?? 'base58'
-        if (encoding !== 'base64') throw rpcError(-32602, `this local RPC only serves base64 account data, not ${encoding}`)
+        if (encoding !== 'base64')
+          throw rpcError(-32602, `this local RPC only serves base64 account data, not ${encoding}`)
         const account = svm.getAccount(toAddress(address))
         if (!account.exists) return { context, value: null }
         return {
@@ -61,7 +62,10 @@ export async function startSolanaRpc(svm: LiteSVM): Promise<SolanaRpcServer> {
         const amount = new DataView(account.data.buffer, account.data.byteOffset).getBigUint64(64, true)
         const mint = svm.getAccount(getAddressDecoder().decode(account.data.subarray(0, 32)))
         const decimals = mint.exists ? (mint.data[44] ?? 0) : 0
-        return { context, value: { amount: amount.toString(), decimals, uiAmount: null, uiAmountString: amount.toString() } }
+        return {
+          context,
+          value: { amount: amount.toString(), decimals, uiAmount: null, uiAmountString: amount.toString() },
+        }
       }
       case 'getSlot':
       case 'getBlockHeight':
@@ -83,7 +87,8 @@ export async function startSolanaRpc(svm: LiteSVM): Promise<SolanaRpcServer> {
 
   function handle(request: Request): unknown {
     const id = request.id ?? null
-    if (typeof request.method !== 'string') return { jsonrpc: '2.0', id, error: { code: -32600, message: 'Invalid request' } }
+    if (typeof request.method !== 'string')
+      return { jsonrpc: '2.0', id, error: { code: -32600, message: 'Invalid request' } }
     calls.push(request.method)
     try {
       return { jsonrpc: '2.0', id, result: answer(request.method, Array.isArray(request.params) ? request.params : []) }
@@ -96,7 +101,13 @@ export async function startSolanaRpc(svm: LiteSVM): Promise<SolanaRpcServer> {
   const server = createServer((request, response) => {
     if (request.method !== 'POST') return sendJson(response, 405, { error: 'POST JSON-RPC only' })
     readJson(request)
-      .then((body) => sendJson(response, 200, Array.isArray(body) ? body.map((one) => handle(one as Request)) : handle((body ?? {}) as Request)))
+      .then((body) =>
+        sendJson(
+          response,
+          200,
+          Array.isArray(body) ? body.map((one) => handle(one as Request)) : handle((body ?? {}) as Request),
+        ),
+      )
       .catch((error: unknown) => sendJson(response, 500, { error: String(error) }))
   })
   const url = await listen(server)

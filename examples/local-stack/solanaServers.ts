@@ -1,19 +1,23 @@
 import { createServer } from 'node:http'
-import { HTTPFacilitatorClient } from '@x402/core/server'
-import type { RouteConfig } from '@x402/core/server'
-import type { Network } from '@x402/core/types'
-import { ExactSvmScheme } from '@x402/svm/exact/server'
-import { paymentMiddleware, x402ResourceServer } from '@x402/express'
 import type { Address } from '@solana/kit'
+import type { RouteConfig } from '@x402/core/server'
+import { HTTPFacilitatorClient } from '@x402/core/server'
+import type { Network } from '@x402/core/types'
+import { paymentMiddleware, x402ResourceServer } from '@x402/express'
+import { ExactSvmScheme } from '@x402/svm/exact/server'
 import { createExpressApp, toExpress } from './express.js'
-import { startX402V1Server } from './x402V1Server.js'
 import { close, listen } from './http.js'
 import type { RouteHandler } from './routes.js'
 import { echo, json } from './routes.js'
 import type { SolanaToken } from './solanaChain.js'
+import { startX402V1Server } from './x402V1Server.js'
 
 /** The stack's tokens, by the name routes use. */
-export type SolanaTokens = { readonly usdc: SolanaToken; readonly localToken: SolanaToken; readonly token2022: SolanaToken }
+export type SolanaTokens = {
+  readonly usdc: SolanaToken
+  readonly localToken: SolanaToken
+  readonly token2022: SolanaToken
+}
 
 /** A priced route on the Solana servers. */
 export type SolanaRoute = {
@@ -31,12 +35,48 @@ export type SolanaRoute = {
 
 /** The routes of every Solana server unless a caller passes its own. */
 export const defaultSolanaRoutes: readonly SolanaRoute[] = [
-  { method: 'GET', path: '/weather', amount: 10_000n, token: 'usdc', description: 'Weather report', handler: () => json({ weather: 'sunny', temperature: 21, chain: 'solana' }) },
+  {
+    method: 'GET',
+    path: '/weather',
+    amount: 10_000n,
+    token: 'usdc',
+    description: 'Weather report',
+    handler: () => json({ weather: 'sunny', temperature: 21, chain: 'solana' }),
+  },
   { method: 'POST', path: '/echo', amount: 10_000n, token: 'usdc', description: 'Echo', handler: echo },
-  { method: 'GET', path: '/local', amount: 50_000n, token: 'localToken', description: 'Priced in a mint no default list knows', handler: () => json({ paidIn: 'LOCAL' }) },
-  { method: 'GET', path: '/token-2022', amount: 2_500_000n, token: 'token2022', description: 'Priced in a Token-2022 mint (9 decimals)', handler: () => json({ paidIn: 'T22' }) },
-  { method: 'GET', path: '/invoice', amount: 20_000n, token: 'usdc', memo: 'invoice 42 ✓', description: 'The server names the memo', handler: () => json({ invoice: 42 }) },
-  { method: 'GET', path: '/pricey', amount: 5_000_000n, token: 'usdc', description: 'Costs 5 USDC, above default caps', handler: () => json({ pricey: true }) },
+  {
+    method: 'GET',
+    path: '/local',
+    amount: 50_000n,
+    token: 'localToken',
+    description: 'Priced in a mint no default list knows',
+    handler: () => json({ paidIn: 'LOCAL' }),
+  },
+  {
+    method: 'GET',
+    path: '/token-2022',
+    amount: 2_500_000n,
+    token: 'token2022',
+    description: 'Priced in a Token-2022 mint (9 decimals)',
+    handler: () => json({ paidIn: 'T22' }),
+  },
+  {
+    method: 'GET',
+    path: '/invoice',
+    amount: 20_000n,
+    token: 'usdc',
+    memo: 'invoice 42 ✓',
+    description: 'The server names the memo',
+    handler: () => json({ invoice: 42 }),
+  },
+  {
+    method: 'GET',
+    path: '/pricey',
+    amount: 5_000_000n,
+    token: 'usdc',
+    description: 'Costs 5 USDC, above default caps',
+    handler: () => json({ pricey: true }),
+  },
 ]
 
 export type SolanaServerOptions = {
@@ -59,11 +99,22 @@ export type SolanaResourceServer = { readonly url: string; close(): Promise<void
 export async function startSolanaV2Server(options: SolanaServerOptions): Promise<SolanaResourceServer> {
   const { routes, tokens, payTo, network } = options
   const scheme = new ExactSvmScheme(options.rpcUrl === undefined ? {} : { rpcUrl: options.rpcUrl })
-  const resourceServer = new x402ResourceServer(new HTTPFacilitatorClient({ url: options.facilitatorUrl })).register(network as Network, scheme)
+  const resourceServer = new x402ResourceServer(new HTTPFacilitatorClient({ url: options.facilitatorUrl })).register(
+    network as Network,
+    scheme,
+  )
   const app = createExpressApp()
-  const priceList = Object.fromEntries(routes.map((route): [string, RouteConfig] => [`${route.method} ${route.path}`, priced(route, tokens, payTo, network)]))
+  const priceList = Object.fromEntries(
+    routes.map((route): [string, RouteConfig] => [
+      `${route.method} ${route.path}`,
+      priced(route, tokens, payTo, network),
+    ]),
+  )
   app.use(paymentMiddleware(priceList, resourceServer))
-  app.get('/free', toExpress(() => json({ free: true })))
+  app.get(
+    '/free',
+    toExpress(() => json({ free: true })),
+  )
   for (const route of routes) app[route.method === 'GET' ? 'get' : 'post'](route.path, toExpress(route.handler))
   const server = createServer(app)
   const url = await listen(server)
@@ -77,7 +128,11 @@ function priced(route: SolanaRoute, tokens: SolanaTokens, payTo: Address, networ
       network: network as Network,
       payTo,
       maxTimeoutSeconds: 60,
-      price: { amount: route.amount.toString(), asset: tokens[route.token].mint, extra: route.memo === undefined ? {} : { memo: route.memo } },
+      price: {
+        amount: route.amount.toString(),
+        asset: tokens[route.token].mint,
+        extra: route.memo === undefined ? {} : { memo: route.memo },
+      },
     },
     ...(route.description === undefined ? {} : { description: route.description }),
     mimeType: 'application/json',
@@ -89,9 +144,13 @@ function priced(route: SolanaRoute, tokens: SolanaTokens, payTo: Address, networ
  * JSON 402 body, `X-PAYMENT` in, `X-PAYMENT-RESPONSE` out, verify and settle through the local
  * facilitator's v1 scheme. Its fee payer comes from the facilitator's `/supported`.
  */
-export async function startSolanaV1Server(options: SolanaServerOptions & { readonly v1Network: string }): Promise<SolanaResourceServer> {
+export async function startSolanaV1Server(
+  options: SolanaServerOptions & { readonly v1Network: string },
+): Promise<SolanaResourceServer> {
   const { facilitatorUrl, routes, tokens, payTo, v1Network } = options
-  const supported = (await (await fetch(`${facilitatorUrl}/supported`)).json()) as { kinds: { x402Version: number; network: string; extra?: { feePayer?: string } }[] }
+  const supported = (await (await fetch(`${facilitatorUrl}/supported`)).json()) as {
+    kinds: { x402Version: number; network: string; extra?: { feePayer?: string } }[]
+  }
   const feePayer = supported.kinds.find((kind) => kind.x402Version === 1 && kind.network === v1Network)?.extra?.feePayer
   if (!feePayer) throw new Error(`the facilitator offers no v1 fee payer for ${v1Network}`)
   return startX402V1Server({

@@ -1,19 +1,19 @@
 import { type Address, generateKeyPairSigner, type KeyPairSigner, lamports } from '@solana/kit'
 import type { LiteSVM } from 'litesvm'
-import { createSolanaChain, TOKEN_2022_PROGRAM_ADDRESS } from './solanaChain.js'
 import type { SolanaChain, SolanaToken } from './solanaChain.js'
-import { startSolanaFacilitator } from './solanaFacilitator.js'
+import { createSolanaChain, TOKEN_2022_PROGRAM_ADDRESS } from './solanaChain.js'
 import type { SolanaSettlement } from './solanaFacilitator.js'
+import { startSolanaFacilitator } from './solanaFacilitator.js'
 import { startSolanaRpc } from './solanaRpc.js'
-import { defaultSolanaRoutes, startSolanaV1Server, startSolanaV2Server } from './solanaServers.js'
 import type { SolanaRoute, SolanaTokens } from './solanaServers.js'
+import { defaultSolanaRoutes, startSolanaV1Server, startSolanaV2Server } from './solanaServers.js'
 
 export type { SolanaChain, SolanaToken } from './solanaChain.js'
-export type { SolanaSettlement } from './solanaFacilitator.js'
-export type { SolanaRoute, SolanaTokens } from './solanaServers.js'
 export { createSolanaChain } from './solanaChain.js'
+export type { SolanaSettlement } from './solanaFacilitator.js'
 export { liteSvmFacilitatorSigner } from './solanaFacilitator.js'
 export { startSolanaRpc } from './solanaRpc.js'
+export type { SolanaRoute, SolanaTokens } from './solanaServers.js'
 export { defaultSolanaRoutes } from './solanaServers.js'
 
 /** Devnet's CAIP-2 id: the x402 reference SDK only accepts the three public clusters' ids. */
@@ -99,9 +99,20 @@ export async function startSolanaStack(options: SolanaStackOptions = {}): Promis
 
     const rpc = await startSolanaRpc(svm)
     stoppers.push(rpc.close)
-    const facilitator = await startSolanaFacilitator({ svm, feePayer, network: solanaDevnet, v1Network: solanaDevnetV1 })
+    const facilitator = await startSolanaFacilitator({
+      svm,
+      feePayer,
+      network: solanaDevnet,
+      v1Network: solanaDevnetV1,
+    })
     stoppers.push(facilitator.close)
-    const serverOptions = { facilitatorUrl: facilitator.url, network: solanaDevnet, routes: options.routes ?? defaultSolanaRoutes, tokens, payTo }
+    const serverOptions = {
+      facilitatorUrl: facilitator.url,
+      network: solanaDevnet,
+      routes: options.routes ?? defaultSolanaRoutes,
+      tokens,
+      payTo,
+    }
     const [v2, v2Blockhash, v1] = await Promise.all([
       startSolanaV2Server(serverOptions),
       startSolanaV2Server({ ...serverOptions, rpcUrl: rpc.url }),

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http'
-import { HTTPFacilitatorClient } from '@x402/core/server'
 import type { RouteConfig } from '@x402/core/server'
+import { HTTPFacilitatorClient } from '@x402/core/server'
 import { ExactEvmScheme } from '@x402/evm/exact/server'
 import { paymentMiddleware, x402ResourceServer } from '@x402/express'
 import type { Address } from 'viem'
@@ -8,8 +8,8 @@ import { v2Network } from './constants.js'
 import { createExpressApp, toExpress } from './express.js'
 import { close, listen } from './http.js'
 import type { InstalledContracts } from './installContracts.js'
-import { json } from './routes.js'
 import type { PaidRoute } from './routes.js'
+import { json } from './routes.js'
 
 export type ResourceServerOptions = {
   readonly facilitatorUrl: string
@@ -37,7 +37,10 @@ export async function startV2Server(options: ResourceServerOptions): Promise<Res
   const app = createExpressApp()
   const priceList = Object.fromEntries(routes.map((route) => [routeKey(route), priced(route, tokens, payTo)]))
   app.use(paymentMiddleware(priceList, resourceServer))
-  app.get('/free', toExpress(() => json({ free: true })))
+  app.get(
+    '/free',
+    toExpress(() => json({ free: true })),
+  )
   for (const route of routes) app[lower(route.method)](route.path, toExpress(route.handler))
 
   const server = createServer(app)

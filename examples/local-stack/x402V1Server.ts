@@ -1,6 +1,15 @@
-import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { close, decodeBase64Json, encodeBase64Json, isRecord, listen, sendJson, toRouteRequest, writeRouteResponse } from './http.js'
+import { createServer } from 'node:http'
+import {
+  close,
+  decodeBase64Json,
+  encodeBase64Json,
+  isRecord,
+  listen,
+  sendJson,
+  toRouteRequest,
+  writeRouteResponse,
+} from './http.js'
 import type { RouteHandler } from './routes.js'
 
 /** A priced route as the v1 server needs it, whatever chain prices it. */
@@ -40,13 +49,16 @@ export async function startX402V1Server<R extends V1Route>(options: {
     const route = routes.find((candidate) => candidate.method === request.method && candidate.path === pathname)
     if (!route) return sendJson(response, 404, { error: 'not found' })
     const requirements = options.requirementsFor(route, baseUrl)
-    const paymentRequired = (error: string, headers = {}) => sendJson(response, 402, { x402Version: 1, error, accepts: [requirements] }, headers)
+    const paymentRequired = (error: string, headers = {}) =>
+      sendJson(response, 402, { x402Version: 1, error, accepts: [requirements] }, headers)
 
     const header = request.headers['x-payment']
     if (typeof header !== 'string' || header === '') return paymentRequired('X-PAYMENT header is required')
     const paymentPayload = decodeBase64Json(header)
-    if (!isRecord(paymentPayload) || paymentPayload.x402Version !== 1 || !isRecord(paymentPayload.payload)) return paymentRequired('Invalid or malformed payment header')
-    if (paymentPayload.scheme !== requirements.scheme || paymentPayload.network !== requirements.network) return paymentRequired('Unable to find matching payment requirements')
+    if (!isRecord(paymentPayload) || paymentPayload.x402Version !== 1 || !isRecord(paymentPayload.payload))
+      return paymentRequired('Invalid or malformed payment header')
+    if (paymentPayload.scheme !== requirements.scheme || paymentPayload.network !== requirements.network)
+      return paymentRequired('Unable to find matching payment requirements')
 
     const facilitatorRequest = { x402Version: 1, paymentPayload, paymentRequirements: requirements }
     const verified = await postJson(`${facilitatorUrl}/verify`, facilitatorRequest)
@@ -59,7 +71,10 @@ export async function startX402V1Server<R extends V1Route>(options: {
     if ((answer.status ?? 200) >= 400) return writeRouteResponse(response, answer)
 
     const receipt = toReceipt(await postJson(`${facilitatorUrl}/settle`, facilitatorRequest), requirements.network)
-    const receiptHeaders = { 'x-payment-response': encodeBase64Json(receipt), 'access-control-expose-headers': 'X-PAYMENT-RESPONSE' }
+    const receiptHeaders = {
+      'x-payment-response': encodeBase64Json(receipt),
+      'access-control-expose-headers': 'X-PAYMENT-RESPONSE',
+    }
     if (!receipt.success) return paymentRequired(receipt.errorReason ?? 'settlement failed', receiptHeaders)
     writeRouteResponse(response, answer, receiptHeaders)
   }
@@ -92,7 +107,11 @@ function toReceipt(settled: unknown, network: string): ReceiptV1 {
 }
 
 async function postJson(url: string, body: unknown): Promise<unknown> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
   if (!response.ok) throw new Error(`${url} answered ${response.status}: ${await response.text()}`)
   return response.json()
 }

@@ -4,5 +4,5 @@
  *
  * @module
  */
-export { storageLedger, type StorageLedgerOptions } from './storageLedger.js'
+export { type StorageLedgerOptions, storageLedger } from './storageLedger.js'
 export { storageSessions } from './storageSessions.js'

@@ -42,7 +42,11 @@ export function storageLedger(options: StorageLedgerOptions = {}): Ledger {
   let connection: Promise<IDBDatabase> | undefined
   const database = (): Promise<IDBDatabase> => {
     const factory = options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB
-    if (!factory) throw new PayfetchError('INVALID_OPTIONS', 'storageLedger needs IndexedDB: pass options.indexedDB where globalThis.indexedDB is missing.')
+    if (!factory)
+      throw new PayfetchError(
+        'INVALID_OPTIONS',
+        'storageLedger needs IndexedDB: pass options.indexedDB where globalThis.indexedDB is missing.',
+      )
     if (connection) return connection
     const opened = connect(factory, name, storeName).then(
       (db) => {
@@ -71,7 +75,11 @@ export function storageLedger(options: StorageLedgerOptions = {}): Ledger {
   // callback, synchronously, issuing any writes there. IndexedDB commits a transaction once no
   // request is pending, so awaiting anything else inside would end it early. The result is given
   // only once the transaction has committed.
-  const transact = async <R, T>(mode: IDBTransactionMode, start: (store: IDBObjectStore) => IDBRequest<R>, then: (result: R, store: IDBObjectStore) => T): Promise<T> => {
+  const transact = async <R, T>(
+    mode: IDBTransactionMode,
+    start: (store: IDBObjectStore) => IDBRequest<R>,
+    then: (result: R, store: IDBObjectStore) => T,
+  ): Promise<T> => {
     const db = await database()
     return new Promise<T>((resolve, reject) => {
       // Strict: a reservation is on disk before the payment it allows is signed.
@@ -91,7 +99,8 @@ export function storageLedger(options: StorageLedgerOptions = {}): Ledger {
       }
       transaction.oncomplete = () => resolve(value)
       // A failed request (quota, constraint) aborts the whole transaction: nothing of it is kept.
-      transaction.onabort = () => reject(failure ?? transaction.error ?? new DOMException('The ledger transaction was aborted.', 'AbortError'))
+      transaction.onabort = () =>
+        reject(failure ?? transaction.error ?? new DOMException('The ledger transaction was aborted.', 'AbortError'))
     })
   }
 
@@ -112,7 +121,11 @@ export function storageLedger(options: StorageLedgerOptions = {}): Ledger {
       if (state !== 'unknown') entry.pending = undefined
     })
   const readAll = <T>(then: (entries: LedgerEntry[]) => T) =>
-    transact('readonly', (store) => store.getAll() as IDBRequest<EntryJson[]>, (list) => then(list.map(entryFromJson)))
+    transact(
+      'readonly',
+      (store) => store.getAll() as IDBRequest<EntryJson[]>,
+      (list) => then(list.map(entryFromJson)),
+    )
 
   // One record per id rather than one record holding all: reserve reads every entry either way
   // (getAll), but writes just its own, and commit/release/markUnknown touch one record instead of
@@ -151,7 +164,8 @@ function connect(factory: IDBFactory, name: string, storeName: string, version?:
   return new Promise<IDBDatabase>((resolve, reject) => {
     const request = factory.open(name, version)
     request.onupgradeneeded = () => {
-      if (!request.result.objectStoreNames.contains(storeName)) request.result.createObjectStore(storeName, { keyPath: 'id' })
+      if (!request.result.objectStoreNames.contains(storeName))
+        request.result.createObjectStore(storeName, { keyPath: 'id' })
     }
     request.onsuccess = () => resolve(request.result)
     request.onerror = () => reject(request.error)
@@ -164,7 +178,8 @@ function connect(factory: IDBFactory, name: string, storeName: string, version?:
     },
     (error: unknown) => {
       // Another tab upgraded past the version asked for: open whatever is there now.
-      if (version !== undefined && error instanceof DOMException && error.name === 'VersionError') return connect(factory, name, storeName)
+      if (version !== undefined && error instanceof DOMException && error.name === 'VersionError')
+        return connect(factory, name, storeName)
       throw error
     },
   )

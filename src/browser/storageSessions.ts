@@ -5,7 +5,9 @@ import type { Credential, SessionStore } from '../sessions/SessionStore.js'
  * tokens in `localStorage` are readable by any script on the page: use `sessionStorage` or the
  * memory default where that matters.
  */
-export function storageSessions(options: { storage?: Storage | undefined; prefix?: string | undefined } = {}): SessionStore {
+export function storageSessions(
+  options: { storage?: Storage | undefined; prefix?: string | undefined } = {},
+): SessionStore {
   const prefix = options.prefix ?? 'payfetch:session:'
   const storage = () => options.storage ?? (globalThis as { localStorage?: Storage }).localStorage
   return {

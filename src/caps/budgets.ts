@@ -47,7 +47,12 @@ export type BudgetRule = {
 }
 
 /** One payment's share of one budget. */
-export type Charge = { readonly key: string; readonly limit: bigint; readonly amount: bigint; readonly windowMs?: number | undefined }
+export type Charge = {
+  readonly key: string
+  readonly limit: bigint
+  readonly amount: bigint
+  readonly windowMs?: number | undefined
+}
 
 const units: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
 
@@ -55,16 +60,30 @@ const units: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86
 export function parseBudgets(budgets: readonly Budget[] = []): BudgetRule[] {
   return budgets.map((budget, index) => {
     const where = `caps.budgets[${index}]`
-    if ((budget.usd === undefined) === (budget.amount === undefined)) throw invalid(`${where} needs exactly one of usd or amount`)
-    if (budget.amount !== undefined && (typeof budget.amount !== 'bigint' || budget.amount < 0n || !budget.network || !budget.asset))
+    if ((budget.usd === undefined) === (budget.amount === undefined))
+      throw invalid(`${where} needs exactly one of usd or amount`)
+    if (
+      budget.amount !== undefined &&
+      (typeof budget.amount !== 'bigint' || budget.amount < 0n || !budget.network || !budget.asset)
+    )
       throw invalid(`${where}.amount must be a bigint with network and asset`)
     if (budget.asset !== undefined && !budget.network) throw invalid(`${where}.asset needs network`)
     const windowMs = parseWindow(budget.window, where)
-    const limit = budget.usd !== undefined ? toNanoUsd(parseDecimal(budget.usd, `${where}.usd`)) : (budget.amount as bigint)
+    const limit =
+      budget.usd !== undefined ? toNanoUsd(parseDecimal(budget.usd, `${where}.usd`)) : (budget.amount as bigint)
     const unit = budget.usd !== undefined ? 'nanoUsd' : 'atomic'
     // The unit keeps $5 apart from 5 atomic units; the parsed limit makes '5' and '5.00' one budget.
-    const asset = budget.asset !== undefined && budget.network?.startsWith('eip155:') ? budget.asset.toLowerCase() : budget.asset
-    const key = JSON.stringify([unit, limit.toString(), budget.network, asset, budget.host?.toLowerCase(), budget.perHost ?? false, windowMs])
+    const asset =
+      budget.asset !== undefined && budget.network?.startsWith('eip155:') ? budget.asset.toLowerCase() : budget.asset
+    const key = JSON.stringify([
+      unit,
+      limit.toString(),
+      budget.network,
+      asset,
+      budget.host?.toLowerCase(),
+      budget.perHost ?? false,
+      windowMs,
+    ])
     return { key, unit, limit, windowMs, perHost: budget.perHost ?? false, budget }
   })
 }
@@ -74,7 +93,10 @@ export function parseBudgets(budgets: readonly Budget[] = []): BudgetRule[] {
  *
  * @throws {PayfetchError} `UNPRICEABLE` when a USD budget applies and the payment has no USD value.
  */
-export function chargesFor(rules: readonly BudgetRule[], spend: { network: string; asset: string; amount: bigint; url: URL; nanoUsd: bigint | undefined }): Charge[] {
+export function chargesFor(
+  rules: readonly BudgetRule[],
+  spend: { network: string; asset: string; amount: bigint; url: URL; nanoUsd: bigint | undefined },
+): Charge[] {
   // The real URL, not its host alone: `api.example.com:443` must match https://api.example.com/.
   const { url } = spend
   const charges: Charge[] = []
@@ -84,11 +106,20 @@ export function chargesFor(rules: readonly BudgetRule[], spend: { network: strin
     if (budget.asset && !sameAsset(spend.network, budget.asset, spend.asset)) continue
     if (budget.host && !hostMatches(url, budget.host)) continue
     if (rule.unit === 'nanoUsd' && spend.nanoUsd === undefined)
-      throw new PayfetchError('UNPRICEABLE', `A USD budget applies but ${spend.asset} on ${spend.network} has no USD value; pass caps.rates.`, {
-        details: { network: spend.network, asset: spend.asset },
-      })
+      throw new PayfetchError(
+        'UNPRICEABLE',
+        `A USD budget applies but ${spend.asset} on ${spend.network} has no USD value; pass caps.rates.`,
+        {
+          details: { network: spend.network, asset: spend.asset },
+        },
+      )
     const key = budget.perHost ? `${rule.key}@${url.host}` : rule.key
-    charges.push({ key, limit: rule.limit, amount: rule.unit === 'nanoUsd' ? (spend.nanoUsd as bigint) : spend.amount, windowMs: rule.windowMs })
+    charges.push({
+      key,
+      limit: rule.limit,
+      amount: rule.unit === 'nanoUsd' ? (spend.nanoUsd as bigint) : spend.amount,
+      windowMs: rule.windowMs,
+    })
   }
   return charges
 }

@@ -17,7 +17,11 @@ export function hostMatches(url: URL, pattern: string): boolean {
 
 function effectivePort(url: URL): number | undefined {
   if (url.port !== '') return Number(url.port)
-  return url.protocol === 'https:' || url.protocol === 'wss:' ? 443 : url.protocol === 'http:' || url.protocol === 'ws:' ? 80 : undefined
+  return url.protocol === 'https:' || url.protocol === 'wss:'
+    ? 443
+    : url.protocol === 'http:' || url.protocol === 'ws:'
+      ? 80
+      : undefined
 }
 
 const withoutRootDot = (host: string) => (host.endsWith('.') ? host.slice(0, -1) : host)

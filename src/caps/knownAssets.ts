@@ -12,10 +12,22 @@ export type KnownAsset = {
 }
 
 // USDC on the networks the x402 reference SDK prices in by default (its default-asset table).
-const usdc = (network: string, asset: string): KnownAsset => ({ network, asset, decimals: 6, symbol: 'USDC', usdPar: true })
+const usdc = (network: string, asset: string): KnownAsset => ({
+  network,
+  asset,
+  decimals: 6,
+  symbol: 'USDC',
+  usdPar: true,
+})
 
 // Bitcoin over Lightning, counted in millisatoshis (10^11 per BTC), on the chains BOLT11 names.
-const lightning = (network: string): KnownAsset => ({ network, asset: 'BTC', decimals: 11, symbol: 'BTC', usdPar: false })
+const lightning = (network: string): KnownAsset => ({
+  network,
+  asset: 'BTC',
+  decimals: 11,
+  symbol: 'BTC',
+  usdPar: false,
+})
 
 /** Assets known by network and id; everything else needs an explicit entry in `caps.assets`. */
 export const knownAssets: readonly KnownAsset[] = [

@@ -59,7 +59,11 @@ export type Policy = {
    * The refusal, if the caps forbid the offer; else its USD value when it has one. `fee` (the
    * signer's worst-case fee, in the offer's units) counts on top of the amount.
    */
-  judge(offer: Offer, limits?: CallLimits, fee?: bigint): Promise<{ refusal?: PayfetchError | undefined; nanoUsd?: bigint | undefined }>
+  judge(
+    offer: Offer,
+    limits?: CallLimits,
+    fee?: bigint,
+  ): Promise<{ refusal?: PayfetchError | undefined; nanoUsd?: bigint | undefined }>
   /**
    * What paying the offer charges to each budget.
    *
@@ -83,41 +87,86 @@ export function createPolicy(caps: Caps = {}): Policy {
       throw invalid('caps.assets[].maxAmount must be a bigint of atomic units', allowance)
     // BTC over Lightning has its own per-request limit (perRequest.sats), as when caps.assets is absent.
     if (!known?.usdPar && known?.symbol !== 'BTC' && allowance.maxAmount === undefined && !caps.rates)
-      throw invalid('An asset payfetch cannot value in USD needs a maxAmount (bigint, atomic units) or caps.rates', allowance)
+      throw invalid(
+        'An asset payfetch cannot value in USD needs a maxAmount (bigint, atomic units) or caps.rates',
+        allowance,
+      )
   }
 
   async function judge(quoted: Offer, limits: CallLimits = {}, fee = 0n) {
     const details = fee > 0n ? { ...describeOffer(quoted), fee: fee.toString() } : describeOffer(quoted)
     const offer = { ...quoted, amount: quoted.amount + fee }
     if (caps.networks && !caps.networks.includes(offer.network))
-      return { refusal: new PayfetchError('NETWORK_NOT_ALLOWED', `Network ${offer.network} is not in caps.networks.`, { details }) }
+      return {
+        refusal: new PayfetchError('NETWORK_NOT_ALLOWED', `Network ${offer.network} is not in caps.networks.`, {
+          details,
+        }),
+      }
     const known = findKnownAsset(offer.network, offer.asset.id)
-    const allowance = caps.assets?.find((entry) => entry.network === offer.network && sameAsset(offer.network, entry.asset, offer.asset.id))
+    const allowance = caps.assets?.find(
+      (entry) => entry.network === offer.network && sameAsset(offer.network, entry.asset, offer.asset.id),
+    )
     if (caps.assets ? !allowance : !known)
-      return { refusal: new PayfetchError('ASSET_NOT_ALLOWED', `Asset ${offer.asset.id} on ${offer.network} is not allowed; list it in caps.assets.`, { details }) }
+      return {
+        refusal: new PayfetchError(
+          'ASSET_NOT_ALLOWED',
+          `Asset ${offer.asset.id} on ${offer.network} is not allowed; list it in caps.assets.`,
+          { details },
+        ),
+      }
     if (allowance?.maxAmount !== undefined && offer.amount > allowance.maxAmount)
-      return { refusal: capExceeded(`Offer of ${offer.amount} atomic units exceeds the asset limit of ${allowance.maxAmount}.`, details, { limit: allowance.maxAmount.toString() }) }
+      return {
+        refusal: capExceeded(
+          `Offer of ${offer.amount} atomic units exceeds the asset limit of ${allowance.maxAmount}.`,
+          details,
+          { limit: allowance.maxAmount.toString() },
+        ),
+      }
     if (known?.symbol === 'BTC' && offer.amount > perRequestMsat)
-      return { refusal: capExceeded(`Offer of ${offer.amount} msat exceeds the per-request limit of ${perRequestMsat / 1000n} sats.`, details, { limitSats: (perRequestMsat / 1000n).toString() }) }
+      return {
+        refusal: capExceeded(
+          `Offer of ${offer.amount} msat exceeds the per-request limit of ${perRequestMsat / 1000n} sats.`,
+          details,
+          { limitSats: (perRequestMsat / 1000n).toString() },
+        ),
+      }
     let nanoUsd: bigint | undefined
     try {
       const decimals = offer.asset.decimals ?? allowance?.decimals
       nanoUsd = await valueInNanoUsd({ ...offer, asset: { ...offer.asset, decimals } }, caps.rates)
     } catch (cause) {
-      return { refusal: new PayfetchError('UNPRICEABLE', `The rate for ${offer.asset.id} on ${offer.network} could not be read.`, { details, cause }) }
+      return {
+        refusal: new PayfetchError(
+          'UNPRICEABLE',
+          `The rate for ${offer.asset.id} on ${offer.network} could not be read.`,
+          { details, cause },
+        ),
+      }
     }
     const callLimit = limits.maxUsd === undefined ? undefined : toNanoUsd(parseDecimal(limits.maxUsd, 'maxUsd'))
     if (nanoUsd === undefined) {
       // Unvalued payments pass only under a limit in their own unit.
       if (callLimit !== undefined || (allowance?.maxAmount === undefined && known?.symbol !== 'BTC'))
-        return { refusal: new PayfetchError('UNPRICEABLE', `${offer.asset.id} on ${offer.network} has no USD value; pass caps.rates or a maxAmount.`, { details }) }
+        return {
+          refusal: new PayfetchError(
+            'UNPRICEABLE',
+            `${offer.asset.id} on ${offer.network} has no USD value; pass caps.rates or a maxAmount.`,
+            { details },
+          ),
+        }
       return {}
     }
     const byCall = callLimit !== undefined && callLimit < perRequestNanoUsd
     const limit = byCall ? (callLimit as bigint) : perRequestNanoUsd
     const limitText = byCall ? (limits.maxUsd as string) : usdText
     if (nanoUsd > limit)
-      return { refusal: capExceeded(`Offer of $${formatNanoUsd(nanoUsd)} exceeds the ${byCall ? 'call' : 'per-request'} limit of $${limitText}.`, details, { limitUsd: limitText }) }
+      return {
+        refusal: capExceeded(
+          `Offer of $${formatNanoUsd(nanoUsd)} exceeds the ${byCall ? 'call' : 'per-request'} limit of $${limitText}.`,
+          details,
+          { limitUsd: limitText },
+        ),
+      }
     return { nanoUsd }
   }
 
@@ -125,14 +174,18 @@ export function createPolicy(caps: Caps = {}): Policy {
     rules,
     checkHost: (url) => checkHost(url, caps.hosts),
     judge,
-    charges: (offer, url, nanoUsd) => chargesFor(rules, { network: offer.network, asset: offer.asset.id, amount: offer.amount, url, nanoUsd }),
+    charges: (offer, url, nanoUsd) =>
+      chargesFor(rules, { network: offer.network, asset: offer.asset.id, amount: offer.amount, url, nanoUsd }),
   }
 }
 
 function checkHost(url: URL, hosts: Caps['hosts']): PayfetchError | undefined {
   const denied = hosts?.deny?.some((pattern) => hostMatches(url, pattern)) ?? false
   const allowed = hosts?.allow?.some((pattern) => hostMatches(url, pattern)) ?? true
-  if (denied || !allowed) return new PayfetchError('HOST_NOT_ALLOWED', `Paying ${url.host} is not allowed by caps.hosts.`, { details: { host: url.host } })
+  if (denied || !allowed)
+    return new PayfetchError('HOST_NOT_ALLOWED', `Paying ${url.host} is not allowed by caps.hosts.`, {
+      details: { host: url.host },
+    })
   return undefined
 }
 
@@ -144,7 +197,8 @@ export function formatNanoUsd(nanoUsd: bigint): string {
 }
 
 function toSats(value: bigint | number): bigint {
-  if (typeof value === 'bigint' ? value < 0n : !Number.isSafeInteger(value) || value < 0) throw invalid('caps.perRequest.sats must be a whole number of sats')
+  if (typeof value === 'bigint' ? value < 0n : !Number.isSafeInteger(value) || value < 0)
+    throw invalid('caps.perRequest.sats must be a whole number of sats')
   return BigInt(value)
 }
 
@@ -153,5 +207,7 @@ function capExceeded(message: string, details: Record<string, string>, limit: Re
 }
 
 function invalid(message: string, details: { network?: string; asset?: string } = {}): PayfetchError {
-  return new PayfetchError('INVALID_OPTIONS', `${message}.`, { details: { network: details.network, asset: details.asset } })
+  return new PayfetchError('INVALID_OPTIONS', `${message}.`, {
+    details: { network: details.network, asset: details.asset },
+  })
 }

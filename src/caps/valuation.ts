@@ -7,17 +7,21 @@ import { findKnownAsset } from './knownAssets.js'
  * The USD price of one whole unit of an asset (e.g. `'97000'` for BTC), or `undefined` when the
  * caller cannot price it. payfetch never guesses a price.
  */
-export type Rates = (asset: { readonly network: string; readonly asset: string; readonly symbol?: string | undefined }) =>
-  | string
-  | undefined
-  | Promise<string | undefined>
+export type Rates = (asset: {
+  readonly network: string
+  readonly asset: string
+  readonly symbol?: string | undefined
+}) => string | undefined | Promise<string | undefined>
 
 /** USD amounts are compared in nano-dollars: exact for every stablecoin and fine enough for sats. */
 export const nanoUsdScale = 9
 
 /** A USD decimal such as `'0.10'` in nano-dollars. */
 export function toNanoUsd(limit: Decimal): bigint {
-  return limit.units * 10n ** BigInt(nanoUsdScale - Math.min(limit.scale, nanoUsdScale)) / 10n ** BigInt(Math.max(limit.scale - nanoUsdScale, 0))
+  return (
+    (limit.units * 10n ** BigInt(nanoUsdScale - Math.min(limit.scale, nanoUsdScale))) /
+    10n ** BigInt(Math.max(limit.scale - nanoUsdScale, 0))
+  )
 }
 
 /**
@@ -31,11 +35,16 @@ export async function valueInNanoUsd(offer: Offer, rates: Rates | undefined): Pr
   let price: Decimal
   if (known?.usdPar) price = { units: 1n, scale: 0 }
   else {
-    const quoted = await rates?.({ network: offer.network, asset: offer.asset.id, symbol: known?.symbol ?? offer.asset.symbol })
+    const quoted = await rates?.({
+      network: offer.network,
+      asset: offer.asset.id,
+      symbol: known?.symbol ?? offer.asset.symbol,
+    })
     if (quoted === undefined) return undefined
     price = parseDecimal(quoted, 'a rate')
     // A zero price would let any amount through every USD limit: a broken feed, not a price.
-    if (price.units === 0n) throw new PayfetchError('INVALID_OPTIONS', 'A rate must be above zero.', { details: { value: quoted } })
+    if (price.units === 0n)
+      throw new PayfetchError('INVALID_OPTIONS', 'A rate must be above zero.', { details: { value: quoted } })
   }
   // amount / 10^decimals × units / 10^scale dollars, in nano-dollars, rounded up.
   const numerator = offer.amount * price.units * 10n ** BigInt(nanoUsdScale)

@@ -34,7 +34,11 @@ export function toTypedDataSigner(account: EvmAccount | EvmWalletClient): TypedD
     const client = account
     const clientAccount = client.account
     if (!clientAccount) return undefined
-    return { address: clientAccount.address, chainId: client.chain?.id, sign: (parameters) => client.signTypedData({ ...parameters, account: clientAccount }) }
+    return {
+      address: clientAccount.address,
+      chainId: client.chain?.id,
+      sign: (parameters) => client.signTypedData({ ...parameters, account: clientAccount }),
+    }
   }
   if (typeof account.address !== 'string' || typeof account.signTypedData !== 'function') return undefined
   return { address: account.address, sign: (parameters) => account.signTypedData(parameters) }

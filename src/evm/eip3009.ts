@@ -37,7 +37,10 @@ export type AuthorizationParameters = {
 }
 
 /** Signs a `TransferWithAuthorization` with a fresh random 32-byte nonce. */
-export async function signTransferWithAuthorization(signer: TypedDataSigner, parameters: AuthorizationParameters): Promise<Eip3009Payload> {
+export async function signTransferWithAuthorization(
+  signer: TypedDataSigner,
+  parameters: AuthorizationParameters,
+): Promise<Eip3009Payload> {
   const message = {
     from: signer.address,
     to: getAddress(parameters.to),
@@ -54,7 +57,12 @@ export async function signTransferWithAuthorization(signer: TypedDataSigner, par
   })
   return {
     signature,
-    authorization: { ...message, value: message.value.toString(), validAfter: message.validAfter.toString(), validBefore: message.validBefore.toString() },
+    authorization: {
+      ...message,
+      value: message.value.toString(),
+      validAfter: message.validAfter.toString(),
+      validBefore: message.validBefore.toString(),
+    },
   }
 }
 

@@ -35,7 +35,10 @@ const maxTimeoutSeconds = 3600
 export function evm(options: EvmOptions): Signer {
   const signer = toTypedDataSigner(options?.account)
   if (!signer || !addressPattern.test(signer.address))
-    throw new PayfetchError('INVALID_OPTIONS', 'evm() needs an account with an address and signTypedData (a viem LocalAccount or a WalletClient with an account).')
+    throw new PayfetchError(
+      'INVALID_OPTIONS',
+      'evm() needs an account with an address and signTypedData (a viem LocalAccount or a WalletClient with an account).',
+    )
 
   function chainIdOf(offer: Offer): number | undefined {
     const match = /^eip155:([1-9][0-9]{0,15})$/.exec(offer.network)

@@ -5,4 +5,4 @@
  */
 export type { EvmAccount, EvmWalletClient } from './account.js'
 export type { Eip3009Payload } from './eip3009.js'
-export { evm, type EvmOptions } from './evm.js'
+export { type EvmOptions, evm } from './evm.js'

@@ -30,12 +30,25 @@ export type PolicyWebhook = {
  */
 export async function requireApproval(
   request: ApprovalRequest,
-  hooks: { approve?: Approve | undefined; approveTimeoutMs: number; webhook?: PolicyWebhook | undefined; fetch: typeof fetch },
+  hooks: {
+    approve?: Approve | undefined
+    approveTimeoutMs: number
+    webhook?: PolicyWebhook | undefined
+    fetch: typeof fetch
+  },
 ): Promise<void> {
   if (hooks.approve) {
     const approve = hooks.approve
     const verdict = await withTimeout(async () => approve(request), hooks.approveTimeoutMs)
-    if (verdict !== true) throw denied(request, verdict === 'timeout' ? 'the approve hook timed out' : verdict === 'error' ? 'the approve hook failed' : 'the approve hook said no')
+    if (verdict !== true)
+      throw denied(
+        request,
+        verdict === 'timeout'
+          ? 'the approve hook timed out'
+          : verdict === 'error'
+            ? 'the approve hook failed'
+            : 'the approve hook said no',
+      )
   }
   if (hooks.webhook) {
     const { url, timeoutMs = 5_000, headers = {} } = hooks.webhook
@@ -43,18 +56,32 @@ export async function requireApproval(
       const response = await hooks.fetch(url, {
         method: 'POST',
         headers: { ...headers, 'content-type': 'application/json' },
-        body: JSON.stringify({ ...request, offer: { ...request.offer, amount: request.offer.amount.toString(), raw: undefined } }),
+        body: JSON.stringify({
+          ...request,
+          offer: { ...request.offer, amount: request.offer.amount.toString(), raw: undefined },
+        }),
         signal,
       })
       if (!response.ok) throw new Error(`HTTP ${response.status}`)
       const body = (await response.json()) as { approved?: unknown }
       return body.approved === true
     }, timeoutMs)
-    if (verdict !== true) throw denied(request, verdict === 'timeout' ? 'the policy webhook timed out' : verdict === 'error' ? 'the policy webhook failed' : 'the policy webhook said no')
+    if (verdict !== true)
+      throw denied(
+        request,
+        verdict === 'timeout'
+          ? 'the policy webhook timed out'
+          : verdict === 'error'
+            ? 'the policy webhook failed'
+            : 'the policy webhook said no',
+      )
   }
 }
 
-async function withTimeout(work: (signal: AbortSignal) => Promise<boolean>, timeoutMs: number): Promise<boolean | 'timeout' | 'error'> {
+async function withTimeout(
+  work: (signal: AbortSignal) => Promise<boolean>,
+  timeoutMs: number,
+): Promise<boolean | 'timeout' | 'error'> {
   const controller = new AbortController()
   let timer: ReturnType<typeof setTimeout> | undefined
   const timeout = new Promise<'timeout'>((resolve) => {
@@ -71,5 +98,7 @@ async function withTimeout(work: (signal: AbortSignal) => Promise<boolean>, time
 }
 
 function denied(request: ApprovalRequest, reason: string): PayfetchError {
-  return new PayfetchError('APPROVAL_DENIED', `Payment not approved: ${reason}.`, { details: { url: request.url, reason, signer: request.signer } })
+  return new PayfetchError('APPROVAL_DENIED', `Payment not approved: ${reason}.`, {
+    details: { url: request.url, reason, signer: request.signer },
+  })
 }

@@ -36,7 +36,15 @@ export async function judgeOffers(
     offers.map(async ({ offer, protocol }): Promise<Candidate> => {
       const signer = signers.find((candidate) => candidate.canPay(offer))
       if (!signer)
-        return { offer, protocol, refusal: new PayfetchError('NO_SIGNER', `No signer can pay ${offer.protocol} ${offer.scheme} on ${offer.network}.`, { details: describeOffer(offer) }) }
+        return {
+          offer,
+          protocol,
+          refusal: new PayfetchError(
+            'NO_SIGNER',
+            `No signer can pay ${offer.protocol} ${offer.scheme} on ${offer.network}.`,
+            { details: describeOffer(offer) },
+          ),
+        }
       const fee = signer.maxFee?.(offer) ?? 0n
       return { offer, protocol, signer, cost: offer.amount + fee, ...(await policy.judge(offer, options.limits, fee)) }
     }),
@@ -48,7 +56,10 @@ export async function judgeOffers(
   }
   const payable = judged.filter((candidate) => !candidate.refusal)
   const ranks = [...new Set(payable.map(rank))].sort((a, b) => a - b)
-  return [...ranks.flatMap((value) => cheapestFirst(payable.filter((candidate) => rank(candidate) === value))), ...cheapestFirst(judged.filter((candidate) => candidate.refusal))]
+  return [
+    ...ranks.flatMap((value) => cheapestFirst(payable.filter((candidate) => rank(candidate) === value))),
+    ...cheapestFirst(judged.filter((candidate) => candidate.refusal)),
+  ]
 }
 
 /**
@@ -63,7 +74,10 @@ export function pickOffer(candidates: readonly Candidate[]): Payable {
   const capRefusal = candidates.find((candidate) => candidate.signer)?.refusal
   const refusal = capRefusal ?? best?.refusal ?? new PayfetchError('CHALLENGE_INVALID', 'The 402 carried no offer.')
   throw new PayfetchError(refusal.code, refusal.shortMessage, {
-    details: { ...refusal.details, offers: candidates.map((candidate) => ({ ...describeOffer(candidate.offer), refusal: candidate.refusal?.code })) },
+    details: {
+      ...refusal.details,
+      offers: candidates.map((candidate) => ({ ...describeOffer(candidate.offer), refusal: candidate.refusal?.code })),
+    },
     cause: refusal.cause,
   })
 }
@@ -81,14 +95,19 @@ function cheapestFirst(candidates: readonly Candidate[]): Candidate[] {
   const sorted = [...candidates]
   for (const indices of groups.values()) {
     const members = indices.map((index) => candidates[index] as Candidate).sort((a, b) => sign(costOf(a) - costOf(b)))
-    indices.forEach((slot, position) => (sorted[slot] = members[position] as Candidate))
+    indices.forEach((slot, position) => {
+      sorted[slot] = members[position] as Candidate
+    })
   }
   return sorted
 }
 
 function costGroup({ offer, nanoUsd }: Candidate): string {
   if (nanoUsd !== undefined) return 'usd'
-  return JSON.stringify([offer.network, offer.network.startsWith('eip155:') ? offer.asset.id.toLowerCase() : offer.asset.id])
+  return JSON.stringify([
+    offer.network,
+    offer.network.startsWith('eip155:') ? offer.asset.id.toLowerCase() : offer.asset.id,
+  ])
 }
 
 const costOf = (candidate: Candidate) => candidate.nanoUsd ?? candidate.cost ?? candidate.offer.amount
@@ -99,8 +118,16 @@ const sign = (value: bigint) => (value > 0n ? 1 : value < 0n ? -1 : 0)
  *
  * @throws {PayfetchError} `HOST_NOT_ALLOWED`, or `CHALLENGE_INVALID` when nothing decodes.
  */
-export async function judgeChallenge(context: PayingContext, challenge: Challenge, url: string, limits: CallLimits): Promise<Candidate[]> {
+export async function judgeChallenge(
+  context: PayingContext,
+  challenge: Challenge,
+  url: string,
+  limits: CallLimits,
+): Promise<Candidate[]> {
   const hostRefusal = context.policy.checkHost(new URL(url))
   if (hostRefusal) throw hostRefusal
-  return judgeOffers(decodeOffers(context.protocols, challenge), context.signers, context.policy, { prefer: context.prefer, limits })
+  return judgeOffers(decodeOffers(context.protocols, challenge), context.signers, context.policy, {
+    prefer: context.prefer,
+    limits,
+  })
 }

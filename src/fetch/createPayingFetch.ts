@@ -97,7 +97,14 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
     throw new PayfetchError('INVALID_OPTIONS', 'This fetch already pays; wrapping it again could pay twice.')
   const context: PayingContext = {
     signers,
-    protocols: [...new Map([...defaultProtocols, ...signers.flatMap((signer) => signer.protocols ?? [])].map((protocol) => [protocol.name, protocol])).values()],
+    protocols: [
+      ...new Map(
+        [...defaultProtocols, ...signers.flatMap((signer) => signer.protocols ?? [])].map((protocol) => [
+          protocol.name,
+          protocol,
+        ]),
+      ).values(),
+    ],
     policy: createPolicy(options.caps),
     ledger: options.ledger ?? memoryLedger(),
     sessions: options.sessions ?? memorySessions(),
@@ -130,7 +137,12 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
 }
 
 /** One call: send (with a stored credential), and on 402 pay once and replay. */
-async function payingFetch(context: PayingContext, input: RequestInfo | URL, init: RequestInit | undefined, limits: CallLimits): Promise<Response> {
+async function payingFetch(
+  context: PayingContext,
+  input: RequestInfo | URL,
+  init: RequestInit | undefined,
+  limits: CallLimits,
+): Promise<Response> {
   const request = await captureRequest(input, init, context.maxBodyBytes)
   const callerKey = request.headers.get('idempotency-key')
   const idempotencyKey = callerKey ?? newPaymentKey()
@@ -151,7 +163,10 @@ async function payingFetch(context: PayingContext, input: RequestInfo | URL, ini
     }
     if (paid && payments >= context.maxPayments) throw fail(context, url, rejected(paid, challenge, url))
     // A caller's retry of a call whose proof already left: finish that payment, never pay again.
-    const pending = !paid && callerKey ? (await context.ledger.pending()).find((entry) => entry.idempotencyKey === callerKey) : undefined
+    const pending =
+      !paid && callerKey
+        ? (await context.ledger.pending()).find((entry) => entry.idempotencyKey === callerKey)
+        : undefined
     if (pending) return resume(context, pending)
     const candidate = await choose(context, challenge, url, limits, paid)
     if (candidate.protocol.credential && !sharedTried) {
@@ -168,11 +183,21 @@ async function payingFetch(context: PayingContext, input: RequestInfo | URL, ini
     payments++
     response = paid.hops[paid.hops.length - 1] as Response
   }
-  if (paid?.settled) attachReceipt(response, receiptFor(context, paid.candidate.protocol, paid.candidate.offer, paid.payment, paid.hops, request.url))
+  if (paid?.settled)
+    attachReceipt(
+      response,
+      receiptFor(context, paid.candidate.protocol, paid.candidate.offer, paid.payment, paid.hops, request.url),
+    )
   return response
 }
 
-async function choose(context: PayingContext, challenge: Challenge, url: string, limits: CallLimits, paid: Paid | undefined): Promise<Payable> {
+async function choose(
+  context: PayingContext,
+  challenge: Challenge,
+  url: string,
+  limits: CallLimits,
+  paid: Paid | undefined,
+): Promise<Payable> {
   try {
     const candidates = await judgeChallenge(context, challenge, url, limits)
     context.emit({ type: 'challenge', url, offers: candidates.map((candidate) => candidate.offer) })
@@ -193,13 +218,24 @@ async function sessionFor(context: PayingContext, url: string): Promise<Credenti
 
 async function evict(context: PayingContext, url: string, stale: Credential): Promise<void> {
   const stored = await context.sessions.get(originOf(url))
-  if (stored && JSON.stringify(stored.headers) === JSON.stringify(stale.headers)) await context.sessions.delete(originOf(url))
+  if (stored && JSON.stringify(stored.headers) === JSON.stringify(stale.headers))
+    await context.sessions.delete(originOf(url))
 }
 
 // A credential goes out only to its own origin: redirects are followed by hand while it is attached.
-async function send(context: PayingContext, request: ReplayableRequest, url: string, credential: Credential | undefined): Promise<Response> {
+async function send(
+  context: PayingContext,
+  request: ReplayableRequest,
+  url: string,
+  credential: Credential | undefined,
+): Promise<Response> {
   if (!credential) return context.fetch(request.build({ url }))
-  const hops = await sendFollowingRedirects(context.fetch, request, { url, proof: { ...credential.headers } }, context.maxRedirects)
+  const hops = await sendFollowingRedirects(
+    context.fetch,
+    request,
+    { url, proof: { ...credential.headers } },
+    context.maxRedirects,
+  )
   return hops[hops.length - 1] as Response
 }
 
@@ -211,6 +247,7 @@ function lower(a: CallLimits, b: CallLimits): CallLimits {
 }
 
 function positiveInteger(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 1) throw new PayfetchError('INVALID_OPTIONS', `${name} must be a positive integer.`, { details: { [name]: value } })
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new PayfetchError('INVALID_OPTIONS', `${name} must be a positive integer.`, { details: { [name]: value } })
   return value
 }

@@ -6,6 +6,12 @@ const maxProofHeaderLength = 64 * 1024
  */
 export function invalidProofHeader(headers: Record<string, string>): string | undefined {
   for (const [name, value] of Object.entries(headers))
-    if (typeof value !== 'string' || value.length === 0 || value.length > maxProofHeaderLength || /[\r\n\0]/.test(value)) return name
+    if (
+      typeof value !== 'string' ||
+      value.length === 0 ||
+      value.length > maxProofHeaderLength ||
+      /[\r\n\0]/.test(value)
+    )
+      return name
   return undefined
 }

@@ -1,4 +1,4 @@
-import { formatNanoUsd } from '../caps/policy.js'
+import { formatNanoUsd, type Policy } from '../caps/policy.js'
 import { isPayfetchError, PayfetchError } from '../errors/PayfetchError.js'
 import type { PendingPayment } from '../ledger/Ledger.js'
 import { describeOffer } from '../offer/describeOffer.js'
@@ -11,8 +11,8 @@ import { requireApproval } from './approval.js'
 import type { Payable } from './chooseOffer.js'
 import { fail, originOf, type PayingContext, refuse } from './context.js'
 import { invalidProofHeader } from './invalidProofHeader.js'
-import type { ReplayableRequest } from './replayableRequest.js'
 import { replay, settle } from './replay.js'
+import type { ReplayableRequest } from './replayableRequest.js'
 import { withoutProof } from './withoutProof.js'
 
 /** One payment a call made, and what came back. */
@@ -32,7 +32,13 @@ export type Paid = {
  * settle the ledger by the server's answer. A payment whose credential can be reused (L402) is a
  * flight other calls to the origin wait for instead of paying again.
  */
-export async function payAndReplay(context: PayingContext, request: ReplayableRequest, url: string, candidate: Payable, idempotencyKey: string): Promise<Paid> {
+export async function payAndReplay(
+  context: PayingContext,
+  request: ReplayableRequest,
+  url: string,
+  candidate: Payable,
+  idempotencyKey: string,
+): Promise<Paid> {
   const { offer, protocol, signer } = candidate
   const { ledger } = context
   const origin = originOf(url)
@@ -43,10 +49,25 @@ export async function payAndReplay(context: PayingContext, request: ReplayableRe
   try {
     // Reserve first: nobody is asked to approve a payment the budget would refuse, and an approved
     // payment keeps its room while the human thinks.
-    const reservationId = await reserve(context, { ...offer, amount: candidate.cost ?? offer.amount }, url, candidate.nanoUsd)
+    const reservationId = await reserve(
+      context,
+      { ...offer, amount: candidate.cost ?? offer.amount },
+      url,
+      candidate.nanoUsd,
+    )
     await requireApproval(
-      { url, offer, usd: candidate.nanoUsd === undefined ? undefined : formatNanoUsd(candidate.nanoUsd), signer: signer.name },
-      { approve: context.approve, approveTimeoutMs: context.approveTimeoutMs, webhook: context.policyWebhook, fetch: context.fetch },
+      {
+        url,
+        offer,
+        usd: candidate.nanoUsd === undefined ? undefined : formatNanoUsd(candidate.nanoUsd),
+        signer: signer.name,
+      },
+      {
+        approve: context.approve,
+        approveTimeoutMs: context.approveTimeoutMs,
+        webhook: context.policyWebhook,
+        fetch: context.fetch,
+      },
     ).catch(async (error: unknown) => {
       await ledger.release(reservationId)
       throw refuse(context, url, error)
@@ -90,30 +111,60 @@ export async function payAndReplay(context: PayingContext, request: ReplayableRe
 /** The refusal of a second 402 after paying, with the server's reason (proof pieces cut out). */
 export function rejected(paid: Paid, challenge: Challenge, url: string): PayfetchError {
   const reason = withoutProof(paid.candidate.protocol.refusalReason(challenge), paid.proof, paid.payment.payload)
-  return new PayfetchError('PAYMENT_REJECTED', `The server answered 402 again after payment${reason ? `: ${reason}` : ''}.`, {
-    details: { url, reason, ...describeOffer(paid.candidate.offer) },
-  })
+  return new PayfetchError(
+    'PAYMENT_REJECTED',
+    `The server answered 402 again after payment${reason ? `: ${reason}` : ''}.`,
+    {
+      details: { url, reason, ...describeOffer(paid.candidate.offer) },
+    },
+  )
 }
 
-async function reserve(context: PayingContext, offer: Offer, url: string, nanoUsd: bigint | undefined): Promise<string> {
-  let charges
+async function reserve(
+  context: PayingContext,
+  offer: Offer,
+  url: string,
+  nanoUsd: bigint | undefined,
+): Promise<string> {
+  let charges: ReturnType<Policy['charges']>
   try {
     charges = context.policy.charges(offer, new URL(url), nanoUsd)
   } catch (error) {
     throw refuse(context, url, error)
   }
   const id = newPaymentKey()
-  const spend = { network: offer.network, asset: offer.asset.id, amount: offer.amount, host: new URL(url).host, nanoUsd }
+  const spend = {
+    network: offer.network,
+    asset: offer.asset.id,
+    amount: offer.amount,
+    host: new URL(url).host,
+    nanoUsd,
+  }
   const result = await context.ledger.reserve({ id, time: Date.now(), spend, charges })
   if (!result.ok)
-    throw refuse(context, url, new PayfetchError('BUDGET_EXHAUSTED', 'A budget has no room left for this payment.', {
-      details: { ...describeOffer(offer), budget: result.key, used: result.used.toString(), limit: result.limit.toString() },
-    }))
+    throw refuse(
+      context,
+      url,
+      new PayfetchError('BUDGET_EXHAUSTED', 'A budget has no room left for this payment.', {
+        details: {
+          ...describeOffer(offer),
+          budget: result.key,
+          used: result.used.toString(),
+          limit: result.limit.toString(),
+        },
+      }),
+    )
   return id
 }
 
 // A wallet that may have paid keeps its reservation counted; any other failure frees it.
-async function sign(context: PayingContext, { signer, offer, protocol }: Payable, url: string, request: ReplayableRequest, reservationId: string): Promise<Payment> {
+async function sign(
+  context: PayingContext,
+  { signer, offer, protocol }: Payable,
+  url: string,
+  request: ReplayableRequest,
+  reservationId: string,
+): Promise<Payment> {
   try {
     return await signer.pay(offer, { url, signal: request.signal })
   } catch (error) {
@@ -125,7 +176,15 @@ async function sign(context: PayingContext, { signer, offer, protocol }: Payable
 }
 
 // The proof headers and the call's idempotency key; a proof that cannot be sent is never sent.
-async function proofFor(context: PayingContext, protocol: Protocol, offer: Offer, payment: Payment, url: string, reservationId: string, idempotencyKey: string): Promise<Record<string, string>> {
+async function proofFor(
+  context: PayingContext,
+  protocol: Protocol,
+  offer: Offer,
+  payment: Payment,
+  url: string,
+  reservationId: string,
+  idempotencyKey: string,
+): Promise<Record<string, string>> {
   let proof: Record<string, string> | undefined
   let cause: unknown
   try {
@@ -138,14 +197,25 @@ async function proofFor(context: PayingContext, protocol: Protocol, offer: Offer
   // A wallet that may have paid already (Lightning) stays counted.
   const paid = protocol.paysBeforeReplay === true
   await (paid ? context.ledger.markUnknown(reservationId) : context.ledger.release(reservationId))
-  throw fail(context, url, new PayfetchError(paid ? 'PAYMENT_OUTCOME_UNKNOWN' : 'PAYMENT_FAILED', `The ${protocol.name} proof could not be built${paid ? ' after the wallet paid' : ''}.`, {
-    details: { url, header: badHeader, ...describeOffer(offer) },
-    cause,
-  }))
+  throw fail(
+    context,
+    url,
+    new PayfetchError(
+      paid ? 'PAYMENT_OUTCOME_UNKNOWN' : 'PAYMENT_FAILED',
+      `The ${protocol.name} proof could not be built${paid ? ' after the wallet paid' : ''}.`,
+      {
+        details: { url, header: badHeader, ...describeOffer(offer) },
+        cause,
+      },
+    ),
+  )
 }
 
 function signerFailed(signer: Signer, protocol: Protocol, offer: Offer, url: string, cause: unknown): PayfetchError {
-  return new PayfetchError('PAYMENT_FAILED', `The ${signer.name} signer could not pay.`, { details: { url, protocol: protocol.name, ...describeOffer(offer) }, cause })
+  return new PayfetchError('PAYMENT_FAILED', `The ${signer.name} signer could not pay.`, {
+    details: { url, protocol: protocol.name, ...describeOffer(offer) },
+    cause,
+  })
 }
 
 /** A fresh key for a call or a reservation: `pf_` and 32 hex digits, valid as an x402 payment id. */

@@ -26,7 +26,12 @@ export type QuotedOffer = {
 }
 
 /** Sends the request once, unpaid, and judges the offers of a 402 as a paid call would. */
-export async function quote(context: PayingContext, input: RequestInfo | URL, init: RequestInit | undefined, limits: CallLimits): Promise<Quote> {
+export async function quote(
+  context: PayingContext,
+  input: RequestInfo | URL,
+  init: RequestInit | undefined,
+  limits: CallLimits,
+): Promise<Quote> {
   const request = await captureRequest(input, init, context.maxBodyBytes)
   const response = await context.fetch(request.build())
   const url = response.url || request.url

@@ -2,7 +2,10 @@
  * Reads a stream to the end, or stops at `maxBytes` and returns `undefined` (cancelling the rest),
  * so a hostile peer cannot make payfetch buffer without bound.
  */
-export async function readCapped(stream: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
+export async function readCapped(
+  stream: ReadableStream<Uint8Array>,
+  maxBytes: number,
+): Promise<Uint8Array<ArrayBuffer> | undefined> {
   const reader = stream.getReader()
   const chunks: Uint8Array[] = []
   let size = 0

@@ -17,7 +17,10 @@ export async function readChallenge(response: Response, url: string): Promise<Ch
  *
  * @throws {PayfetchError} `CHALLENGE_INVALID` when no protocol finds an offer.
  */
-export function decodeOffers(protocols: readonly Protocol[], challenge: Challenge): { offer: Offer; protocol: Protocol }[] {
+export function decodeOffers(
+  protocols: readonly Protocol[],
+  challenge: Challenge,
+): { offer: Offer; protocol: Protocol }[] {
   const offers: { offer: Offer; protocol: Protocol }[] = []
   let firstError: unknown
   for (const protocol of protocols) {
@@ -29,7 +32,11 @@ export function decodeOffers(protocols: readonly Protocol[], challenge: Challeng
   }
   if (offers.length > 0) return offers
   if (firstError !== undefined) throw firstError
-  throw new PayfetchError('CHALLENGE_INVALID', 'The server answered 402 without a payment challenge payfetch understands.', {
-    details: { url: challenge.url, body: challenge.body?.slice(0, 256) },
-  })
+  throw new PayfetchError(
+    'CHALLENGE_INVALID',
+    'The server answered 402 without a payment challenge payfetch understands.',
+    {
+      details: { url: challenge.url, body: challenge.body?.slice(0, 256) },
+    },
+  )
 }

@@ -16,9 +16,18 @@ import { withoutProof } from './withoutProof.js'
  * left is `PAYMENT_OUTCOME_UNKNOWN`: the amount stays counted and `error.resume()` sends the same
  * bytes again.
  */
-export async function replay(context: PayingContext, request: ReplayableRequest, pending: PendingPayment): Promise<Response[]> {
+export async function replay(
+  context: PayingContext,
+  request: ReplayableRequest,
+  pending: PendingPayment,
+): Promise<Response[]> {
   try {
-    return await sendFollowingRedirects(context.fetch, request, { url: pending.url, proof: pending.proof }, context.maxRedirects)
+    return await sendFollowingRedirects(
+      context.fetch,
+      request,
+      { url: pending.url, proof: pending.proof },
+      context.maxRedirects,
+    )
   } catch (error) {
     if (isPayfetchError(error)) {
       // The server answered the proof (with a redirect the caller would not follow): not refused, not unknown.
@@ -26,10 +35,21 @@ export async function replay(context: PayingContext, request: ReplayableRequest,
       throw fail(context, pending.url, error)
     }
     await context.ledger.markUnknown(pending.id)
-    const unknown = new PayfetchError('PAYMENT_OUTCOME_UNKNOWN', 'The proof was sent but no response came back; the payment may have settled.', {
-      details: { url: pending.url, pendingId: pending.id, idempotencyKey: pending.idempotencyKey, network: pending.network, asset: pending.asset, amount: pending.amount },
-      cause: error,
-    })
+    const unknown = new PayfetchError(
+      'PAYMENT_OUTCOME_UNKNOWN',
+      'The proof was sent but no response came back; the payment may have settled.',
+      {
+        details: {
+          url: pending.url,
+          pendingId: pending.id,
+          idempotencyKey: pending.idempotencyKey,
+          network: pending.network,
+          asset: pending.asset,
+          amount: pending.amount,
+        },
+        cause: error,
+      },
+    )
     unknown.resume = () => resume(context, pending)
     throw fail(context, pending.url, unknown)
   }
@@ -41,7 +61,14 @@ export async function replay(context: PayingContext, request: ReplayableRequest,
  * authorization it could settle), and unknown after an error without a settlement report.
  * Returns whether the payment counts as made.
  */
-export async function settle(context: PayingContext, protocol: Protocol, hops: readonly Response[], offer: Offer, payment: Payment, id: string): Promise<boolean> {
+export async function settle(
+  context: PayingContext,
+  protocol: Protocol,
+  hops: readonly Response[],
+  offer: Offer,
+  payment: Payment,
+  id: string,
+): Promise<boolean> {
   const answer = hops[hops.length - 1] as Response
   const reported = hops.some((hop) => protocol.receipt(hop, offer, payment).reference !== undefined)
   if (protocol.paysBeforeReplay || (answer.status !== 402 && (answer.status < 400 || reported))) {
@@ -53,9 +80,17 @@ export async function settle(context: PayingContext, protocol: Protocol, hops: r
 }
 
 /** Reads the receipt off the answer (or an earlier hop, when the paid response redirected) and reports it. */
-export function receiptFor(context: PayingContext, protocol: Protocol, offer: Offer, payment: Payment, hops: readonly Response[], url: string): Receipt {
+export function receiptFor(
+  context: PayingContext,
+  protocol: Protocol,
+  offer: Offer,
+  payment: Payment,
+  hops: readonly Response[],
+  url: string,
+): Receipt {
   const readings = hops.map((hop) => protocol.receipt(hop, offer, payment))
-  const reading = readings.find((candidate) => candidate.reference !== undefined) ?? (readings[0] as (typeof readings)[number])
+  const reading =
+    readings.find((candidate) => candidate.reference !== undefined) ?? (readings[0] as (typeof readings)[number])
   const receipt: Receipt = { ...reading, url, time: Date.now() }
   context.emit({ type: 'receipt', receipt })
   return receipt
@@ -70,12 +105,24 @@ export function receiptFor(context: PayingContext, protocol: Protocol, offer: Of
  */
 export async function resume(context: PayingContext, pending: PendingPayment): Promise<Response> {
   const protocol = context.protocols.find((candidate) => candidate.name === pending.protocol)
-  if (!protocol) throw new PayfetchError('INVALID_OPTIONS', `Pending payment ${pending.id} uses protocol ${pending.protocol}, which this fetch does not speak.`)
+  if (!protocol)
+    throw new PayfetchError(
+      'INVALID_OPTIONS',
+      `Pending payment ${pending.id} uses protocol ${pending.protocol}, which this fetch does not speak.`,
+    )
   // Only a payment still pending may go out again: a settled or refused one must not be resent.
   if (!(await context.ledger.pending()).some((entry) => entry.id === pending.id))
-    throw new PayfetchError('INVALID_OPTIONS', `Payment ${pending.id} is not pending any more; it was settled or refused.`, { details: { pendingId: pending.id } })
+    throw new PayfetchError(
+      'INVALID_OPTIONS',
+      `Payment ${pending.id} is not pending any more; it was settled or refused.`,
+      { details: { pendingId: pending.id } },
+    )
   const body = pending.body === undefined ? undefined : base64ToBytes(pending.body)
-  const request = await captureRequest(pending.url, { method: pending.method, headers: pending.headers, ...(body ? { body } : {}) }, context.maxBodyBytes)
+  const request = await captureRequest(
+    pending.url,
+    { method: pending.method, headers: pending.headers, ...(body ? { body } : {}) },
+    context.maxBodyBytes,
+  )
   const hops = await replay(context, request, pending)
   const response = hops[hops.length - 1] as Response
   const offer: Offer = {
@@ -93,9 +140,13 @@ export async function resume(context: PayingContext, pending: PendingPayment): P
   const settled = await settle(context, protocol, hops, offer, payment, pending.id)
   if (response.status === 402) {
     const reason = withoutProof(protocol.refusalReason(await readChallenge(response, pending.url)), pending.proof)
-    throw fail(context, pending.url, new PayfetchError('PAYMENT_REJECTED', `The server refused the resumed payment${reason ? `: ${reason}` : ''}.`, {
-      details: { url: pending.url, reason, pendingId: pending.id },
-    }))
+    throw fail(
+      context,
+      pending.url,
+      new PayfetchError('PAYMENT_REJECTED', `The server refused the resumed payment${reason ? `: ${reason}` : ''}.`, {
+        details: { url: pending.url, reason, pendingId: pending.id },
+      }),
+    )
   }
   if (settled) attachReceipt(response, receiptFor(context, protocol, offer, payment, hops, pending.url))
   return response

@@ -32,13 +32,21 @@ export declare namespace ReplayableRequest {
  *
  * @throws {PayfetchError} `REQUEST_TOO_LARGE` when the body is larger than `maxBodyBytes`.
  */
-export async function captureRequest(input: RequestInfo | URL, init: RequestInit | undefined, maxBodyBytes: number): Promise<ReplayableRequest> {
+export async function captureRequest(
+  input: RequestInfo | URL,
+  init: RequestInit | undefined,
+  maxBodyBytes: number,
+): Promise<ReplayableRequest> {
   const request = new Request(input, init)
   const body = request.body ? await readCapped(request.body, maxBodyBytes) : undefined
   if (request.body && body === undefined)
-    throw new PayfetchError('REQUEST_TOO_LARGE', `The request body is larger than maxBodyBytes (${maxBodyBytes}) and could not be replayed after paying.`, {
-      details: { maxBodyBytes },
-    })
+    throw new PayfetchError(
+      'REQUEST_TOO_LARGE',
+      `The request body is larger than maxBodyBytes (${maxBodyBytes}) and could not be replayed after paying.`,
+      {
+        details: { maxBodyBytes },
+      },
+    )
   return {
     url: request.url,
     method: request.method,

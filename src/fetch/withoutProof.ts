@@ -8,7 +8,11 @@ const minSecretLength = 64
  * the proof, its signature or a preimage back in its refusal must not get it into an error message
  * or event.
  */
-export function withoutProof(text: string | undefined, proof: Readonly<Record<string, string>>, payload?: unknown): string | undefined {
+export function withoutProof(
+  text: string | undefined,
+  proof: Readonly<Record<string, string>>,
+  payload?: unknown,
+): string | undefined {
   if (text === undefined) return undefined
   const secrets = new Set<string>()
   const add = (value: string) => {
@@ -32,5 +36,6 @@ export function withoutProof(text: string | undefined, proof: Readonly<Record<st
 
 function leaves(value: unknown, add: (value: string) => void, depth = 0): void {
   if (typeof value === 'string') add(value)
-  else if (typeof value === 'object' && value !== null && depth < 8) for (const item of Object.values(value)) leaves(item, add, depth + 1)
+  else if (typeof value === 'object' && value !== null && depth < 8)
+    for (const item of Object.values(value)) leaves(item, add, depth + 1)
 }

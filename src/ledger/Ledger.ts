@@ -20,7 +20,9 @@ export type Reservation = {
 }
 
 /** The ledger's answer to `reserve`: the budget that has no room, when there is one. */
-export type ReserveResult = { readonly ok: true } | { readonly ok: false; readonly key: string; readonly used: bigint; readonly limit: bigint }
+export type ReserveResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly key: string; readonly used: bigint; readonly limit: bigint }
 
 /**
  * A paid request whose proof was (or is about to be) sent and whose answer is not known yet. It
@@ -55,7 +57,12 @@ export type EntryState = 'reserved' | 'committed' | 'released' | 'unknown' | 're
 
 /** What was spent and what is held, per budget and per host and asset. */
 export type SpendReport = {
-  readonly budgets: readonly { readonly key: string; readonly used: bigint; readonly limit: bigint; readonly windowMs?: number | undefined }[]
+  readonly budgets: readonly {
+    readonly key: string
+    readonly used: bigint
+    readonly limit: bigint
+    readonly windowMs?: number | undefined
+  }[]
   readonly totals: readonly {
     readonly host: string
     readonly network: string
@@ -85,5 +92,7 @@ export type Ledger = {
   /** Payments whose outcome is not known yet. */
   pending(): Promise<PendingPayment[]>
   /** Spent, reserved and unknown amounts; budgets as of now. */
-  report(rules?: readonly { key: string; limit: bigint; windowMs?: number | undefined; perHost?: boolean | undefined }[]): Promise<SpendReport>
+  report(
+    rules?: readonly { key: string; limit: bigint; windowMs?: number | undefined; perHost?: boolean | undefined }[],
+  ): Promise<SpendReport>
 }

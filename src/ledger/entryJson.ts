@@ -17,8 +17,19 @@ export function entryToJson(entry: LedgerEntry): EntryJson {
     id: entry.id,
     time: entry.time,
     state: entry.state,
-    spend: { network: spend.network, asset: spend.asset, host: spend.host, amount: spend.amount.toString(), nanoUsd: spend.nanoUsd?.toString() },
-    charges: entry.charges.map((charge) => ({ key: charge.key, limit: charge.limit.toString(), amount: charge.amount.toString(), windowMs: charge.windowMs })),
+    spend: {
+      network: spend.network,
+      asset: spend.asset,
+      host: spend.host,
+      amount: spend.amount.toString(),
+      nanoUsd: spend.nanoUsd?.toString(),
+    },
+    charges: entry.charges.map((charge) => ({
+      key: charge.key,
+      limit: charge.limit.toString(),
+      amount: charge.amount.toString(),
+      windowMs: charge.windowMs,
+    })),
     pending: entry.pending,
   }
 }
@@ -36,7 +47,13 @@ export function entryFromJson(json: EntryJson): LedgerEntry {
     id: json.id,
     time: json.time,
     state: json.state,
-    spend: { network: spend.network, asset: spend.asset, host: spend.host, amount: BigInt(spend.amount), nanoUsd: spend.nanoUsd === undefined ? undefined : BigInt(spend.nanoUsd) },
+    spend: {
+      network: spend.network,
+      asset: spend.asset,
+      host: spend.host,
+      amount: BigInt(spend.amount),
+      nanoUsd: spend.nanoUsd === undefined ? undefined : BigInt(spend.nanoUsd),
+    },
     charges,
     pending: json.pending,
   }

@@ -27,12 +27,20 @@ export function checkCharges(entries: Iterable<LedgerEntry>, reservation: Reserv
 }
 
 /** A budget as the report needs it; a per-host budget is reported once per host it was charged for. */
-export type ReportRule = { readonly key: string; readonly limit: bigint; readonly windowMs?: number | undefined; readonly perHost?: boolean | undefined }
+export type ReportRule = {
+  readonly key: string
+  readonly limit: bigint
+  readonly windowMs?: number | undefined
+  readonly perHost?: boolean | undefined
+}
 
 /** Builds the spend report from entries. */
 export function reportOf(entries: Iterable<LedgerEntry>, rules: readonly ReportRule[], now: number): SpendReport {
   const list = [...entries]
-  const totals = new Map<string, { host: string; network: string; asset: string; spent: bigint; reserved: bigint; unknown: bigint }>()
+  const totals = new Map<
+    string,
+    { host: string; network: string; asset: string; spent: bigint; reserved: bigint; unknown: bigint }
+  >()
   for (const entry of list) {
     if (entry.state === 'released') continue
     const { host, network, asset, amount } = entry.spend

@@ -5,10 +5,25 @@ import type { LedgerEntry } from './ledgerEntries.js'
 type Budget = { used: bigint }
 
 /** One charge of a live entry; `counted` until released or, for a windowed budget, until its window passes over it. */
-type Held = { readonly budget: Budget; readonly amount: bigint; readonly time: number; readonly entry: Live; counted: boolean }
+type Held = {
+  readonly budget: Budget
+  readonly amount: bigint
+  readonly time: number
+  readonly entry: Live
+  counted: boolean
+}
 
 /** What folded entries of one host, network and asset add up to; `live` entries of it are still kept whole. */
-type Group = { readonly key: string; readonly host: string; readonly network: string; readonly asset: string; spent: bigint; unknown: bigint; folded: number; live: number }
+type Group = {
+  readonly key: string
+  readonly host: string
+  readonly network: string
+  readonly asset: string
+  spent: bigint
+  unknown: bigint
+  folded: number
+  live: number
+}
 
 type Live = LedgerEntry & { readonly held: Held[]; readonly group: Group; windowsLeft: number }
 
@@ -109,7 +124,11 @@ export function memoryLedger(): Ledger {
     let used = budget?.used ?? 0n
     const queue = windowMs === undefined ? undefined : windows.get(windowMs)
     if (queue)
-      for (let index = queue.head, held = queue.items[index]; held && held.time <= now - (windowMs as number); held = queue.items[++index])
+      for (
+        let index = queue.head, held = queue.items[index];
+        held && held.time <= now - (windowMs as number);
+        held = queue.items[++index]
+      )
         if (held.counted && held.budget === budget) used -= held.amount
     return used
   }
@@ -169,7 +188,19 @@ export function memoryLedger(): Ledger {
     },
     async report(rules = []) {
       const now = Date.now()
-      const totals = new Map([...groups.values()].map((group) => [group, { host: group.host, network: group.network, asset: group.asset, spent: group.spent, reserved: 0n, unknown: group.unknown }]))
+      const totals = new Map(
+        [...groups.values()].map((group) => [
+          group,
+          {
+            host: group.host,
+            network: group.network,
+            asset: group.asset,
+            spent: group.spent,
+            reserved: 0n,
+            unknown: group.unknown,
+          },
+        ]),
+      )
       for (const { group, state, spend } of entries.values()) {
         const total = totals.get(group) as { spent: bigint; reserved: bigint; unknown: bigint }
         // Unknown and refused payments may have settled: reported apart from what surely was spent.
@@ -177,12 +208,14 @@ export function memoryLedger(): Ledger {
       }
       // Per-host budgets are charged under `key@host`: report each of those too.
       const reported = rules.flatMap((rule) =>
-        (rule.perHost ? [...budgets.keys()].filter((key) => key.startsWith(`${rule.key}@`)) : [rule.key]).map((key) => ({
-          key,
-          used: usedAt(key, rule.windowMs, now),
-          limit: rule.limit,
-          windowMs: rule.windowMs,
-        })),
+        (rule.perHost ? [...budgets.keys()].filter((key) => key.startsWith(`${rule.key}@`)) : [rule.key]).map(
+          (key) => ({
+            key,
+            used: usedAt(key, rule.windowMs, now),
+            limit: rule.limit,
+            windowMs: rule.windowMs,
+          }),
+        ),
       )
       return { budgets: reported, totals: [...totals.values()] }
     },

@@ -4,7 +4,10 @@ import { lightningNetworks } from '../protocols/l402/networks.js'
 
 // bolt11's network objects; it knows no signet on its own (`lntbs…`).
 const testnets = { pubKeyHash: 0x6f, scriptHash: 0xc4, validWitnessVersions: [0, 1] }
-const bolt11Networks: Record<string, { bech32: string; pubKeyHash: number; scriptHash: number; validWitnessVersions: number[] }> = {
+const bolt11Networks: Record<
+  string,
+  { bech32: string; pubKeyHash: number; scriptHash: number; validWitnessVersions: number[] }
+> = {
   [lightningNetworks.mainnet]: { bech32: 'bc', pubKeyHash: 0x00, scriptHash: 0x05, validWitnessVersions: [0, 1] },
   [lightningNetworks.testnet]: { bech32: 'tb', ...testnets },
   [lightningNetworks.signet]: { bech32: 'tbs', ...testnets },
@@ -21,7 +24,10 @@ const checked = new WeakMap<Offer, string | number>()
  */
 export function checkInvoice(offer: Offer, now = Date.now()): string | undefined {
   let result = checked.get(offer)
-  if (result === undefined) checked.set(offer, (result = decodeAgainst(offer)))
+  if (result === undefined) {
+    result = decodeAgainst(offer)
+    checked.set(offer, result)
+  }
   return typeof result === 'string' ? result : result <= now ? 'the invoice has expired' : undefined
 }
 
@@ -36,8 +42,10 @@ function decodeAgainst(offer: Offer): string | number {
   } catch {
     return 'the invoice does not decode or its signature is invalid'
   }
-  if (!decoded.millisatoshis || BigInt(decoded.millisatoshis) !== offer.amount) return 'the invoice amount differs from the offer'
+  if (!decoded.millisatoshis || BigInt(decoded.millisatoshis) !== offer.amount)
+    return 'the invoice amount differs from the offer'
   if (decoded.tagsObject.payment_hash !== paymentHash) return 'the invoice payment hash differs from the offer'
-  if (/^[0-9a-f]{66}$/.test(offer.payTo) && decoded.payeeNodeKey !== offer.payTo) return 'the invoice is signed by another node'
+  if (/^[0-9a-f]{66}$/.test(offer.payTo) && decoded.payeeNodeKey !== offer.payTo)
+    return 'the invoice is signed by another node'
   return ((decoded.timestamp ?? 0) + (decoded.tagsObject.expire_time ?? 3600)) * 1000
 }

@@ -30,11 +30,17 @@ const notPaidCodes = new Set([201, 203, 205, 206, 207, 210, -32602])
  */
 export function coreLightning(options: CoreLightningOptions): LightningWallet {
   const base = baseUrl(options.url, 'coreLightning')
-  if (typeof options.rune !== 'string' || !/^[-\w=+/.]+$/.test(options.rune)) throw new PayfetchError('INVALID_OPTIONS', 'coreLightning() needs a rune.')
+  if (typeof options.rune !== 'string' || !/^[-\w=+/.]+$/.test(options.rune))
+    throw new PayfetchError('INVALID_OPTIONS', 'coreLightning() needs a rune.')
   return {
     name: 'coreLightning',
     async payInvoice(invoice, { maxFeeMsat, signal, timeoutSeconds, paymentHash }) {
-      const call: WalletCall = { wallet: 'coreLightning', paymentHash, signal, fetch: options.fetch ?? globalThis.fetch }
+      const call: WalletCall = {
+        wallet: 'coreLightning',
+        paymentHash,
+        signal,
+        fetch: options.fetch ?? globalThis.fetch,
+      }
       const response = await walletRequest(
         call,
         `${base}/v1/pay`,
@@ -46,16 +52,38 @@ export function coreLightning(options: CoreLightningOptions): LightningWallet {
         false,
       )
       const body = await readJson(call, response)
-      const report = { status: response.status, code: typeof body?.code === 'number' ? body.code : undefined, message: String(body?.message ?? '') }
+      const report = {
+        status: response.status,
+        code: typeof body?.code === 'number' ? body.code : undefined,
+        message: String(body?.message ?? ''),
+      }
       if (response.ok && body?.status === 'complete') {
         const sent = msat(body.amount_sent_msat)
         const amount = msat(body.amount_msat)
-        return { preimage: String(body.payment_preimage ?? ''), feeMsat: sent !== undefined && amount !== undefined ? sent - amount : undefined }
+        return {
+          preimage: String(body.payment_preimage ?? ''),
+          feeMsat: sent !== undefined && amount !== undefined ? sent - amount : undefined,
+        }
       }
-      if (response.ok && body?.status === 'failed') throw paymentFailed('coreLightning', 'the payment failed', paymentHash, report)
-      if (response.status === 401 || response.status === 403 || (report.code !== undefined && notPaidCodes.has(report.code)))
-        throw paymentFailed('coreLightning', response.ok ? 'the payment failed' : 'it refused the request', paymentHash, report)
-      throw outcomeUnknown('coreLightning', response.ok ? 'the payment is still pending' : `it answered ${response.status}`, paymentHash, report)
+      if (response.ok && body?.status === 'failed')
+        throw paymentFailed('coreLightning', 'the payment failed', paymentHash, report)
+      if (
+        response.status === 401 ||
+        response.status === 403 ||
+        (report.code !== undefined && notPaidCodes.has(report.code))
+      )
+        throw paymentFailed(
+          'coreLightning',
+          response.ok ? 'the payment failed' : 'it refused the request',
+          paymentHash,
+          report,
+        )
+      throw outcomeUnknown(
+        'coreLightning',
+        response.ok ? 'the payment is still pending' : `it answered ${response.status}`,
+        paymentHash,
+        report,
+      )
     },
   }
 }

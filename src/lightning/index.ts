@@ -4,13 +4,14 @@
  *
  * @module
  */
-export { type CoreLightningOptions, coreLightning } from './coreLightning.js'
-export { type LightningOptions, lightning } from './lightning.js'
+
 export { decodeL402, type L402Payload } from '../protocols/l402/decode.js'
 export { l402 } from '../protocols/l402/index.js'
 export type { LightningNetwork } from '../protocols/l402/networks.js'
 export { type AuthChallenge, parseWwwAuthenticate } from '../protocols/wwwAuthenticate/parseWwwAuthenticate.js'
+export { type CoreLightningOptions, coreLightning } from './coreLightning.js'
 export type { LightningWallet, PaidInvoice, PayInvoiceOptions } from './LightningWallet.js'
+export { type LightningOptions, lightning } from './lightning.js'
 export { type LnbitsOptions, lnbits } from './lnbits.js'
 export { type LndOptions, lnd } from './lnd.js'
 export { type NwcOptions, nwc } from './nwc.js'

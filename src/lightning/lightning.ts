@@ -49,16 +49,23 @@ const defaultTimeoutMs = 60_000
  */
 export function lightning(options: LightningOptions): Signer {
   const { wallet } = options ?? {}
-  if (typeof wallet?.payInvoice !== 'function') throw new PayfetchError('INVALID_OPTIONS', 'lightning() needs a wallet with payInvoice(invoice, options).')
+  if (typeof wallet?.payInvoice !== 'function')
+    throw new PayfetchError('INVALID_OPTIONS', 'lightning() needs a wallet with payInvoice(invoice, options).')
   const maxFeeMsat = toMsat(options.maxFeeSats ?? defaultMaxFeeSats)
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) throw new PayfetchError('INVALID_OPTIONS', 'lightning() timeoutMs must be a positive integer.', { details: { timeoutMs } })
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1)
+    throw new PayfetchError('INVALID_OPTIONS', 'lightning() timeoutMs must be a positive integer.', {
+      details: { timeoutMs },
+    })
   const networks = new Set((options.networks ?? ['mainnet']).map(toNetwork))
   const walletName = wallet.name ?? 'custom'
   // The backend gets most of the time, so it can report a failure before the signer gives up.
   const timeoutSeconds = Math.max(1, Math.floor((timeoutMs * 0.9) / 1000))
 
-  const refusal = (offer: Offer) => (offer.protocol !== 'l402' || !networks.has(offer.network) ? 'not an L402 offer on a configured network' : checkInvoice(offer))
+  const refusal = (offer: Offer) =>
+    offer.protocol !== 'l402' || !networks.has(offer.network)
+      ? 'not an L402 offer on a configured network'
+      : checkInvoice(offer)
 
   return {
     name: 'lightning',
@@ -68,32 +75,54 @@ export function lightning(options: LightningOptions): Signer {
     canPay: (offer) => refusal(offer) === undefined,
     async pay(offer, { signal }): Promise<Payment> {
       const reason = refusal(offer)
-      if (reason) throw new PayfetchError('PAYMENT_FAILED', `The lightning signer cannot pay this offer: ${reason}.`, { details: describeOffer(offer) })
+      if (reason)
+        throw new PayfetchError('PAYMENT_FAILED', `The lightning signer cannot pay this offer: ${reason}.`, {
+          details: describeOffer(offer),
+        })
       signal?.throwIfAborted()
       const paymentHash = offer.extra.paymentHash as string
       const controller = new AbortController()
       const abort = () => controller.abort(signal?.reason)
       signal?.addEventListener('abort', abort, { once: true })
-      const timer = setTimeout(() => controller.abort(new DOMException(`The wallet did not answer within ${timeoutMs} ms.`, 'TimeoutError')), timeoutMs)
+      const timer = setTimeout(
+        () => controller.abort(new DOMException(`The wallet did not answer within ${timeoutMs} ms.`, 'TimeoutError')),
+        timeoutMs,
+      )
       let paid: PaidInvoice | undefined
       try {
         // The race holds the timeout even for a wallet that ignores its signal.
         paid = await abortable(
           Promise.resolve().then(() =>
-            wallet.payInvoice(offer.extra.invoice as string, { maxFeeMsat, signal: controller.signal, timeoutSeconds, paymentHash, amountMsat: offer.amount }),
+            wallet.payInvoice(offer.extra.invoice as string, {
+              maxFeeMsat,
+              signal: controller.signal,
+              timeoutSeconds,
+              paymentHash,
+              amountMsat: offer.amount,
+            }),
           ),
           controller.signal,
         )
       } catch (error) {
         if (isPayfetchError(error)) throw error
-        throw outcomeUnknown(walletName, controller.signal.aborted ? 'no answer came before the timeout' : 'it failed without saying whether it paid', paymentHash, {}, error)
+        throw outcomeUnknown(
+          walletName,
+          controller.signal.aborted ? 'no answer came before the timeout' : 'it failed without saying whether it paid',
+          paymentHash,
+          {},
+          error,
+        )
       } finally {
         clearTimeout(timer)
         signal?.removeEventListener('abort', abort)
       }
       const preimage = normalizePreimage(paid?.preimage)
       if (!preimage || !(await preimageMatches(preimage, paymentHash)))
-        throw outcomeUnknown(walletName, `it reported a payment with ${preimage ? 'a preimage that does not match the invoice' : 'no valid preimage'}`, paymentHash)
+        throw outcomeUnknown(
+          walletName,
+          `it reported a payment with ${preimage ? 'a preimage that does not match the invoice' : 'no valid preimage'}`,
+          paymentHash,
+        )
       const payload: L402Payload = { preimage, feeMsat: typeof paid?.feeMsat === 'bigint' ? paid.feeMsat : undefined }
       return { payload }
     },
@@ -103,13 +132,19 @@ export function lightning(options: LightningOptions): Signer {
 function toMsat(sats: number | bigint): bigint {
   const value = typeof sats === 'bigint' ? sats : Number.isSafeInteger(sats) ? BigInt(sats) : -1n
   if (value < 0n || value > 1_000_000_000_000n)
-    throw new PayfetchError('INVALID_OPTIONS', 'lightning() maxFeeSats must be a non-negative whole number of satoshis.', { details: { maxFeeSats: String(sats) } })
+    throw new PayfetchError(
+      'INVALID_OPTIONS',
+      'lightning() maxFeeSats must be a non-negative whole number of satoshis.',
+      { details: { maxFeeSats: String(sats) } },
+    )
   return value * 1000n
 }
 
 function toNetwork(network: string): string {
   const id = Object.hasOwn(lightningNetworks, network) ? lightningNetworks[network as LightningNetwork] : network
   if (!Object.values(lightningNetworks).includes(id as never))
-    throw new PayfetchError('INVALID_OPTIONS', `lightning() does not know the network ${JSON.stringify(network)}.`, { details: { known: Object.keys(lightningNetworks) } })
+    throw new PayfetchError('INVALID_OPTIONS', `lightning() does not know the network ${JSON.stringify(network)}.`, {
+      details: { known: Object.keys(lightningNetworks) },
+    })
   return id
 }

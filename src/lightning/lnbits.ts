@@ -30,19 +30,27 @@ export type LnbitsOptions = {
  */
 export function lnbits(options: LnbitsOptions): LightningWallet {
   const base = baseUrl(options.url, 'lnbits')
-  if (typeof options.adminKey !== 'string' || !/^[-\w]+$/.test(options.adminKey)) throw new PayfetchError('INVALID_OPTIONS', 'lnbits() needs the wallet admin key.')
+  if (typeof options.adminKey !== 'string' || !/^[-\w]+$/.test(options.adminKey))
+    throw new PayfetchError('INVALID_OPTIONS', 'lnbits() needs the wallet admin key.')
   const pollIntervalMs = options.pollIntervalMs ?? 500
   return {
     name: 'lnbits',
     async payInvoice(invoice, { signal, paymentHash }) {
       const call: WalletCall = { wallet: 'lnbits', paymentHash, signal, fetch: options.fetch ?? globalThis.fetch }
       const headers = { 'content-type': 'application/json', 'x-api-key': options.adminKey }
-      const response = await walletRequest(call, `${base}/api/v1/payments`, { method: 'POST', headers, body: JSON.stringify({ out: true, bolt11: invoice }) }, false)
+      const response = await walletRequest(
+        call,
+        `${base}/api/v1/payments`,
+        { method: 'POST', headers, body: JSON.stringify({ out: true, bolt11: invoice }) },
+        false,
+      )
       const body = await readJson(call, response)
       if (!response.ok) {
         const report = { status: response.status, message: String(body?.detail ?? '') }
         // 520 is LNbits' PaymentError (the payment failed); 4xx refused the request.
-        throw response.status < 500 || response.status === 520 ? paymentFailed('lnbits', 'it refused or failed the payment', paymentHash, report) : outcomeUnknown('lnbits', `it answered ${response.status}`, paymentHash, report)
+        throw response.status < 500 || response.status === 520
+          ? paymentFailed('lnbits', 'it refused or failed the payment', paymentHash, report)
+          : outcomeUnknown('lnbits', `it answered ${response.status}`, paymentHash, report)
       }
       try {
         for (let answer = body; ; ) {
@@ -62,11 +70,13 @@ export function lnbits(options: LnbitsOptions): LightningWallet {
 // A POST answer or a lookup: newer LNbits report `status` (`success`, `pending`, `failed`) on the
 // payment or its `details`; older ones only `paid`, with a preimage of zeros until it settles.
 function outcome(answer: Record<string, unknown> | undefined, paymentHash: string): PaidInvoice | undefined {
-  const details = typeof answer?.details === 'object' && answer.details !== null ? (answer.details as Record<string, unknown>) : {}
+  const details =
+    typeof answer?.details === 'object' && answer.details !== null ? (answer.details as Record<string, unknown>) : {}
   const status = answer?.status ?? details.status
   if (status === 'failed') throw paymentFailed('lnbits', 'the payment failed', paymentHash)
   const preimage = answer?.preimage ?? details.preimage
-  if (!(status === 'success' || answer?.paid === true) || typeof preimage !== 'string' || /^0*$/.test(preimage)) return undefined
+  if (!(status === 'success' || answer?.paid === true) || typeof preimage !== 'string' || /^0*$/.test(preimage))
+    return undefined
   const fee = msat(answer?.fee ?? details.fee)
   return { preimage, feeMsat: fee === undefined ? undefined : fee < 0n ? -fee : fee }
 }

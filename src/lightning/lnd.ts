@@ -26,8 +26,12 @@ export type LndOptions = {
  */
 export function lnd(options: LndOptions): LightningWallet {
   const base = baseUrl(options.url, 'lnd')
-  const macaroon = typeof options.macaroon === 'string' ? options.macaroon : Array.from(options.macaroon, (byte) => byte.toString(16).padStart(2, '0')).join('')
-  if (!/^(?:[0-9a-fA-F]{2})+$/.test(macaroon)) throw new PayfetchError('INVALID_OPTIONS', 'lnd() needs the macaroon as hex or bytes.')
+  const macaroon =
+    typeof options.macaroon === 'string'
+      ? options.macaroon
+      : Array.from(options.macaroon, (byte) => byte.toString(16).padStart(2, '0')).join('')
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(macaroon))
+    throw new PayfetchError('INVALID_OPTIONS', 'lnd() needs the macaroon as hex or bytes.')
   return {
     name: 'lnd',
     async payInvoice(invoice, { maxFeeMsat, signal, timeoutSeconds, paymentHash }) {
@@ -39,7 +43,12 @@ export function lnd(options: LndOptions): LightningWallet {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'grpc-metadata-macaroon': macaroon },
           // A fee limit of 0 would allow only fee-free routes; int64 fields travel as strings.
-          body: JSON.stringify({ payment_request: invoice, fee_limit_sat: String(maxFeeMsat / 1000n), timeout_seconds: timeoutSeconds, no_inflight_updates: true }),
+          body: JSON.stringify({
+            payment_request: invoice,
+            fee_limit_sat: String(maxFeeMsat / 1000n),
+            timeout_seconds: timeoutSeconds,
+            no_inflight_updates: true,
+          }),
         },
         false,
       )
@@ -49,8 +58,13 @@ export function lnd(options: LndOptions): LightningWallet {
         // anything else (a proxy's 502 or 504) may have come after lnd started paying.
         const body = await readJson(call, response)
         const status = (body?.error ?? body) as { message?: unknown } | undefined
-        const report = { status: response.status, message: typeof status?.message === 'string' ? status.message : undefined }
-        throw report.message !== undefined ? paymentFailed('lnd', 'it refused the request', paymentHash, report) : outcomeUnknown('lnd', `it answered ${response.status}`, paymentHash, report)
+        const report = {
+          status: response.status,
+          message: typeof status?.message === 'string' ? status.message : undefined,
+        }
+        throw report.message !== undefined
+          ? paymentFailed('lnd', 'it refused the request', paymentHash, report)
+          : outcomeUnknown('lnd', `it answered ${response.status}`, paymentHash, report)
       }
       let inFlight = false
       try {
@@ -60,10 +74,16 @@ export function lnd(options: LndOptions): LightningWallet {
           if (message.error) {
             const report = { message: String(message.error.message ?? '') }
             // An error before any update means lnd never started the payment (expired, already paid, in transition).
-            throw inFlight ? outcomeUnknown('lnd', 'the payment stream failed', paymentHash, report) : paymentFailed('lnd', 'it did not start the payment', paymentHash, report)
+            throw inFlight
+              ? outcomeUnknown('lnd', 'the payment stream failed', paymentHash, report)
+              : paymentFailed('lnd', 'it did not start the payment', paymentHash, report)
           }
-          if (update?.status === 'SUCCEEDED') return { preimage: String(update.payment_preimage ?? ''), feeMsat: msat(update.fee_msat) }
-          if (update?.status === 'FAILED') throw paymentFailed('lnd', 'the payment failed', paymentHash, { failureReason: String(update.failure_reason ?? '') })
+          if (update?.status === 'SUCCEEDED')
+            return { preimage: String(update.payment_preimage ?? ''), feeMsat: msat(update.fee_msat) }
+          if (update?.status === 'FAILED')
+            throw paymentFailed('lnd', 'the payment failed', paymentHash, {
+              failureReason: String(update.failure_reason ?? ''),
+            })
           inFlight ||= update !== undefined
         }
       } catch (error) {

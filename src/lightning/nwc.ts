@@ -9,12 +9,30 @@ export type NwcOptions = {
   WebSocket?: WebSocketConstructor | undefined
 }
 
-type NostrEvent = { id: string; pubkey: string; kind: number; created_at: number; tags: string[][]; content: string; sig: string }
+type NostrEvent = {
+  id: string
+  pubkey: string
+  kind: number
+  created_at: number
+  tags: string[][]
+  content: string
+  sig: string
+}
 type Encryption = 'nip44_v2' | 'nip04'
 
 // NIP-47 error codes after which the wallet service has not paid. INTERNAL, OTHER and codes this
 // list does not know leave the outcome unknown.
-const notPaidCodes = new Set(['PAYMENT_FAILED', 'INSUFFICIENT_BALANCE', 'QUOTA_EXCEEDED', 'RATE_LIMITED', 'RESTRICTED', 'UNAUTHORIZED', 'NOT_IMPLEMENTED', 'UNSUPPORTED_ENCRYPTION', 'NOT_FOUND'])
+const notPaidCodes = new Set([
+  'PAYMENT_FAILED',
+  'INSUFFICIENT_BALANCE',
+  'QUOTA_EXCEEDED',
+  'RATE_LIMITED',
+  'RESTRICTED',
+  'UNAUTHORIZED',
+  'NOT_IMPLEMENTED',
+  'UNSUPPORTED_ENCRYPTION',
+  'NOT_FOUND',
+])
 
 /**
  * Pays through Nostr Wallet Connect (NIP-47 `pay_invoice`), written directly on `nostr-tools`
@@ -37,7 +55,11 @@ const notPaidCodes = new Set(['PAYMENT_FAILED', 'INSUFFICIENT_BALANCE', 'QUOTA_E
 export function nwc(uri: string, options: NwcOptions = {}): LightningWallet {
   const { walletPubkey, relays, secret } = parseNwcUri(uri)
   const WebSocket = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
-  if (!WebSocket) throw new PayfetchError('INVALID_OPTIONS', 'nwc() needs a WebSocket class: pass { WebSocket } from the ws package where there is no global one (Node 20).')
+  if (!WebSocket)
+    throw new PayfetchError(
+      'INVALID_OPTIONS',
+      'nwc() needs a WebSocket class: pass { WebSocket } from the ws package where there is no global one (Node 20).',
+    )
   const secretKey = Uint8Array.from(secret.match(/../g) ?? [], (pair) => Number.parseInt(pair, 16))
   let encryption: Encryption | undefined
 
@@ -48,25 +70,40 @@ export function nwc(uri: string, options: NwcOptions = {}): LightningWallet {
       try {
         nostr = await loadNostr()
       } catch (error) {
-        throw paymentFailed('nwc', 'nostr-tools could not be loaded (install it next to payfetch)', paymentHash, {}, error)
+        throw paymentFailed(
+          'nwc',
+          'nostr-tools could not be loaded (install it next to payfetch)',
+          paymentHash,
+          {},
+          error,
+        )
       }
       const fromWallet = (event: unknown): event is NostrEvent =>
-        typeof event === 'object' && event !== null && (event as NostrEvent).pubkey === walletPubkey && nostr.verifyEvent(event as NostrEvent)
+        typeof event === 'object' &&
+        event !== null &&
+        (event as NostrEvent).pubkey === walletPubkey &&
+        nostr.verifyEvent(event as NostrEvent)
       let relay: RelayConnection | undefined
       let sent = false
       try {
         relay = await connectFirst(relays, WebSocket, signal)
         encryption ??= await readEncryption(relay, walletPubkey, fromWallet)
         const key = encryption === 'nip44_v2' ? nostr.nip44.getConversationKey(secretKey, walletPubkey) : undefined
-        const encrypt = (text: string) => (key ? nostr.nip44.encrypt(text, key) : nostr.nip04.encrypt(secretKey, walletPubkey, text))
-        const decrypt = (text: string) => (key ? nostr.nip44.decrypt(text, key) : nostr.nip04.decrypt(secretKey, walletPubkey, text))
+        const encrypt = (text: string) =>
+          key ? nostr.nip44.encrypt(text, key) : nostr.nip04.encrypt(secretKey, walletPubkey, text)
+        const decrypt = (text: string) =>
+          key ? nostr.nip44.decrypt(text, key) : nostr.nip04.decrypt(secretKey, walletPubkey, text)
         const now = Math.floor(Date.now() / 1000)
         const request = nostr.finalizeEvent(
           {
             kind: 23194,
             created_at: now,
             // A wallet service that receives the request after the timeout must ignore it.
-            tags: [['p', walletPubkey], ['encryption', encryption], ['expiration', String(now + timeoutSeconds)]],
+            tags: [
+              ['p', walletPubkey],
+              ['encryption', encryption],
+              ['expiration', String(now + timeoutSeconds)],
+            ],
             content: encrypt(JSON.stringify({ method: 'pay_invoice', params: { invoice } })),
           },
           secretKey,
@@ -76,26 +113,57 @@ export function nwc(uri: string, options: NwcOptions = {}): LightningWallet {
         relay.send(['REQ', subscription, { kinds: [23195], authors: [walletPubkey], '#e': [request.id] }])
         await relay.next((message) => (message[0] === 'EOSE' && message[1] === subscription) || undefined)
         const answer = relay.next((message) => {
-          if (message[0] === 'OK' && message[1] === request.id && message[2] === false) return { refused: String(message[3] ?? '') }
+          if (message[0] === 'OK' && message[1] === request.id && message[2] === false)
+            return { refused: String(message[3] ?? '') }
           const [type, id, event] = message
-          if (type === 'EVENT' && id === subscription && fromWallet(event) && event.tags.some(([name, value]) => name === 'e' && value === request.id)) return { event }
+          if (
+            type === 'EVENT' &&
+            id === subscription &&
+            fromWallet(event) &&
+            event.tags.some(([name, value]) => name === 'e' && value === request.id)
+          )
+            return { event }
           return undefined
         })
         sent = true
         relay.send(['EVENT', request])
         const reply = await answer
-        if ('refused' in reply) throw paymentFailed('nwc', 'the relay refused the request', paymentHash, { relayMessage: reply.refused })
-        const response = JSON.parse(decrypt(reply.event.content)) as { error?: { code?: unknown; message?: unknown } | null; result?: { preimage?: unknown; fees_paid?: unknown } | null }
+        if ('refused' in reply)
+          throw paymentFailed('nwc', 'the relay refused the request', paymentHash, { relayMessage: reply.refused })
+        const response = JSON.parse(decrypt(reply.event.content)) as {
+          error?: { code?: unknown; message?: unknown } | null
+          result?: { preimage?: unknown; fees_paid?: unknown } | null
+        }
         if (response.error) {
           const report = { code: String(response.error.code), message: String(response.error.message ?? '') }
-          throw notPaidCodes.has(report.code) ? paymentFailed('nwc', `the wallet service answered ${report.code}`, paymentHash, report) : outcomeUnknown('nwc', `the wallet service answered ${report.code}`, paymentHash, report)
+          throw notPaidCodes.has(report.code)
+            ? paymentFailed('nwc', `the wallet service answered ${report.code}`, paymentHash, report)
+            : outcomeUnknown('nwc', `the wallet service answered ${report.code}`, paymentHash, report)
         }
         const fee = response.result?.fees_paid
-        return { preimage: String(response.result?.preimage ?? ''), feeMsat: Number.isSafeInteger(fee) ? BigInt(fee as number) : undefined }
+        return {
+          preimage: String(response.result?.preimage ?? ''),
+          feeMsat: Number.isSafeInteger(fee) ? BigInt(fee as number) : undefined,
+        }
       } catch (error) {
         if (isPayfetchError(error)) throw error
-        if (!sent) throw paymentFailed('nwc', signal.aborted ? 'the timeout passed before the request was sent' : 'no relay could be used', paymentHash, {}, error)
-        throw outcomeUnknown('nwc', signal.aborted ? 'no answer came before the timeout' : 'the relay connection failed after the request was sent', paymentHash, {}, error)
+        if (!sent)
+          throw paymentFailed(
+            'nwc',
+            signal.aborted ? 'the timeout passed before the request was sent' : 'no relay could be used',
+            paymentHash,
+            {},
+            error,
+          )
+        throw outcomeUnknown(
+          'nwc',
+          signal.aborted
+            ? 'no answer came before the timeout'
+            : 'the relay connection failed after the request was sent',
+          paymentHash,
+          {},
+          error,
+        )
       } finally {
         relay?.close()
       }
@@ -104,12 +172,20 @@ export function nwc(uri: string, options: NwcOptions = {}): LightningWallet {
 }
 
 async function loadNostr() {
-  const [pure, nip44, nip04] = await Promise.all([import('nostr-tools/pure'), import('nostr-tools/nip44'), import('nostr-tools/nip04')])
+  const [pure, nip44, nip04] = await Promise.all([
+    import('nostr-tools/pure'),
+    import('nostr-tools/nip44'),
+    import('nostr-tools/nip04'),
+  ])
   return { finalizeEvent: pure.finalizeEvent, verifyEvent: pure.verifyEvent, nip44, nip04 }
 }
 
 /** The first relay that accepts a connection; failing ones are skipped (nothing was sent to them). */
-async function connectFirst(relays: readonly string[], WebSocket: WebSocketConstructor, signal: AbortSignal): Promise<RelayConnection> {
+async function connectFirst(
+  relays: readonly string[],
+  WebSocket: WebSocketConstructor,
+  signal: AbortSignal,
+): Promise<RelayConnection> {
   let lastError: unknown
   for (const url of relays) {
     try {
@@ -123,7 +199,11 @@ async function connectFirst(relays: readonly string[], WebSocket: WebSocketConst
 }
 
 /** NIP-44 when the wallet service's info event (kind 13194) lists it; else NIP-04, as NIP-47 says. */
-async function readEncryption(relay: RelayConnection, walletPubkey: string, fromWallet: (event: unknown) => event is NostrEvent): Promise<Encryption> {
+async function readEncryption(
+  relay: RelayConnection,
+  walletPubkey: string,
+  fromWallet: (event: unknown) => event is NostrEvent,
+): Promise<Encryption> {
   const subscription = randomId()
   relay.send(['REQ', subscription, { kinds: [13194], authors: [walletPubkey], limit: 1 }])
   const info = await relay.next((message) => {

@@ -23,7 +23,16 @@ export function parseNwcUri(uri: string): NwcConnection {
   const walletPubkey = (url?.host || url?.pathname.replace(/^\/\//, '') || '').toLowerCase()
   const relays = url?.searchParams.getAll('relay').filter((relay) => /^wss?:\/\/./.test(relay)) ?? []
   const secret = url?.searchParams.get('secret')?.toLowerCase() ?? ''
-  if (!url || !/^nostr\+?walletconnect:$/.test(url.protocol) || !/^[0-9a-f]{64}$/.test(walletPubkey) || !/^[0-9a-f]{64}$/.test(secret) || relays.length === 0)
-    throw new PayfetchError('INVALID_OPTIONS', 'nwc() needs a nostr+walletconnect:// URI with the wallet public key, at least one ws(s) relay and a 64-hex secret.')
+  if (
+    !url ||
+    !/^nostr\+?walletconnect:$/.test(url.protocol) ||
+    !/^[0-9a-f]{64}$/.test(walletPubkey) ||
+    !/^[0-9a-f]{64}$/.test(secret) ||
+    relays.length === 0
+  )
+    throw new PayfetchError(
+      'INVALID_OPTIONS',
+      'nwc() needs a nostr+walletconnect:// URI with the wallet public key, at least one ws(s) relay and a 64-hex secret.',
+    )
   return { walletPubkey, relays, secret }
 }

@@ -20,9 +20,17 @@ export type RelayConnection = {
  * Opens a WebSocket to a relay. Waiters reject when the socket closes or fails, or when `signal`
  * aborts (which also closes the socket).
  */
-export function connectRelay(url: string, WebSocket: WebSocketConstructor, signal: AbortSignal): Promise<RelayConnection> {
+export function connectRelay(
+  url: string,
+  WebSocket: WebSocketConstructor,
+  signal: AbortSignal,
+): Promise<RelayConnection> {
   return new Promise((resolve, reject) => {
-    const waiters = new Set<{ match: (message: unknown[]) => unknown; resolve: (value: never) => void; reject: (error: unknown) => void }>()
+    const waiters = new Set<{
+      match: (message: unknown[]) => unknown
+      resolve: (value: never) => void
+      reject: (error: unknown) => void
+    }>()
     let ended: unknown
     const socket = new WebSocket(url)
     const end = (error: unknown) => {
@@ -58,7 +66,11 @@ export function connectRelay(url: string, WebSocket: WebSocketConstructor, signa
       resolve({
         send: (message) => socket.send(JSON.stringify(message)),
         next: <T>(match: (message: unknown[]) => T | undefined) =>
-          ended !== undefined ? Promise.reject(ended) : new Promise<T>((resolve, reject) => waiters.add({ match, resolve: resolve as (value: never) => void, reject })),
+          ended !== undefined
+            ? Promise.reject(ended)
+            : new Promise<T>((resolve, reject) =>
+                waiters.add({ match, resolve: resolve as (value: never) => void, reject }),
+              ),
         close: () => {
           signal.removeEventListener('abort', abort)
           socket.close()

@@ -17,14 +17,27 @@ const notConnected = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|UND_ERR_CONNECT_TIMEOUT
  * earlier request of this payment reached the wallet (`reached: false`); every other failure (a
  * timeout, a connection lost mid-request) leaves the outcome unknown.
  */
-export async function walletRequest(call: WalletCall, url: string, init: RequestInit, reached: boolean): Promise<Response> {
-  if (call.signal.aborted && !reached) throw paymentFailed(call.wallet, 'the timeout passed before the request was sent', call.paymentHash)
+export async function walletRequest(
+  call: WalletCall,
+  url: string,
+  init: RequestInit,
+  reached: boolean,
+): Promise<Response> {
+  if (call.signal.aborted && !reached)
+    throw paymentFailed(call.wallet, 'the timeout passed before the request was sent', call.paymentHash)
   try {
     return await call.fetch(url, { ...init, signal: call.signal })
   } catch (error) {
     const code = String((error as { cause?: { code?: unknown } } | undefined)?.cause?.code ?? '')
-    if (!reached && !call.signal.aborted && notConnected.test(code)) throw paymentFailed(call.wallet, 'it could not be reached', call.paymentHash, { error: code }, error)
-    throw outcomeUnknown(call.wallet, call.signal.aborted ? 'no answer came before the timeout' : 'the connection failed after the request was sent', call.paymentHash, {}, error)
+    if (!reached && !call.signal.aborted && notConnected.test(code))
+      throw paymentFailed(call.wallet, 'it could not be reached', call.paymentHash, { error: code }, error)
+    throw outcomeUnknown(
+      call.wallet,
+      call.signal.aborted ? 'no answer came before the timeout' : 'the connection failed after the request was sent',
+      call.paymentHash,
+      {},
+      error,
+    )
   }
 }
 
@@ -38,16 +51,29 @@ export async function readJson(call: WalletCall, response: Response): Promise<Re
   }
   try {
     const value = JSON.parse(text) as unknown
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined
   } catch {
     return undefined
   }
 }
 
 /** Rethrows payfetch errors; anything else after the wallet was asked to pay leaves the outcome unknown. */
-export function unknownUnlessClassified(call: WalletCall, error: unknown, message: string, report: WalletReport = {}): never {
+export function unknownUnlessClassified(
+  call: WalletCall,
+  error: unknown,
+  message: string,
+  report: WalletReport = {},
+): never {
   if (isPayfetchError(error)) throw error
-  throw outcomeUnknown(call.wallet, call.signal.aborted ? 'no answer came before the timeout' : message, call.paymentHash, report, error)
+  throw outcomeUnknown(
+    call.wallet,
+    call.signal.aborted ? 'no answer came before the timeout' : message,
+    call.paymentHash,
+    report,
+    error,
+  )
 }
 
 /** A wallet's base URL without trailing slashes, checked once when the wallet is created. */
@@ -56,7 +82,8 @@ export function baseUrl(url: string, wallet: string): string {
   try {
     parsed = new URL(url)
   } catch {}
-  if (!parsed || !/^https?:$/.test(parsed.protocol)) throw new PayfetchError('INVALID_OPTIONS', `${wallet}() needs the wallet's http(s) base URL.`)
+  if (!parsed || !/^https?:$/.test(parsed.protocol))
+    throw new PayfetchError('INVALID_OPTIONS', `${wallet}() needs the wallet's http(s) base URL.`)
   return parsed.href.replace(/\/+$/, '')
 }
 

@@ -27,7 +27,8 @@ export function webln(provider?: WebLNProvider): LightningWallet {
     name: 'webln',
     async payInvoice(invoice, { signal, paymentHash }) {
       const target = provider ?? (globalThis as { webln?: WebLNProvider }).webln
-      if (typeof target?.sendPayment !== 'function') throw paymentFailed('webln', 'no WebLN provider is available', paymentHash)
+      if (typeof target?.sendPayment !== 'function')
+        throw paymentFailed('webln', 'no WebLN provider is available', paymentHash)
       try {
         await abortable(Promise.resolve(target.enable?.()), signal)
       } catch (error) {
@@ -39,7 +40,13 @@ export function webln(provider?: WebLNProvider): LightningWallet {
         result = await abortable(target.sendPayment(invoice), signal)
       } catch (error) {
         if (signal.aborted) throw outcomeUnknown('webln', 'no answer came before the timeout', paymentHash, {}, error)
-        throw paymentFailed('webln', 'sendPayment was rejected', paymentHash, { message: String((error as { message?: unknown } | undefined)?.message ?? error) }, error)
+        throw paymentFailed(
+          'webln',
+          'sendPayment was rejected',
+          paymentHash,
+          { message: String((error as { message?: unknown } | undefined)?.message ?? error) },
+          error,
+        )
       }
       // A resolved payment without a preimage is caught by the signer's check.
       return { preimage: String(result?.preimage ?? '') }

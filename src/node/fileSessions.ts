@@ -19,14 +19,16 @@ export async function fileSessions(path: string): Promise<SessionStore> {
     const snapshot = JSON.stringify(credentials)
     // A failed write rejects its own set only; without the catch every later write would reject too.
     // Each write has its own temporary file, so two stores on one path cannot rename each other's.
-    const write = writing.catch(() => {}).then(async () => {
-      const temporary = `${path}.${process.pid}.${++writes}.${Math.random().toString(36).slice(2, 10)}.tmp`
-      await writeFile(temporary, snapshot, { mode: 0o600 })
-      await rename(temporary, path).catch(async (error: unknown) => {
-        await rm(temporary, { force: true })
-        throw error
+    const write = writing
+      .catch(() => {})
+      .then(async () => {
+        const temporary = `${path}.${process.pid}.${++writes}.${Math.random().toString(36).slice(2, 10)}.tmp`
+        await writeFile(temporary, snapshot, { mode: 0o600 })
+        await rename(temporary, path).catch(async (error: unknown) => {
+          await rm(temporary, { force: true })
+          throw error
+        })
       })
-    })
     writing = write
     return write
   }

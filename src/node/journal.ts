@@ -49,8 +49,12 @@ export async function openJournal(path: string, apply: (record: unknown) => void
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
         // A holder killed with SIGKILL never releases: take over from a dead process at once,
         // and from any holder after longer than a real hold takes.
-        const age = await stat(lockPath).then((info) => Date.now() - info.mtimeMs, () => 0)
-        if (age > lockStaleMs || (age > 1_000 && !(await ownerAlive()))) await rm(lockPath, { recursive: true, force: true })
+        const age = await stat(lockPath).then(
+          (info) => Date.now() - info.mtimeMs,
+          () => 0,
+        )
+        if (age > lockStaleMs || (age > 1_000 && !(await ownerAlive())))
+          await rm(lockPath, { recursive: true, force: true })
         await new Promise((resolve) => setTimeout(resolve, Math.min(2 + attempt, 20)))
       }
     }

@@ -5,5 +5,5 @@
  * @module
  */
 export type { RedisClient } from './redisClient.js'
-export { redisLedger, type RedisLedgerOptions } from './redisLedger.js'
-export { redisSessions, type RedisSessionsOptions } from './redisSessions.js'
+export { type RedisLedgerOptions, redisLedger } from './redisLedger.js'
+export { type RedisSessionsOptions, redisSessions } from './redisSessions.js'

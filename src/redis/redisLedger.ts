@@ -33,7 +33,11 @@ export type RedisLedgerOptions = {
  */
 export function redisLedger(options: RedisLedgerOptions): Ledger {
   const { redis } = options ?? {}
-  if (typeof redis?.eval !== 'function') throw new PayfetchError('INVALID_OPTIONS', 'Pass a Redis client (ioredis or one with the same methods) as options.redis.')
+  if (typeof redis?.eval !== 'function')
+    throw new PayfetchError(
+      'INVALID_OPTIONS',
+      'Pass a Redis client (ioredis or one with the same methods) as options.redis.',
+    )
   const prefix = options.prefix ?? 'payfetch:'
   const setState = async (id: string, state: string) => {
     await redis.eval(setStateScript, 0, prefix, id, state)
@@ -45,7 +49,12 @@ export function redisLedger(options: RedisLedgerOptions): Ledger {
       const json = entryToJson({ ...reservation, state: 'reserved' })
       const entry = JSON.stringify(json)
       const charges = JSON.stringify(json.charges)
-      const result = (await redis.eval(reserveScript, 0, prefix, reservation.id, reservation.time, entry, charges)) as [number, string?, string?, string?]
+      const result = (await redis.eval(reserveScript, 0, prefix, reservation.id, reservation.time, entry, charges)) as [
+        number,
+        string?,
+        string?,
+        string?,
+      ]
       if (result[0] === 1) return { ok: true }
       return { ok: false, key: String(result[1]), used: BigInt(String(result[2])), limit: BigInt(String(result[3])) }
     },

@@ -14,7 +14,11 @@ export type RedisSessionsOptions = {
  */
 export function redisSessions(options: RedisSessionsOptions): SessionStore {
   const { redis } = options ?? {}
-  if (typeof redis?.get !== 'function') throw new PayfetchError('INVALID_OPTIONS', 'Pass a Redis client (ioredis or one with the same methods) as options.redis.')
+  if (typeof redis?.get !== 'function')
+    throw new PayfetchError(
+      'INVALID_OPTIONS',
+      'Pass a Redis client (ioredis or one with the same methods) as options.redis.',
+    )
   const prefix = options.prefix ?? 'payfetch:session:'
   return {
     async get(key) {
@@ -29,7 +33,9 @@ export function redisSessions(options: RedisSessionsOptions): SessionStore {
         await redis.del(prefix + key)
         return
       }
-      await (ttl === undefined ? redis.set(prefix + key, JSON.stringify(credential)) : redis.set(prefix + key, JSON.stringify(credential), 'PX', ttl))
+      await (ttl === undefined
+        ? redis.set(prefix + key, JSON.stringify(credential))
+        : redis.set(prefix + key, JSON.stringify(credential), 'PX', ttl))
     },
     async delete(key) {
       await redis.del(prefix + key)

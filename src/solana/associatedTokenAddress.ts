@@ -6,7 +6,11 @@ import { associatedTokenProgram } from './programs.js'
  * `[owner, tokenProgram, mint]` of the associated token account program. Token and Token-2022
  * accounts of the same owner and mint live at different addresses.
  */
-export async function findAssociatedTokenAddress(owner: Address, mint: Address, tokenProgram: Address): Promise<Address> {
+export async function findAssociatedTokenAddress(
+  owner: Address,
+  mint: Address,
+  tokenProgram: Address,
+): Promise<Address> {
   const encoder = getAddressEncoder()
   const [address] = await getProgramDerivedAddress({
     programAddress: associatedTokenProgram,

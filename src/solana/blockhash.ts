@@ -12,15 +12,22 @@ export type BlockhashLifetime = { readonly blockhash: Blockhash; readonly lastVa
  *
  * @throws {PayfetchError} `PAYMENT_FAILED` when the RPC cannot be read.
  */
-export async function resolveBlockhash(extra: Readonly<Record<string, unknown>>, rpc: SolanaRpc, signal?: AbortSignal): Promise<BlockhashLifetime> {
+export async function resolveBlockhash(
+  extra: Readonly<Record<string, unknown>>,
+  rpc: SolanaRpc,
+  signal?: AbortSignal,
+): Promise<BlockhashLifetime> {
   const given = extra.recentBlockhash
-  if (typeof given === 'string' && isBlockhash(given)) return { blockhash: given, lastValidBlockHeight: parseHeight(extra.lastValidBlockHeight) }
+  if (typeof given === 'string' && isBlockhash(given))
+    return { blockhash: given, lastValidBlockHeight: parseHeight(extra.lastValidBlockHeight) }
   let value: { readonly blockhash: string; readonly lastValidBlockHeight: bigint } | undefined
   try {
     value = (await rpc.getLatestBlockhash().send(signal ? { abortSignal: signal } : undefined))?.value
   } catch (error) {
     if (signal?.aborted) throw error
-    throw new PayfetchError('PAYMENT_FAILED', 'Could not read a recent blockhash from the Solana RPC.', { cause: error })
+    throw new PayfetchError('PAYMENT_FAILED', 'Could not read a recent blockhash from the Solana RPC.', {
+      cause: error,
+    })
   }
   if (typeof value?.blockhash !== 'string' || !isBlockhash(value.blockhash))
     throw new PayfetchError('PAYMENT_FAILED', 'The Solana RPC answered getLatestBlockhash without a valid blockhash.')

@@ -8,5 +8,10 @@
  */
 export type { PendingRpcRequest, SolanaRpc } from './rpc.js'
 export type { SolanaSigner, Web3Keypair } from './signer.js'
-export { type ExactSvmPayload, solana, type SolanaOptions } from './solana.js'
-export { walletAdapter, type Web3VersionedTransaction, type Web3VersionedTransactionClass, type Web3Wallet } from './walletAdapter.js'
+export { type ExactSvmPayload, type SolanaOptions, solana } from './solana.js'
+export {
+  type Web3VersionedTransaction,
+  type Web3VersionedTransactionClass,
+  type Web3Wallet,
+  walletAdapter,
+} from './walletAdapter.js'

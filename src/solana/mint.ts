@@ -28,26 +28,36 @@ const accountTypeMint = 1
 export async function fetchMint(rpc: SolanaRpc, mint: Address, signal?: AbortSignal): Promise<Mint> {
   let account: { readonly owner: string; readonly data: readonly [string, string] } | null | undefined
   try {
-    account = (await rpc.getAccountInfo(mint, { encoding: 'base64' }).send(signal ? { abortSignal: signal } : undefined))?.value
+    account = (
+      await rpc.getAccountInfo(mint, { encoding: 'base64' }).send(signal ? { abortSignal: signal } : undefined)
+    )?.value
   } catch (error) {
     if (signal?.aborted) throw error
-    throw new PayfetchError('PAYMENT_FAILED', `Could not read the mint ${mint} from the Solana RPC.`, { details: { mint }, cause: error })
+    throw new PayfetchError('PAYMENT_FAILED', `Could not read the mint ${mint} from the Solana RPC.`, {
+      details: { mint },
+      cause: error,
+    })
   }
   if (!account) throw refuse(mint, 'does not exist on this cluster')
   const owner = String(account.owner)
-  if (!isTokenProgram(owner)) throw refuse(mint, `is owned by ${owner}, not by the Token or Token-2022 program`, { owner })
+  if (!isTokenProgram(owner))
+    throw refuse(mint, `is owned by ${owner}, not by the Token or Token-2022 program`, { owner })
   const data = account.data?.[1] === 'base64' ? decodeBase64(account.data[0]) : undefined
   if (data === undefined || !isMintData(data, owner)) throw refuse(mint, 'is not an initialized SPL mint', { owner })
   return { decimals: data[decimalsOffset] as number, tokenProgram: owner }
 }
 
 function isMintData(data: Uint8Array, owner: Address): boolean {
-  const sized = data.length === mintSize || (owner === token2022Program && data.length > accountTypeOffset && data[accountTypeOffset] === accountTypeMint)
+  const sized =
+    data.length === mintSize ||
+    (owner === token2022Program && data.length > accountTypeOffset && data[accountTypeOffset] === accountTypeMint)
   return sized && data[initializedOffset] === 1
 }
 
 /** Mints never change decimals or owner, so each is read once per network; failures are retried. */
-export function createMintCache(rpc: SolanaRpc): (network: string, mint: Address, signal?: AbortSignal) => Promise<Mint> {
+export function createMintCache(
+  rpc: SolanaRpc,
+): (network: string, mint: Address, signal?: AbortSignal) => Promise<Mint> {
   const cache = new Map<string, Promise<Mint>>()
   return (network, mint, signal) => {
     const key = `${network}:${mint}`

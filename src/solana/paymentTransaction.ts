@@ -53,16 +53,29 @@ export async function buildPaymentTransaction(parameters: PaymentTransactionPara
   // facilitator's accounts, or the facilitator's into moving the payer's: facilitators refuse it too.
   const accounts = [payer, source, destination, mint, tokenProgram, computeBudgetProgram, memoProgram]
   if (accounts.includes(feePayer))
-    throw new PayfetchError('PAYMENT_FAILED', 'The fee payer the server named is one of the payment’s own accounts.', { details: { feePayer } })
+    throw new PayfetchError('PAYMENT_FAILED', 'The fee payer the server named is one of the payment’s own accounts.', {
+      details: { feePayer },
+    })
 
   const message = appendTransactionMessageInstructions(
     [
       setComputeUnitLimit(computeUnitLimit),
       setComputeUnitPrice(computeUnitPriceMicroLamports),
-      transferChecked({ tokenProgram, source, mint, destination, authority: payer, amount: parameters.amount, decimals: parameters.decimals }),
+      transferChecked({
+        tokenProgram,
+        source,
+        mint,
+        destination,
+        authority: payer,
+        amount: parameters.amount,
+        decimals: parameters.decimals,
+      }),
       memo(parameters.memo),
     ],
-    setTransactionMessageLifetimeUsingBlockhash(parameters.lifetime, setTransactionMessageFeePayer(feePayer, createTransactionMessage({ version: 0 }))),
+    setTransactionMessageLifetimeUsingBlockhash(
+      parameters.lifetime,
+      setTransactionMessageFeePayer(feePayer, createTransactionMessage({ version: 0 })),
+    ),
   )
   return compileTransaction(message)
 }

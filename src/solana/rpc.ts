@@ -15,7 +15,9 @@ export type SolanaRpc = {
     address: string,
     config: { encoding: 'base64' },
   ): PendingRpcRequest<{ readonly value: { readonly owner: string; readonly data: readonly [string, string] } | null }>
-  getLatestBlockhash(): PendingRpcRequest<{ readonly value: { readonly blockhash: string; readonly lastValidBlockHeight: bigint } }>
+  getLatestBlockhash(): PendingRpcRequest<{
+    readonly value: { readonly blockhash: string; readonly lastValidBlockHeight: bigint }
+  }>
 }
 
 /**
@@ -27,10 +29,14 @@ export function rpcFromUrl(url: string): SolanaRpc {
   try {
     endpoint = new URL(url)
   } catch (error) {
-    throw new PayfetchError('INVALID_OPTIONS', 'solana() needs rpc to be an http(s) URL or a @solana/kit Rpc.', { cause: error })
+    throw new PayfetchError('INVALID_OPTIONS', 'solana() needs rpc to be an http(s) URL or a @solana/kit Rpc.', {
+      cause: error,
+    })
   }
   if (endpoint.protocol !== 'https:' && endpoint.protocol !== 'http:')
-    throw new PayfetchError('INVALID_OPTIONS', 'solana() needs rpc to be an http(s) URL or a @solana/kit Rpc.', { details: { protocol: endpoint.protocol } })
+    throw new PayfetchError('INVALID_OPTIONS', 'solana() needs rpc to be an http(s) URL or a @solana/kit Rpc.', {
+      details: { protocol: endpoint.protocol },
+    })
   let id = 0
 
   function call<T>(method: string, params: unknown[]): PendingRpcRequest<T> {
@@ -53,7 +59,10 @@ export function rpcFromUrl(url: string): SolanaRpc {
   return {
     getAccountInfo: (address, config) => call('getAccountInfo', [address, config]),
     getLatestBlockhash() {
-      const pending = call<{ value?: { blockhash?: unknown; lastValidBlockHeight?: unknown } } | null>('getLatestBlockhash', [])
+      const pending = call<{ value?: { blockhash?: unknown; lastValidBlockHeight?: unknown } } | null>(
+        'getLatestBlockhash',
+        [],
+      )
       return {
         async send(options) {
           const value = (await pending.send(options))?.value
@@ -62,7 +71,8 @@ export function rpcFromUrl(url: string): SolanaRpc {
           return {
             value: {
               blockhash: typeof value?.blockhash === 'string' ? value.blockhash : '',
-              lastValidBlockHeight: typeof height === 'number' && Number.isSafeInteger(height) && height >= 0 ? BigInt(height) : 0n,
+              lastValidBlockHeight:
+                typeof height === 'number' && Number.isSafeInteger(height) && height >= 0 ? BigInt(height) : 0n,
             },
           }
         },

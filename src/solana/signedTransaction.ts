@@ -19,10 +19,16 @@ import { lighthouseProgram } from './programs.js'
  *
  * @throws {PayfetchError} `PAYMENT_FAILED` when the signature is missing or wrong, or the message changed.
  */
-export async function acceptSignedTransaction(built: Transaction, signed: Transaction, payer: Address, feePayer: Address): Promise<Transaction> {
+export async function acceptSignedTransaction(
+  built: Transaction,
+  signed: Transaction,
+  payer: Address,
+  feePayer: Address,
+): Promise<Transaction> {
   if (!sameBytes(built.messageBytes, signed.messageBytes)) assertSameIntent(built, signed, payer, feePayer)
   const signature = signed.signatures?.[payer]
-  if (!(signature instanceof Uint8Array) || signature.length !== 64) throw fail('The signer returned no signature for the payer.', payer)
+  if (!(signature instanceof Uint8Array) || signature.length !== 64)
+    throw fail('The signer returned no signature for the payer.', payer)
   if (!(await verifySignature(await getPublicKeyFromAddress(payer), signature, signed.messageBytes)))
     throw fail('The payer’s signature does not verify; the signer signed with another key or another message.', payer)
   // Signature slots follow the message's signer order: fee payer first, then the payer.
@@ -38,7 +44,10 @@ function assertSameIntent(built: Transaction, signed: Transaction, payer: Addres
     before = decoder.decode(built.messageBytes)
     after = decoder.decode(signed.messageBytes)
   } catch (error) {
-    throw new PayfetchError('PAYMENT_FAILED', 'The signer returned a transaction that does not decode.', { details: { payer }, cause: error })
+    throw new PayfetchError('PAYMENT_FAILED', 'The signer returned a transaction that does not decode.', {
+      details: { payer },
+      cause: error,
+    })
   }
   const signers = after.staticAccounts.slice(0, after.header.numSignerAccounts)
   const lookups = 'addressTableLookups' in after ? (after.addressTableLookups?.length ?? 0) : 0
@@ -53,7 +62,11 @@ function assertSameIntent(built: Transaction, signed: Transaction, payer: Addres
     signers[1] === payer &&
     ours.every((instruction, index) => theirs[index] === instruction) &&
     theirs.slice(ours.length).every((instruction) => instruction.startsWith(`${lighthouseProgram}|`))
-  if (!unchanged) throw fail('The signer changed the payment transaction (more than appending Lighthouse assertions); nothing was sent.', payer)
+  if (!unchanged)
+    throw fail(
+      'The signer changed the payment transaction (more than appending Lighthouse assertions); nothing was sent.',
+      payer,
+    )
 }
 
 /** Each instruction as `program|account:role,…|data`, independent of account indexes. */
@@ -62,7 +75,9 @@ function describeInstructions(message: CompiledTransactionMessage): string[] {
   const signerCount = header.numSignerAccounts
   const role = (index: number) => {
     const signer = index < signerCount
-    const writable = signer ? index < signerCount - header.numReadonlySignerAccounts : index < staticAccounts.length - header.numReadonlyNonSignerAccounts
+    const writable = signer
+      ? index < signerCount - header.numReadonlySignerAccounts
+      : index < staticAccounts.length - header.numReadonlyNonSignerAccounts
     return `${signer ? 's' : ''}${writable ? 'w' : 'r'}`
   }
   return message.instructions.map((instruction) => {

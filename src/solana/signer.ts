@@ -51,9 +51,12 @@ export function toPayerSigner(signer: unknown): PayerSigner {
   const address = candidate.address
   if (typeof address === 'string' && isAddress(address)) {
     if (typeof candidate.signTransactions === 'function') return fromPartialSigner(signer as TransactionPartialSigner)
-    if (typeof candidate.modifyAndSignTransactions === 'function') return fromModifyingSigner(signer as TransactionModifyingSigner)
+    if (typeof candidate.modifyAndSignTransactions === 'function')
+      return fromModifyingSigner(signer as TransactionModifyingSigner)
     if (typeof candidate.signAndSendTransactions === 'function')
-      throw invalid('A sending signer broadcasts the transaction itself; an x402 payment is signed here and submitted by the server’s facilitator.')
+      throw invalid(
+        'A sending signer broadcasts the transaction itself; an x402 payment is signed here and submitted by the server’s facilitator.',
+      )
   }
   if ('publicKey' in candidate && typeof candidate.signTransaction === 'function')
     throw invalid('Wrap a wallet adapter with walletAdapter(wallet, VersionedTransaction) from payfetch/solana.')
@@ -66,7 +69,10 @@ function fromPartialSigner(signer: TransactionPartialSigner): PayerSigner {
     async sign(transaction, signal) {
       const [signatures] = await signer.signTransactions([transaction], signal ? { abortSignal: signal } : undefined)
       // Only the payer's own signature is taken, whatever else the signer returns.
-      return { ...transaction, signatures: { ...transaction.signatures, [signer.address]: signatures?.[signer.address] ?? null } }
+      return {
+        ...transaction,
+        signatures: { ...transaction.signatures, [signer.address]: signatures?.[signer.address] ?? null },
+      }
     },
   }
 }
@@ -75,7 +81,10 @@ function fromModifyingSigner(signer: TransactionModifyingSigner): PayerSigner {
   return {
     address: signer.address,
     async sign(transaction, signal) {
-      const [signed] = await signer.modifyAndSignTransactions([transaction], signal ? { abortSignal: signal } : undefined)
+      const [signed] = await signer.modifyAndSignTransactions(
+        [transaction],
+        signal ? { abortSignal: signal } : undefined,
+      )
       if (!signed) throw new Error('The signer returned no transaction.')
       return signed
     },
@@ -84,7 +93,8 @@ function fromModifyingSigner(signer: TransactionModifyingSigner): PayerSigner {
 
 function fromKeypair(keypair: Web3Keypair): PayerSigner {
   const bytes = keypair.secretKey
-  if (!(bytes instanceof Uint8Array) || bytes.length !== 64) throw invalid('A Keypair’s secretKey must be 64 bytes (secret seed, then public key).')
+  if (!(bytes instanceof Uint8Array) || bytes.length !== 64)
+    throw invalid('A Keypair’s secretKey must be 64 bytes (secret seed, then public key).')
   const address = getAddressDecoder().decode(bytes.subarray(32))
   const publicKey = typeof keypair.publicKey?.toBase58 === 'function' ? keypair.publicKey.toBase58() : address
   if (publicKey !== address) throw invalid('The Keypair’s publicKey does not match the public half of its secretKey.')
@@ -95,9 +105,13 @@ function fromKeypair(keypair: Web3Keypair): PayerSigner {
     address,
     async sign(transaction, signal) {
       const signer = await ready.catch(() => {
-        throw new PayfetchError('PAYMENT_FAILED', 'The Keypair could not be imported as an Ed25519 key (no WebCrypto Ed25519, or the halves do not match).', {
-          details: { payer: address },
-        })
+        throw new PayfetchError(
+          'PAYMENT_FAILED',
+          'The Keypair could not be imported as an Ed25519 key (no WebCrypto Ed25519, or the halves do not match).',
+          {
+            details: { payer: address },
+          },
+        )
       })
       return fromPartialSigner(signer).sign(transaction, signal)
     },

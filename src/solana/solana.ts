@@ -63,13 +63,20 @@ const maxMemoBytes = 256
 export function solana(options: SolanaOptions): Signer {
   const payer = toPayerSigner(options?.signer)
   const rpc = typeof options.rpc === 'string' ? rpcFromUrl(options.rpc) : options.rpc
-  if (!isSolanaRpc(rpc)) throw new PayfetchError('INVALID_OPTIONS', 'solana() needs rpc: an http(s) URL or a @solana/kit Rpc.')
+  if (!isSolanaRpc(rpc))
+    throw new PayfetchError('INVALID_OPTIONS', 'solana() needs rpc: an http(s) URL or a @solana/kit Rpc.')
   const networks = options.networks ?? [solanaMainnet]
-  const badNetwork = Array.isArray(networks) ? networks.find((network) => typeof network !== 'string' || !solanaNetworkPattern.test(network)) : networks
+  const badNetwork = Array.isArray(networks)
+    ? networks.find((network) => typeof network !== 'string' || !solanaNetworkPattern.test(network))
+    : networks
   if (!Array.isArray(networks) || networks.length === 0 || badNetwork !== undefined)
-    throw new PayfetchError('INVALID_OPTIONS', 'solana() networks must be Solana CAIP-2 ids such as solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp.', {
-      details: { network: String(badNetwork) },
-    })
+    throw new PayfetchError(
+      'INVALID_OPTIONS',
+      'solana() networks must be Solana CAIP-2 ids such as solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp.',
+      {
+        details: { network: String(badNetwork) },
+      },
+    )
   const readMint = createMintCache(rpc)
 
   /** Why this signer cannot pay the offer, or `undefined` when it can; no I/O, no signing. */
@@ -81,7 +88,8 @@ export function solana(options: SolanaOptions): Signer {
     if (offer.amount <= 0n || offer.amount > maxU64) return 'the amount does not fit an SPL token transfer (u64)'
     const { feePayer } = offer.extra
     if (typeof feePayer !== 'string' || !isAddress(feePayer)) return 'extra.feePayer is missing or not a Solana address'
-    if (feePayer === payer.address) return 'extra.feePayer is the payer itself: it would pay the fees and sign as fee payer'
+    if (feePayer === payer.address)
+      return 'extra.feePayer is the payer itself: it would pay the fees and sign as fee payer'
     if (feePayer === offer.asset.id) return 'extra.feePayer is the mint'
     if (serverMemo(offer) === undefined) return `extra.memo must be a string of at most ${maxMemoBytes} UTF-8 bytes`
     return undefined
@@ -92,15 +100,25 @@ export function solana(options: SolanaOptions): Signer {
     canPay: (offer) => refusal(offer) === undefined,
     async pay(offer, { signal }) {
       const reason = refusal(offer)
-      if (reason !== undefined) throw new PayfetchError('PAYMENT_FAILED', `The solana signer cannot pay this offer: ${reason}.`, { details: { network: offer.network } })
+      if (reason !== undefined)
+        throw new PayfetchError('PAYMENT_FAILED', `The solana signer cannot pay this offer: ${reason}.`, {
+          details: { network: offer.network },
+        })
       const mint = offer.asset.id as Address
       const feePayer = offer.extra.feePayer as Address
-      const [{ decimals, tokenProgram }, lifetime] = await Promise.all([readMint(offer.network, mint, signal), resolveBlockhash(offer.extra, rpc, signal)])
+      const [{ decimals, tokenProgram }, lifetime] = await Promise.all([
+        readMint(offer.network, mint, signal),
+        resolveBlockhash(offer.extra, rpc, signal),
+      ])
       // Caps valued the offer with the listed decimals; a mint that disagrees is not the asset they priced.
       if (offer.asset.decimals !== undefined && offer.asset.decimals !== decimals)
-        throw new PayfetchError('PAYMENT_FAILED', `The mint ${mint} has ${decimals} decimals on chain, not the ${offer.asset.decimals} payfetch priced it with.`, {
-          details: { mint, decimals, expected: offer.asset.decimals },
-        })
+        throw new PayfetchError(
+          'PAYMENT_FAILED',
+          `The mint ${mint} has ${decimals} decimals on chain, not the ${offer.asset.decimals} payfetch priced it with.`,
+          {
+            details: { mint, decimals, expected: offer.asset.decimals },
+          },
+        )
       const transaction = await buildPaymentTransaction({
         payer: payer.address,
         feePayer,

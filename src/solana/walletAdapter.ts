@@ -50,12 +50,20 @@ export type Web3Wallet<T extends Web3VersionedTransaction> = {
  *
  * @throws {PayfetchError} `INVALID_OPTIONS` when the wallet is not connected or cannot sign transactions.
  */
-export function walletAdapter<T extends Web3VersionedTransaction>(wallet: Web3Wallet<T>, VersionedTransaction: Web3VersionedTransactionClass<T>): TransactionModifyingSigner {
+export function walletAdapter<T extends Web3VersionedTransaction>(
+  wallet: Web3Wallet<T>,
+  VersionedTransaction: Web3VersionedTransactionClass<T>,
+): TransactionModifyingSigner {
   const publicKey = typeof wallet?.publicKey?.toBase58 === 'function' ? wallet.publicKey.toBase58() : undefined
-  if (publicKey === undefined || !isAddress(publicKey)) throw new PayfetchError('INVALID_OPTIONS', 'walletAdapter() needs a connected wallet (its publicKey is missing).')
-  if (typeof wallet.signTransaction !== 'function') throw new PayfetchError('INVALID_OPTIONS', 'walletAdapter() needs a wallet that can signTransaction.')
+  if (publicKey === undefined || !isAddress(publicKey))
+    throw new PayfetchError('INVALID_OPTIONS', 'walletAdapter() needs a connected wallet (its publicKey is missing).')
+  if (typeof wallet.signTransaction !== 'function')
+    throw new PayfetchError('INVALID_OPTIONS', 'walletAdapter() needs a wallet that can signTransaction.')
   if (typeof VersionedTransaction?.deserialize !== 'function')
-    throw new PayfetchError('INVALID_OPTIONS', 'walletAdapter() needs the VersionedTransaction class from @solana/web3.js as its second argument.')
+    throw new PayfetchError(
+      'INVALID_OPTIONS',
+      'walletAdapter() needs the VersionedTransaction class from @solana/web3.js as its second argument.',
+    )
   const address = publicKey as Address
   return {
     address,
@@ -66,10 +74,16 @@ export function walletAdapter<T extends Web3VersionedTransaction>(wallet: Web3Wa
       for (const transaction of transactions) {
         const sign = wallet.signTransaction
         if (typeof sign !== 'function') throw new Error('The wallet can no longer sign transactions.')
-        const result = await sign.call(wallet, VersionedTransaction.deserialize(Uint8Array.from(encoder.encode(transaction))))
+        const result = await sign.call(
+          wallet,
+          VersionedTransaction.deserialize(Uint8Array.from(encoder.encode(transaction))),
+        )
         const decoded = decoder.decode(result.serialize())
         // The lifetime is re-checked against the signed message bytes before anything is sent.
-        signed.push({ ...decoded, lifetimeConstraint: (transaction as TransactionWithLifetime).lifetimeConstraint } as typeof decoded & TransactionWithinSizeLimit & TransactionWithLifetime)
+        signed.push({
+          ...decoded,
+          lifetimeConstraint: (transaction as TransactionWithLifetime).lifetimeConstraint,
+        } as typeof decoded & TransactionWithinSizeLimit & TransactionWithLifetime)
       }
       return signed
     },

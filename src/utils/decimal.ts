@@ -7,7 +7,10 @@ export type Decimal = { readonly units: bigint; readonly scale: number }
 export function parseDecimal(text: string, what: string): Decimal {
   // A number (from untyped callers) would be coerced by `exec`: a float must not become a limit.
   const match = typeof text === 'string' ? /^([0-9]{1,30})(?:\.([0-9]{1,30}))?$/.exec(text) : null
-  if (!match) throw new PayfetchError('INVALID_OPTIONS', `${what} must be a decimal string like '0.10'.`, { details: { value: text } })
+  if (!match)
+    throw new PayfetchError('INVALID_OPTIONS', `${what} must be a decimal string like '0.10'.`, {
+      details: { value: text },
+    })
   const fraction = match[2] ?? ''
   return { units: BigInt(`${match[1]}${fraction}`), scale: fraction.length }
 }

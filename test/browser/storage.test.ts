@@ -5,8 +5,8 @@ import { join } from 'node:path'
 import { build } from 'esbuild'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import type { Ledger } from '../../src/ledger/Ledger.js'
 import { close, listen } from '../../examples/local-stack/http.js'
+import type { Ledger } from '../../src/ledger/Ledger.js'
 import { ledgerContract } from '../support/ledgerContract.js'
 
 // payfetch/browser bundled as the browser gets it, served from loopback and run in Debian's
@@ -30,12 +30,23 @@ let bundle = ''
 
 beforeAll(async () => {
   const [built] = await Promise.all([
-    build({ entryPoints: [join(import.meta.dirname, '../../src/browser/index.ts')], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false }),
+    build({
+      entryPoints: [join(import.meta.dirname, '../../src/browser/index.ts')],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      write: false,
+    }),
     listen(server).then((url) => (base = url)),
     mkdtemp(join(tmpdir(), 'payfetch-chromium-')).then((dir) => (profile = dir)),
   ])
   bundle = built.outputFiles[0]?.text ?? ''
-  context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: ['--disable-dev-shm-usage'] })
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--disable-dev-shm-usage'],
+  })
 })
 
 afterAll(async () => {
@@ -79,13 +90,22 @@ async function reserveInPage(page: Page, args: ReserveArgs): Promise<{ ok: numbe
         ledger.reserve({
           id: `${crypto.randomUUID()}-${i}`,
           time: time ?? Date.now(),
-          spend: { network: 'eip155:8453', asset: '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913', amount: BigInt(amount), host: location.host },
+          spend: {
+            network: 'eip155:8453',
+            asset: '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913',
+            amount: BigInt(amount),
+            host: location.host,
+          },
           charges: [{ key: 'day', limit: BigInt(limit), amount: BigInt(amount), windowMs }],
         }),
       ),
     )
     const refused = results.flatMap((result) => (result.ok ? [] : [result]))
-    return { ok: results.length - refused.length, refused: refused.length, used: refused.map((result) => result.used.toString()) }
+    return {
+      ok: results.length - refused.length,
+      refused: refused.length,
+      used: refused.map((result) => result.used.toString()),
+    }
   }, args)
 }
 
@@ -133,7 +153,14 @@ describe('payfetch/browser in Chromium', () => {
     const result = await reserveInPage(page, { name, count: 3, amount: '400', limit: '1000', windowMs: 86_400_000 })
     expect(result).toEqual({ ok: 2, refused: 1, used: ['800'] })
     const big = (2n ** 64n + 1n).toString()
-    expect(await reserveInPage(page, { name: freshName('big'), count: 3, amount: big, limit: (2n * (2n ** 64n + 1n)).toString() })).toEqual({
+    expect(
+      await reserveInPage(page, {
+        name: freshName('big'),
+        count: 3,
+        amount: big,
+        limit: (2n * (2n ** 64n + 1n)).toString(),
+      }),
+    ).toEqual({
       ok: 2,
       refused: 1,
       used: [(2n * (2n ** 64n + 1n)).toString()],
@@ -144,11 +171,19 @@ describe('payfetch/browser in Chromium', () => {
   test('behavior: the budget persists across a page reload', async () => {
     const page = await openTab()
     const name = freshName('reload')
-    expect((await reserveInPage(page, { name, count: 1, amount: '600', limit: '1000', windowMs: 86_400_000 })).ok).toBe(1)
+    expect((await reserveInPage(page, { name, count: 1, amount: '600', limit: '1000', windowMs: 86_400_000 })).ok).toBe(
+      1,
+    )
     await reload(page)
     expect(await usedInPage(page, name, 86_400_000)).toBe('600')
-    expect(await reserveInPage(page, { name, count: 1, amount: '500', limit: '1000', windowMs: 86_400_000 })).toEqual({ ok: 0, refused: 1, used: ['600'] })
-    expect((await reserveInPage(page, { name, count: 1, amount: '400', limit: '1000', windowMs: 86_400_000 })).ok).toBe(1)
+    expect(await reserveInPage(page, { name, count: 1, amount: '500', limit: '1000', windowMs: 86_400_000 })).toEqual({
+      ok: 0,
+      refused: 1,
+      used: ['600'],
+    })
+    expect((await reserveInPage(page, { name, count: 1, amount: '400', limit: '1000', windowMs: 86_400_000 })).ok).toBe(
+      1,
+    )
     await page.close()
   })
 
@@ -160,10 +195,15 @@ describe('payfetch/browser in Chromium', () => {
     for (let round = 0; round < 5; round++) {
       const args = { name: freshName(`tabs-${round}`), count: 100, amount: '7', limit: '1000', windowMs: 86_400_000 }
       const [fromA, fromB] = await Promise.all([reserveInPage(a, args), reserveInPage(b, args)])
-      const [usedA, usedB] = await Promise.all([usedInPage(a, args.name, args.windowMs), usedInPage(b, args.name, args.windowMs)])
+      const [usedA, usedB] = await Promise.all([
+        usedInPage(a, args.name, args.windowMs),
+        usedInPage(b, args.name, args.windowMs),
+      ])
       rounds.push({ ok: fromA.ok + fromB.ok, usedA, usedB, bothTookPart: fromA.ok > 0 && fromB.ok > 0 })
     }
-    expect(rounds).toEqual(Array.from({ length: 5 }, () => ({ ok: 142, usedA: '994', usedB: '994', bothTookPart: true })))
+    expect(rounds).toEqual(
+      Array.from({ length: 5 }, () => ({ ok: 142, usedA: '994', usedB: '994', bothTookPart: true })),
+    )
     await Promise.all([a.close(), b.close()])
   })
 
@@ -172,7 +212,13 @@ describe('payfetch/browser in Chromium', () => {
     const name = freshName('records')
     await page.evaluate(async (name) => {
       const ledger = window.payfetch.storageLedger({ name, store: 'spends' })
-      const spend = { network: 'eip155:8453', asset: '0xA', host: 'api.example.com', amount: 2n ** 70n, nanoUsd: 2n ** 70n * 1000n }
+      const spend = {
+        network: 'eip155:8453',
+        asset: '0xA',
+        host: 'api.example.com',
+        amount: 2n ** 70n,
+        nanoUsd: 2n ** 70n * 1000n,
+      }
       const charges = [{ key: 'total', limit: 2n ** 71n, amount: 2n ** 70n }]
       await ledger.reserve({ id: 'first', time: 1_700_000_000_000, spend, charges })
       await ledger.reserve({ id: 'second', time: 1_700_000_000_000, spend, charges })
@@ -184,7 +230,13 @@ describe('payfetch/browser in Chromium', () => {
       id: 'first',
       time: 1_700_000_000_000,
       state: 'reserved',
-      spend: { network: 'eip155:8453', asset: '0xA', host: 'api.example.com', amount: '1180591620717411303424', nanoUsd: '1180591620717411303424000' },
+      spend: {
+        network: 'eip155:8453',
+        asset: '0xA',
+        host: 'api.example.com',
+        amount: '1180591620717411303424',
+        nanoUsd: '1180591620717411303424000',
+      },
       charges: [{ key: 'total', limit: '2361183241434822606848', amount: '1180591620717411303424' }],
     })
     await page.close()
@@ -202,7 +254,12 @@ describe('payfetch/browser in Chromium', () => {
         spend: { network: 'eip155:8453', asset: '0xA', host: 'api.example.com', amount: 1n },
         charges: [{ key: 'day', limit: 1000n, amount: 1n }],
       })
-      for (const [id, age] of [['old-released', 2 * day], ['recent-released', day / 2], ['old-committed', 30 * day]] as const) await ledger.reserve(entry(id, Date.now() - age))
+      for (const [id, age] of [
+        ['old-released', 2 * day],
+        ['recent-released', day / 2],
+        ['old-committed', 30 * day],
+      ] as const)
+        await ledger.reserve(entry(id, Date.now() - age))
       await ledger.release('old-released')
       await ledger.release('recent-released')
       await ledger.commit('old-committed')
@@ -210,7 +267,11 @@ describe('payfetch/browser in Chromium', () => {
     }, name)
     const ids = async () => (await recordsInPage(page, name)).map((record) => (record as { id: string }).id).sort()
     expect(await ids()).toEqual(['old-committed', 'old-released', 'recent-released'])
-    expect(await reserveInPage(page, { name, count: 1, amount: '1000', limit: '1000' })).toEqual({ ok: 0, refused: 1, used: ['1'] })
+    expect(await reserveInPage(page, { name, count: 1, amount: '1000', limit: '1000' })).toEqual({
+      ok: 0,
+      refused: 1,
+      used: ['1'],
+    })
     expect(await ids()).toEqual(['old-committed', 'recent-released'])
     await page.close()
   })
@@ -223,7 +284,12 @@ describe('payfetch/browser in Chromium', () => {
         async ({ name, store, amount }) => {
           const ledger = (window.ledgers[`${name}/${store}`] ??= window.payfetch.storageLedger({ name, store }))
           const spend = { network: 'eip155:8453', asset: '0xA', host: 'api.example.com', amount: BigInt(amount) }
-          const result = await ledger.reserve({ id: crypto.randomUUID(), time: Date.now(), spend, charges: [{ key: 'total', limit: 1000n, amount: BigInt(amount) }] })
+          const result = await ledger.reserve({
+            id: crypto.randomUUID(),
+            time: Date.now(),
+            spend,
+            charges: [{ key: 'total', limit: 1000n, amount: BigInt(amount) }],
+          })
           return result.ok ? 'ok' : String(result.used)
         },
         { name, store, amount },
@@ -235,7 +301,12 @@ describe('payfetch/browser in Chromium', () => {
     expect(await reserveIn(a, 'first', '500')).toBe('600')
     expect(await reserveIn(a, 'second', '400')).toBe('700')
     expect(await reserveIn(b, 'first', '400')).toBe('ok')
-    expect(await a.evaluate((name) => indexedDB.databases().then((list) => list.find((db) => db.name === name)?.version), name)).toBe(2)
+    expect(
+      await a.evaluate(
+        (name) => indexedDB.databases().then((list) => list.find((db) => db.name === name)?.version),
+        name,
+      ),
+    ).toBe(2)
     await Promise.all([a.close(), b.close()])
   })
 
@@ -256,7 +327,9 @@ describe('payfetch/browser in Chromium', () => {
         }),
       name,
     )
-    await expect(reserveInPage(page, { name, count: 1, amount: '1', limit: '1000' })).rejects.toThrow(/TypeError: Cannot read properties of undefined/)
+    await expect(reserveInPage(page, { name, count: 1, amount: '1', limit: '1000' })).rejects.toThrow(
+      /TypeError: Cannot read properties of undefined/,
+    )
     expect(await recordsInPage(page, name)).toHaveLength(2)
     await page.close()
   })
@@ -266,8 +339,16 @@ describe('payfetch/browser in Chromium', () => {
     const set = await page.evaluate(async () => {
       const store = window.payfetch.storageSessions()
       store.set('https://api.example.com', { protocol: 'l402', headers: { authorization: 'L402 mac:pre' } })
-      store.set('https://short.example.com', { protocol: 'l402', headers: { authorization: 'L402 short:pre' }, expiresAt: Date.now() + 300 })
-      return [await store.get('https://api.example.com'), (await store.get('https://short.example.com'))?.headers, localStorage.getItem('payfetch:session:https://api.example.com')]
+      store.set('https://short.example.com', {
+        protocol: 'l402',
+        headers: { authorization: 'L402 short:pre' },
+        expiresAt: Date.now() + 300,
+      })
+      return [
+        await store.get('https://api.example.com'),
+        (await store.get('https://short.example.com'))?.headers,
+        localStorage.getItem('payfetch:session:https://api.example.com'),
+      ]
     })
     expect(set).toEqual([
       { protocol: 'l402', headers: { authorization: 'L402 mac:pre' } },
@@ -299,7 +380,8 @@ function ledgerInTab(page: Page, name: string): Promise<Ledger> {
     <M extends keyof Ledger>(method: M) =>
     (...args: Parameters<Ledger[M]>) =>
       page.evaluate(
-        ({ handle, method, args }) => (window.ledgers[handle]?.[method] as (...args: unknown[]) => Promise<unknown>)(...args),
+        ({ handle, method, args }) =>
+          (window.ledgers[handle]?.[method] as (...args: unknown[]) => Promise<unknown>)(...args),
         { handle, method, args: args as unknown[] },
       ) as ReturnType<Ledger[M]>
   const ledger: Ledger = {
@@ -312,7 +394,12 @@ function ledgerInTab(page: Page, name: string): Promise<Ledger> {
     pending: call('pending'),
     report: call('report'),
   }
-  return page.evaluate(({ handle, name }) => void (window.ledgers[handle] = window.payfetch.storageLedger({ name })), { handle, name }).then(() => ledger)
+  return page
+    .evaluate(({ handle, name }) => void (window.ledgers[handle] = window.payfetch.storageLedger({ name })), {
+      handle,
+      name,
+    })
+    .then(() => ledger)
 }
 
 ledgerContract({

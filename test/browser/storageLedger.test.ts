@@ -10,7 +10,12 @@ describe('storageLedger', () => {
     await expect(ledger.reserve(reservation(1n))).rejects.toThrowErrorMatchingInlineSnapshot(
       `[PayfetchError: [INVALID_OPTIONS] storageLedger needs IndexedDB: pass options.indexedDB where globalThis.indexedDB is missing.]`,
     )
-    for (const call of [() => ledger.commit('id'), () => ledger.savePending({} as never), () => ledger.pending(), () => ledger.report()]) {
+    for (const call of [
+      () => ledger.commit('id'),
+      () => ledger.savePending({} as never),
+      () => ledger.pending(),
+      () => ledger.report(),
+    ]) {
       await expect(call()).rejects.toMatchObject({ code: 'INVALID_OPTIONS' })
     }
     // Creating it is harmless (server-side rendering imports and builds it before any window exists).

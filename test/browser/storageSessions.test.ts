@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { storageSessions } from '../../src/browser/storageSessions.js'
-import { MemoryStorage } from '../support/browserStorage.js'
 import { credential, origin, sessionContract } from '../sessions/sessionContract.js'
+import { MemoryStorage } from '../support/browserStorage.js'
 
 sessionContract({
   name: 'storageSessions (in-memory Storage)',

@@ -6,7 +6,10 @@ import type { Offer } from '../../src/offer/Offer.js'
 
 const baseUsdc = { network: 'eip155:8453', asset: '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913' }
 const baseSepoliaUsdc = { network: 'eip155:84532', asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e' }
-const solanaUsdc = { network: 'solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp', asset: 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v' }
+const solanaUsdc = {
+  network: 'solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp',
+  asset: 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v',
+}
 
 /** The INVALID_OPTIONS `parseBudgets` throws for one budget, as `{ code, message }`. */
 function rejection(budget: unknown): { code: string; message: string } {
@@ -16,13 +19,22 @@ function rejection(budget: unknown): { code: string; message: string } {
     if (!(error instanceof PayfetchError)) throw error
     return { code: error.code, message: error.message }
   }
-  throw new Error(`parseBudgets accepted ${JSON.stringify(budget, (_, value) => (typeof value === 'bigint' ? `${value}n` : value))}`)
+  throw new Error(
+    `parseBudgets accepted ${JSON.stringify(budget, (_, value) => (typeof value === 'bigint' ? `${value}n` : value))}`,
+  )
 }
 
 type SpendInput = { network: string; asset: string; amount: bigint; url: URL; nanoUsd: bigint | undefined }
-const spend = (overrides: Partial<SpendInput> = {}): SpendInput => ({ ...baseUsdc, amount: 10_000n, url: new URL('https://api.example.com/report'), nanoUsd: 10_000_000n, ...overrides })
+const spend = (overrides: Partial<SpendInput> = {}): SpendInput => ({
+  ...baseUsdc,
+  amount: 10_000n,
+  url: new URL('https://api.example.com/report'),
+  nanoUsd: 10_000_000n,
+  ...overrides,
+})
 /** `key → amount` of every charge a spend makes. */
-const charged = (budgets: Budget[], input: SpendInput) => chargesFor(parseBudgets(budgets), input).map((charge) => `${charge.key} → ${charge.amount}`)
+const charged = (budgets: Budget[], input: SpendInput) =>
+  chargesFor(parseBudgets(budgets), input).map((charge) => `${charge.key} → ${charge.amount}`)
 
 describe('parseBudgets', () => {
   test('error: every malformed budget is INVALID_OPTIONS at creation, naming the budget', () => {
@@ -105,7 +117,9 @@ describe('parseBudgets', () => {
   })
 
   test('error: the message names the position of the bad budget in the list', () => {
-    expect(() => parseBudgets([{ usd: '1' }, { usd: '2', window: '1d' }, { usd: '3', window: '2x' }])).toThrowErrorMatchingInlineSnapshot(
+    expect(() =>
+      parseBudgets([{ usd: '1' }, { usd: '2', window: '1d' }, { usd: '3', window: '2x' }]),
+    ).toThrowErrorMatchingInlineSnapshot(
       `[PayfetchError: [INVALID_OPTIONS] caps.budgets[2].window must look like '1h', '1d' or '30d'.]`,
     )
     // And createPolicy fails at creation with the same error.
@@ -113,8 +127,20 @@ describe('parseBudgets', () => {
   })
 
   test('behavior: windows in s, m, h, d, w and plain milliseconds; none means in total', () => {
-    const windows = parseBudgets(['30s', '15m', '1h', '1d', '1w', '30d', '999999w', 2_500, 1].map((window) => ({ usd: '1', window }))).map((rule) => rule.windowMs)
-    expect(windows).toEqual([30_000, 900_000, 3_600_000, 86_400_000, 604_800_000, 2_592_000_000, 999_999 * 604_800_000, 2_500, 1])
+    const windows = parseBudgets(
+      ['30s', '15m', '1h', '1d', '1w', '30d', '999999w', 2_500, 1].map((window) => ({ usd: '1', window })),
+    ).map((rule) => rule.windowMs)
+    expect(windows).toEqual([
+      30_000,
+      900_000,
+      3_600_000,
+      86_400_000,
+      604_800_000,
+      2_592_000_000,
+      999_999 * 604_800_000,
+      2_500,
+      1,
+    ])
     expect(parseBudgets([{ usd: '1' }])[0]?.windowMs).toBeUndefined()
   })
 
@@ -128,7 +154,11 @@ describe('parseBudgets', () => {
   })
 
   test('behavior: keys are stable across parses (and so across processes) and ignore how a budget is spelled', () => {
-    const budgets: Budget[] = [{ usd: '5', window: '1d' }, { usd: '1', window: '1h', perHost: true }, { amount: 20_000_000n, ...baseUsdc }]
+    const budgets: Budget[] = [
+      { usd: '5', window: '1d' },
+      { usd: '1', window: '1h', perHost: true },
+      { amount: 20_000_000n, ...baseUsdc },
+    ]
     const first = parseBudgets(budgets).map((rule) => rule.key)
     const second = parseBudgets(budgets.map((budget) => ({ ...budget }))).map((rule) => rule.key)
     expect(second).toEqual(first)
@@ -172,7 +202,10 @@ describe('parseBudgets', () => {
 
 describe('chargesFor', () => {
   test('behavior: a USD budget charges the nano-dollar value, an amount budget the atomic amount, each with its window', () => {
-    const rules = parseBudgets([{ usd: '5', window: '1d' }, { amount: 20_000_000n, ...baseUsdc }])
+    const rules = parseBudgets([
+      { usd: '5', window: '1d' },
+      { amount: 20_000_000n, ...baseUsdc },
+    ])
     const charges = chargesFor(rules, spend({ amount: 12_345n, nanoUsd: 12_345_000n }))
     expect(charges).toEqual([
       { key: rules[0]?.key, limit: 5_000_000_000n, amount: 12_345_000n, windowMs: 86_400_000 },
@@ -181,10 +214,15 @@ describe('chargesFor', () => {
   })
 
   test('behavior: network and asset filters charge only matching payments; EVM addresses in any case', () => {
-    const budgets: Budget[] = [{ usd: '1', network: baseUsdc.network }, { amount: 100n, network: baseUsdc.network, asset: baseUsdc.asset.toUpperCase().replace('0X', '0x') }]
+    const budgets: Budget[] = [
+      { usd: '1', network: baseUsdc.network },
+      { amount: 100n, network: baseUsdc.network, asset: baseUsdc.asset.toUpperCase().replace('0X', '0x') },
+    ]
     expect(charged(budgets, spend())).toHaveLength(2)
     expect(charged(budgets, spend({ ...baseSepoliaUsdc }))).toEqual([])
-    expect(charged(budgets, spend({ asset: '0x1111111111111111111111111111111111111111', nanoUsd: 1n }))).toHaveLength(1)
+    expect(charged(budgets, spend({ asset: '0x1111111111111111111111111111111111111111', nanoUsd: 1n }))).toHaveLength(
+      1,
+    )
     // Non-EVM asset ids compare exactly.
     const solana: Budget[] = [{ amount: 100n, network: solanaUsdc.network, asset: solanaUsdc.asset.toLowerCase() }]
     expect(charged(solana, spend({ ...solanaUsdc }))).toEqual([])
@@ -193,17 +231,42 @@ describe('chargesFor', () => {
 
   test('behavior: host filters use the caps.hosts patterns', () => {
     const budgets = (host: string): Budget[] => [{ usd: '1', host }]
-    const hits = (host: string, spendHost: string) => charged(budgets(host), spend({ url: new URL(`https://${spendHost}/`) })).length
-    expect([hits('api.example.com', 'api.example.com'), hits('api.example.com', 'api.example.com:8443'), hits('api.example.com', 'other.example.com')]).toEqual([1, 1, 0])
-    expect([hits('*.example.com', 'a.b.example.com'), hits('*.example.com', 'example.com'), hits('*.example.com', 'example.com.evil.net')]).toEqual([1, 0, 0])
-    expect([hits('api.example.com:8443', 'api.example.com:8443'), hits('api.example.com:8443', 'api.example.com:9443')]).toEqual([1, 0])
+    const hits = (host: string, spendHost: string) =>
+      charged(budgets(host), spend({ url: new URL(`https://${spendHost}/`) })).length
+    expect([
+      hits('api.example.com', 'api.example.com'),
+      hits('api.example.com', 'api.example.com:8443'),
+      hits('api.example.com', 'other.example.com'),
+    ]).toEqual([1, 1, 0])
+    expect([
+      hits('*.example.com', 'a.b.example.com'),
+      hits('*.example.com', 'example.com'),
+      hits('*.example.com', 'example.com.evil.net'),
+    ]).toEqual([1, 0, 0])
+    expect([
+      hits('api.example.com:8443', 'api.example.com:8443'),
+      hits('api.example.com:8443', 'api.example.com:9443'),
+    ]).toEqual([1, 0])
   })
 
   test('policy: a host budget with the default port counts the payments made on that port', () => {
     // https://api.example.com/ is api.example.com:443, as caps.hosts already sees it.
-    const rules = parseBudgets([{ usd: '1', host: 'api.example.com:443' }, { usd: '1', host: 'api.example.com:80' }])
+    const rules = parseBudgets([
+      { usd: '1', host: 'api.example.com:443' },
+      { usd: '1', host: 'api.example.com:80' },
+    ])
     const policy = createPolicy({ budgets: rules.map((rule) => rule.budget) })
-    const payment: Offer = { protocol: 'x402', scheme: 'exact', ...baseUsdc, asset: { id: baseUsdc.asset }, amount: 1n, payTo: '0x', resource: '', extra: {}, raw: {} }
+    const payment: Offer = {
+      protocol: 'x402',
+      scheme: 'exact',
+      ...baseUsdc,
+      asset: { id: baseUsdc.asset },
+      amount: 1n,
+      payTo: '0x',
+      resource: '',
+      extra: {},
+      raw: {},
+    }
     const keys = (url: string) => policy.charges(payment, new URL(url), 1_000n).map((charge) => charge.key)
     expect(keys('https://api.example.com/report')).toEqual([rules[0]?.key])
     expect(keys('http://api.example.com/report')).toEqual([rules[1]?.key])
@@ -220,7 +283,9 @@ describe('chargesFor', () => {
 
   test('error: a USD budget that applies to a payment with no USD value is UNPRICEABLE', () => {
     const rules = parseBudgets([{ usd: '1', network: baseUsdc.network }])
-    expect(() => chargesFor(rules, spend({ asset: '0x1111111111111111111111111111111111111111', nanoUsd: undefined }))).toThrowErrorMatchingInlineSnapshot(
+    expect(() =>
+      chargesFor(rules, spend({ asset: '0x1111111111111111111111111111111111111111', nanoUsd: undefined })),
+    ).toThrowErrorMatchingInlineSnapshot(
       `[PayfetchError: [UNPRICEABLE] A USD budget applies but 0x1111111111111111111111111111111111111111 on eip155:8453 has no USD value; pass caps.rates.]`,
     )
     // A USD budget that does not apply (another network) does not need a value; an amount budget never does.

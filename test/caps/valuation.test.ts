@@ -1,32 +1,60 @@
 import fc from 'fast-check'
 import { describe, expect, test, vi } from 'vitest'
-// From the public entry, so the test follows the constants wherever they live inside src.
-import { bitcoinMainnet, bitcoinRegtest } from '../../src/index.js'
 import { type Caps, createPolicy, formatNanoUsd } from '../../src/caps/policy.js'
 import { type Rates, toNanoUsd, valueInNanoUsd } from '../../src/caps/valuation.js'
 import { PayfetchError } from '../../src/errors/PayfetchError.js'
+// From the public entry, so the test follows the constants wherever they live inside src.
+import { bitcoinMainnet, bitcoinRegtest } from '../../src/index.js'
 import type { Offer } from '../../src/offer/Offer.js'
 import { parseDecimal } from '../../src/utils/decimal.js'
 
 const baseUsdc = { network: 'eip155:8453', asset: '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913' }
-const solanaUsdc = { network: 'solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp', asset: 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v' }
+const solanaUsdc = {
+  network: 'solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp',
+  asset: 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v',
+}
 // Lightning amounts are millisatoshis: 10^11 per BTC.
 const btc = { network: bitcoinMainnet, asset: 'BTC' }
 // An 18-decimal token payfetch does not know (WETH-like), valued only through caps.rates.
-const weth = { network: 'eip155:8453', asset: '0x4200000000000000000000000000000000000006', decimals: 18, symbol: 'WETH' }
+const weth = {
+  network: 'eip155:8453',
+  asset: '0x4200000000000000000000000000000000000006',
+  decimals: 18,
+  symbol: 'WETH',
+}
 
 function offer(where: { network: string; asset: string; decimals?: number; symbol?: string }, amount: bigint): Offer {
-  const asset = { id: where.asset, ...(where.decimals === undefined ? {} : { decimals: where.decimals }), ...(where.symbol === undefined ? {} : { symbol: where.symbol }) }
-  return { protocol: 'x402', version: 2, scheme: 'exact', network: where.network, asset, amount, payTo: 'payee', resource: 'https://api.example.com/r', extra: {}, raw: {} }
+  const asset = {
+    id: where.asset,
+    ...(where.decimals === undefined ? {} : { decimals: where.decimals }),
+    ...(where.symbol === undefined ? {} : { symbol: where.symbol }),
+  }
+  return {
+    protocol: 'x402',
+    version: 2,
+    scheme: 'exact',
+    network: where.network,
+    asset,
+    amount,
+    payTo: 'payee',
+    resource: 'https://api.example.com/r',
+    extra: {},
+    raw: {},
+  }
 }
 
 const nano = (text: string) => toNanoUsd(parseDecimal(text, 'test'))
 const summary = (error: PayfetchError | undefined) => error && { code: error.code, message: error.message }
-const btcAt = (rate: string): Rates => ({ asset }) => (asset === 'BTC' ? rate : undefined)
+const btcAt =
+  (rate: string): Rates =>
+  ({ asset }) =>
+    asset === 'BTC' ? rate : undefined
 
 describe('toNanoUsd', () => {
   test('behavior: USD decimals become nano-dollars exactly, up to 9 decimals', () => {
-    expect(['0', '5', '0.10', '0.1', '0.000001', '0.000000001', '123456789012.345678901', '1'.repeat(30)].map(nano)).toEqual([
+    expect(
+      ['0', '5', '0.10', '0.1', '0.000001', '0.000000001', '123456789012.345678901', '1'.repeat(30)].map(nano),
+    ).toEqual([
       0n,
       5_000_000_000n,
       100_000_000n,
@@ -43,7 +71,14 @@ describe('toNanoUsd', () => {
   })
 
   test('behavior: formatNanoUsd writes the short decimal back', () => {
-    expect([100_000_000n, 5_000_000_000n, 1n, 0n, 97_000_500n, 12_345_678_901_234n].map(formatNanoUsd)).toEqual(['0.1', '5', '0.000000001', '0', '0.0970005', '12345.678901234'])
+    expect([100_000_000n, 5_000_000_000n, 1n, 0n, 97_000_500n, 12_345_678_901_234n].map(formatNanoUsd)).toEqual([
+      '0.1',
+      '5',
+      '0.000000001',
+      '0',
+      '0.0970005',
+      '12345.678901234',
+    ])
   })
 })
 
@@ -92,7 +127,10 @@ describe('valueInNanoUsd', () => {
         fc.integer({ min: 0, max: 30 }),
         fc.stringMatching(/^[0-9]{1,12}(\.[0-9]{1,12})?$/).filter((rate) => /[1-9]/.test(rate)),
         async (amount, decimals, rate) => {
-          const value = await valueInNanoUsd(offer({ network: 'eip155:1', asset: '0xabc', decimals }, amount), () => rate)
+          const value = await valueInNanoUsd(
+            offer({ network: 'eip155:1', asset: '0xabc', decimals }, amount),
+            () => rate,
+          )
           const price = parseDecimal(rate, 'rate')
           // true value in nano-dollars = amount × units × 10^9 / 10^(decimals + scale)
           const exact = amount * price.units * 10n ** 9n
@@ -106,7 +144,12 @@ describe('valueInNanoUsd', () => {
   })
 
   test('behavior: no value without decimals or without a rate', async () => {
-    expect(await valueInNanoUsd(offer({ network: 'eip155:8453', asset: '0x1111111111111111111111111111111111111111' }, 1n), () => '1')).toBeUndefined()
+    expect(
+      await valueInNanoUsd(
+        offer({ network: 'eip155:8453', asset: '0x1111111111111111111111111111111111111111' }, 1n),
+        () => '1',
+      ),
+    ).toBeUndefined()
     expect(await valueInNanoUsd(offer(weth, 1n), undefined)).toBeUndefined()
     expect(await valueInNanoUsd(offer(weth, 1n), () => undefined)).toBeUndefined()
     expect(await valueInNanoUsd(offer(btc, 1n), undefined)).toBeUndefined()
@@ -149,7 +192,25 @@ describe('createPolicy: rates', () => {
   })
 
   test('error: a rate that is not a positive decimal string makes the offer UNPRICEABLE', async () => {
-    const garbage: unknown[] = [2000, 2000n, null, {}, ['1'], '', ' 1', '1e3', '-1', '0x10', 'NaN', 'Infinity', '1,5', '$1', '1'.repeat(31), '0', '0.000']
+    const garbage: unknown[] = [
+      2000,
+      2000n,
+      null,
+      {},
+      ['1'],
+      '',
+      ' 1',
+      '1e3',
+      '-1',
+      '0x10',
+      'NaN',
+      'Infinity',
+      '1,5',
+      '$1',
+      '1'.repeat(31),
+      '0',
+      '0.000',
+    ]
     for (const value of garbage) {
       const { refusal } = await createPolicy({ ...listedWeth, rates: () => value as string }).judge(offer(weth, 1n))
       expect(refusal?.code, String(value)).toBe('UNPRICEABLE')
@@ -157,7 +218,9 @@ describe('createPolicy: rates', () => {
   })
 
   test('error: a listed asset with caps.rates but no price for it is UNPRICEABLE, unless it has a maxAmount', async () => {
-    expect(summary((await createPolicy({ ...listedWeth, rates: () => undefined }).judge(offer(weth, 1n))).refusal)).toMatchInlineSnapshot(`
+    expect(
+      summary((await createPolicy({ ...listedWeth, rates: () => undefined }).judge(offer(weth, 1n))).refusal),
+    ).toMatchInlineSnapshot(`
       {
         "code": "UNPRICEABLE",
         "message": "[UNPRICEABLE] 0x4200000000000000000000000000000000000006 on eip155:8453 has no USD value; pass caps.rates or a maxAmount.",
@@ -190,7 +253,10 @@ describe('createPolicy: Lightning sats cap', () => {
   test('policy: perRequest.sats takes a number or a bigint; 0 refuses every payment', async () => {
     for (const sats of [5, 5n]) {
       const policy = createPolicy({ perRequest: { sats } })
-      expect([(await policy.judge(offer(btc, 5_000n))).refusal?.code, (await policy.judge(offer(btc, 5_001n))).refusal?.code]).toEqual([undefined, 'CAP_EXCEEDED'])
+      expect([
+        (await policy.judge(offer(btc, 5_000n))).refusal?.code,
+        (await policy.judge(offer(btc, 5_001n))).refusal?.code,
+      ]).toEqual([undefined, 'CAP_EXCEEDED'])
     }
     expect((await createPolicy({ perRequest: { sats: 0 } }).judge(offer(btc, 1n))).refusal?.code).toBe('CAP_EXCEEDED')
     // The sats cap is BTC's own: it does not touch USDC.
@@ -198,7 +264,9 @@ describe('createPolicy: Lightning sats cap', () => {
   })
 
   test('error: perRequest.sats that is not a whole, non-negative number of sats is INVALID_OPTIONS', () => {
-    expect(() => createPolicy({ perRequest: { sats: 1.5 } })).toThrowErrorMatchingInlineSnapshot(`[PayfetchError: [INVALID_OPTIONS] caps.perRequest.sats must be a whole number of sats.]`)
+    expect(() => createPolicy({ perRequest: { sats: 1.5 } })).toThrowErrorMatchingInlineSnapshot(
+      `[PayfetchError: [INVALID_OPTIONS] caps.perRequest.sats must be a whole number of sats.]`,
+    )
     for (const sats of [-1, -1n, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, '100']) {
       expect(() => createPolicy({ perRequest: { sats: sats as number } }), String(sats)).toThrow(PayfetchError)
     }
@@ -217,7 +285,10 @@ describe('createPolicy: Lightning sats cap', () => {
       }
     `)
     // A generous USD limit does not lift the sats cap.
-    expect((await createPolicy({ perRequest: { usd: '1000' }, rates: btcAt('1') }).judge(offer(btc, 100_001n))).refusal?.code).toBe('CAP_EXCEEDED')
+    expect(
+      (await createPolicy({ perRequest: { usd: '1000' }, rates: btcAt('1') }).judge(offer(btc, 100_001n))).refusal
+        ?.code,
+    ).toBe('CAP_EXCEEDED')
   })
 
   test('policy: Lightning may be the only allowed asset, under its sats cap', async () => {
@@ -265,9 +336,13 @@ describe('createPolicy: per-call limits', () => {
   })
 
   test('error: a maxUsd that is not a decimal string is INVALID_OPTIONS', async () => {
-    await expect(createPolicy().judge(offer(baseUsdc, 1n), { maxUsd: '-1' })).rejects.toThrowErrorMatchingInlineSnapshot(
+    await expect(
+      createPolicy().judge(offer(baseUsdc, 1n), { maxUsd: '-1' }),
+    ).rejects.toThrowErrorMatchingInlineSnapshot(
       `[PayfetchError: [INVALID_OPTIONS] maxUsd must be a decimal string like '0.10'.]`,
     )
-    await expect(createPolicy().judge(offer(baseUsdc, 1n), { maxUsd: 0.05 as unknown as string })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' })
+    await expect(
+      createPolicy().judge(offer(baseUsdc, 1n), { maxUsd: 0.05 as unknown as string }),
+    ).rejects.toMatchObject({ code: 'INVALID_OPTIONS' })
   })
 })

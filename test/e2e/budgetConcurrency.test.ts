@@ -24,7 +24,10 @@ let merchant: Merchant
 
 beforeAll(async () => {
   redis = await startRedis()
-  merchant = await startMerchant({ '/item': async (request, response, self) => self.charge(request, response, [requirement({ amount: price.toString() })], () => response.end('item')) })
+  merchant = await startMerchant({
+    '/item': async (request, response, self) =>
+      self.charge(request, response, [requirement({ amount: price.toString() })], () => response.end('item')),
+  })
 })
 
 afterAll(async () => {
@@ -33,8 +36,13 @@ afterAll(async () => {
 })
 
 /** Starts one worker; resolves once it is warmed up and waiting for "go". */
-async function startWorker(env: Record<string, string>): Promise<{ child: ChildProcess; report: Promise<WorkerReport> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', worker], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+async function startWorker(
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; report: Promise<WorkerReport> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', worker], {
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
   track(child)
   let stdout = ''
   let stderr = ''
@@ -63,8 +71,16 @@ async function startWorker(env: Record<string, string>): Promise<{ child: ChildP
 describe('a Redis budget shared by 4 processes', () => {
   test('policy: 4 processes × 250 concurrent paid calls never pay past the budget by one atomic unit, lose nothing, and every refusal is BUDGET_EXHAUSTED', async () => {
     const prefix = `payfetch:test:${randomUUID()}:`
-    const env = { MERCHANT_URL: `${merchant.url}/item`, REDIS_URL: redis.url, LEDGER_PREFIX: prefix, BUDGET_USD: budgetUsd, CALLS: String(callsEach) }
-    const workers = await Promise.all(Array.from({ length: processes }, () => startWorker({ ...env, PAYER_KEY: generatePrivateKey() })))
+    const env = {
+      MERCHANT_URL: `${merchant.url}/item`,
+      REDIS_URL: redis.url,
+      LEDGER_PREFIX: prefix,
+      BUDGET_USD: budgetUsd,
+      CALLS: String(callsEach),
+    }
+    const workers = await Promise.all(
+      Array.from({ length: processes }, () => startWorker({ ...env, PAYER_KEY: generatePrivateKey() })),
+    )
 
     const started = performance.now()
     for (const { child } of workers) child.stdin?.end('go\n')
@@ -73,7 +89,8 @@ describe('a Redis budget shared by 4 processes', () => {
 
     const paid = reports.reduce((sum, report) => sum + report.paid, 0)
     const codes: Record<string, number> = {}
-    for (const report of reports) for (const [code, count] of Object.entries(report.codes)) codes[code] = (codes[code] ?? 0) + count
+    for (const report of reports)
+      for (const [code, count] of Object.entries(report.codes)) codes[code] = (codes[code] ?? 0) + count
     const expectedPaid = Number(budgetAtomic / price)
 
     // The merchant's own count: what it verified and settled.

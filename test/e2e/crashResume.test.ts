@@ -35,7 +35,8 @@ beforeAll(async () => {
           await held
           response.writeHead(200, { 'content-type': 'text/plain' }).end('paid report')
         }),
-      '/report': async (request, response, self) => self.charge(request, response, [requirement()], () => response.end('report')),
+      '/report': async (request, response, self) =>
+        self.charge(request, response, [requirement()], () => response.end('report')),
     },
     { paymentIdentifier: { required: true } },
   )
@@ -49,7 +50,10 @@ afterAll(async () => {
 
 /** Starts the worker; `lines` resolves each line it prints, `exit` when it is gone. */
 function startWorker(env: Record<string, string>) {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', worker], { env: { ...process.env, PAYER_KEY: payerKey, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', worker], {
+    env: { ...process.env, PAYER_KEY: payerKey, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   track(child)
   let stdout = ''
   let stderr = ''
@@ -66,7 +70,9 @@ function startWorker(env: Record<string, string>) {
       resolve({ code, signal })
     }),
   )
-  const failed = exit.then(({ code, signal }) => Promise.reject(new Error(`worker exited early (${code ?? signal}):\n${stdout}\n${stderr}`)))
+  const failed = exit.then(({ code, signal }) =>
+    Promise.reject(new Error(`worker exited early (${code ?? signal}):\n${stdout}\n${stderr}`)),
+  )
   failed.catch(() => {})
   return {
     child,
@@ -98,13 +104,25 @@ describe('a paying process killed with SIGKILL', () => {
     const signer = countingSigner(evm({ account: privateKeyToAccount(payerKey) }))
     const fetchPaid = createPayingFetch({ signers: [signer], ledger })
     const pending = await fetchPaid.pendingPayments()
-    expect(pending).toEqual([expect.objectContaining({ url: `${merchant.url}/held`, method: 'GET', amount: '10000', protocol: 'x402', payer: privateKeyToAccount(payerKey).address })])
+    expect(pending).toEqual([
+      expect.objectContaining({
+        url: `${merchant.url}/held`,
+        method: 'GET',
+        amount: '10000',
+        protocol: 'x402',
+        payer: privateKeyToAccount(payerKey).address,
+      }),
+    ])
     expect((await fetchPaid.spendReport()).totals).toEqual([expect.objectContaining({ reserved: 10_000n, spent: 0n })])
 
     const response = await fetchPaid.resume(pending[0] as (typeof pending)[number])
     expect(response.status).toBe(200)
     expect(await response.text()).toBe('paid report')
-    expect(getReceipt(response)).toMatchObject({ protocol: 'x402', amount: 10_000n, reference: expect.stringMatching(/^0x[0-9a-f]{64}$/) })
+    expect(getReceipt(response)).toMatchObject({
+      protocol: 'x402',
+      amount: 10_000n,
+      reference: expect.stringMatching(/^0x[0-9a-f]{64}$/),
+    })
 
     // One settlement; the resumed proof is the killed process's proof, byte for byte; nothing signed.
     expect(merchant.settled).toHaveLength(1)
@@ -119,12 +137,17 @@ describe('a paying process killed with SIGKILL', () => {
     // The outcome is durable too: another fresh ledger on the file sees it spent, nothing pending.
     const reopened = await fileLedger(ledgerPath)
     expect(await reopened.pending()).toEqual([])
-    expect((await reopened.report()).totals).toEqual([expect.objectContaining({ spent: 10_000n, reserved: 0n, unknown: 0n })])
+    expect((await reopened.report()).totals).toEqual([
+      expect.objectContaining({ spent: 10_000n, reserved: 0n, unknown: 0n }),
+    ])
   })
 
   test('behavior: killed inside approve, before anything was signed, nothing is pending or settled, and the reservation stays counted', async () => {
     const ledgerPath = join(dir, 'approve.jsonl')
-    const before = { settled: merchant.settled.length, proofs: merchant.seen.filter((entry) => entry.headers['payment-signature']).length }
+    const before = {
+      settled: merchant.settled.length,
+      proofs: merchant.seen.filter((entry) => entry.headers['payment-signature']).length,
+    }
     const run = startWorker({ MODE: 'approve', LEDGER_PATH: ledgerPath, URL: `${merchant.url}/report` })
     await run.printed('approving')
     await kill(run.child, run.exit)
@@ -132,14 +155,19 @@ describe('a paying process killed with SIGKILL', () => {
     const ledger = await fileLedger(ledgerPath)
     expect(await ledger.pending()).toEqual([])
     // The amount is reserved before anyone is asked to approve it; a crash leaves it counted (fail closed).
-    expect((await ledger.report()).totals).toEqual([expect.objectContaining({ reserved: 10_000n, spent: 0n, unknown: 0n })])
+    expect((await ledger.report()).totals).toEqual([
+      expect.objectContaining({ reserved: 10_000n, spent: 0n, unknown: 0n }),
+    ])
     expect(merchant.settled.length).toBe(before.settled)
     expect(merchant.seen.filter((entry) => entry.headers['payment-signature']).length).toBe(before.proofs)
   })
 
   test('behavior: killed after signing but before the proof left, nothing is pending or settled, and the reservation stays counted', async () => {
     const ledgerPath = join(dir, 'sign.jsonl')
-    const before = { settled: merchant.settled.length, proofs: merchant.seen.filter((entry) => entry.headers['payment-signature']).length }
+    const before = {
+      settled: merchant.settled.length,
+      proofs: merchant.seen.filter((entry) => entry.headers['payment-signature']).length,
+    }
     const run = startWorker({ MODE: 'sign', LEDGER_PATH: ledgerPath, URL: `${merchant.url}/report` })
     await run.printed('signed')
     await kill(run.child, run.exit)
@@ -147,7 +175,9 @@ describe('a paying process killed with SIGKILL', () => {
     const ledger = await fileLedger(ledgerPath)
     expect(await ledger.pending()).toEqual([])
     // Fail closed: the signed authorization never left, but nothing proves that to the ledger.
-    expect((await ledger.report()).totals).toEqual([expect.objectContaining({ reserved: 10_000n, spent: 0n, unknown: 0n })])
+    expect((await ledger.report()).totals).toEqual([
+      expect.objectContaining({ reserved: 10_000n, spent: 0n, unknown: 0n }),
+    ])
     expect(merchant.settled.length).toBe(before.settled)
     expect(merchant.seen.filter((entry) => entry.headers['payment-signature']).length).toBe(before.proofs)
   })

@@ -29,7 +29,10 @@ function countingWallet(answer?: (invoice: string) => Promise<{ preimage: string
 
 async function refusal(url: string, wallet: LightningWallet, caps?: Caps): Promise<PayfetchError> {
   const fetchPaid = createPayingFetch({ signers: [lightning({ wallet, networks: ['regtest'] })], caps })
-  const error = await fetchPaid(url).then(() => undefined, (reason: unknown) => reason)
+  const error = await fetchPaid(url).then(
+    () => undefined,
+    (reason: unknown) => reason,
+  )
   if (isPayfetchError(error)) return error
   throw new Error(`expected a PayfetchError, got ${String(error)}`)
 }
@@ -42,7 +45,9 @@ describe('L402 bad input', () => {
     expect(byDefault).toMatchObject({ code: 'CAP_EXCEEDED', details: { amount: '150000', network: bitcoinRegtest } })
     const lowered = await refusal(`${server.url}/x`, wallet, { perRequest: { sats: 20 } })
     expect(lowered.code).toBe('CAP_EXCEEDED')
-    const perAsset = await refusal(`${server.url}/x`, wallet, { assets: [{ network: bitcoinRegtest, asset: 'BTC', maxAmount: 100_000n }] })
+    const perAsset = await refusal(`${server.url}/x`, wallet, {
+      assets: [{ network: bitcoinRegtest, asset: 'BTC', maxAmount: 100_000n }],
+    })
     expect(perAsset.code).toBe('CAP_EXCEEDED')
     expect(calls).toEqual([])
   })
@@ -51,28 +56,42 @@ describe('L402 bad input', () => {
     const server = await stack.l402Server({ mismatchHash: true })
     const { wallet, calls } = countingWallet()
     const error = await refusal(`${server.url}/x`, wallet)
-    expect(error).toMatchObject({ code: 'CHALLENGE_INVALID', details: { problems: ['l402: the invoice pays a different hash than the token commits to'] } })
+    expect(error).toMatchObject({
+      code: 'CHALLENGE_INVALID',
+      details: { problems: ['l402: the invoice pays a different hash than the token commits to'] },
+    })
     expect(calls).toEqual([])
   })
 
   test('policy: an amountless invoice is CHALLENGE_INVALID; nothing is paid', async () => {
     const server = await stack.l402Server({ invoice: { amountMsat: null } })
     const { wallet, calls } = countingWallet()
-    expect(await refusal(`${server.url}/x`, wallet)).toMatchObject({ code: 'CHALLENGE_INVALID', details: { problems: ['l402: amountless invoice'] } })
+    expect(await refusal(`${server.url}/x`, wallet)).toMatchObject({
+      code: 'CHALLENGE_INVALID',
+      details: { problems: ['l402: amountless invoice'] },
+    })
     expect(calls).toEqual([])
   })
 
   test('policy: an expired invoice is CHALLENGE_INVALID; nothing is paid', async () => {
-    const server = await stack.l402Server({ invoice: { timestamp: Math.floor(Date.now() / 1000) - 3600, expirySeconds: 600 } })
+    const server = await stack.l402Server({
+      invoice: { timestamp: Math.floor(Date.now() / 1000) - 3600, expirySeconds: 600 },
+    })
     const { wallet, calls } = countingWallet()
-    expect(await refusal(`${server.url}/x`, wallet)).toMatchObject({ code: 'CHALLENGE_INVALID', details: { problems: ['l402: invoice expired'] } })
+    expect(await refusal(`${server.url}/x`, wallet)).toMatchObject({
+      code: 'CHALLENGE_INVALID',
+      details: { problems: ['l402: invoice expired'] },
+    })
     expect(calls).toEqual([])
   })
 
   test('policy: a mainnet invoice offered to a regtest-only signer is NO_SIGNER; nothing is paid', async () => {
     const server = await stack.l402Server({ invoice: { network: 'mainnet' } })
     const { wallet, calls } = countingWallet()
-    expect(await refusal(`${server.url}/x`, wallet)).toMatchObject({ code: 'NO_SIGNER', details: { network: 'bip122:000000000019d6689c085ae165831e93' } })
+    expect(await refusal(`${server.url}/x`, wallet)).toMatchObject({
+      code: 'NO_SIGNER',
+      details: { network: 'bip122:000000000019d6689c085ae165831e93' },
+    })
     expect(calls).toEqual([])
   })
 
@@ -83,7 +102,10 @@ describe('L402 bad input', () => {
       return { preimage: 'not-a-preimage' }
     })
     const error = await refusal(`${server.url}/x`, wallet)
-    expect(error).toMatchObject({ code: 'PAYMENT_OUTCOME_UNKNOWN', details: { wallet: 'counting', paymentHash: stack.node.settled.at(-1)?.paymentHash } })
+    expect(error).toMatchObject({
+      code: 'PAYMENT_OUTCOME_UNKNOWN',
+      details: { wallet: 'counting', paymentHash: stack.node.settled.at(-1)?.paymentHash },
+    })
     expect(calls).toHaveLength(1)
     expect(server.authorizations).toEqual([])
   })

@@ -1,5 +1,5 @@
-import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import WebSocket from 'ws'
 import { type LightningStack, startLightningStack } from '../../examples/local-stack/lightningStack.js'
 import { bitcoinRegtest, createPayingFetch, getReceipt, isPayfetchError, type PayfetchError } from '../../src/index.js'
 import { lightning, nwc } from '../../src/lightning/index.js'
@@ -16,10 +16,14 @@ afterAll(async () => {
   await stack?.stop()
 })
 
-const signerFor = (uri: string, options: { timeoutMs?: number } = {}) => lightning({ wallet: nwc(uri, { WebSocket }), networks: ['regtest'], ...options })
+const signerFor = (uri: string, options: { timeoutMs?: number } = {}) =>
+  lightning({ wallet: nwc(uri, { WebSocket }), networks: ['regtest'], ...options })
 
 async function failure(promise: Promise<unknown>): Promise<PayfetchError> {
-  const error = await promise.then(() => undefined, (reason: unknown) => reason)
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  )
   if (isPayfetchError(error)) return error
   throw new Error(`expected a PayfetchError, got ${String(error)}`)
 }
@@ -40,7 +44,13 @@ describe('L402 over Nostr Wallet Connect', () => {
     expect(service.requests).toHaveLength(1)
     expect(stack.node.settled.length).toBe(settledBefore + 1)
     const paymentHash = stack.node.settled.at(-1)?.paymentHash
-    expect(getReceipt(response)).toMatchObject({ protocol: 'l402', network: bitcoinRegtest, asset: 'BTC', amount: 21_000n, reference: paymentHash })
+    expect(getReceipt(response)).toMatchObject({
+      protocol: 'l402',
+      network: bitcoinRegtest,
+      asset: 'BTC',
+      amount: 21_000n,
+      reference: paymentHash,
+    })
     expect(server.authorizations).toHaveLength(1)
     expect(server.authorizations[0]).toMatch(/^L402 [A-Za-z0-9+/]+=*:[0-9a-f]{64}$/)
 
@@ -49,7 +59,9 @@ describe('L402 over Nostr Wallet Connect', () => {
     expect(tag('encryption')).toBe('nip44_v2')
     const expiration = Number(tag('expiration')) - request!.created_at
     expect(expiration).toBe(27)
-    console.info(`e2e: one L402 payment through NWC (402, relay round trips, wallet service, replay) took ${elapsed.toFixed(0)} ms`)
+    console.info(
+      `e2e: one L402 payment through NWC (402, relay round trips, wallet service, replay) took ${elapsed.toFixed(0)} ms`,
+    )
   })
 
   test('behavior: measured: median time of an L402 payment through NWC, first contact excluded', async () => {
@@ -65,12 +77,18 @@ describe('L402 over Nostr Wallet Connect', () => {
     }
     expect(service.requests).toHaveLength(8)
     const sorted = times.slice(1).sort((a, b) => a - b)
-    console.info(`e2e: L402 via NWC, ms per payment: median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(1)}, first ${times[0]?.toFixed(1)}`)
+    console.info(
+      `e2e: L402 via NWC, ms per payment: median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(1)}, first ${times[0]?.toFixed(1)}`,
+    )
   })
 
   test("behavior: Aperture's LSAT+L402 lines, the 2026 token= form and an MPP challenge alongside are all paid the same way", async () => {
     const service = await stack.walletService()
-    for (const options of [{ scheme: 'lsat+l402' as const }, { tokenParam: 'token' as const, version: true }, { mpp: true }]) {
+    for (const options of [
+      { scheme: 'lsat+l402' as const },
+      { tokenParam: 'token' as const, version: true },
+      { mpp: true },
+    ]) {
       const server = await stack.l402Server(options)
       const response = await createPayingFetch({ signers: [signerFor(service.uri)] })(`${server.url}/x`)
       expect(response.status).toBe(200)
@@ -92,7 +110,9 @@ describe('L402 over Nostr Wallet Connect', () => {
     const server = await stack.l402Server()
     const service = await stack.walletService({ silent: true })
     const started = performance.now()
-    const error = await failure(createPayingFetch({ signers: [signerFor(service.uri, { timeoutMs: 400 })] })(`${server.url}/x`))
+    const error = await failure(
+      createPayingFetch({ signers: [signerFor(service.uri, { timeoutMs: 400 })] })(`${server.url}/x`),
+    )
     expect(performance.now() - started).toBeLessThan(3000)
     expect(error.code).toBe('PAYMENT_OUTCOME_UNKNOWN')
     expect(service.requests).toHaveLength(1)
@@ -105,7 +125,10 @@ describe('L402 over Nostr Wallet Connect', () => {
     const service = await stack.walletService()
     try {
       const error = await failure(createPayingFetch({ signers: [signerFor(service.uri)] })(`${server.url}/x`))
-      expect(error).toMatchObject({ code: 'PAYMENT_FAILED', details: { wallet: 'nwc', code: 'PAYMENT_FAILED', message: 'no route: unknown invoice' } })
+      expect(error).toMatchObject({
+        code: 'PAYMENT_FAILED',
+        details: { wallet: 'nwc', code: 'PAYMENT_FAILED', message: 'no route: unknown invoice' },
+      })
       expect(service.requests).toHaveLength(1)
     } finally {
       await server.close()

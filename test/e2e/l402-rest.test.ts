@@ -3,8 +3,8 @@ import { decode } from 'bolt11'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { close, listen } from '../../examples/local-stack/http.js'
 import { bolt11Networks } from '../../examples/local-stack/lightningNode.js'
-import type { WalletServer, WalletServerBehavior } from '../../examples/local-stack/lightningWallets.js'
 import { type LightningStack, startLightningStack, walletSecrets } from '../../examples/local-stack/lightningStack.js'
+import type { WalletServer, WalletServerBehavior } from '../../examples/local-stack/lightningWallets.js'
 import { createPayingFetch, getReceipt, isPayfetchError, type PayfetchError } from '../../src/index.js'
 import { coreLightning, type LightningWallet, lightning, lnbits, lnd } from '../../src/lightning/index.js'
 
@@ -21,7 +21,10 @@ afterAll(async () => {
 })
 
 async function failure(promise: Promise<unknown>): Promise<PayfetchError> {
-  const error = await promise.then(() => undefined, (reason: unknown) => reason)
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  )
   if (isPayfetchError(error)) return error
   throw new Error(`expected a PayfetchError, got ${String(error)}`)
 }
@@ -40,8 +43,17 @@ const backends: Backend[] = [
     start: (behavior) => stack.lnd(behavior),
     wallet: (url) => lnd({ url, macaroon: walletSecrets.lndMacaroon }),
     expectRequest(request, invoice) {
-      expect(request).toMatchObject({ method: 'POST', path: '/v2/router/send', headers: { 'grpc-metadata-macaroon': walletSecrets.lndMacaroon } })
-      expect(request.body).toEqual({ payment_request: invoice, fee_limit_sat: '7', timeout_seconds: 18, no_inflight_updates: true })
+      expect(request).toMatchObject({
+        method: 'POST',
+        path: '/v2/router/send',
+        headers: { 'grpc-metadata-macaroon': walletSecrets.lndMacaroon },
+      })
+      expect(request.body).toEqual({
+        payment_request: invoice,
+        fee_limit_sat: '7',
+        timeout_seconds: 18,
+        no_inflight_updates: true,
+      })
     },
   },
   {
@@ -59,14 +71,19 @@ const backends: Backend[] = [
     wallet: (url) => lnbits({ url, adminKey: walletSecrets.lnbitsAdminKey, pollIntervalMs: 20 }),
     expectRequest(request, invoice) {
       // LNbits takes no per-payment fee limit or timeout: its fee reserve applies, and payfetch polls until its own timeout.
-      expect(request).toMatchObject({ method: 'POST', path: '/api/v1/payments', headers: { 'x-api-key': walletSecrets.lnbitsAdminKey } })
+      expect(request).toMatchObject({
+        method: 'POST',
+        path: '/api/v1/payments',
+        headers: { 'x-api-key': walletSecrets.lnbitsAdminKey },
+      })
       expect(request.body).toEqual({ out: true, bolt11: invoice })
     },
   },
 ]
 
 describe.each(backends)('L402 through $name', (backend) => {
-  const signerFor = (url: string, timeoutMs = 20_000) => lightning({ wallet: backend.wallet(url), networks: ['regtest'], maxFeeSats: 7, timeoutMs })
+  const signerFor = (url: string, timeoutMs = 20_000) =>
+    lightning({ wallet: backend.wallet(url), networks: ['regtest'], maxFeeSats: 7, timeoutMs })
 
   test('behavior: pays the L402 server end to end, passing the fee limit and timeout the backend documents', async () => {
     const server = await stack.l402Server()
@@ -95,7 +112,9 @@ describe.each(backends)('L402 through $name', (backend) => {
       times.push(performance.now() - started)
     }
     const sorted = times.slice(1).sort((a, b) => a - b)
-    console.info(`e2e: L402 via ${backend.name} REST, ms per payment: median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(1)}, first ${times[0]?.toFixed(1)}`)
+    console.info(
+      `e2e: L402 via ${backend.name} REST, ms per payment: median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(1)}, first ${times[0]?.toFixed(1)}`,
+    )
   })
 
   test('error: a wallet that takes the request and never answers is PAYMENT_OUTCOME_UNKNOWN after exactly one call; the invoice was in fact paid', async () => {
@@ -127,7 +146,9 @@ describe.each(backends)('L402 through $name', (backend) => {
   test('error: a wallet that reports a wrong preimage leaves the outcome unknown', async () => {
     const server = await stack.l402Server()
     const wallet = await backend.start({ garbagePreimage: true })
-    expect((await failure(createPayingFetch({ signers: [signerFor(wallet.url)] })(`${server.url}/x`))).code).toBe('PAYMENT_OUTCOME_UNKNOWN')
+    expect((await failure(createPayingFetch({ signers: [signerFor(wallet.url)] })(`${server.url}/x`))).code).toBe(
+      'PAYMENT_OUTCOME_UNKNOWN',
+    )
     expect(server.authorizations).toEqual([])
   })
 
@@ -146,10 +167,15 @@ describe('REST wallet specifics', () => {
   test('behavior: LNbits answering the old way (no preimage) is looked up until it reports the payment, fee made positive', async () => {
     const server = await stack.l402Server()
     const wallet = await stack.lnbits({ pending: true })
-    const signer = lightning({ wallet: lnbits({ url: wallet.url, adminKey: walletSecrets.lnbitsAdminKey, pollIntervalMs: 10 }), networks: ['regtest'] })
+    const signer = lightning({
+      wallet: lnbits({ url: wallet.url, adminKey: walletSecrets.lnbitsAdminKey, pollIntervalMs: 10 }),
+      networks: ['regtest'],
+    })
     const response = await createPayingFetch({ signers: [signer] })(`${server.url}/x`)
     expect(response.status).toBe(200)
-    expect(wallet.requests.map((request) => `${request.method} ${request.path.replace(/[0-9a-f]{64}/, ':hash')}`)).toEqual(['POST /api/v1/payments', 'GET /api/v1/payments/:hash'])
+    expect(
+      wallet.requests.map((request) => `${request.method} ${request.path.replace(/[0-9a-f]{64}/, ':hash')}`),
+    ).toEqual(['POST /api/v1/payments', 'GET /api/v1/payments/:hash'])
   })
 
   test('error: a wrong credential is refused by each wallet before paying: PAYMENT_FAILED', async () => {
@@ -157,8 +183,14 @@ describe('REST wallet specifics', () => {
     const lndServer = await stack.lnd()
     const clnServer = await stack.coreLightning()
     const lnbitsServer = await stack.lnbits()
-    for (const wallet of [lnd({ url: lndServer.url, macaroon: '00' }), coreLightning({ url: clnServer.url, rune: 'wrong' }), lnbits({ url: lnbitsServer.url, adminKey: 'wrong' })]) {
-      const error = await failure(createPayingFetch({ signers: [lightning({ wallet, networks: ['regtest'] })] })(`${server.url}/x`))
+    for (const wallet of [
+      lnd({ url: lndServer.url, macaroon: '00' }),
+      coreLightning({ url: clnServer.url, rune: 'wrong' }),
+      lnbits({ url: lnbitsServer.url, adminKey: 'wrong' }),
+    ]) {
+      const error = await failure(
+        createPayingFetch({ signers: [lightning({ wallet, networks: ['regtest'] })] })(`${server.url}/x`),
+      )
       expect(error).toMatchObject({ code: 'PAYMENT_FAILED', details: { wallet: wallet.name } })
     }
   })

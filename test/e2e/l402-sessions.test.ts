@@ -34,11 +34,19 @@ describe('L402 token reuse', () => {
     const { wallet, calls } = countingWallet()
     const stored: [string, Credential][] = []
     const memory = memorySessions()
-    const sessions: SessionStore = { ...memory, set: (key, credential) => (stored.push([key, credential]), memory.set(key, credential)) }
+    const sessions: SessionStore = {
+      ...memory,
+      set: (key, credential) => (stored.push([key, credential]), memory.set(key, credential)),
+    }
     const fetchPaid = createPayingFetch({ signers: [lightning({ wallet, networks: ['regtest'] })], sessions })
 
     expect((await fetchPaid(`${server.url}/a`)).status).toBe(200)
-    expect(stored).toEqual([[server.url, { protocol: 'l402', headers: { authorization: server.authorizations[0] }, expiresAt: expect.any(Number) }]])
+    expect(stored).toEqual([
+      [
+        server.url,
+        { protocol: 'l402', headers: { authorization: server.authorizations[0] }, expiresAt: expect.any(Number) },
+      ],
+    ])
     expect(stored[0]?.[1].expiresAt).toBeGreaterThan(Date.now() + 3_500_000)
 
     const second = await fetchPaid(`${server.url}/b`)
@@ -83,7 +91,9 @@ describe('L402 token reuse', () => {
     const { wallet, calls } = countingWallet(50)
     const fetchPaid = createPayingFetch({ signers: [lightning({ wallet, networks: ['regtest'] })] })
     const settled = stack.node.settled.length
-    const responses = await Promise.all(Array.from({ length: 50 }, (_, index) => fetchPaid(`${server.url}/item/${index}`)))
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, (_, index) => fetchPaid(`${server.url}/item/${index}`)),
+    )
     expect(responses.map((response) => response.status)).toEqual(Array(50).fill(200))
     expect(calls).toHaveLength(1)
     expect(stack.node.settled.length).toBe(settled + 1)

@@ -7,8 +7,8 @@ import { wrapFetchWithPayment, x402Client } from '@x402/fetch'
 import type { Hex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { startEvmStack } from '../../examples/local-stack/evmStack.js'
 import type { EvmStack, TestToken } from '../../examples/local-stack/evmStack.js'
+import { startEvmStack } from '../../examples/local-stack/evmStack.js'
 import { tokenAbi } from '../../examples/local-stack/tokenAbi.js'
 
 let stack: EvmStack

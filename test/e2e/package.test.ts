@@ -1,9 +1,9 @@
 import { execFile, execFileSync } from 'node:child_process'
-import { promisify } from 'node:util'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { generatePrivateKey } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { encodeBase64Json } from '../../examples/local-stack/http.js'
@@ -20,22 +20,36 @@ let elsewhere: Merchant
 beforeAll(async () => {
   if (!existsSync(join(root, 'dist/index.js'))) execFileSync('npx', ['tsup'], { cwd: root, stdio: 'ignore' })
   project = await mkdtemp(join(tmpdir(), 'payfetch-newcomer-'))
-  const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', project], { cwd: root, encoding: 'utf8' })) as { filename: string }[]
+  const packed = JSON.parse(
+    execFileSync('npm', ['pack', '--json', '--pack-destination', project], { cwd: root, encoding: 'utf8' }),
+  ) as { filename: string }[]
   const installed = join(project, 'node_modules/payfetch')
   await mkdir(installed, { recursive: true })
   execFileSync('tar', ['xzf', join(project, packed[0]?.filename ?? ''), '-C', installed, '--strip-components=1'])
   await symlink(join(root, 'node_modules/viem'), join(project, 'node_modules/viem'), 'dir')
   await writeFile(join(project, 'package.json'), '{ "name": "newcomer", "private": true }')
 
-  elsewhere = await startMerchant({ '/landing': (request, response) => void response.end(`proof: ${request.headers['payment-signature'] ? 'yes' : 'no'}`) })
+  elsewhere = await startMerchant({
+    '/landing': (request, response) =>
+      void response.end(`proof: ${request.headers['payment-signature'] ? 'yes' : 'no'}`),
+  })
   merchant = await startMerchant({
-    '/weather': (request, response, self) => self.charge(request, response, [requirement()], () => response.end('sunny')),
-    '/pricey': (request, response, self) => self.charge(request, response, [requirement({ amount: '5000000' })], () => response.end('never')),
+    '/weather': (request, response, self) =>
+      self.charge(request, response, [requirement()], () => response.end('sunny')),
+    '/pricey': (request, response, self) =>
+      self.charge(request, response, [requirement({ amount: '5000000' })], () => response.end('never')),
     '/loop': (request, response) => {
-      const challenge = { x402Version: 2, error: request.headers['payment-signature'] ? 'try again' : 'pay', accepts: [requirement()] }
+      const challenge = {
+        x402Version: 2,
+        error: request.headers['payment-signature'] ? 'try again' : 'pay',
+        accepts: [requirement()],
+      }
       response.writeHead(402, { 'payment-required': encodeBase64Json(challenge) }).end()
     },
-    '/away': (request, response, self) => self.charge(request, response, [requirement()], () => response.writeHead(307, { location: `${elsewhere.url}/landing` }).end()),
+    '/away': (request, response, self) =>
+      self.charge(request, response, [requirement()], () =>
+        response.writeHead(307, { location: `${elsewhere.url}/landing` }).end(),
+      ),
   })
 })
 
@@ -61,7 +75,11 @@ console.log(JSON.stringify(outcomes))`
 
 // Asynchronous: the servers live in this process and must keep answering while the script runs.
 async function run(file: string): Promise<Record<string, unknown>> {
-  const { stdout, stderr } = await promisify(execFile)(process.execPath, [file], { cwd: project, encoding: 'utf8', env: { ...process.env, KEY: generatePrivateKey(), BASE: merchant.url } })
+  const { stdout, stderr } = await promisify(execFile)(process.execPath, [file], {
+    cwd: project,
+    encoding: 'utf8',
+    env: { ...process.env, KEY: generatePrivateKey(), BASE: merchant.url },
+  })
   expect(stderr).toBe('')
   return JSON.parse(stdout) as Record<string, unknown>
 }
@@ -84,7 +102,9 @@ import { privateKeyToAccount } from 'viem/accounts'`),
     const before = merchant.seen.filter((entry) => entry.path === '/loop' && entry.headers['payment-signature']).length
     expect(await run('main.mjs')).toEqual(expected)
     // The loop got exactly one proof: no second payment.
-    expect(merchant.seen.filter((entry) => entry.path === '/loop' && entry.headers['payment-signature']).length - before).toBe(1)
+    expect(
+      merchant.seen.filter((entry) => entry.path === '/loop' && entry.headers['payment-signature']).length - before,
+    ).toBe(1)
   })
 
   test('behavior: CommonJS require works the same', async () => {

@@ -1,9 +1,14 @@
 import type { Address } from '@solana/kit'
-import { Keypair, type Transaction as Web3Transaction, VersionedTransaction } from '@solana/web3.js'
+import { Keypair, VersionedTransaction, type Transaction as Web3Transaction } from '@solana/web3.js'
 import { FailedTransactionMetadata } from 'litesvm'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { decodeBase64Json } from '../../examples/local-stack/http.js'
-import { type SolanaStack, type SolanaToken, startSolanaRpc, startSolanaStack } from '../../examples/local-stack/solanaStack.js'
+import {
+  type SolanaStack,
+  type SolanaToken,
+  startSolanaRpc,
+  startSolanaStack,
+} from '../../examples/local-stack/solanaStack.js'
 import { createPayingFetch, getReceipt, type PayfetchEvent, type Signer } from '../../src/index.js'
 import { solana, walletAdapter } from '../../src/solana/index.js'
 
@@ -15,7 +20,9 @@ let stack: SolanaStack
 beforeAll(async () => {
   const started = performance.now()
   stack = await startSolanaStack()
-  console.info(`e2e: the Solana stack (LiteSVM, mints, RPC, facilitator, 3 servers) started in ${(performance.now() - started).toFixed(0)} ms`)
+  console.info(
+    `e2e: the Solana stack (LiteSVM, mints, RPC, facilitator, 3 servers) started in ${(performance.now() - started).toFixed(0)} ms`,
+  )
 })
 
 afterAll(async () => {
@@ -52,7 +59,10 @@ describe('x402 on Solana, settled on LiteSVM', () => {
     const { key, proofs, recording, signer } = await payer()
     const events: PayfetchEvent[] = []
     const fetchPaid = createPayingFetch({ signers: [signer], fetch: recording, onEvent: (event) => events.push(event) })
-    const before = { payer: await balance(stack.tokens.usdc, key.address), payTo: await balance(stack.tokens.usdc, stack.payTo) }
+    const before = {
+      payer: await balance(stack.tokens.usdc, key.address),
+      payTo: await balance(stack.tokens.usdc, stack.payTo),
+    }
     const settlementsBefore = stack.settlements.length
 
     const started = performance.now()
@@ -67,23 +77,38 @@ describe('x402 on Solana, settled on LiteSVM', () => {
     expect(stack.settlements.length).toBe(settlementsBefore + 1)
 
     const receipt = getReceipt(response)
-    expect(receipt).toMatchObject({ protocol: 'x402', network: stack.network, asset: stack.tokens.usdc.mint, amount: 10_000n, payTo: stack.payTo, payer: key.address })
+    expect(receipt).toMatchObject({
+      protocol: 'x402',
+      network: stack.network,
+      asset: stack.tokens.usdc.mint,
+      amount: 10_000n,
+      payTo: stack.payTo,
+      payer: key.address,
+    })
     expect(receipt?.reference).toBe(stack.settlements.at(-1)?.transaction)
     expectSettled(receipt?.reference)
     expect(proofs).toHaveLength(1)
-    const proof = decodeBase64Json(proofs[0] as string) as { x402Version: number; accepted: { extra: { feePayer: string } }; payload: { transaction: string } }
+    const proof = decodeBase64Json(proofs[0] as string) as {
+      x402Version: number
+      accepted: { extra: { feePayer: string } }
+      payload: { transaction: string }
+    }
     expect(proof.x402Version).toBe(2)
     expect(proof.accepted.extra.feePayer).toBe(stack.feePayer)
     expect(Object.keys(proof.payload)).toEqual(['transaction'])
     expect(events.map((event) => event.type)).toContain('receipt')
-    console.info(`e2e: one paid x402 v2 call on Solana (402, mint + blockhash reads, sign, verify, settle on LiteSVM) took ${elapsed.toFixed(0)} ms`)
+    console.info(
+      `e2e: one paid x402 v2 call on Solana (402, mint + blockhash reads, sign, verify, settle on LiteSVM) took ${elapsed.toFixed(0)} ms`,
+    )
   })
 
   test('behavior: a server that sends extra.recentBlockhash saves the client its blockhash read', async () => {
     const { key } = await payer()
     const rpc = await startSolanaRpc(stack.svm) // the client's own endpoint, to count only its calls
     try {
-      const fetchPaid = createPayingFetch({ signers: [solana({ signer: key, rpc: rpc.url, networks: [stack.network] })] })
+      const fetchPaid = createPayingFetch({
+        signers: [solana({ signer: key, rpc: rpc.url, networks: [stack.network] })],
+      })
       const timings: number[] = []
       for (let call = 0; call < 3; call++) {
         const started = performance.now()
@@ -92,7 +117,9 @@ describe('x402 on Solana, settled on LiteSVM', () => {
       }
       expect(rpc.calls).toEqual(['getAccountInfo']) // the mint, once; no getLatestBlockhash
       expect(await balance(stack.tokens.usdc, key.address)).toBe(1_000_000n - 30_000n)
-      console.info(`e2e: paid Solana calls with a server blockhash and a warm mint cache: ${timings.map((ms) => ms.toFixed(0)).join(', ')} ms`)
+      console.info(
+        `e2e: paid Solana calls with a server blockhash and a warm mint cache: ${timings.map((ms) => ms.toFixed(0)).join(', ')} ms`,
+      )
     } finally {
       await rpc.close()
     }
@@ -101,10 +128,14 @@ describe('x402 on Solana, settled on LiteSVM', () => {
   test('policy: a local mint is refused by default caps, and paid when listed in caps.assets with a maxAmount', async () => {
     const { key, proofs, recording, signer } = await payer({ token: stack.tokens.localToken })
     const url = `${stack.v2Url}/local`
-    await expect(createPayingFetch({ signers: [signer], fetch: recording })(url)).rejects.toMatchObject({ code: 'ASSET_NOT_ALLOWED' })
+    await expect(createPayingFetch({ signers: [signer], fetch: recording })(url)).rejects.toMatchObject({
+      code: 'ASSET_NOT_ALLOWED',
+    })
     expect(proofs).toEqual([])
     const tooLow = { assets: [{ network: stack.network, asset: stack.tokens.localToken.mint, maxAmount: 49_999n }] }
-    await expect(createPayingFetch({ signers: [signer], fetch: recording, caps: tooLow })(url)).rejects.toMatchObject({ code: 'CAP_EXCEEDED' })
+    await expect(createPayingFetch({ signers: [signer], fetch: recording, caps: tooLow })(url)).rejects.toMatchObject({
+      code: 'CAP_EXCEEDED',
+    })
     expect(proofs).toEqual([])
     const caps = { assets: [{ network: stack.network, asset: stack.tokens.localToken.mint, maxAmount: 50_000n }] }
     const response = await createPayingFetch({ signers: [signer], caps })(url)
@@ -137,7 +168,12 @@ describe('x402 on Solana, settled on LiteSVM', () => {
     const response = await createPayingFetch({ signers: [signer], fetch: recording })(`${stack.v1Url}/weather`)
     expect(response.status).toBe(200)
     expect(await balance(stack.tokens.usdc, key.address)).toBe(1_000_000n - 10_000n)
-    expect(decodeBase64Json(proofs[0] as string)).toMatchObject({ x402Version: 1, scheme: 'exact', network: 'solana-devnet', payload: { transaction: expect.any(String) } })
+    expect(decodeBase64Json(proofs[0] as string)).toMatchObject({
+      x402Version: 1,
+      scheme: 'exact',
+      network: 'solana-devnet',
+      payload: { transaction: expect.any(String) },
+    })
     const receipt = getReceipt(response)
     expect(receipt).toMatchObject({ network: stack.network, amount: 10_000n })
     expectSettled(receipt?.reference)
@@ -146,7 +182,11 @@ describe('x402 on Solana, settled on LiteSVM', () => {
   test('behavior: a POST body reaches the paid handler byte for byte', async () => {
     const { signer } = await payer()
     const body = new TextEncoder().encode(JSON.stringify({ query: 'weather', city: 'Zürich', pad: 'x'.repeat(5000) }))
-    const response = await createPayingFetch({ signers: [signer] })(`${stack.v2Url}/echo`, { method: 'POST', body, headers: { 'content-type': 'application/json' } })
+    const response = await createPayingFetch({ signers: [signer] })(`${stack.v2Url}/echo`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+    })
     expect(response.status).toBe(200)
     expect(new Uint8Array(await response.arrayBuffer())).toEqual(body)
   })
@@ -154,7 +194,9 @@ describe('x402 on Solana, settled on LiteSVM', () => {
   test('policy: over the per-request cap nothing is signed, settled or moved', async () => {
     const { key, proofs, recording, signer } = await payer({ funds: 10_000_000n })
     const settlementsBefore = stack.settlements.length
-    await expect(createPayingFetch({ signers: [signer], fetch: recording })(`${stack.v2Url}/pricey`)).rejects.toMatchObject({ code: 'CAP_EXCEEDED' })
+    await expect(
+      createPayingFetch({ signers: [signer], fetch: recording })(`${stack.v2Url}/pricey`),
+    ).rejects.toMatchObject({ code: 'CAP_EXCEEDED' })
     expect(proofs).toEqual([])
     expect(stack.settlements.length).toBe(settlementsBefore)
     expect(await balance(stack.tokens.usdc, key.address)).toBe(10_000_000n)
@@ -171,16 +213,22 @@ describe('x402 on Solana, settled on LiteSVM', () => {
 
   test('error: a payer without tokens gets PAYMENT_REJECTED with the facilitator’s reason, and pays once', async () => {
     const { proofs, recording, signer } = await payer({ funds: 0n })
-    const error = await createPayingFetch({ signers: [signer], fetch: recording })(`${stack.v2Url}/weather`).catch((caught: unknown) => caught)
+    const error = await createPayingFetch({ signers: [signer], fetch: recording })(`${stack.v2Url}/weather`).catch(
+      (caught: unknown) => caught,
+    )
     expect(error).toMatchObject({ code: 'PAYMENT_REJECTED' })
-    expect(String((error as { details: { reason?: string } }).details.reason)).toMatch(/simulation|insufficient|account/i)
+    expect(String((error as { details: { reason?: string } }).details.reason)).toMatch(
+      /simulation|insufficient|account/i,
+    )
     expect(proofs).toHaveLength(1)
   })
 
   test('error: a signer for another cluster cannot pay, and nothing is signed (NO_SIGNER)', async () => {
     const { key, proofs, recording } = await payer()
     const mainnetOnly = solana({ signer: key, rpc: stack.rpcUrl })
-    await expect(createPayingFetch({ signers: [mainnetOnly], fetch: recording })(`${stack.v2Url}/weather`)).rejects.toMatchObject({ code: 'NO_SIGNER' })
+    await expect(
+      createPayingFetch({ signers: [mainnetOnly], fetch: recording })(`${stack.v2Url}/weather`),
+    ).rejects.toMatchObject({ code: 'NO_SIGNER' })
     expect(proofs).toEqual([])
   })
 })
@@ -202,7 +250,10 @@ describe('x402 on Solana with @solana/web3.js 1.x payers', () => {
 
   test('behavior: a web3.js Keypair pays once, for real', async () => {
     const keypair = await fundedKeypair()
-    await payOnce(solana({ signer: keypair, rpc: stack.rpcUrl, networks: [stack.network] }), keypair.publicKey.toBase58())
+    await payOnce(
+      solana({ signer: keypair, rpc: stack.rpcUrl, networks: [stack.network] }),
+      keypair.publicKey.toBase58(),
+    )
   })
 
   test('behavior: a wallet adapter over a real web3.js VersionedTransaction pays once, for real', async () => {
@@ -216,7 +267,10 @@ describe('x402 on Solana with @solana/web3.js 1.x payers', () => {
         return transaction
       },
     }
-    await payOnce(solana({ signer: walletAdapter(wallet, VersionedTransaction), rpc: stack.rpcUrl, networks: [stack.network] }), keypair.publicKey.toBase58())
+    await payOnce(
+      solana({ signer: walletAdapter(wallet, VersionedTransaction), rpc: stack.rpcUrl, networks: [stack.network] }),
+      keypair.publicKey.toBase58(),
+    )
     expect(prompts).toBe(1)
   })
 })

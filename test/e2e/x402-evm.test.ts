@@ -2,8 +2,8 @@ import type { Hex } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type EvmStack, startEvmStack } from '../../examples/local-stack/evmStack.js'
 import { decodeBase64Json } from '../../examples/local-stack/http.js'
-import { createPayingFetch, getReceipt, type PayfetchEvent } from '../../src/index.js'
 import { evm } from '../../src/evm/index.js'
+import { createPayingFetch, getReceipt, type PayfetchEvent } from '../../src/index.js'
 
 // payfetch against the x402 reference server (@x402/express) and a real facilitator settling on
 // anvil, plus a v1 server verified and settled by the same facilitator's v1 scheme.
@@ -31,14 +31,22 @@ async function payer(options: { funds?: bigint } = {}) {
   return { account, proofs, recording }
 }
 
-const nonceOf = (proof: string) => (decodeBase64Json(proof) as { payload: { authorization: { nonce: Hex } } }).payload.authorization.nonce
+const nonceOf = (proof: string) =>
+  (decodeBase64Json(proof) as { payload: { authorization: { nonce: Hex } } }).payload.authorization.nonce
 
 describe('x402 on EVM, settled on a local chain', () => {
   test('behavior: pays the v2 reference server; balances move by exactly the price; the receipt is the mined transaction', async () => {
     const { account, proofs, recording } = await payer()
     const events: PayfetchEvent[] = []
-    const fetchPaid = createPayingFetch({ signers: [evm({ account })], fetch: recording, onEvent: (event) => events.push(event) })
-    const before = { payer: await stack.balanceOf(stack.usdc, account.address), payTo: await stack.balanceOf(stack.usdc, stack.payTo) }
+    const fetchPaid = createPayingFetch({
+      signers: [evm({ account })],
+      fetch: recording,
+      onEvent: (event) => events.push(event),
+    })
+    const before = {
+      payer: await stack.balanceOf(stack.usdc, account.address),
+      payTo: await stack.balanceOf(stack.usdc, stack.payTo),
+    }
     const settlementsBefore = stack.settlements.length
 
     const started = performance.now()
@@ -52,7 +60,13 @@ describe('x402 on EVM, settled on a local chain', () => {
     expect(stack.settlements.length).toBe(settlementsBefore + 1)
 
     const receipt = getReceipt(response)
-    expect(receipt).toMatchObject({ protocol: 'x402', network: 'eip155:84532', amount: 10_000n, payer: account.address, url: `${stack.v2Url}/weather` })
+    expect(receipt).toMatchObject({
+      protocol: 'x402',
+      network: 'eip155:84532',
+      amount: 10_000n,
+      payer: account.address,
+      url: `${stack.v2Url}/weather`,
+    })
     expect(receipt?.asset.toLowerCase()).toBe(stack.usdc.address.toLowerCase())
     expect(receipt?.payTo.toLowerCase()).toBe(stack.payTo.toLowerCase())
     const mined = await stack.getTransactionReceipt(receipt?.reference as Hex)
@@ -89,7 +103,9 @@ describe('x402 on EVM, settled on a local chain', () => {
   test('behavior: pays an x402 v1 server (X-PAYMENT, base-sepolia) settled by the reference v1 facilitator', async () => {
     const { account, proofs, recording } = await payer()
     const before = await stack.balanceOf(stack.usdc, account.address)
-    const response = await createPayingFetch({ signers: [evm({ account })], fetch: recording })(`${stack.v1Url}/v1/weather`)
+    const response = await createPayingFetch({ signers: [evm({ account })], fetch: recording })(
+      `${stack.v1Url}/v1/weather`,
+    )
     expect(response.status).toBe(200)
     expect(await stack.balanceOf(stack.usdc, account.address)).toBe(before - 10_000n)
     const proof = decodeBase64Json(proofs[0] as string) as Record<string, unknown>
@@ -102,7 +118,9 @@ describe('x402 on EVM, settled on a local chain', () => {
   test('policy: over the per-request cap nothing is signed, settled or moved', async () => {
     const { account, proofs, recording } = await payer({ funds: 10_000_000n })
     const settlementsBefore = stack.settlements.length
-    await expect(createPayingFetch({ signers: [evm({ account })], fetch: recording })(`${stack.v2Url}/pricey`)).rejects.toMatchObject({ code: 'CAP_EXCEEDED' })
+    await expect(
+      createPayingFetch({ signers: [evm({ account })], fetch: recording })(`${stack.v2Url}/pricey`),
+    ).rejects.toMatchObject({ code: 'CAP_EXCEEDED' })
     expect(proofs).toEqual([])
     expect(stack.settlements.length).toBe(settlementsBefore)
     expect(await stack.balanceOf(stack.usdc, account.address)).toBe(10_000_000n)
@@ -112,7 +130,9 @@ describe('x402 on EVM, settled on a local chain', () => {
     const account = stack.newAccount()
     await stack.mint(stack.unknownToken, account.address, 100_000n)
     const url = `${stack.v2Url}/unknown-asset`
-    await expect(createPayingFetch({ signers: [evm({ account })] })(url)).rejects.toMatchObject({ code: 'ASSET_NOT_ALLOWED' })
+    await expect(createPayingFetch({ signers: [evm({ account })] })(url)).rejects.toMatchObject({
+      code: 'ASSET_NOT_ALLOWED',
+    })
     const caps = { assets: [{ network: 'eip155:84532', asset: stack.unknownToken.address, maxAmount: 10_000n }] }
     const response = await createPayingFetch({ signers: [evm({ account })], caps })(url)
     expect(response.status).toBe(200)
@@ -121,9 +141,13 @@ describe('x402 on EVM, settled on a local chain', () => {
 
   test('error: a payer without funds gets PAYMENT_REJECTED with the facilitator reason, and pays once', async () => {
     const { account, proofs, recording } = await payer({ funds: 0n })
-    const error = await createPayingFetch({ signers: [evm({ account })], fetch: recording })(`${stack.v2Url}/weather`).catch((caught: unknown) => caught)
+    const error = await createPayingFetch({ signers: [evm({ account })], fetch: recording })(
+      `${stack.v2Url}/weather`,
+    ).catch((caught: unknown) => caught)
     expect(error).toMatchObject({ code: 'PAYMENT_REJECTED' })
-    expect(String((error as { details: { reason?: string } }).details.reason)).toMatch(/insufficient|balance|simulation/i)
+    expect(String((error as { details: { reason?: string } }).details.reason)).toMatch(
+      /insufficient|balance|simulation/i,
+    )
     expect(proofs).toHaveLength(1)
   })
 })

@@ -1,10 +1,20 @@
-import { type Address, createWalletClient, custom, getAddress, type Hex, http, type LocalAccount, verifyTypedData, type WalletClient } from 'viem'
+import {
+  type Address,
+  createWalletClient,
+  custom,
+  getAddress,
+  type Hex,
+  http,
+  type LocalAccount,
+  verifyTypedData,
+  type WalletClient,
+} from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { base, baseSepolia } from 'viem/chains'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { PayfetchError } from '../../src/errors/PayfetchError.js'
 import type { Eip3009Payload } from '../../src/evm/eip3009.js'
-import { evm, type EvmOptions } from '../../src/evm/evm.js'
+import { type EvmOptions, evm } from '../../src/evm/evm.js'
 import type { Offer } from '../../src/offer/Offer.js'
 import { decodeX402 } from '../../src/protocols/x402/decode.js'
 import type { Signer } from '../../src/signers/Signer.js'
@@ -19,9 +29,19 @@ const now = 1_750_000_000
 
 // Compile-time checks (`tsc` type-checks tests): what viem hands out fits the option without a cast.
 const localAccount: LocalAccount = account
-const walletClient: WalletClient = createWalletClient({ account, chain: baseSepolia, transport: http('http://127.0.0.1:1') })
+const walletClient: WalletClient = createWalletClient({
+  account,
+  chain: baseSepolia,
+  transport: http('http://127.0.0.1:1'),
+})
 const jsonRpcClient = createWalletClient({ account: account.address, transport: http('http://127.0.0.1:1') })
-const accountOptions: EvmOptions['account'][] = [localAccount, walletClient, account, jsonRpcClient, createWalletClient({ account, transport: http('http://127.0.0.1:1') })]
+const accountOptions: EvmOptions['account'][] = [
+  localAccount,
+  walletClient,
+  account,
+  jsonRpcClient,
+  createWalletClient({ account, transport: http('http://127.0.0.1:1') }),
+]
 void accountOptions
 
 const transferWithAuthorization = transferWithAuthorizationTypes
@@ -52,7 +72,10 @@ async function pay(signer: Signer, paid: Offer = offer()): Promise<Eip3009Payloa
 }
 
 /** Whether the payload's signature verifies for `chainId` under the token's EIP-712 domain. */
-function verifies(payload: Eip3009Payload, domain: { name: string; version: string; chainId: number; verifyingContract: Address }): Promise<boolean> {
+function verifies(
+  payload: Eip3009Payload,
+  domain: { name: string; version: string; chainId: number; verifyingContract: Address },
+): Promise<boolean> {
   const { authorization } = payload
   return verifyTypedData({
     address: account.address,
@@ -90,7 +113,9 @@ describe('evm', () => {
     // The same signature must not verify for another domain: the domain is really bound.
     expect(await verifies(payload, { ...domain, chainId: 8453 })).toBe(false)
     expect(await verifies(payload, { ...domain, name: 'USD Coin' })).toBe(false)
-    expect(await verifies(payload, { ...domain, verifyingContract: '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913' })).toBe(false)
+    expect(
+      await verifies(payload, { ...domain, verifyingContract: '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913' }),
+    ).toBe(false)
   })
 
   test('behavior: the authorization pays payTo the exact amount, as strings, with a fresh 32-byte nonce', async () => {
@@ -128,7 +153,8 @@ describe('evm', () => {
 
   test('behavior: validBefore is now + maxTimeoutSeconds, 60 by default, at most 3600', async () => {
     const signer = evm({ account })
-    const validBefore = async (maxTimeoutSeconds: number | undefined) => (await pay(signer, offer({ maxTimeoutSeconds }))).authorization.validBefore
+    const validBefore = async (maxTimeoutSeconds: number | undefined) =>
+      (await pay(signer, offer({ maxTimeoutSeconds }))).authorization.validBefore
     expect(await validBefore(undefined)).toBe(String(now + 60))
     expect(await validBefore(300)).toBe(String(now + 300))
     expect(await validBefore(3600)).toBe(String(now + 3600))
@@ -137,8 +163,20 @@ describe('evm', () => {
   })
 
   test('behavior: pays an offer decoded from a real x402 v2 challenge', async () => {
-    const accepted = { scheme: 'exact', network: 'eip155:84532', amount: '10000', asset: usdc, payTo, maxTimeoutSeconds: 120, extra: { name: 'USDC', version: '2' } }
-    const [decoded] = decodeX402({ url: context.url, headers: new Headers({ 'PAYMENT-REQUIRED': encodeBase64Json({ x402Version: 2, accepts: [accepted] }) }), body: '{}' })
+    const accepted = {
+      scheme: 'exact',
+      network: 'eip155:84532',
+      amount: '10000',
+      asset: usdc,
+      payTo,
+      maxTimeoutSeconds: 120,
+      extra: { name: 'USDC', version: '2' },
+    }
+    const [decoded] = decodeX402({
+      url: context.url,
+      headers: new Headers({ 'PAYMENT-REQUIRED': encodeBase64Json({ x402Version: 2, accepts: [accepted] }) }),
+      body: '{}',
+    })
     const signer = evm({ account, networks: ['eip155:84532'] })
     expect(signer.canPay(decoded!)).toBe(true)
     const payload = await pay(signer, decoded!)
@@ -189,7 +227,9 @@ describe('evm', () => {
     const signer = evm({ account: { address: account.address, signTypedData } })
     const error = await signer.pay(offer({ scheme: 'upto' }), context).catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(PayfetchError)
-    expect((error as PayfetchError).message).toMatchInlineSnapshot(`"[PAYMENT_FAILED] The evm signer cannot pay this offer on eip155:84532."`)
+    expect((error as PayfetchError).message).toMatchInlineSnapshot(
+      `"[PAYMENT_FAILED] The evm signer cannot pay this offer on eip155:84532."`,
+    )
     expect(signTypedData).not.toHaveBeenCalled()
   })
 })
@@ -207,19 +247,27 @@ describe('evm: accounts', () => {
     const signer = evm({ account: createWalletClient({ account, chain: base, transport: http('http://127.0.0.1:1') }) })
     expect(signer.canPay(offer({ network: 'eip155:8453' }))).toBe(true)
     expect(signer.canPay(offer({ network: 'eip155:84532' }))).toBe(false)
-    await expect(signer.pay(offer({ network: 'eip155:84532' }), context)).rejects.toMatchObject({ code: 'PAYMENT_FAILED' })
+    await expect(signer.pay(offer({ network: 'eip155:84532' }), context)).rejects.toMatchObject({
+      code: 'PAYMENT_FAILED',
+    })
   })
 
   test('policy: networks cannot widen a WalletClient beyond its own chain', () => {
     const client = createWalletClient({ account, chain: base, transport: http('http://127.0.0.1:1') })
     const signer = evm({ account: client, networks: ['eip155:8453', 'eip155:84532'] })
-    expect([signer.canPay(offer({ network: 'eip155:8453' })), signer.canPay(offer({ network: 'eip155:84532' }))]).toEqual([true, false])
+    expect([
+      signer.canPay(offer({ network: 'eip155:8453' })),
+      signer.canPay(offer({ network: 'eip155:84532' })),
+    ]).toEqual([true, false])
     expect(evm({ account: client, networks: ['eip155:84532'] }).canPay(offer({ network: 'eip155:8453' }))).toBe(false)
   })
 
   test('behavior: a WalletClient without a chain can pay on any EVM chain', () => {
     const signer = evm({ account: createWalletClient({ account, transport: http('http://127.0.0.1:1') }) })
-    expect([signer.canPay(offer({ network: 'eip155:8453' })), signer.canPay(offer({ network: 'eip155:84532' }))]).toEqual([true, true])
+    expect([
+      signer.canPay(offer({ network: 'eip155:8453' })),
+      signer.canPay(offer({ network: 'eip155:84532' })),
+    ]).toEqual([true, true])
   })
 
   test('behavior: a WalletClient with a JSON-RPC account asks its wallet with eth_signTypedData_v4', async () => {
@@ -242,7 +290,14 @@ describe('evm: accounts', () => {
     expect(JSON.parse(typedData)).toMatchObject({
       domain: { name: 'USDC', version: '2', chainId: 84532, verifyingContract: usdc.toLowerCase() },
       primaryType: 'TransferWithAuthorization',
-      message: { from: account.address.toLowerCase(), to: payTo, value: '10000', validAfter: '0', validBefore: String(now + 60), nonce: payload.authorization.nonce },
+      message: {
+        from: account.address.toLowerCase(),
+        to: payTo,
+        value: '10000',
+        validAfter: '0',
+        validBefore: String(now + 60),
+        nonce: payload.authorization.nonce,
+      },
     })
   })
 
@@ -258,7 +313,10 @@ describe('evm: accounts', () => {
     const payload = await pay(evm({ account: structural }))
     expect(await verifies(payload, domain)).toBe(true)
     expect(requests).toHaveLength(1)
-    expect(requests[0]).toMatchObject({ domain: { name: 'USDC', version: '2', chainId: 84532, verifyingContract: usdc }, primaryType: 'TransferWithAuthorization' })
+    expect(requests[0]).toMatchObject({
+      domain: { name: 'USDC', version: '2', chainId: 84532, verifyingContract: usdc },
+      primaryType: 'TransferWithAuthorization',
+    })
   })
 
   test('error: an account without address or signTypedData is INVALID_OPTIONS', () => {

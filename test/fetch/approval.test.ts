@@ -30,7 +30,8 @@ async function denial(promise: Promise<void>): Promise<PayfetchError> {
   return error
 }
 
-const withApprove = (approve: Approve, approveTimeoutMs = 1_000) => requireApproval(request, { approve, approveTimeoutMs, fetch: globalThis.fetch })
+const withApprove = (approve: Approve, approveTimeoutMs = 1_000) =>
+  requireApproval(request, { approve, approveTimeoutMs, fetch: globalThis.fetch })
 
 describe('requireApproval: the approve hook', () => {
   test('behavior: true lets the payment through, and the hook sees the url, offer, USD value and signer', async () => {
@@ -67,7 +68,10 @@ describe('requireApproval: the approve hook', () => {
       }),
     )
     const rejected = await denial(withApprove(() => Promise.reject(new Error('ui crashed'))))
-    expect([thrown.details.reason, rejected.details.reason]).toEqual(['the approve hook failed', 'the approve hook failed'])
+    expect([thrown.details.reason, rejected.details.reason]).toEqual([
+      'the approve hook failed',
+      'the approve hook failed',
+    ])
   })
 
   test('error: a hook slower than approveTimeoutMs denies at the timeout, without waiting for it', async () => {
@@ -84,7 +88,14 @@ describe('requireApproval: the approve hook', () => {
 
   test('policy: the webhook is not asked when the approve hook says no', async () => {
     const fetch = vi.fn<typeof globalThis.fetch>()
-    await denial(requireApproval(request, { approve: () => false, approveTimeoutMs: 1_000, webhook: { url: 'http://127.0.0.1:9/never' }, fetch }))
+    await denial(
+      requireApproval(request, {
+        approve: () => false,
+        approveTimeoutMs: 1_000,
+        webhook: { url: 'http://127.0.0.1:9/never' },
+        fetch,
+      }),
+    )
     expect(fetch).not.toHaveBeenCalled()
   })
 })
@@ -116,14 +127,23 @@ describe('requireApproval: the policy webhook (a real loopback server)', () => {
     response.end(JSON.stringify(body))
   }
   const ask = (timeoutMs = 2_000, headers?: Record<string, string>) =>
-    requireApproval(request, { approveTimeoutMs: 1_000, webhook: { url: `${base}/approve`, timeoutMs, headers }, fetch: globalThis.fetch })
+    requireApproval(request, {
+      approveTimeoutMs: 1_000,
+      webhook: { url: `${base}/approve`, timeoutMs, headers },
+      fetch: globalThis.fetch,
+    })
 
   test('behavior: {"approved":true} approves; the service receives the request as JSON, amount as a string, without raw', async () => {
     answer = json(200, { approved: true })
     await expect(ask(2_000, { authorization: 'Bearer policy-token' })).resolves.toBeUndefined()
     expect(seen).toHaveLength(1)
     const [call] = seen
-    expect([call?.method, call?.path, call?.headers['content-type'], call?.headers.authorization]).toEqual(['POST', '/approve', 'application/json', 'Bearer policy-token'])
+    expect([call?.method, call?.path, call?.headers['content-type'], call?.headers.authorization]).toEqual([
+      'POST',
+      '/approve',
+      'application/json',
+      'Bearer policy-token',
+    ])
     expect(JSON.parse(call?.body ?? '')).toMatchInlineSnapshot(`
       {
         "offer": {
@@ -181,7 +201,9 @@ describe('requireApproval: the policy webhook (a real loopback server)', () => {
       [200, true],
     ] as const) {
       answer = json(status, body)
-      expect((await denial(ask())).details.reason, `${status} ${JSON.stringify(body)}`).toBe('the policy webhook said no')
+      expect((await denial(ask())).details.reason, `${status} ${JSON.stringify(body)}`).toBe(
+        'the policy webhook said no',
+      )
     }
     // JSON null has no fields at all: it denies too (as a failed answer).
     answer = json(200, null)
@@ -220,7 +242,13 @@ describe('requireApproval: the policy webhook (a real loopback server)', () => {
     const closed = createServer()
     const url = `${await listen(closed)}/approve`
     await close(closed)
-    const error = await denial(requireApproval(request, { approveTimeoutMs: 1_000, webhook: { url, timeoutMs: 2_000 }, fetch: globalThis.fetch }))
+    const error = await denial(
+      requireApproval(request, {
+        approveTimeoutMs: 1_000,
+        webhook: { url, timeoutMs: 2_000 },
+        fetch: globalThis.fetch,
+      }),
+    )
     expect(error.details.reason).toBe('the policy webhook failed')
   })
 

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { createPayingFetch, getReceipt, isPayfetchError, type PayfetchEvent, PayfetchError } from '../../src/index.js'
-import { evm } from '../../src/evm/index.js'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { decodeBase64Json, encodeBase64Json } from '../../examples/local-stack/http.js'
+import { evm } from '../../src/evm/index.js'
+import { createPayingFetch, getReceipt, isPayfetchError, PayfetchError, type PayfetchEvent } from '../../src/index.js'
 import { type Merchant, payTo, requirement, startMerchant, usdc } from '../support/merchant.js'
 
 const account = privateKeyToAccount(generatePrivateKey())
@@ -13,43 +13,83 @@ let other: Merchant
 
 beforeAll(async () => {
   other = await startMerchant({
-    '/landing': (_request, response) => void response.writeHead(200, { 'content-type': 'text/plain' }).end('landed elsewhere'),
-    '/paid': async (request, response, self) => self.charge(request, response, [requirement()], () => response.end('other paid')),
+    '/landing': (_request, response) =>
+      void response.writeHead(200, { 'content-type': 'text/plain' }).end('landed elsewhere'),
+    '/paid': async (request, response, self) =>
+      self.charge(request, response, [requirement()], () => response.end('other paid')),
   })
   merchant = await startMerchant({
     '/free': (_request, response) => void response.writeHead(200, { 'x-free': 'yes' }).end('free content'),
-    '/weather': async (request, response, self) => self.charge(request, response, [requirement()], () => response.end('sunny')),
+    '/weather': async (request, response, self) =>
+      self.charge(request, response, [requirement()], () => response.end('sunny')),
     'POST /echo': async (request, response, self) =>
       self.charge(request, response, [requirement()], () => {
         response.writeHead(200, { 'content-type': request.headers['content-type'] ?? '' })
         response.end(request.body)
       }),
     '/two-offers': async (request, response, self) =>
-      self.charge(request, response, [requirement({ amount: '20000' }), requirement({ network: 'eip155:8453', asset: '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913', extra: { name: 'USD Coin', version: '2' }, amount: '15000' })], () =>
-        response.end('cheapest paid'),
+      self.charge(
+        request,
+        response,
+        [
+          requirement({ amount: '20000' }),
+          requirement({
+            network: 'eip155:8453',
+            asset: '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913',
+            extra: { name: 'USD Coin', version: '2' },
+            amount: '15000',
+          }),
+        ],
+        () => response.end('cheapest paid'),
       ),
-    '/pricey': async (request, response, self) => self.charge(request, response, [requirement({ amount: '5000000' })], () => response.end('expensive')),
+    '/pricey': async (request, response, self) =>
+      self.charge(request, response, [requirement({ amount: '5000000' })], () => response.end('expensive')),
     '/unknown-asset': async (request, response, self) =>
-      self.charge(request, response, [requirement({ asset: '0x1111111111111111111111111111111111111111', extra: { name: 'Test', version: '1' } })], () => response.end('unknown paid')),
+      self.charge(
+        request,
+        response,
+        [requirement({ asset: '0x1111111111111111111111111111111111111111', extra: { name: 'Test', version: '1' } })],
+        () => response.end('unknown paid'),
+      ),
     '/solana-only': async (request, response, self) =>
-      self.charge(request, response, [requirement({ network: 'solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1', asset: '4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU' })], () => response.end('never')),
+      self.charge(
+        request,
+        response,
+        [
+          requirement({
+            network: 'solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1',
+            asset: '4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU',
+          }),
+        ],
+        () => response.end('never'),
+      ),
     '/always-402': async (request, response, self) => {
       // Takes the proof, then refuses anyway: a second 402 after paying.
       if (request.headers['payment-signature']) {
         const challenge = { x402Version: 2, error: 'settlement failed', accepts: [requirement()] }
         response.writeHead(402, {
           'payment-required': encodeBase64Json(challenge),
-          'payment-response': encodeBase64Json({ success: false, errorReason: 'insufficient_funds', transaction: '', network: 'eip155:84532' }),
+          'payment-response': encodeBase64Json({
+            success: false,
+            errorReason: 'insufficient_funds',
+            transaction: '',
+            network: 'eip155:84532',
+          }),
         })
         return void response.end('{}')
       }
       await self.charge(request, response, [requirement()], () => response.end('unreachable'))
     },
     '/redirect-same': async (request, response, self) =>
-      self.charge(request, response, [requirement()], () => response.writeHead(302, { location: '/after-redirect' }).end()),
-    '/after-redirect': (request, response) => void response.writeHead(200).end(`proof here: ${request.headers['payment-signature'] ? 'yes' : 'no'}`),
+      self.charge(request, response, [requirement()], () =>
+        response.writeHead(302, { location: '/after-redirect' }).end(),
+      ),
+    '/after-redirect': (request, response) =>
+      void response.writeHead(200).end(`proof here: ${request.headers['payment-signature'] ? 'yes' : 'no'}`),
     '/redirect-away': async (request, response, self) =>
-      self.charge(request, response, [requirement()], () => response.writeHead(307, { location: `${other.url}/landing` }).end()),
+      self.charge(request, response, [requirement()], () =>
+        response.writeHead(307, { location: `${other.url}/landing` }).end(),
+      ),
     '/hang-up': async (request, response, self) => {
       if (request.headers['payment-signature']) return void response.socket?.destroy()
       await self.charge(request, response, [requirement()], () => {})
@@ -57,7 +97,16 @@ beforeAll(async () => {
     '/liar': async (request, response, self) =>
       self.charge(request, response, [requirement()], () => {
         // Claims a bigger amount on another chain than the offer it was paid for.
-        response.setHeader('payment-response', encodeBase64Json({ success: true, transaction: '0xfeed', network: 'eip155:1', amount: '999999999', payer: '0x0000000000000000000000000000000000000001' }))
+        response.setHeader(
+          'payment-response',
+          encodeBase64Json({
+            success: true,
+            transaction: '0xfeed',
+            network: 'eip155:1',
+            amount: '999999999',
+            payer: '0x0000000000000000000000000000000000000001',
+          }),
+        )
         response.end('paid, lying')
       }),
     '/garbage': (_request, response) => void response.writeHead(402, { 'payment-required': 'not base64!' }).end(),
@@ -70,7 +119,8 @@ afterAll(async () => {
   await other.close()
 })
 
-const proofsAt = (path: string, target = merchant) => target.seen.filter((entry) => entry.path === path && entry.headers['payment-signature'])
+const proofsAt = (path: string, target = merchant) =>
+  target.seen.filter((entry) => entry.path === path && entry.headers['payment-signature'])
 
 describe('createPayingFetch', () => {
   test('behavior: a response that is not 402 passes through untouched', async () => {
@@ -84,17 +134,29 @@ describe('createPayingFetch', () => {
   test('behavior: pays a v2 challenge once and returns the paid response with its receipt', async () => {
     const events: PayfetchEvent[] = []
     const before = merchant.settled.length
-    const response = await createPayingFetch({ signers, onEvent: (event) => events.push(event) })(`${merchant.url}/weather`)
+    const response = await createPayingFetch({ signers, onEvent: (event) => events.push(event) })(
+      `${merchant.url}/weather`,
+    )
     expect(response.status).toBe(200)
     expect(await response.text()).toBe('sunny')
     expect(merchant.settled.length).toBe(before + 1)
     const settled = merchant.settled.at(-1)
     expect(settled?.from).toBe(account.address)
     const receipt = getReceipt(response)
-    expect(receipt).toMatchObject({ protocol: 'x402', network: 'eip155:84532', asset: usdc, amount: 10000n, payTo, payer: account.address, url: `${merchant.url}/weather` })
+    expect(receipt).toMatchObject({
+      protocol: 'x402',
+      network: 'eip155:84532',
+      asset: usdc,
+      amount: 10000n,
+      payTo,
+      payer: account.address,
+      url: `${merchant.url}/weather`,
+    })
     expect(receipt?.reference).toMatch(/^0x[0-9a-f]{64}$/)
     expect(events.map((event) => event.type)).toEqual(['challenge', 'offer.chosen', 'payment.sent', 'receipt'])
-    expect(JSON.stringify(events, (_key, value) => (typeof value === 'bigint' ? value.toString() : value))).not.toContain(proofsAt('/weather').at(-1)?.headers['payment-signature'])
+    expect(
+      JSON.stringify(events, (_key, value) => (typeof value === 'bigint' ? value.toString() : value)),
+    ).not.toContain(proofsAt('/weather').at(-1)?.headers['payment-signature'])
   })
 
   test('behavior: the replay sends the same bytes for a stream body', async () => {
@@ -119,7 +181,11 @@ describe('createPayingFetch', () => {
   })
 
   test('behavior: a Request object keeps its method, headers and body on the replay', async () => {
-    const request = new Request(`${merchant.url}/echo`, { method: 'POST', body: '{"q":"räksmörgås"}', headers: { 'content-type': 'application/json', 'x-trace': 'abc' } })
+    const request = new Request(`${merchant.url}/echo`, {
+      method: 'POST',
+      body: '{"q":"räksmörgås"}',
+      headers: { 'content-type': 'application/json', 'x-trace': 'abc' },
+    })
     const response = await createPayingFetch({ signers })(request)
     expect(await response.text()).toBe('{"q":"räksmörgås"}')
     const replay = proofsAt('/echo').at(-1)
@@ -130,7 +196,12 @@ describe('createPayingFetch', () => {
   test('policy: a settlement report for another network or a bigger amount does not make the receipt', async () => {
     const response = await createPayingFetch({ signers })(`${merchant.url}/liar`)
     expect(await response.text()).toBe('paid, lying')
-    expect(getReceipt(response)).toMatchObject({ network: 'eip155:84532', amount: 10000n, payer: account.address, reference: undefined })
+    expect(getReceipt(response)).toMatchObject({
+      network: 'eip155:84532',
+      amount: 10000n,
+      payer: account.address,
+      reference: undefined,
+    })
   })
 
   test('behavior: picks the cheapest offer it can pay', async () => {
@@ -143,18 +214,27 @@ describe('createPayingFetch', () => {
     const before = merchant.settled.length
     const quote = await createPayingFetch({ signers }).quote(`${merchant.url}/two-offers`)
     expect(quote.status).toBe(402)
-    expect(quote.offers.map(({ offer, signer, refusal }) => [offer.network, offer.amount, signer, refusal?.code])).toEqual([
+    expect(
+      quote.offers.map(({ offer, signer, refusal }) => [offer.network, offer.amount, signer, refusal?.code]),
+    ).toEqual([
       ['eip155:8453', 15000n, 'evm', undefined],
       ['eip155:84532', 20000n, 'evm', undefined],
     ])
     expect(quote.best?.network).toBe('eip155:8453')
     expect(merchant.settled.length).toBe(before)
-    expect(await createPayingFetch({ signers }).quote(`${merchant.url}/free`)).toEqual({ url: `${merchant.url}/free`, status: 200, offers: [] })
+    expect(await createPayingFetch({ signers }).quote(`${merchant.url}/free`)).toEqual({
+      url: `${merchant.url}/free`,
+      status: 200,
+      offers: [],
+    })
   })
 
   test('error: a body over maxBodyBytes is refused before anything is sent', async () => {
     const before = merchant.seen.length
-    const call = createPayingFetch({ signers, maxBodyBytes: 1000 })(`${merchant.url}/echo`, { method: 'POST', body: 'x'.repeat(1001) })
+    const call = createPayingFetch({ signers, maxBodyBytes: 1000 })(`${merchant.url}/echo`, {
+      method: 'POST',
+      body: 'x'.repeat(1001),
+    })
     await expect(call).rejects.toMatchObject({ code: 'REQUEST_TOO_LARGE' })
     expect(merchant.seen.length).toBe(before)
   })
@@ -162,14 +242,18 @@ describe('createPayingFetch', () => {
   test('error: a second 402 after paying is PAYMENT_REJECTED with the server reason, and no second payment', async () => {
     const events: PayfetchEvent[] = []
     const call = createPayingFetch({ signers, onEvent: (event) => events.push(event) })(`${merchant.url}/always-402`)
-    await expect(call).rejects.toThrowErrorMatchingInlineSnapshot(`[PayfetchError: [PAYMENT_REJECTED] The server answered 402 again after payment: insufficient_funds.]`)
+    await expect(call).rejects.toThrowErrorMatchingInlineSnapshot(
+      `[PayfetchError: [PAYMENT_REJECTED] The server answered 402 again after payment: insufficient_funds.]`,
+    )
     expect(proofsAt('/always-402')).toHaveLength(1)
     expect(events.at(-1)).toMatchObject({ type: 'payment.failed', error: { code: 'PAYMENT_REJECTED' } })
   })
 
   test('behavior: maxPayments above 1 lets a call pay again after a second 402', async () => {
     const before = proofsAt('/always-402').length
-    await expect(createPayingFetch({ signers, maxPayments: 2 })(`${merchant.url}/always-402`)).rejects.toMatchObject({ code: 'PAYMENT_REJECTED' })
+    await expect(createPayingFetch({ signers, maxPayments: 2 })(`${merchant.url}/always-402`)).rejects.toMatchObject({
+      code: 'PAYMENT_REJECTED',
+    })
     expect(proofsAt('/always-402').length - before).toBe(2)
   })
 
@@ -198,41 +282,71 @@ describe('createPayingFetch', () => {
   test('policy: an offer over the per-request cap is refused and nothing is signed', async () => {
     const events: PayfetchEvent[] = []
     const call = createPayingFetch({ signers, onEvent: (event) => events.push(event) })(`${merchant.url}/pricey`)
-    await expect(call).rejects.toThrowErrorMatchingInlineSnapshot(`[PayfetchError: [CAP_EXCEEDED] Offer of $5 exceeds the per-request limit of $0.10.]`)
+    await expect(call).rejects.toThrowErrorMatchingInlineSnapshot(
+      `[PayfetchError: [CAP_EXCEEDED] Offer of $5 exceeds the per-request limit of $0.10.]`,
+    )
     expect(proofsAt('/pricey')).toHaveLength(0)
     expect(events.map((event) => event.type)).toEqual(['challenge', 'refusal'])
   })
 
   test('policy: an unknown asset is refused unless listed, and paid within its limit when listed', async () => {
-    await expect(createPayingFetch({ signers })(`${merchant.url}/unknown-asset`)).rejects.toMatchObject({ code: 'ASSET_NOT_ALLOWED' })
+    await expect(createPayingFetch({ signers })(`${merchant.url}/unknown-asset`)).rejects.toMatchObject({
+      code: 'ASSET_NOT_ALLOWED',
+    })
     expect(proofsAt('/unknown-asset')).toHaveLength(0)
     const asset = { network: 'eip155:84532', asset: '0x1111111111111111111111111111111111111111' }
-    await expect(createPayingFetch({ signers, caps: { assets: [{ ...asset, maxAmount: 9999n }] } })(`${merchant.url}/unknown-asset`)).rejects.toMatchObject({ code: 'CAP_EXCEEDED' })
-    const response = await createPayingFetch({ signers, caps: { assets: [{ ...asset, maxAmount: 10000n }] } })(`${merchant.url}/unknown-asset`)
+    await expect(
+      createPayingFetch({ signers, caps: { assets: [{ ...asset, maxAmount: 9999n }] } })(
+        `${merchant.url}/unknown-asset`,
+      ),
+    ).rejects.toMatchObject({ code: 'CAP_EXCEEDED' })
+    const response = await createPayingFetch({ signers, caps: { assets: [{ ...asset, maxAmount: 10000n }] } })(
+      `${merchant.url}/unknown-asset`,
+    )
     expect(await response.text()).toBe('unknown paid')
     expect(proofsAt('/unknown-asset')).toHaveLength(1)
   })
 
   test('policy: networks and hosts outside the allow lists are refused', async () => {
-    await expect(createPayingFetch({ signers, caps: { networks: ['eip155:8453'] } })(`${merchant.url}/weather`)).rejects.toMatchObject({ code: 'NETWORK_NOT_ALLOWED' })
-    await expect(createPayingFetch({ signers, caps: { hosts: { deny: ['127.0.0.1'] } } })(`${merchant.url}/weather`)).rejects.toMatchObject({ code: 'HOST_NOT_ALLOWED' })
-    await expect(createPayingFetch({ signers, caps: { hosts: { allow: ['api.example.com'] } } })(`${merchant.url}/weather`)).rejects.toMatchObject({ code: 'HOST_NOT_ALLOWED' })
+    await expect(
+      createPayingFetch({ signers, caps: { networks: ['eip155:8453'] } })(`${merchant.url}/weather`),
+    ).rejects.toMatchObject({ code: 'NETWORK_NOT_ALLOWED' })
+    await expect(
+      createPayingFetch({ signers, caps: { hosts: { deny: ['127.0.0.1'] } } })(`${merchant.url}/weather`),
+    ).rejects.toMatchObject({ code: 'HOST_NOT_ALLOWED' })
+    await expect(
+      createPayingFetch({ signers, caps: { hosts: { allow: ['api.example.com'] } } })(`${merchant.url}/weather`),
+    ).rejects.toMatchObject({ code: 'HOST_NOT_ALLOWED' })
   })
 
   test('error: no signer for the offered network is NO_SIGNER', async () => {
     const error = await createPayingFetch({ signers })(`${merchant.url}/solana-only`).catch((caught: unknown) => caught)
     expect(isPayfetchError(error, 'NO_SIGNER')).toBe(true)
-    expect((error as PayfetchError).details.offers).toEqual([expect.objectContaining({ network: 'solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1', refusal: 'NO_SIGNER' })])
+    expect((error as PayfetchError).details.offers).toEqual([
+      expect.objectContaining({ network: 'solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1', refusal: 'NO_SIGNER' }),
+    ])
   })
 
   test('error: a garbage challenge or a 402 without one is CHALLENGE_INVALID', async () => {
-    await expect(createPayingFetch({ signers })(`${merchant.url}/garbage`)).rejects.toMatchObject({ code: 'CHALLENGE_INVALID' })
-    await expect(createPayingFetch({ signers })(`${merchant.url}/plain-402`)).rejects.toMatchObject({ code: 'CHALLENGE_INVALID', details: { body: 'pay me somehow' } })
+    await expect(createPayingFetch({ signers })(`${merchant.url}/garbage`)).rejects.toMatchObject({
+      code: 'CHALLENGE_INVALID',
+    })
+    await expect(createPayingFetch({ signers })(`${merchant.url}/plain-402`)).rejects.toMatchObject({
+      code: 'CHALLENGE_INVALID',
+      details: { body: 'pay me somehow' },
+    })
   })
 
   test('error: a signer that fails is PAYMENT_FAILED with the cause kept', async () => {
-    const broken = evm({ account: { address: account.address, signTypedData: async () => Promise.reject(new Error('hardware wallet unplugged')) } })
-    const error = await createPayingFetch({ signers: [broken] })(`${merchant.url}/weather`).catch((caught: unknown) => caught as PayfetchError)
+    const broken = evm({
+      account: {
+        address: account.address,
+        signTypedData: async () => Promise.reject(new Error('hardware wallet unplugged')),
+      },
+    })
+    const error = await createPayingFetch({ signers: [broken] })(`${merchant.url}/weather`).catch(
+      (caught: unknown) => caught as PayfetchError,
+    )
     expect(error).toBeInstanceOf(PayfetchError)
     expect(error).toMatchObject({ code: 'PAYMENT_FAILED', cause: { message: 'hardware wallet unplugged' } })
   })
@@ -244,7 +358,13 @@ describe('createPayingFetch', () => {
 
   test('behavior: an aborted call before paying rejects with the abort reason and pays nothing', async () => {
     const controller = new AbortController()
-    const slow = { ...evm({ account }), pay: async () => new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason))) }
+    const slow = {
+      ...evm({ account }),
+      pay: async () =>
+        new Promise<never>((_, reject) =>
+          controller.signal.addEventListener('abort', () => reject(controller.signal.reason)),
+        ),
+    }
     const call = createPayingFetch({ signers: [slow] })(`${merchant.url}/weather`, { signal: controller.signal })
     setTimeout(() => controller.abort(), 50)
     await expect(call).rejects.toMatchObject({ name: 'AbortError' })
@@ -252,7 +372,10 @@ describe('createPayingFetch', () => {
 
   test('behavior: the v2 proof echoes the accepted requirement verbatim', async () => {
     await createPayingFetch({ signers })(`${merchant.url}/weather`)
-    const proof = decodeBase64Json(String(proofsAt('/weather').at(-1)?.headers['payment-signature'])) as Record<string, unknown>
+    const proof = decodeBase64Json(String(proofsAt('/weather').at(-1)?.headers['payment-signature'])) as Record<
+      string,
+      unknown
+    >
     expect(proof.x402Version).toBe(2)
     expect(proof.accepted).toEqual(requirement())
   })

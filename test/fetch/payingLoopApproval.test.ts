@@ -3,7 +3,14 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { close, listen, readJson } from '../../examples/local-stack/http.js'
 import { evm } from '../../src/evm/index.js'
-import { type ApprovalRequest, type Approve, createPayingFetch, memoryLedger, type PayfetchError, type PayfetchEvent } from '../../src/index.js'
+import {
+  type ApprovalRequest,
+  type Approve,
+  createPayingFetch,
+  memoryLedger,
+  type PayfetchError,
+  type PayfetchEvent,
+} from '../../src/index.js'
 import { countingSigner } from '../support/countingSigner.js'
 import { type Merchant, payTo, requirement, startMerchant, usdc } from '../support/merchant.js'
 
@@ -17,7 +24,10 @@ let closeWebhook: () => Promise<void>
 const asked: { path: string; headers: IncomingHttpHeaders; body: unknown }[] = []
 
 beforeAll(async () => {
-  merchant = await startMerchant({ '/item': async (request, response, self) => self.charge(request, response, [requirement()], () => response.end('item')) })
+  merchant = await startMerchant({
+    '/item': async (request, response, self) =>
+      self.charge(request, response, [requirement()], () => response.end('item')),
+  })
   // A loopback policy service: its path says what it answers.
   const webhook = createServer(async (request, response) => {
     const path = request.url ?? '/'
@@ -41,11 +51,13 @@ afterAll(async () => {
   await Promise.all([merchant.close(), closeWebhook()])
 })
 
-const proofs = () => merchant.seen.filter((entry) => entry.path === '/item' && entry.headers['payment-signature']).length
-const failure = (call: Promise<unknown>) => call.then(
-  () => expect.unreachable('the call should have been refused'),
-  (error: unknown) => error as PayfetchError,
-)
+const proofs = () =>
+  merchant.seen.filter((entry) => entry.path === '/item' && entry.headers['payment-signature']).length
+const failure = (call: Promise<unknown>) =>
+  call.then(
+    () => expect.unreachable('the call should have been refused'),
+    (error: unknown) => error as PayfetchError,
+  )
 
 /** A paying fetch with a budget (so a leftover reservation would show) and a signer that counts. */
 function setup(options: { approve?: Approve; approveTimeoutMs?: number; webhook?: string; timeoutMs?: number } = {}) {
@@ -58,14 +70,24 @@ function setup(options: { approve?: Approve; approveTimeoutMs?: number; webhook?
     caps: { budgets: [{ usd: '1', window: '1d' }] },
     approve: options.approve,
     approveTimeoutMs: options.approveTimeoutMs,
-    policyWebhook: options.webhook ? { url: `${webhookUrl}${options.webhook}`, timeoutMs: options.timeoutMs, headers: { authorization: 'Bearer policy-service-token' } } : undefined,
+    policyWebhook: options.webhook
+      ? {
+          url: `${webhookUrl}${options.webhook}`,
+          timeoutMs: options.timeoutMs,
+          headers: { authorization: 'Bearer policy-service-token' },
+        }
+      : undefined,
     onEvent: (event) => events.push(event),
   })
   return { signer, fetchPaid, events }
 }
 
 /** Refused for approval: nothing signed, no proof sent, nothing reserved or counted. */
-async function expectDenied(call: Promise<unknown>, { signer, fetchPaid, events }: ReturnType<typeof setup>, reason: string) {
+async function expectDenied(
+  call: Promise<unknown>,
+  { signer, fetchPaid, events }: ReturnType<typeof setup>,
+  reason: string,
+) {
   const before = proofs()
   const error = await failure(call)
   expect(error).toMatchObject({ code: 'APPROVAL_DENIED', details: { reason, signer: 'evm' } })
@@ -129,7 +151,13 @@ describe('approve hook', () => {
         url: `${merchant.url}/item?q=1`,
         usd: '0.01',
         signer: 'evm',
-        offer: expect.objectContaining({ protocol: 'x402', network: 'eip155:84532', amount: 10_000n, payTo, asset: expect.objectContaining({ id: usdc, decimals: 6 }) }),
+        offer: expect.objectContaining({
+          protocol: 'x402',
+          network: 'eip155:84532',
+          amount: 10_000n,
+          payTo,
+          asset: expect.objectContaining({ id: usdc, decimals: 6 }),
+        }),
       },
     ])
   })
@@ -142,8 +170,16 @@ describe('policy webhook', () => {
     expect(await (await fetchPaid(`${merchant.url}/item`)).text()).toBe('item')
     expect(signer.calls).toHaveLength(1)
     const [call] = asked.slice(before)
-    expect(call?.headers).toMatchObject({ authorization: 'Bearer policy-service-token', 'content-type': 'application/json' })
-    expect(call?.body).toMatchObject({ url: `${merchant.url}/item`, usd: '0.01', signer: 'evm', offer: { network: 'eip155:84532', amount: '10000', payTo } })
+    expect(call?.headers).toMatchObject({
+      authorization: 'Bearer policy-service-token',
+      'content-type': 'application/json',
+    })
+    expect(call?.body).toMatchObject({
+      url: `${merchant.url}/item`,
+      usd: '0.01',
+      signer: 'evm',
+      offer: { network: 'eip155:84532', amount: '10000', payTo },
+    })
   })
 
   test('policy: a webhook that says no denies', async () => {
@@ -168,8 +204,13 @@ describe('policy webhook', () => {
 
   test('policy: a webhook that cannot be reached denies', async () => {
     const signer = countingSigner(evm({ account }))
-    const fetchPaid = createPayingFetch({ signers: [signer], policyWebhook: { url: 'http://127.0.0.1:9/policy', timeoutMs: 2_000 } })
-    expect((await failure(fetchPaid(`${merchant.url}/item`))).details).toMatchObject({ reason: 'the policy webhook failed' })
+    const fetchPaid = createPayingFetch({
+      signers: [signer],
+      policyWebhook: { url: 'http://127.0.0.1:9/policy', timeoutMs: 2_000 },
+    })
+    expect((await failure(fetchPaid(`${merchant.url}/item`))).details).toMatchObject({
+      reason: 'the policy webhook failed',
+    })
     expect(signer.calls).toHaveLength(0)
   })
 

@@ -18,17 +18,30 @@ beforeAll(async () => {
   let lost = 0
   merchant = await startMerchant(
     {
-      '/item': async (request, response, self) => self.charge(request, response, [requirement()], () => response.end('item')),
-      '/pricey': async (request, response, self) => self.charge(request, response, [requirement({ amount: '5000000' })], () => response.end('never')),
+      '/item': async (request, response, self) =>
+        self.charge(request, response, [requirement()], () => response.end('item')),
+      '/pricey': async (request, response, self) =>
+        self.charge(request, response, [requirement({ amount: '5000000' })], () => response.end('never')),
       '/lost-once': async (request, response, self) =>
-        self.charge(request, response, [requirement()], () => response.end('paid report'), { loseResponse: () => lost++ % 2 === 0 }),
+        self.charge(request, response, [requirement()], () => response.end('paid report'), {
+          loseResponse: () => lost++ % 2 === 0,
+        }),
       '/refuses': async (request, response, self) => {
         if (!request.headers['payment-signature']) return self.charge(request, response, [requirement()], () => {})
         // The refusal quotes the proof back, as a careless server might: payfetch must not pass it on.
         const proof = String(request.headers['payment-signature'])
         response.writeHead(402, {
-          'payment-required': encodeBase64Json({ x402Version: 2, error: `rejected ${proof.slice(0, 64)}`, accepts: [requirement()] }),
-          'payment-response': encodeBase64Json({ success: false, errorReason: 'insufficient_funds', transaction: '', network: 'eip155:84532' }),
+          'payment-required': encodeBase64Json({
+            x402Version: 2,
+            error: `rejected ${proof.slice(0, 64)}`,
+            accepts: [requirement()],
+          }),
+          'payment-response': encodeBase64Json({
+            success: false,
+            errorReason: 'insufficient_funds',
+            transaction: '',
+            network: 'eip155:84532',
+          }),
         })
         response.end(JSON.stringify({ proof }))
       },
@@ -37,7 +50,13 @@ beforeAll(async () => {
         const header = request.headers['payment-signature']
         if (!header) return self.charge(request, response, [requirement()], () => {})
         const { signature } = (decodeBase64Json(String(header)) as { payload: { signature: string } }).payload
-        response.writeHead(402, { 'payment-required': encodeBase64Json({ x402Version: 2, error: `invalid signature ${signature}`, accepts: [requirement()] }) })
+        response.writeHead(402, {
+          'payment-required': encodeBase64Json({
+            x402Version: 2,
+            error: `invalid signature ${signature}`,
+            accepts: [requirement()],
+          }),
+        })
         response.end('{}')
       },
       // Loses the first proof; refuses the resumed one quoting its signature.
@@ -48,11 +67,18 @@ beforeAll(async () => {
           if (!header) return self.charge(request, response, [requirement()], () => {})
           if (proofs++ % 2 === 0) return void response.socket?.destroy()
           const { signature } = (decodeBase64Json(String(header)) as { payload: { signature: string } }).payload
-          response.writeHead(402, { 'payment-required': encodeBase64Json({ x402Version: 2, error: `bad ${signature.slice(2).toUpperCase()}`, accepts: [requirement()] }) })
+          response.writeHead(402, {
+            'payment-required': encodeBase64Json({
+              x402Version: 2,
+              error: `bad ${signature.slice(2).toUpperCase()}`,
+              accepts: [requirement()],
+            }),
+          })
           response.end('{}')
         }
       })(),
-      '/redirects': async (request, response, self) => self.charge(request, response, [requirement()], () => response.writeHead(302, { location: '/item' }).end()),
+      '/redirects': async (request, response, self) =>
+        self.charge(request, response, [requirement()], () => response.writeHead(302, { location: '/item' }).end()),
       '/garbage': (_request, response) => void response.writeHead(402, { 'payment-required': 'not base64!' }).end(),
     },
     { paymentIdentifier: { required: false } },
@@ -64,14 +90,22 @@ afterAll(async () => {
   await Promise.all([merchant.close(), lightning.close()])
 })
 
-const failure = (call: Promise<unknown>) => call.then(
-  () => expect.unreachable('the call should have failed'),
-  (error: unknown) => error as PayfetchError,
-)
+const failure = (call: Promise<unknown>) =>
+  call.then(
+    () => expect.unreachable('the call should have failed'),
+    (error: unknown) => error as PayfetchError,
+  )
 
-function recorded(options: Partial<Parameters<typeof createPayingFetch>[0]> = {}): { fetchPaid: PayingFetch; events: PayfetchEvent[] } {
+function recorded(options: Partial<Parameters<typeof createPayingFetch>[0]> = {}): {
+  fetchPaid: PayingFetch
+  events: PayfetchEvent[]
+} {
   const events: PayfetchEvent[] = []
-  const fetchPaid = createPayingFetch({ signers: [evm({ account })], ...options, onEvent: (event) => events.push(event) })
+  const fetchPaid = createPayingFetch({
+    signers: [evm({ account })],
+    ...options,
+    onEvent: (event) => events.push(event),
+  })
   return { fetchPaid, events }
 }
 
@@ -84,7 +118,15 @@ describe('events', () => {
       { type: 'challenge', url: `${merchant.url}/item`, offers: [{ protocol: 'x402', amount: 10_000n }] },
       { type: 'offer.chosen', url: `${merchant.url}/item`, signer: 'evm', offer: { amount: 10_000n } },
       { type: 'payment.sent', url: `${merchant.url}/item`, idempotencyKey: replay?.headers['idempotency-key'] },
-      { type: 'receipt', receipt: { protocol: 'x402', amount: 10_000n, url: `${merchant.url}/item`, reference: expect.stringMatching(/^0x/) } },
+      {
+        type: 'receipt',
+        receipt: {
+          protocol: 'x402',
+          amount: 10_000n,
+          url: `${merchant.url}/item`,
+          reference: expect.stringMatching(/^0x/),
+        },
+      },
     ])
   })
 
@@ -109,14 +151,24 @@ describe('events', () => {
   test('behavior: an unknown outcome and a rejected proof report payment.failed; a resumed payment reports its receipt', async () => {
     const unknown = recorded()
     const error = await failure(unknown.fetchPaid(`${merchant.url}/lost-once`))
-    expect(unknown.events.map((event) => event.type)).toEqual(['challenge', 'offer.chosen', 'payment.sent', 'payment.failed'])
+    expect(unknown.events.map((event) => event.type)).toEqual([
+      'challenge',
+      'offer.chosen',
+      'payment.sent',
+      'payment.failed',
+    ])
     expect(unknown.events.at(-1)).toMatchObject({ error: { code: 'PAYMENT_OUTCOME_UNKNOWN' } })
     await (error.resume as () => Promise<Response>)()
     expect(unknown.events.at(-1)).toMatchObject({ type: 'receipt', receipt: { url: `${merchant.url}/lost-once` } })
 
     const rejected = recorded()
     await failure(rejected.fetchPaid(`${merchant.url}/refuses`))
-    expect(rejected.events.map((event) => event.type)).toEqual(['challenge', 'offer.chosen', 'payment.sent', 'payment.failed'])
+    expect(rejected.events.map((event) => event.type)).toEqual([
+      'challenge',
+      'offer.chosen',
+      'payment.sent',
+      'payment.failed',
+    ])
     expect(rejected.events.at(-1)).toMatchObject({ error: { code: 'PAYMENT_REJECTED' } })
   })
 })
@@ -132,7 +184,8 @@ function dump(value: unknown, seen = new WeakSet<object>(), depth = 0): unknown 
   if (Array.isArray(value)) return value.map((item) => dump(item, seen, depth + 1))
   const out: Record<string, unknown> = {}
   if (value instanceof Error) Object.assign(out, { string: String(value), message: value.message, stack: value.stack })
-  for (const key of Object.getOwnPropertyNames(value)) out[key] = dump((value as Record<string, unknown>)[key], seen, depth + 1)
+  for (const key of Object.getOwnPropertyNames(value))
+    out[key] = dump((value as Record<string, unknown>)[key], seen, depth + 1)
   return out
 }
 
@@ -142,13 +195,18 @@ describe('secrets', () => {
     const errors: unknown[] = []
     const onEvent = (event: PayfetchEvent) => events.push(event)
     const wallet = tableWallet(lightning)
-    const fetchPaid = createPayingFetch({ signers: [evm({ account }), wallet], onEvent, caps: { rates: () => '100000' } })
+    const fetchPaid = createPayingFetch({
+      signers: [evm({ account }), wallet],
+      onEvent,
+      caps: { rates: () => '100000' },
+    })
     const attempt = async (call: Promise<Response>) => {
       try {
         await (await call).text()
       } catch (error) {
         errors.push(error)
-        if (typeof (error as PayfetchError).resume === 'function') await attempt((error as PayfetchError).resume?.() as Promise<Response>)
+        if (typeof (error as PayfetchError).resume === 'function')
+          await attempt((error as PayfetchError).resume?.() as Promise<Response>)
       }
     }
     await attempt(fetchPaid(`${merchant.url}/item`))
@@ -161,30 +219,71 @@ describe('secrets', () => {
     await attempt(fetchPaid(`${merchant.url}/redirects`, { redirect: 'error' }))
     await attempt(fetchPaid(`${merchant.url}/garbage`))
     await attempt(fetchPaid(`${lightning.url}/report`))
-    await attempt(createPayingFetch({ signers: [evm({ account })], onEvent, caps: { budgets: [{ usd: '0.001' }] } })(`${merchant.url}/item`))
-    await attempt(createPayingFetch({ signers: [evm({ account })], onEvent, approve: () => Promise.reject(new Error('no')) })(`${merchant.url}/item`))
-    const broken = evm({ account: { address: account.address, signTypedData: () => Promise.reject(new Error('device locked')) } })
+    await attempt(
+      createPayingFetch({ signers: [evm({ account })], onEvent, caps: { budgets: [{ usd: '0.001' }] } })(
+        `${merchant.url}/item`,
+      ),
+    )
+    await attempt(
+      createPayingFetch({ signers: [evm({ account })], onEvent, approve: () => Promise.reject(new Error('no')) })(
+        `${merchant.url}/item`,
+      ),
+    )
+    const broken = evm({
+      account: { address: account.address, signTypedData: () => Promise.reject(new Error('device locked')) },
+    })
     await attempt(createPayingFetch({ signers: [broken], onEvent })(`${merchant.url}/item`))
     expect(new Set(errors.map((error) => (error as PayfetchError).code))).toEqual(
-      new Set(['CAP_EXCEEDED', 'PAYMENT_REJECTED', 'PAYMENT_OUTCOME_UNKNOWN', 'REDIRECT_REFUSED', 'CHALLENGE_INVALID', 'BUDGET_EXHAUSTED', 'APPROVAL_DENIED', 'PAYMENT_FAILED']),
+      new Set([
+        'CAP_EXCEEDED',
+        'PAYMENT_REJECTED',
+        'PAYMENT_OUTCOME_UNKNOWN',
+        'REDIRECT_REFUSED',
+        'CHALLENGE_INVALID',
+        'BUDGET_EXHAUSTED',
+        'APPROVAL_DENIED',
+        'PAYMENT_FAILED',
+      ]),
     )
 
-    const proofs = merchant.seen.flatMap((entry) => (typeof entry.headers['payment-signature'] === 'string' ? [entry.headers['payment-signature']] : []))
-    const signatures = proofs.map((proof) => (decodeBase64Json(proof) as { payload: { signature: string } }).payload.signature)
+    const proofs = merchant.seen.flatMap((entry) =>
+      typeof entry.headers['payment-signature'] === 'string' ? [entry.headers['payment-signature']] : [],
+    )
+    const signatures = proofs.map(
+      (proof) => (decodeBase64Json(proof) as { payload: { signature: string } }).payload.signature,
+    )
     const preimages = [...lightning.preimages.values()]
     expect(proofs.length).toBeGreaterThanOrEqual(6)
     expect(lightning.paid).toBe(1)
-    const secrets = [privateKey, privateKey.slice(2), ...proofs, ...signatures, ...signatures.map((signature) => signature.slice(2)), ...preimages]
+    const secrets = [
+      privateKey,
+      privateKey.slice(2),
+      ...proofs,
+      ...signatures,
+      ...signatures.map((signature) => signature.slice(2)),
+      ...preimages,
+    ]
 
     const text = JSON.stringify(dump({ events, errors })).toLowerCase()
     expect(text.length).toBeGreaterThan(5_000)
-    for (const secret of secrets) expect(text.includes(secret.toLowerCase()), `a secret of ${secret.length} characters leaked`).toBe(false)
+    for (const secret of secrets)
+      expect(text.includes(secret.toLowerCase()), `a secret of ${secret.length} characters leaked`).toBe(false)
     // The servers that quoted a signature in their refusal still had their reason reported, without it.
-    expect(errors.map((error) => (error as PayfetchError).details.reason).filter((reason) => String(reason).includes('[proof]'))).toEqual(['invalid signature [proof]', 'bad [proof]'])
+    expect(
+      errors
+        .map((error) => (error as PayfetchError).details.reason)
+        .filter((reason) => String(reason).includes('[proof]')),
+    ).toEqual(['invalid signature [proof]', 'bad [proof]'])
     // The detector works: the durable pending record (which must hold the proof) is caught by it.
     const control = createPayingFetch({ signers: [evm({ account })] })
     expect((await failure(control(`${merchant.url}/lost-once`))).code).toBe('PAYMENT_OUTCOME_UNKNOWN')
     const pending = JSON.stringify(dump(await control.pendingPayments()))
-    expect(merchant.seen.some((entry) => typeof entry.headers['payment-signature'] === 'string' && pending.includes(entry.headers['payment-signature']))).toBe(true)
+    expect(
+      merchant.seen.some(
+        (entry) =>
+          typeof entry.headers['payment-signature'] === 'string' &&
+          pending.includes(entry.headers['payment-signature']),
+      ),
+    ).toBe(true)
   })
 })

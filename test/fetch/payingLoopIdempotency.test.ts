@@ -18,12 +18,19 @@ const firstTimes = (count: number) => () => count-- > 0
 
 function routes() {
   return {
-    '/item': async (request: Seen, response: Parameters<Merchant['charge']>[1], self: Merchant) => self.charge(request, response, [requirement()], () => response.end('item')),
+    '/item': async (request: Seen, response: Parameters<Merchant['charge']>[1], self: Merchant) =>
+      self.charge(request, response, [requirement()], () => response.end('item')),
     // Settles, then the answer is lost on the wire (socket destroyed) once.
     '/lost-once': (() => {
       const lose = firstTimes(1)
       return async (request: Seen, response: Parameters<Merchant['charge']>[1], self: Merchant) =>
-        self.charge(request, response, [requirement()], () => response.writeHead(200, { 'content-type': 'text/plain' }).end('paid report'), { loseResponse: lose })
+        self.charge(
+          request,
+          response,
+          [requirement()],
+          () => response.writeHead(200, { 'content-type': 'text/plain' }).end('paid report'),
+          { loseResponse: lose },
+        )
     })(),
     '/lost-twice': (() => {
       const lose = firstTimes(2)
@@ -54,11 +61,13 @@ afterAll(async () => {
 })
 
 const sends = (target: Merchant, path: string) => target.seen.filter((entry) => entry.path === path)
-const withProof = (target: Merchant, path: string) => sends(target, path).filter((entry) => entry.headers['payment-signature'])
-const failure = (call: Promise<unknown>) => call.then(
-  () => expect.unreachable('the call should have failed'),
-  (error: unknown) => error as PayfetchError,
-)
+const withProof = (target: Merchant, path: string) =>
+  sends(target, path).filter((entry) => entry.headers['payment-signature'])
+const failure = (call: Promise<unknown>) =>
+  call.then(
+    () => expect.unreachable('the call should have failed'),
+    (error: unknown) => error as PayfetchError,
+  )
 type Proof = { extensions?: Record<string, { info: Record<string, unknown>; schema?: unknown }> }
 const decodeProof = (entry: Seen | undefined) => decodeBase64Json(String(entry?.headers['payment-signature'])) as Proof
 
@@ -78,7 +87,9 @@ describe('idempotency keys', () => {
 
   test('behavior: a caller-supplied Idempotency-Key is reused verbatim on the paid replay', async () => {
     const key = 'order-2024.11/20:0001'
-    await createPayingFetch({ signers: [evm({ account })] })(`${plain.url}/item`, { headers: { 'Idempotency-Key': key } })
+    await createPayingFetch({ signers: [evm({ account })] })(`${plain.url}/item`, {
+      headers: { 'Idempotency-Key': key },
+    })
     const [first, replay] = sends(plain, '/item').slice(-2)
     expect(first?.headers['idempotency-key']).toBe(key)
     expect(replay?.headers['idempotency-key']).toBe(key)
@@ -95,7 +106,10 @@ describe('idempotency keys', () => {
 
     const key = 'checkout_7f3a9c2e41d84b0f'
     await fetchPaid(`${idempotent.url}/item`, { headers: { 'idempotency-key': key } })
-    expect(decodeProof(withProof(idempotent, '/item').at(-1)).extensions?.['payment-identifier']?.info).toEqual({ required: false, id: key })
+    expect(decodeProof(withProof(idempotent, '/item').at(-1)).extensions?.['payment-identifier']?.info).toEqual({
+      required: false,
+      id: key,
+    })
     // A merchant that declares nothing gets no extension.
     await fetchPaid(`${plain.url}/item`)
     expect(decodeProof(withProof(plain, '/item').at(-1)).extensions).toBeUndefined()
@@ -110,7 +124,12 @@ describe('never paying twice', () => {
 
     const error = await failure(fetchPaid(`${idempotent.url}/lost-once`))
     expect(error.code).toBe('PAYMENT_OUTCOME_UNKNOWN')
-    expect(error.details).toMatchObject({ url: `${idempotent.url}/lost-once`, pendingId: expect.any(String), idempotencyKey: expect.stringMatching(/^pf_/), amount: '10000' })
+    expect(error.details).toMatchObject({
+      url: `${idempotent.url}/lost-once`,
+      pendingId: expect.any(String),
+      idempotencyKey: expect.stringMatching(/^pf_/),
+      amount: '10000',
+    })
     expect(typeof error.resume).toBe('function')
     const pending = await fetchPaid.pendingPayments()
     expect(pending.map((entry) => entry.id)).toEqual([error.details.pendingId])
@@ -121,7 +140,12 @@ describe('never paying twice', () => {
     const response = await (error.resume as () => Promise<Response>)()
     expect(response.status).toBe(200)
     expect(await response.text()).toBe('paid report')
-    expect(getReceipt(response)).toMatchObject({ protocol: 'x402', amount: 10_000n, payer: account.address, reference: expect.stringMatching(/^0x[0-9a-f]{64}$/) })
+    expect(getReceipt(response)).toMatchObject({
+      protocol: 'x402',
+      amount: 10_000n,
+      payer: account.address,
+      reference: expect.stringMatching(/^0x[0-9a-f]{64}$/),
+    })
 
     expect(signer.calls).toHaveLength(1)
     const [sent, resent] = withProof(idempotent, '/lost-once')
@@ -176,7 +200,10 @@ describe('never paying twice', () => {
     const error = await failure(fetchPaid(`${plain.url}/lost-once`))
     expect(error.code).toBe('PAYMENT_OUTCOME_UNKNOWN')
     const resumed = await failure((error.resume as () => Promise<Response>)())
-    expect(resumed).toMatchObject({ code: 'PAYMENT_REJECTED', details: { reason: 'authorization reused or wrong', pendingId: error.details.pendingId } })
+    expect(resumed).toMatchObject({
+      code: 'PAYMENT_REJECTED',
+      details: { reason: 'authorization reused or wrong', pendingId: error.details.pendingId },
+    })
     expect(signer.calls).toHaveLength(1)
     expect(plain.settled.length - settledBefore).toBe(1)
     // The money moved once; payfetch keeps it counted, apart from what it saw succeed.
@@ -194,7 +221,9 @@ describe('never paying twice', () => {
     const response = await (second.resume as () => Promise<Response>)()
     expect(await response.text()).toBe('paid report')
     expect(signer.calls).toHaveLength(1)
-    expect(new Set(withProof(idempotent, '/lost-twice').map((entry) => entry.headers['payment-signature'])).size).toBe(1)
+    expect(new Set(withProof(idempotent, '/lost-twice').map((entry) => entry.headers['payment-signature'])).size).toBe(
+      1,
+    )
     expect(await fetchPaid.pendingPayments()).toEqual([])
   })
 })

@@ -2,7 +2,13 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { decodeBase64Json, encodeBase64Json } from '../../examples/local-stack/http.js'
 import { evm } from '../../src/evm/index.js'
-import { createPayingFetch, memorySessions, type PayfetchError, type PayfetchEvent, type Signer } from '../../src/index.js'
+import {
+  createPayingFetch,
+  memorySessions,
+  type PayfetchError,
+  type PayfetchEvent,
+  type Signer,
+} from '../../src/index.js'
 import { countingSigner } from '../support/countingSigner.js'
 import { httpFetch } from '../support/httpFetch.js'
 import { type L402Merchant, startL402Merchant, tableWallet } from '../support/l402Merchant.js'
@@ -22,26 +28,50 @@ beforeAll(async () => {
     '/bounce-back': (_request, response) => void response.writeHead(302, { location: `${merchant.url}/home` }).end(),
   })
   merchant = await startMerchant({
-    '/item': async (request, response, self) => self.charge(request, response, [requirement()], () => response.end('item')),
-    '/bounce': async (request, response, self) => self.charge(request, response, [requirement()], () => response.writeHead(302, { location: `${other.url}/bounce-back` }).end()),
+    '/item': async (request, response, self) =>
+      self.charge(request, response, [requirement()], () => response.end('item')),
+    '/bounce': async (request, response, self) =>
+      self.charge(request, response, [requirement()], () =>
+        response.writeHead(302, { location: `${other.url}/bounce-back` }).end(),
+      ),
     '/home': (_request, response) => void response.writeHead(200).end('home again'),
     '/go': (_request, response) => void response.writeHead(302, { location: `${other.url}/landing` }).end(),
-    '/redirects': async (request, response, self) => self.charge(request, response, [requirement()], () => response.writeHead(303, { location: '/home' }).end()),
+    '/redirects': async (request, response, self) =>
+      self.charge(request, response, [requirement()], () => response.writeHead(303, { location: '/home' }).end()),
     '/huge-header': (_request, response) => {
       const required = { x402Version: 2, error: 'x'.repeat(70_000), accepts: [requirement()] }
       response.writeHead(402, { 'payment-required': encodeBase64Json(required) }).end('{}')
     },
     '/big-header': (_request, response, self) => {
       // 30 KiB: over Node's fetch limit (16 KiB), under payfetch's (64 KiB). The padding is not echoed in the proof.
-      const required = { x402Version: 2, error: 'x'.repeat(30_000), accepts: [requirement()], resource: { url: `${self.url}/big-header` } }
-      if (!_request.headers['payment-signature']) return void response.writeHead(402, { 'payment-required': encodeBase64Json(required) }).end('{}')
+      const required = {
+        x402Version: 2,
+        error: 'x'.repeat(30_000),
+        accepts: [requirement()],
+        resource: { url: `${self.url}/big-header` },
+      }
+      if (!_request.headers['payment-signature'])
+        return void response.writeHead(402, { 'payment-required': encodeBase64Json(required) }).end('{}')
       response.writeHead(200).end('big paid')
     },
     '/huge-v1-body': (_request, response) => {
-      const body = { x402Version: 1, error: 'pay', accepts: [{ ...requirement(), network: 'base-sepolia', maxAmountRequired: '10000', resource: 'x', description: 'x'.repeat(70_000) }] }
+      const body = {
+        x402Version: 1,
+        error: 'pay',
+        accepts: [
+          {
+            ...requirement(),
+            network: 'base-sepolia',
+            maxAmountRequired: '10000',
+            resource: 'x',
+            description: 'x'.repeat(70_000),
+          },
+        ],
+      }
       response.writeHead(402, { 'content-type': 'application/json' }).end(JSON.stringify(body))
     },
-    'POST /upload': async (request, response, self) => self.charge(request, response, [requirement()], () => response.end('stored')),
+    'POST /upload': async (request, response, self) =>
+      self.charge(request, response, [requirement()], () => response.end('stored')),
   })
   lightning = await startL402Merchant(10)
 })
@@ -50,10 +80,11 @@ afterAll(async () => {
   await Promise.all([merchant.close(), other.close(), lightning.close()])
 })
 
-const failure = (call: Promise<unknown>) => call.then(
-  () => expect.unreachable('the call should have failed'),
-  (error: unknown) => error as PayfetchError,
-)
+const failure = (call: Promise<unknown>) =>
+  call.then(
+    () => expect.unreachable('the call should have failed'),
+    (error: unknown) => error as PayfetchError,
+  )
 const proofHeaders = ['payment-signature', 'idempotency-key'] as const
 
 describe('redirects', () => {
@@ -98,7 +129,11 @@ describe('stored credentials', () => {
 
   test('policy: an expired credential is not sent', async () => {
     const sessions = memorySessions()
-    await sessions.set(new URL(merchant.url).origin, { protocol: 'x402', headers: { authorization: 'Token old' }, expiresAt: Date.now() - 1 })
+    await sessions.set(new URL(merchant.url).origin, {
+      protocol: 'x402',
+      headers: { authorization: 'Token old' },
+      expiresAt: Date.now() - 1,
+    })
     await createPayingFetch({ signers: [evm({ account })], sessions })(`${merchant.url}/home`)
     expect(merchant.seen.at(-1)?.headers.authorization).toBeUndefined()
   })
@@ -108,32 +143,50 @@ describe('CR/LF', () => {
   test('policy: CR/LF never reaches the wire: not from a stored credential, not from a signer payload, not from a wallet', async () => {
     // A tampered session store: the credential is never sent; the call goes on as if there were none.
     const sessions = memorySessions()
-    await sessions.set(new URL(merchant.url).origin, { protocol: 'x402', headers: { authorization: 'Token abc\r\nx-injected: 1' } })
+    await sessions.set(new URL(merchant.url).origin, {
+      protocol: 'x402',
+      headers: { authorization: 'Token abc\r\nx-injected: 1' },
+    })
     const before = merchant.seen.length
     await createPayingFetch({ signers: [evm({ account })], sessions })(`${merchant.url}/item`)
-    expect(merchant.seen.slice(before).map((entry) => [entry.headers.authorization, entry.headers['x-injected']])).toEqual([
+    expect(
+      merchant.seen.slice(before).map((entry) => [entry.headers.authorization, entry.headers['x-injected']]),
+    ).toEqual([
       [undefined, undefined],
       [undefined, undefined],
     ])
 
     // A signer whose payload carries CR/LF: the x402 proof is base64, the server gets one header and no injection.
     const real = evm({ account })
-    const sneaky: Signer = { name: 'sneaky', canPay: (offer) => real.canPay(offer), pay: async (offer, context) => ({ ...(await real.pay(offer, context)), payload: { note: 'a\r\nx-injected: 1' } }) }
+    const sneaky: Signer = {
+      name: 'sneaky',
+      canPay: (offer) => real.canPay(offer),
+      pay: async (offer, context) => ({ ...(await real.pay(offer, context)), payload: { note: 'a\r\nx-injected: 1' } }),
+    }
     // (The merchant cannot verify that payload; what it answers does not matter here.)
     await createPayingFetch({ signers: [sneaky] })(`${merchant.url}/item`).catch(() => {})
     const sent = merchant.seen.at(-1)
     expect(sent?.headers['x-injected']).toBeUndefined()
-    expect(decodeBase64Json(String(sent?.headers['payment-signature']))).toMatchObject({ payload: { note: 'a\r\nx-injected: 1' } })
+    expect(decodeBase64Json(String(sent?.headers['payment-signature']))).toMatchObject({
+      payload: { note: 'a\r\nx-injected: 1' },
+    })
 
     // A wallet that paid but returns a preimage with CR/LF: the proof is refused, nothing is sent, the payment stays counted.
     const events: PayfetchEvent[] = []
     const wallet = tableWallet(lightning)
-    const lying: Signer = { ...wallet, pay: async (offer, context) => (await wallet.pay(offer, context), { payload: { preimage: `${'a'.repeat(64)}\r\nx-injected: 1` } }) }
+    const lying: Signer = {
+      ...wallet,
+      pay: async (offer, context) => (
+        await wallet.pay(offer, context), { payload: { preimage: `${'a'.repeat(64)}\r\nx-injected: 1` } }
+      ),
+    }
     const fetchPaid = createPayingFetch({ signers: [lying], onEvent: (event) => events.push(event) })
     const error = await failure(fetchPaid(`${lightning.url}/report`))
     expect(error.code).toBe('PAYMENT_OUTCOME_UNKNOWN')
     expect(lightning.paid).toBe(0)
-    expect((await fetchPaid.spendReport()).totals).toEqual([expect.objectContaining({ reserved: 0n, unknown: 10_000n })])
+    expect((await fetchPaid.spendReport()).totals).toEqual([
+      expect.objectContaining({ reserved: 0n, unknown: 10_000n }),
+    ])
     expect(events.at(-1)).toMatchObject({ type: 'payment.failed', error: { code: 'PAYMENT_OUTCOME_UNKNOWN' } })
   })
 })
@@ -150,13 +203,17 @@ describe('size caps', () => {
     expect(await (await fetchPaid(`${merchant.url}/big-header`)).text()).toBe('big paid')
     expect(signer.calls).toHaveLength(1)
     // With Node's own fetch the oversized 402 never arrives: a transport error, and still nothing signed.
-    await expect(createPayingFetch({ signers: [signer] })(`${merchant.url}/huge-header`)).rejects.toThrow('fetch failed')
+    await expect(createPayingFetch({ signers: [signer] })(`${merchant.url}/huge-header`)).rejects.toThrow(
+      'fetch failed',
+    )
     expect(signer.calls).toHaveLength(1)
   })
 
   test('error: a 402 body over 64 KiB is not buffered: CHALLENGE_INVALID, nothing signed', async () => {
     const signer = countingSigner(evm({ account }))
-    expect((await failure(createPayingFetch({ signers: [signer] })(`${merchant.url}/huge-v1-body`))).code).toBe('CHALLENGE_INVALID')
+    expect((await failure(createPayingFetch({ signers: [signer] })(`${merchant.url}/huge-v1-body`))).code).toBe(
+      'CHALLENGE_INVALID',
+    )
     expect(signer.calls).toHaveLength(0)
   })
 
@@ -171,7 +228,11 @@ describe('size caps', () => {
       },
     })
     const before = merchant.seen.length
-    const call = createPayingFetch({ signers: [signer], maxBodyBytes: 1000 })(`${merchant.url}/upload`, { method: 'POST', body, duplex: 'half' } as RequestInit)
+    const call = createPayingFetch({ signers: [signer], maxBodyBytes: 1000 })(`${merchant.url}/upload`, {
+      method: 'POST',
+      body,
+      duplex: 'half',
+    } as RequestInit)
     expect(await failure(call)).toMatchObject({ code: 'REQUEST_TOO_LARGE', details: { maxBodyBytes: 1000 } })
     expect(merchant.seen.length).toBe(before)
     expect(signer.calls).toHaveLength(0)
@@ -179,10 +240,17 @@ describe('size caps', () => {
 
   test('error: a proof header over 64 KiB is PAYMENT_FAILED, sent nowhere, and its reservation freed', async () => {
     const real = evm({ account })
-    const bloated: Signer = { name: 'bloated', canPay: (offer) => real.canPay(offer), pay: async (offer, context) => ({ ...(await real.pay(offer, context)), payload: { pad: 'x'.repeat(70_000) } }) }
+    const bloated: Signer = {
+      name: 'bloated',
+      canPay: (offer) => real.canPay(offer),
+      pay: async (offer, context) => ({ ...(await real.pay(offer, context)), payload: { pad: 'x'.repeat(70_000) } }),
+    }
     const fetchPaid = createPayingFetch({ signers: [bloated], caps: { budgets: [{ usd: '1' }] } })
     const before = merchant.seen.length
-    expect(await failure(fetchPaid(`${merchant.url}/item`))).toMatchObject({ code: 'PAYMENT_FAILED', details: { header: 'payment-signature' } })
+    expect(await failure(fetchPaid(`${merchant.url}/item`))).toMatchObject({
+      code: 'PAYMENT_FAILED',
+      details: { header: 'payment-signature' },
+    })
     expect(merchant.seen.slice(before).filter((entry) => entry.headers['payment-signature'])).toHaveLength(0)
     expect((await fetchPaid.spendReport()).totals).toEqual([])
   })
@@ -191,7 +259,12 @@ describe('size caps', () => {
 describe('wrapping', () => {
   test('error: a paying fetch is never wrapped twice, whichever view of it is passed', () => {
     const paying = createPayingFetch({ signers: [evm({ account })] })
-    for (const view of [paying.withLimits({ maxUsd: '0.01' }), paying.withLimits({ maxUsd: '0.01' }).withLimits({ maxUsd: '0.005' })])
-      expect(() => createPayingFetch({ signers: [], fetch: view })).toThrowError(expect.objectContaining({ code: 'INVALID_OPTIONS' }))
+    for (const view of [
+      paying.withLimits({ maxUsd: '0.01' }),
+      paying.withLimits({ maxUsd: '0.01' }).withLimits({ maxUsd: '0.005' }),
+    ])
+      expect(() => createPayingFetch({ signers: [], fetch: view })).toThrowError(
+        expect.objectContaining({ code: 'INVALID_OPTIONS' }),
+      )
   })
 })

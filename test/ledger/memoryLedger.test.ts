@@ -9,10 +9,26 @@ import { ledgerContract, pendingFor, reservation, usdcBase } from '../support/le
 ledgerContract({ name: 'memoryLedger', create: async () => ({ ledger: memoryLedger() }) })
 
 describe('memoryLedger with the charges of real caps', () => {
-  const offer = (amount: bigint): Offer => ({ protocol: 'x402', version: 2, scheme: 'exact', ...usdcBase, asset: { id: usdcBase.asset }, amount, payTo: '0x', resource: '', extra: {}, raw: {} })
+  const offer = (amount: bigint): Offer => ({
+    protocol: 'x402',
+    version: 2,
+    scheme: 'exact',
+    ...usdcBase,
+    asset: { id: usdcBase.asset },
+    amount,
+    payTo: '0x',
+    resource: '',
+    extra: {},
+    raw: {},
+  })
 
   test('policy: $1 a day in total and $0.25 an hour per host hold together; the report names each budget', async () => {
-    const policy = createPolicy({ budgets: [{ usd: '1', window: '1d' }, { usd: '0.25', window: '1h', perHost: true }] })
+    const policy = createPolicy({
+      budgets: [
+        { usd: '1', window: '1d' },
+        { usd: '0.25', window: '1h', perHost: true },
+      ],
+    })
     const ledger = memoryLedger()
     const pay = async (url: string, amount: bigint) => {
       const { nanoUsd } = await policy.judge(offer(amount))
@@ -25,9 +41,19 @@ describe('memoryLedger with the charges of real caps', () => {
       return result.ok ? 'paid' : 'refused'
     }
     // $0.10 each (6-decimal USDC): two per host fit the hourly $0.25, a third does not.
-    expect([await pay('https://a.example.com/x', 100_000n), await pay('https://a.example.com/y', 100_000n), await pay('https://a.example.com/z', 100_000n)]).toEqual(['paid', 'paid', 'refused'])
-    expect([await pay('https://b.example.com/x', 100_000n), await pay('https://b.example.com:8443/x', 100_000n)]).toEqual(['paid', 'paid'])
-    expect([await pay('https://c.example.com/x', 100_000n), await pay('https://d.example.com/x', 100_000n)]).toEqual(['paid', 'paid'])
+    expect([
+      await pay('https://a.example.com/x', 100_000n),
+      await pay('https://a.example.com/y', 100_000n),
+      await pay('https://a.example.com/z', 100_000n),
+    ]).toEqual(['paid', 'paid', 'refused'])
+    expect([
+      await pay('https://b.example.com/x', 100_000n),
+      await pay('https://b.example.com:8443/x', 100_000n),
+    ]).toEqual(['paid', 'paid'])
+    expect([await pay('https://c.example.com/x', 100_000n), await pay('https://d.example.com/x', 100_000n)]).toEqual([
+      'paid',
+      'paid',
+    ])
     // Six paid ($0.60): the daily $1 leaves room for four more, whatever the host.
     const others = ['e', 'f', 'g', 'h', 'i'].map((name) => `https://${name}.example.com/x`)
     const verdicts: string[] = []
@@ -36,7 +62,11 @@ describe('memoryLedger with the charges of real caps', () => {
     const report = await ledger.report(policy.rules)
     const [day, hour] = policy.rules
     expect(report.budgets.find((budget) => budget.key === day?.key)?.used).toBe(1_000_000_000n)
-    expect(report.budgets.filter((budget) => budget.key.startsWith(`${hour?.key}@`)).map((budget) => [budget.key.slice(hour!.key.length + 1), budget.used])).toEqual([
+    expect(
+      report.budgets
+        .filter((budget) => budget.key.startsWith(`${hour?.key}@`))
+        .map((budget) => [budget.key.slice(hour!.key.length + 1), budget.used]),
+    ).toEqual([
       ['a.example.com', 200_000_000n],
       ['b.example.com', 100_000_000n],
       ['b.example.com:8443', 100_000_000n],
@@ -79,7 +109,12 @@ describe('memoryLedger keeps running sums, not history', () => {
         await ledger.savePending(pendingFor(entry.id))
         await ledger.markUnknown(entry.id)
       } else if (index % 4 === 0) await ledger.release(entry.id)
-      else await (index % 4 === 1 ? ledger.commit(entry.id) : index % 4 === 2 ? ledger.markRefused(entry.id) : ledger.markUnknown(entry.id))
+      else
+        await (index % 4 === 1
+          ? ledger.commit(entry.id)
+          : index % 4 === 2
+            ? ledger.markRefused(entry.id)
+            : ledger.markUnknown(entry.id))
     }
     await collect()
     // Of the first thousand, only the pending one is still held.
@@ -87,7 +122,9 @@ describe('memoryLedger keeps running sums, not history', () => {
     expect((await ledger.pending()).map((entry) => entry.id)).toEqual([pendingId])
     // The totals still count every spend: 5 000 released, the rest 3 each.
     const report = await ledger.report([{ key: 'total', limit: 10n ** 12n }])
-    expect(report.totals).toEqual([{ host: 'api.example.com', ...usdcBase, spent: 3n * 5_000n, reserved: 0n, unknown: 3n * 10_000n }])
+    expect(report.totals).toEqual([
+      { host: 'api.example.com', ...usdcBase, spent: 3n * 5_000n, reserved: 0n, unknown: 3n * 10_000n },
+    ])
     expect(report.budgets[0]?.used).toBe(3n * 15_000n)
   })
 
@@ -99,6 +136,8 @@ describe('memoryLedger keeps running sums, not history', () => {
     expect(await ledger.reserve(reservation(1n, { windowMs: 1_000, time: t0 + 1_000 }))).toEqual({ ok: true })
     await ledger.release(first.id)
     await ledger.markUnknown(first.id)
-    expect((await ledger.report()).totals).toEqual([{ host: 'api.example.com', ...usdcBase, spent: 100n, reserved: 1n, unknown: 0n }])
+    expect((await ledger.report()).totals).toEqual([
+      { host: 'api.example.com', ...usdcBase, spent: 100n, reserved: 1n, unknown: 0n },
+    ])
   })
 })

@@ -2,9 +2,18 @@ import { createRequire } from 'node:module'
 import { describe, expect, test } from 'vitest'
 import { createLightningNode } from '../../examples/local-stack/lightningNode.js'
 import { PayfetchError } from '../../src/errors/PayfetchError.js'
+import {
+  coreLightning,
+  type LightningWallet,
+  lightning,
+  lnbits,
+  lnd,
+  nwc,
+  type PayInvoiceOptions,
+  webln,
+} from '../../src/lightning/index.js'
 import type { Offer } from '../../src/offer/Offer.js'
 import { decodeL402 } from '../../src/protocols/l402/decode.js'
-import { coreLightning, type LightningWallet, lightning, lnbits, lnd, nwc, type PayInvoiceOptions, webln } from '../../src/lightning/index.js'
 import { challengeOf, mintToken } from '../protocols/l402/support.js'
 
 const bech32 = createRequire(import.meta.url)('bech32') as {
@@ -20,7 +29,9 @@ function offerFor(options: Parameters<typeof node.createInvoice>[0] = {}): Offer
 }
 
 /** A wallet that pays through the node and records what it was asked. */
-function recordingWallet(answer?: (invoice: string, options: PayInvoiceOptions) => Promise<{ preimage: string; feeMsat?: bigint }>) {
+function recordingWallet(
+  answer?: (invoice: string, options: PayInvoiceOptions) => Promise<{ preimage: string; feeMsat?: bigint }>,
+) {
   const calls: { invoice: string; options: PayInvoiceOptions }[] = []
   const wallet: LightningWallet = {
     name: 'test',
@@ -55,7 +66,12 @@ describe('lightning signer', () => {
     const payment = await signer.pay(offer, context)
     expect(calls).toHaveLength(1)
     expect(calls[0]?.invoice).toBe(offer.extra.invoice)
-    expect(calls[0]?.options).toMatchObject({ maxFeeMsat: 7_000n, timeoutSeconds: 18, paymentHash: offer.extra.paymentHash, amountMsat: 42_000n })
+    expect(calls[0]?.options).toMatchObject({
+      maxFeeMsat: 7_000n,
+      timeoutSeconds: 18,
+      paymentHash: offer.extra.paymentHash,
+      amountMsat: 42_000n,
+    })
     expect(calls[0]?.options.signal).toBeInstanceOf(AbortSignal)
     expect(payment).toEqual({ payload: { preimage: expect.stringMatching(/^[0-9a-f]{64}$/), feeMsat: 1_234n } })
   })
@@ -107,7 +123,9 @@ describe('lightning signer', () => {
   test('error: a missing or non-hex preimage is an unknown outcome too', async () => {
     for (const preimage of ['', 'zz'.repeat(32), 'ab', undefined]) {
       const { wallet } = recordingWallet(async () => ({ preimage }) as { preimage: string })
-      expect((await failure(lightning({ wallet, networks: ['regtest'] }).pay(offerFor(), context))).code).toBe('PAYMENT_OUTCOME_UNKNOWN')
+      expect((await failure(lightning({ wallet, networks: ['regtest'] }).pay(offerFor(), context))).code).toBe(
+        'PAYMENT_OUTCOME_UNKNOWN',
+      )
     }
   })
 
@@ -116,7 +134,9 @@ describe('lightning signer', () => {
     const refusing = recordingWallet(async () => {
       throw new PayfetchError('PAYMENT_FAILED', 'no route')
     })
-    expect((await failure(lightning({ wallet: refusing.wallet, networks: ['regtest'] }).pay(offer, context))).code).toBe('PAYMENT_FAILED')
+    expect(
+      (await failure(lightning({ wallet: refusing.wallet, networks: ['regtest'] }).pay(offer, context))).code,
+    ).toBe('PAYMENT_FAILED')
     const throwing = recordingWallet(async () => {
       throw new Error('socket hang up')
     })
@@ -140,7 +160,9 @@ describe('lightning signer', () => {
     const { wallet, calls } = recordingWallet()
     const controller = new AbortController()
     controller.abort(new Error('caller gave up'))
-    await expect(lightning({ wallet, networks: ['regtest'] }).pay(offerFor(), { ...context, signal: controller.signal })).rejects.toThrow('caller gave up')
+    await expect(
+      lightning({ wallet, networks: ['regtest'] }).pay(offerFor(), { ...context, signal: controller.signal }),
+    ).rejects.toThrow('caller gave up')
     expect(calls).toHaveLength(0)
   })
 
@@ -153,7 +175,8 @@ describe('lightning signer', () => {
 
   test('error: invalid options are refused when the signer is created', () => {
     const { wallet } = recordingWallet()
-    const invalid = (run: () => unknown) => expect(run).toThrowError(expect.objectContaining({ code: 'INVALID_OPTIONS' }))
+    const invalid = (run: () => unknown) =>
+      expect(run).toThrowError(expect.objectContaining({ code: 'INVALID_OPTIONS' }))
     invalid(() => lightning({ wallet: {} as LightningWallet }))
     invalid(() => lightning({ wallet, maxFeeSats: -1 }))
     invalid(() => lightning({ wallet, maxFeeSats: 1.5 }))
@@ -185,22 +208,34 @@ describe('nwc()', () => {
         expect.unreachable(uri)
       } catch (error) {
         expect(error).toMatchObject({ code: 'INVALID_OPTIONS' })
-        expect(JSON.stringify({ message: (error as Error).message, details: (error as PayfetchError).details })).not.toContain(secret.slice(2))
+        expect(
+          JSON.stringify({ message: (error as Error).message, details: (error as PayfetchError).details }),
+        ).not.toContain(secret.slice(2))
       }
     }
-    expect(nwc(`nostr+walletconnect://${pubkey}?relay=wss%3A%2F%2Frelay.example&relay=ws%3A%2F%2F127.0.0.1%3A7447&secret=${secret}`, { WebSocket }).name).toBe('nwc')
+    expect(
+      nwc(
+        `nostr+walletconnect://${pubkey}?relay=wss%3A%2F%2Frelay.example&relay=ws%3A%2F%2F127.0.0.1%3A7447&secret=${secret}`,
+        { WebSocket },
+      ).name,
+    ).toBe('nwc')
   })
 
   test('error: without a global WebSocket (Node 20) the class must be passed', () => {
     expect(globalThis.WebSocket).toBeUndefined()
-    expect(() => nwc(`nostr+walletconnect://${pubkey}?relay=wss%3A%2F%2Frelay&secret=${secret}`)).toThrowError(expect.objectContaining({ code: 'INVALID_OPTIONS' }))
+    expect(() => nwc(`nostr+walletconnect://${pubkey}?relay=wss%3A%2F%2Frelay&secret=${secret}`)).toThrowError(
+      expect.objectContaining({ code: 'INVALID_OPTIONS' }),
+    )
   })
 })
 
 describe('webln()', () => {
   test('behavior: enables the provider and pays with sendPayment', async () => {
     const sent: string[] = []
-    const provider = { enable: async () => {}, sendPayment: async (invoice: string) => (sent.push(invoice), { preimage: node.pay(invoice).preimage }) }
+    const provider = {
+      enable: async () => {},
+      sendPayment: async (invoice: string) => (sent.push(invoice), { preimage: node.pay(invoice).preimage }),
+    }
     const offer = offerFor()
     const payment = await lightning({ wallet: webln(provider), networks: ['regtest'] }).pay(offer, context)
     expect(sent).toEqual([offer.extra.invoice])
@@ -208,9 +243,16 @@ describe('webln()', () => {
   })
 
   test('error: no provider, a refused enable() and a rejected payment are PAYMENT_FAILED; a hung one is unknown', async () => {
-    const pay = (wallet: LightningWallet, timeoutMs = 1000) => failure(lightning({ wallet, networks: ['regtest'], timeoutMs }).pay(offerFor(), context))
+    const pay = (wallet: LightningWallet, timeoutMs = 1000) =>
+      failure(lightning({ wallet, networks: ['regtest'], timeoutMs }).pay(offerFor(), context))
     expect((await pay(webln())).code).toBe('PAYMENT_FAILED')
-    expect((await pay(webln({ enable: () => Promise.reject(new Error('denied')), sendPayment: async () => ({ preimage: '' }) }))).code).toBe('PAYMENT_FAILED')
+    expect(
+      (
+        await pay(
+          webln({ enable: () => Promise.reject(new Error('denied')), sendPayment: async () => ({ preimage: '' }) }),
+        )
+      ).code,
+    ).toBe('PAYMENT_FAILED')
     const rejected = await pay(webln({ sendPayment: () => Promise.reject(new Error('User rejected')) }))
     expect(rejected).toMatchObject({ code: 'PAYMENT_FAILED', details: { wallet: 'webln', message: 'User rejected' } })
     expect((await pay(webln({ sendPayment: () => new Promise(() => {}) }), 100)).code).toBe('PAYMENT_OUTCOME_UNKNOWN')

@@ -40,21 +40,29 @@ async function journalLines(path: string): Promise<{ lines: Line[]; endsWithNewl
   const parsed = lines.map((line): Line => {
     const tab = line.lastIndexOf('\t')
     const json = line.slice(0, tab)
-    if (tab < 0 || createHash('sha256').update(json).digest('hex').slice(0, 16) !== line.slice(tab + 1)) return { whole: false }
+    if (tab < 0 || createHash('sha256').update(json).digest('hex').slice(0, 16) !== line.slice(tab + 1))
+      return { whole: false }
     return { whole: true, record: JSON.parse(json) as JournalRecord }
   })
   if (last) parsed.push({ whole: false })
   return { lines: parsed, endsWithNewline: last === '' }
 }
-const reserveIds = (lines: Line[]) => lines.flatMap((line) => (line.record?.op === 'reserve' && line.record.entry ? [line.record.entry.id] : []))
+const reserveIds = (lines: Line[]) =>
+  lines.flatMap((line) => (line.record?.op === 'reserve' && line.record.entry ? [line.record.entry.id] : []))
 
 // ---- child processes ----
 
 const children = new Set<ChildProcess>()
 const childScript = join(import.meta.dirname, '../support/ledgerChild.ts')
 
-function startChild(args: string[]): { child: ChildProcess; lines: AsyncIterator<string>; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', childScript, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+function startChild(args: string[]): {
+  child: ChildProcess
+  lines: AsyncIterator<string>
+  exited: Promise<number | null>
+} {
+  const child = spawn(process.execPath, ['--import', 'tsx', childScript, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   children.add(child)
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {
@@ -157,7 +165,12 @@ describe('fileLedger: crash safety', () => {
     expect(await recovered.reserve(reservation(1n))).toEqual({ ok: false, key: 'total', used: 1000n, limit: 1000n })
 
     const { lines } = await journalLines(path)
-    expect(lines.map((line) => (line.whole ? line.record?.op : 'torn'))).toEqual(['reserve', 'reserve', 'torn', 'reserve'])
+    expect(lines.map((line) => (line.whole ? line.record?.op : 'torn'))).toEqual([
+      'reserve',
+      'reserve',
+      'torn',
+      'reserve',
+    ])
     expect((await (await fileLedger(path)).report([{ key: 'total', limit: 1000n }])).budgets[0]?.used).toBe(1000n)
   })
 
@@ -169,7 +182,8 @@ describe('fileLedger: crash safety', () => {
     await appendFile(path, '{"op":"reserve","entry":{"id":"ghost","time":1,"state":"reser')
     await alive.reserve(reservation(200n))
     const other = await fileLedger(path)
-    for (const ledger of [alive, other]) expect((await ledger.report([{ key: 'total', limit: 1000n }])).budgets[0]?.used).toBe(300n)
+    for (const ledger of [alive, other])
+      expect((await ledger.report([{ key: 'total', limit: 1000n }])).budgets[0]?.used).toBe(300n)
   })
 
   test('behavior: a record whose checksum does not match (a flipped byte) is skipped, the others count', async () => {
@@ -193,7 +207,9 @@ describe('fileLedger: crash safety', () => {
     await ledger.commit('lost-id')
     const restarted = await fileLedger(path)
     expect(await restarted.pending()).toEqual([pendingFor(entry.id)])
-    expect((await restarted.report()).totals).toEqual([expect.objectContaining({ unknown: 10n, spent: 0n, reserved: 0n })])
+    expect((await restarted.report()).totals).toEqual([
+      expect.objectContaining({ unknown: 10n, spent: 0n, reserved: 0n }),
+    ])
   })
 
   test('policy: a lock left by a killed holder blocks writers until it is stale (30 s), then is taken over', async () => {

@@ -71,7 +71,9 @@ describe('fileSessions', () => {
       return count
     })()
     // A large file makes a non-atomic write observable.
-    await Promise.all(Array.from({ length: 100 }, (_, i) => store.set(`https://host-${i}.example.com`, credential('x'.repeat(2_000)))))
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) => store.set(`https://host-${i}.example.com`, credential('x'.repeat(2_000)))),
+    )
     writing = false
     expect(await reads).toBeGreaterThan(0)
     expect(Object.keys(JSON.parse(await readFile(path, 'utf8')))).toHaveLength(101)
@@ -103,7 +105,10 @@ describe('fileSessions', () => {
     const path = sessionsPath()
     const [a, b] = [await fileSessions(path), await fileSessions(path)]
     for (let i = 0; i < 20; i++) {
-      const results = await Promise.allSettled([a.set('https://a.example.com', credential(`a${i}`)), b.set('https://b.example.com', credential(`b${i}`))])
+      const results = await Promise.allSettled([
+        a.set('https://a.example.com', credential(`a${i}`)),
+        b.set('https://b.example.com', credential(`b${i}`)),
+      ])
       expect(results.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled'])
     }
     expect(await readdir(join(path, '..'))).toEqual(['sessions.json'])

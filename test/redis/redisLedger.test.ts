@@ -28,7 +28,10 @@ ledgerContract({
   create: async () => {
     const prefix = newPrefix()
     // Each instance has a connection of its own, as separate processes would.
-    return { ledger: redisLedger({ redis: connect(), prefix }), reopen: async () => redisLedger({ redis: connect(), prefix }) }
+    return {
+      ledger: redisLedger({ redis: connect(), prefix }),
+      reopen: async () => redisLedger({ redis: connect(), prefix }),
+    }
   },
 })
 
@@ -36,10 +39,15 @@ describe('redisLedger: a budget shared through Redis', () => {
   test('policy: four ledgers on four connections with one prefix share one budget: 4 × 50 concurrent reservations of 7 against 1000 → exactly 142', async () => {
     const prefix = newPrefix()
     const ledgers = Array.from({ length: 4 }, () => redisLedger({ redis: connect(), prefix }))
-    const results = await Promise.all(ledgers.flatMap((ledger) => Array.from({ length: 50 }, () => ledger.reserve(reservation(7n, { windowMs: 86_400_000 })))))
+    const results = await Promise.all(
+      ledgers.flatMap((ledger) =>
+        Array.from({ length: 50 }, () => ledger.reserve(reservation(7n, { windowMs: 86_400_000 }))),
+      ),
+    )
     expect(results.filter((result) => result.ok)).toHaveLength(142)
     // Every ledger took part, and every ledger sees the same use.
-    for (const ledger of ledgers) expect((await ledger.report([{ key: 'total', limit: 1000n, windowMs: 86_400_000 }])).budgets[0]?.used).toBe(994n)
+    for (const ledger of ledgers)
+      expect((await ledger.report([{ key: 'total', limit: 1000n, windowMs: 86_400_000 }])).budgets[0]?.used).toBe(994n)
   })
 
   test('behavior: ledgers with different prefixes on one Redis do not share anything', async () => {
@@ -57,11 +65,20 @@ describe('redisLedger: a budget shared through Redis', () => {
     const redis = connect()
     const before = new Set(await redis.keys('*'))
     const ledger = redisLedger({ redis })
-    const entry = reservation(5n, { windowMs: 60_000, charges: [{ key: 'k@host', limit: 10n, amount: 5n, windowMs: 60_000 }] })
+    const entry = reservation(5n, {
+      windowMs: 60_000,
+      charges: [{ key: 'k@host', limit: 10n, amount: 5n, windowMs: 60_000 }],
+    })
     await ledger.reserve(entry)
     await ledger.savePending(pendingFor(entry.id))
     const written = (await redis.keys('*')).filter((key) => !before.has(key)).sort()
-    expect(written).toEqual(['payfetch:amount:k@host', 'payfetch:charge:k@host', 'payfetch:entries', 'payfetch:pending', 'payfetch:sum:k@host'])
+    expect(written).toEqual([
+      'payfetch:amount:k@host',
+      'payfetch:charge:k@host',
+      'payfetch:entries',
+      'payfetch:pending',
+      'payfetch:sum:k@host',
+    ])
     expect(await redis.get('payfetch:sum:k@host')).toBe('5')
     // A release leaves no trace in the budget's own keys.
     await ledger.release(entry.id)
@@ -80,7 +97,12 @@ describe('redisLedger: a budget shared through Redis', () => {
     await ledger.reserve(reservation(amount, { limit: 2n * amount }))
     expect(await redis.hvals(`${prefix}amount:total`)).toEqual([amount.toString(), amount.toString()])
     expect(await redis.get(`${prefix}sum:total`)).toBe((2n * amount).toString())
-    expect(await ledger.reserve(reservation(1n, { limit: 2n * amount }))).toEqual({ ok: false, key: 'total', used: 2n * amount, limit: 2n * amount })
+    expect(await ledger.reserve(reservation(1n, { limit: 2n * amount }))).toEqual({
+      ok: false,
+      key: 'total',
+      used: 2n * amount,
+      limit: 2n * amount,
+    })
   })
 
   test('behavior: a windowed budget drops expired spends from Redis as it checks', async () => {
@@ -113,7 +135,12 @@ describe('redisLedger: a budget shared through Redis', () => {
     const prefix = newPrefix()
     const ledger = redisLedger({ redis, prefix })
     await seed(redis, prefix, 3, 250n)
-    expect(await ledger.reserve(reservation(251n, { time: t0 + 10 }))).toEqual({ ok: false, key: 'total', used: 750n, limit: 1000n })
+    expect(await ledger.reserve(reservation(251n, { time: t0 + 10 }))).toEqual({
+      ok: false,
+      key: 'total',
+      used: 750n,
+      limit: 1000n,
+    })
     expect(await redis.get(`${prefix}sum:total`)).toBe('750')
     expect(await ledger.reserve(reservation(250n, { time: t0 + 10 }))).toEqual({ ok: true })
     expect(await redis.get(`${prefix}sum:total`)).toBe('1000')
@@ -125,7 +152,12 @@ describe('redisLedger: a budget shared through Redis', () => {
     const ledger = redisLedger({ redis, prefix })
     // t0 … t0+3 at 100 each; the window of 1000 at t0 + 1001 drops t0 and t0+1 (inclusive), keeps t0+2 and t0+3.
     await seed(redis, prefix, 4, 100n)
-    expect(await ledger.reserve(reservation(801n, { windowMs: 1_000, time: t0 + 1_001 }))).toEqual({ ok: false, key: 'total', used: 200n, limit: 1000n })
+    expect(await ledger.reserve(reservation(801n, { windowMs: 1_000, time: t0 + 1_001 }))).toEqual({
+      ok: false,
+      key: 'total',
+      used: 200n,
+      limit: 1000n,
+    })
     expect(await redis.get(`${prefix}sum:total`)).toBe('200')
     expect(await redis.zcard(`${prefix}charge:total`)).toBe(2)
   })
@@ -137,9 +169,16 @@ describe('redisLedger: a budget shared through Redis', () => {
     const amount = 10n ** 20n
     await seed(redis, prefix, 20_000, amount, (20_000n * amount).toString())
     const limit = 20_001n * amount
-    expect(await ledger.reserve(reservation(2n * amount, { limit, windowMs: 60_000, time: t0 + 19_999 }))).toEqual({ ok: false, key: 'total', used: 20_000n * amount, limit })
+    expect(await ledger.reserve(reservation(2n * amount, { limit, windowMs: 60_000, time: t0 + 19_999 }))).toEqual({
+      ok: false,
+      key: 'total',
+      used: 20_000n * amount,
+      limit,
+    })
     // At t0 + 79 999 every seeded spend is out of the window.
-    expect(await ledger.reserve(reservation(limit, { limit, windowMs: 60_000, time: t0 + 79_999 }))).toEqual({ ok: true })
+    expect(await ledger.reserve(reservation(limit, { limit, windowMs: 60_000, time: t0 + 79_999 }))).toEqual({
+      ok: true,
+    })
     expect(await redis.zcard(`${prefix}charge:total`)).toBe(1)
     expect(await redis.hlen(`${prefix}amount:total`)).toBe(1)
     expect(await redis.get(`${prefix}sum:total`)).toBe(limit.toString())
@@ -164,7 +203,13 @@ describe('redisLedger: a budget shared through Redis', () => {
     const redis = connect()
     const prefix = newPrefix()
     const ledger = redisLedger({ redis, prefix })
-    const twice = (amount: bigint) => reservation(amount, { charges: [{ key: 'total', limit: 1000n, amount }, { key: 'total', limit: 1000n, amount }] })
+    const twice = (amount: bigint) =>
+      reservation(amount, {
+        charges: [
+          { key: 'total', limit: 1000n, amount },
+          { key: 'total', limit: 1000n, amount },
+        ],
+      })
     const first = twice(600n)
     expect(await ledger.reserve(first)).toEqual({ ok: true })
     expect(await redis.get(`${prefix}sum:total`)).toBe('600')

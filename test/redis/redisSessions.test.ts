@@ -27,7 +27,10 @@ sessionContract({
   shared: true,
   create: async () => {
     const prefix = newPrefix()
-    return { store: redisSessions({ redis: connect(), prefix }), reopen: async () => redisSessions({ redis: connect(), prefix }) }
+    return {
+      store: redisSessions({ redis: connect(), prefix }),
+      reopen: async () => redisSessions({ redis: connect(), prefix }),
+    }
   },
 })
 
@@ -60,7 +63,11 @@ describe('redisSessions', () => {
 
   test('behavior: processes sharing a prefix share credentials; other prefixes do not see them', async () => {
     const prefix = newPrefix()
-    const [a, b, other] = [redisSessions({ redis: connect(), prefix }), redisSessions({ redis: connect(), prefix }), redisSessions({ redis: connect(), prefix: newPrefix() })]
+    const [a, b, other] = [
+      redisSessions({ redis: connect(), prefix }),
+      redisSessions({ redis: connect(), prefix }),
+      redisSessions({ redis: connect(), prefix: newPrefix() }),
+    ]
     await a.set(origin, credential('fleet'))
     expect(await b.get(origin)).toEqual(credential('fleet'))
     expect(await other.get(origin)).toBeUndefined()

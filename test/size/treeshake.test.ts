@@ -14,7 +14,9 @@ async function bundleInputs(contents: string): Promise<string[]> {
     logLevel: 'silent',
   })
   const [output] = Object.values(result.metafile.outputs)
-  return Object.entries(output?.inputs ?? {}).flatMap(([input, { bytesInOutput }]) => (bytesInOutput > 0 ? [input] : []))
+  return Object.entries(output?.inputs ?? {}).flatMap(([input, { bytesInOutput }]) =>
+    bytesInOutput > 0 ? [input] : [],
+  )
 }
 
 describe('bundle', () => {
@@ -26,7 +28,9 @@ describe('bundle', () => {
 
   test('behavior: payfetch/evm pulls viem only for the parts it uses', async () => {
     const inputs = await bundleInputs(`export * from './src/evm/index.ts'`)
-    const packages = new Set(inputs.flatMap((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.slice(1) ?? []))
+    const packages = new Set(
+      inputs.flatMap((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.slice(1) ?? []),
+    )
     expect([...packages].sort()).toEqual(expect.arrayContaining(['viem']))
     // Signing goes through the caller's account: no clients, actions or transports are bundled.
     expect(inputs.filter((input) => /viem\/_esm\/(actions|clients)\//.test(input))).toEqual([])
@@ -34,10 +38,19 @@ describe('bundle', () => {
 
   test('behavior: payfetch/solana keeps only @solana/kit parts: no @solana-program, no web3.js, no RPC stack', async () => {
     const inputs = await bundleInputs(`export * from './src/solana/index.ts'`)
-    const packages = [...new Set(inputs.flatMap((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.slice(1) ?? []))]
-    expect(packages.every((name) => name.startsWith('@solana/')), packages.join(', ')).toBe(true)
+    const packages = [
+      ...new Set(inputs.flatMap((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.slice(1) ?? [])),
+    ]
+    expect(
+      packages.every((name) => name.startsWith('@solana/')),
+      packages.join(', '),
+    ).toBe(true)
     // Instructions are encoded by hand and the two RPC reads go through a small fetch client.
-    expect(packages.filter((name) => /^@solana\/(web3\.js|spl-token|rpc|rpc-api|rpc-transport-http|rpc-transformers|rpc-subscriptions)$/.test(name))).toEqual([])
+    expect(
+      packages.filter((name) =>
+        /^@solana\/(web3\.js|spl-token|rpc|rpc-api|rpc-transport-http|rpc-transformers|rpc-subscriptions)$/.test(name),
+      ),
+    ).toEqual([])
     expect(inputs.filter((input) => input.includes('@solana-program/'))).toEqual([])
   })
 })

@@ -1,5 +1,5 @@
-import fc from 'fast-check'
 import { type Address, generateKeyPairSigner, isBlockhash } from '@solana/kit'
+import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { PayfetchError } from '../../src/errors/PayfetchError.js'
 import type { Offer } from '../../src/offer/Offer.js'
@@ -44,7 +44,10 @@ describe('solana signer: fuzzed offers and RPC answers', () => {
       asset: fc.oneof(base58, fc.string({ maxLength: 60 })),
       amount: fc.oneof(fc.bigInt({ min: -10n, max: 2n ** 70n }), fc.constantFrom(0n, 2n ** 64n - 1n, 2n ** 64n)),
       payTo: fc.oneof(base58, fc.string({ maxLength: 60 })),
-      extra: fc.dictionary(fc.constantFrom('feePayer', 'memo', 'recentBlockhash', 'lastValidBlockHeight', 'other'), fc.oneof(json, base58, fc.string({ maxLength: 300 }))),
+      extra: fc.dictionary(
+        fc.constantFrom('feePayer', 'memo', 'recentBlockhash', 'lastValidBlockHeight', 'other'),
+        fc.oneof(json, base58, fc.string({ maxLength: 300 })),
+      ),
     })
     await fc.assert(
       fc.asyncProperty(offer, async (fields) => {
@@ -65,14 +68,31 @@ describe('solana signer: fuzzed offers and RPC answers', () => {
     const mint = (await generateKeyPairSigner()).address as Address
     const answer = fc.oneof(
       json,
-      fc.record({ value: fc.oneof(json, fc.record({ owner: fc.oneof(fc.constantFrom('TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA', 'TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb'), json), data: fc.oneof(json, fc.tuple(fc.base64String({ maxLength: 400 }), fc.constantFrom('base64', 'base58'))) })) }),
+      fc.record({
+        value: fc.oneof(
+          json,
+          fc.record({
+            owner: fc.oneof(
+              fc.constantFrom(
+                'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA',
+                'TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb',
+              ),
+              json,
+            ),
+            data: fc.oneof(json, fc.tuple(fc.base64String({ maxLength: 400 }), fc.constantFrom('base64', 'base58'))),
+          }),
+        ),
+      }),
     )
     await fc.assert(
       fc.asyncProperty(answer, fc.boolean(), async (value, reject) => {
         const rpc = answering(() => (reject ? Promise.reject(new Error('rpc down')) : value))
         try {
           const read = await fetchMint(rpc, mint)
-          expect(['TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA', 'TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb']).toContain(read.tokenProgram)
+          expect([
+            'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA',
+            'TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb',
+          ]).toContain(read.tokenProgram)
           expect(read.decimals).toBeGreaterThanOrEqual(0)
           expect(read.decimals).toBeLessThanOrEqual(255)
         } catch (error) {
@@ -85,7 +105,10 @@ describe('solana signer: fuzzed offers and RPC answers', () => {
   })
 
   test('policy: any extra and getLatestBlockhash answer yields a valid blockhash or PAYMENT_FAILED', async () => {
-    const extra = fc.dictionary(fc.constantFrom('recentBlockhash', 'lastValidBlockHeight'), fc.oneof(json, base58, fc.bigInt()))
+    const extra = fc.dictionary(
+      fc.constantFrom('recentBlockhash', 'lastValidBlockHeight'),
+      fc.oneof(json, base58, fc.bigInt()),
+    )
     await fc.assert(
       fc.asyncProperty(extra, json, fc.oneof(base58, json), async (given, height, blockhash) => {
         const rpc = answering(() => ({ value: { blockhash, lastValidBlockHeight: height } }))

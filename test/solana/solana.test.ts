@@ -1,8 +1,6 @@
-import { parseSetComputeUnitLimitInstruction, parseSetComputeUnitPriceInstruction } from '@solana-program/compute-budget'
-import { findAssociatedTokenPda, parseTransferCheckedInstruction } from '@solana-program/token'
 import {
-  address,
   type Address,
+  address,
   createSolanaRpc,
   decompileTransactionMessage,
   generateKeyPair,
@@ -19,7 +17,19 @@ import {
   type TransactionModifyingSigner,
   verifySignature,
 } from '@solana/kit'
-import { Keypair, TransactionInstruction, TransactionMessage, VersionedTransaction, PublicKey, type Transaction as Web3Transaction } from '@solana/web3.js'
+import {
+  Keypair,
+  PublicKey,
+  TransactionInstruction,
+  TransactionMessage,
+  VersionedTransaction,
+  type Transaction as Web3Transaction,
+} from '@solana/web3.js'
+import {
+  parseSetComputeUnitLimitInstruction,
+  parseSetComputeUnitPriceInstruction,
+} from '@solana-program/compute-budget'
+import { findAssociatedTokenPda, parseTransferCheckedInstruction } from '@solana-program/token'
 import type { PaymentPayload, PaymentRequirements } from '@x402/core/types'
 import { ExactSvmScheme } from '@x402/svm/exact/facilitator'
 import { FailedTransactionMetadata } from 'litesvm'
@@ -29,7 +39,16 @@ import { startSolanaRpc } from '../../examples/local-stack/solanaRpc.js'
 import { isPayfetchError, type Offer, PayfetchError } from '../../src/index.js'
 import { solana, walletAdapter } from '../../src/solana/index.js'
 import { lighthouseProgram, memoProgram } from '../../src/solana/programs.js'
-import { countingSigner, decodeWire, devnet, type Ledger, mainnet, offerFor, payloadOf, startLedger } from './support.js'
+import {
+  countingSigner,
+  decodeWire,
+  devnet,
+  type Ledger,
+  mainnet,
+  offerFor,
+  payloadOf,
+  startLedger,
+} from './support.js'
 
 // payfetch builds and partially signs; a facilitator co-signs as fee payer and sends to a LiteSVM
 // that verifies every signature. Mints and blockhashes are read over real HTTP from an RPC shim.
@@ -57,13 +76,29 @@ async function payer(options: { funds?: bigint; token?: 'usdc' | 't22' } = {}) {
 
 /** The facilitator reference verification (`@x402/svm`), run on the payload as a server would. */
 async function referenceVerify(offer: Offer, transaction: string) {
-  const requirements = { scheme: 'exact', network: offer.network, amount: offer.amount.toString(), asset: offer.asset.id, payTo: offer.payTo, maxTimeoutSeconds: 60, extra: offer.extra } as PaymentRequirements
-  const payload = { x402Version: 2, resource: { url: context.url }, accepted: requirements, payload: { transaction } } as unknown as PaymentPayload
+  const requirements = {
+    scheme: 'exact',
+    network: offer.network,
+    amount: offer.amount.toString(),
+    asset: offer.asset.id,
+    payTo: offer.payTo,
+    maxTimeoutSeconds: 60,
+    extra: offer.extra,
+  } as PaymentRequirements
+  const payload = {
+    x402Version: 2,
+    resource: { url: context.url },
+    accepted: requirements,
+    payload: { transaction },
+  } as unknown as PaymentPayload
   return new ExactSvmScheme(liteSvmFacilitatorSigner(ledger.chain.svm, ledger.feePayer)).verify(payload, requirements)
 }
 
 async function balances(token: 'usdc' | 't22', owner: Address) {
-  return { owner: await ledger.chain.balanceOf(ledger[token], owner), merchant: await ledger.chain.balanceOf(ledger[token], ledger.merchant) }
+  return {
+    owner: await ledger.chain.balanceOf(ledger[token], owner),
+    merchant: await ledger.chain.balanceOf(ledger[token], ledger.merchant),
+  }
 }
 
 describe('solana signer: building and settling on litesvm', () => {
@@ -77,10 +112,15 @@ describe('solana signer: building and settling on litesvm', () => {
     const transaction = decodeWire(payloadOf(payment))
     const compiled = compiledOf(transaction)
     expect(compiled.version).toBe(0)
-    expect(compiled.staticAccounts.slice(0, compiled.header.numSignerAccounts)).toEqual([ledger.feePayer.address, key.address])
+    expect(compiled.staticAccounts.slice(0, compiled.header.numSignerAccounts)).toEqual([
+      ledger.feePayer.address,
+      key.address,
+    ])
     expect(transaction.signatures[ledger.feePayer.address]).toBeNull()
     const signature = transaction.signatures[key.address] as SignatureBytes
-    expect(await verifySignature(await getPublicKeyFromAddress(key.address), signature, transaction.messageBytes)).toBe(true)
+    expect(await verifySignature(await getPublicKeyFromAddress(key.address), signature, transaction.messageBytes)).toBe(
+      true,
+    )
     expect(compiled.lifetimeToken).toBe(ledger.chain.svm.latestBlockhash())
 
     const [limit, price, transfer, memo, ...rest] = decompileTransactionMessage(compiled).instructions
@@ -90,8 +130,16 @@ describe('solana signer: building and settling on litesvm', () => {
     const parsed = parseTransferCheckedInstruction(transfer as never)
     expect(transfer?.programAddress).toBe(ledger.usdc.tokenProgram)
     expect(parsed.data).toMatchObject({ amount: 10_000n, decimals: 6 })
-    const [source] = await findAssociatedTokenPda({ owner: key.address, mint: ledger.usdc.mint, tokenProgram: ledger.usdc.tokenProgram })
-    const [destination] = await findAssociatedTokenPda({ owner: ledger.merchant, mint: ledger.usdc.mint, tokenProgram: ledger.usdc.tokenProgram })
+    const [source] = await findAssociatedTokenPda({
+      owner: key.address,
+      mint: ledger.usdc.mint,
+      tokenProgram: ledger.usdc.tokenProgram,
+    })
+    const [destination] = await findAssociatedTokenPda({
+      owner: ledger.merchant,
+      mint: ledger.usdc.mint,
+      tokenProgram: ledger.usdc.tokenProgram,
+    })
     expect(parsed.accounts.source.address).toBe(source)
     expect(parsed.accounts.destination.address).toBe(destination)
     expect(parsed.accounts.mint.address).toBe(ledger.usdc.mint)
@@ -106,7 +154,10 @@ describe('solana signer: building and settling on litesvm', () => {
     const feePayerLamports = ledger.chain.lamports(ledger.feePayer.address)
     const signature = await ledger.settle(payloadOf(await signer.pay(offerFor(ledger, { amount: 123_456n }), context)))
     expect(ledger.chain.transaction(signature)).not.toBeInstanceOf(FailedTransactionMetadata)
-    expect(await balances('usdc', key.address)).toEqual({ owner: before.owner - 123_456n, merchant: before.merchant + 123_456n })
+    expect(await balances('usdc', key.address)).toEqual({
+      owner: before.owner - 123_456n,
+      merchant: before.merchant + 123_456n,
+    })
     expect(ledger.chain.lamports(key.address)).toBe(0n)
     // The fee payer paid the network fee (two signatures), the payer nothing.
     expect(ledger.chain.lamports(ledger.feePayer.address)).toBeLessThan(feePayerLamports)
@@ -122,14 +173,20 @@ describe('solana signer: building and settling on litesvm', () => {
     expect(await referenceVerify(offer, payloadOf(payment))).toMatchObject({ isValid: true, payer: key.address })
     const before = await balances('t22', key.address)
     await ledger.settle(payloadOf(payment))
-    expect(await balances('t22', key.address)).toEqual({ owner: before.owner - 2_500_000_000n, merchant: before.merchant + 2_500_000_000n })
+    expect(await balances('t22', key.address)).toEqual({
+      owner: before.owner - 2_500_000_000n,
+      merchant: before.merchant + 2_500_000_000n,
+    })
   })
 
   test('behavior: the @x402/svm facilitator verification accepts the payload, with and without a server memo', async () => {
     const { key, signer } = await payer()
     for (const extra of [{}, { memo: 'invoice 42 ✓' }]) {
       const offer = offerFor(ledger, { extra })
-      expect(await referenceVerify(offer, payloadOf(await signer.pay(offer, context)))).toMatchObject({ isValid: true, payer: key.address })
+      expect(await referenceVerify(offer, payloadOf(await signer.pay(offer, context)))).toMatchObject({
+        isValid: true,
+        payer: key.address,
+      })
     }
   })
 
@@ -150,7 +207,11 @@ describe('solana signer: building and settling on litesvm', () => {
     // The destination: an attacker's own associated token account in place of the merchant's.
     const attacker = (await generateKeyPairSigner()).address
     const attackerAccount = await ledger.chain.createTokenAccount(ledger.usdc, attacker)
-    const [merchantAccount] = await findAssociatedTokenPda({ owner: ledger.merchant, mint: ledger.usdc.mint, tokenProgram: ledger.usdc.tokenProgram })
+    const [merchantAccount] = await findAssociatedTokenPda({
+      owner: ledger.merchant,
+      mint: ledger.usdc.mint,
+      tokenProgram: ledger.usdc.tokenProgram,
+    })
     const index = compiled.staticAccounts.indexOf(merchantAccount)
     const swapped = Uint8Array.from(bytes)
     const keysStart = 1 + 3 + 1 // v0 prefix, header, account count (one byte below 128 accounts)
@@ -161,9 +222,14 @@ describe('solana signer: building and settling on litesvm', () => {
     for (const messageBytes of [richer, swapped]) {
       const tampered = { ...original, messageBytes } as unknown as Transaction
       const wire = Buffer.from(getTransactionEncoder().encode(tampered)).toString('base64')
-      expect(await referenceVerify(offer, wire)).toMatchObject({ isValid: false, invalidReason: 'invalid_exact_svm_payload_signature_invalid' })
+      expect(await referenceVerify(offer, wire)).toMatchObject({
+        isValid: false,
+        invalidReason: 'invalid_exact_svm_payload_signature_invalid',
+      })
       // Even co-signed by the fee payer, the chain refuses the payer's signature over other bytes.
-      const result = ledger.chain.svm.sendTransaction((await partiallySignTransaction([ledger.feePayer.keyPair], tampered)))
+      const result = ledger.chain.svm.sendTransaction(
+        await partiallySignTransaction([ledger.feePayer.keyPair], tampered),
+      )
       expect(result).toBeInstanceOf(FailedTransactionMetadata)
       expect((result as FailedTransactionMetadata).err()).toBe(11) // TransactionError::SignatureFailure
     }
@@ -180,7 +246,10 @@ describe('solana signer: building and settling on litesvm', () => {
     const replay = ledger.chain.svm.sendTransaction(signed)
     expect(replay).toBeInstanceOf(FailedTransactionMetadata)
     expect((replay as FailedTransactionMetadata).err()).toBe(6) // TransactionError::AlreadyProcessed
-    expect(await balances('usdc', key.address)).toEqual({ owner: before.owner - 10_000n, merchant: before.merchant + 10_000n })
+    expect(await balances('usdc', key.address)).toEqual({
+      owner: before.owner - 10_000n,
+      merchant: before.merchant + 10_000n,
+    })
   })
 
   test('behavior: the server’s extra.recentBlockhash is used without asking the RPC; extra.memo is carried verbatim', async () => {
@@ -193,8 +262,14 @@ describe('solana signer: building and settling on litesvm', () => {
     expect(ledger.rpc.calls.slice(callsBefore)).toEqual([])
     const compiled = compiledOf(transaction)
     expect(compiled.lifetimeToken).toBe(recentBlockhash)
-    expect(new TextDecoder().decode(decompileTransactionMessage(compiled).instructions[3]?.data as Uint8Array)).toBe('order-7')
-    await ledger.settle(payloadOf({ payload: { transaction: Buffer.from(getTransactionEncoder().encode(transaction)).toString('base64') } }))
+    expect(new TextDecoder().decode(decompileTransactionMessage(compiled).instructions[3]?.data as Uint8Array)).toBe(
+      'order-7',
+    )
+    await ledger.settle(
+      payloadOf({
+        payload: { transaction: Buffer.from(getTransactionEncoder().encode(transaction)).toString('base64') },
+      }),
+    )
   })
 
   test('behavior: each payment carries a fresh random memo, so two identical payments are two transactions', async () => {
@@ -220,7 +295,10 @@ describe('solana signer: building and settling on litesvm', () => {
     const later = await generateKeyPairSigner()
     const token = { mint: later.address, decimals: 6, tokenProgram: ledger.usdc.tokenProgram, symbol: 'LATER' }
     const offer = offerFor(ledger, {}, token)
-    await expect(signer.pay(offer, context)).rejects.toMatchObject({ code: 'PAYMENT_FAILED', shortMessage: expect.stringMatching(/does not exist/) })
+    await expect(signer.pay(offer, context)).rejects.toMatchObject({
+      code: 'PAYMENT_FAILED',
+      shortMessage: expect.stringMatching(/does not exist/),
+    })
     await ledger.chain.createMint({ symbol: 'LATER', decimals: 6, address: later.address })
     await ledger.chain.mint(token, key.address, 50_000n)
     await ledger.chain.createTokenAccount(token, ledger.merchant)
@@ -268,7 +346,11 @@ describe('solana signer: @solana/web3.js 1.x users', () => {
     const owner = keypair.publicKey.toBase58() as Address
     await ledger.chain.mint(ledger.usdc, owner, 100_000n)
     const wallet = web3Wallet(keypair)
-    const signer = solana({ signer: walletAdapter(wallet, VersionedTransaction), rpc: ledger.rpc.url, networks: [devnet] })
+    const signer = solana({
+      signer: walletAdapter(wallet, VersionedTransaction),
+      rpc: ledger.rpc.url,
+      networks: [devnet],
+    })
     const offer = offerFor(ledger)
     const payment = await signer.pay(offer, context)
     expect(wallet.signed).toBe(1)
@@ -283,15 +365,27 @@ describe('solana signer: @solana/web3.js 1.x users', () => {
       publicKey: keypair.publicKey,
       async signTransaction(transaction: VersionedTransaction) {
         const message = TransactionMessage.decompile(transaction.message)
-        message.instructions.push(new TransactionInstruction({ programId: new PublicKey(lighthouseProgram), keys: [], data: Buffer.from([1, 2, 3]) }))
+        message.instructions.push(
+          new TransactionInstruction({
+            programId: new PublicKey(lighthouseProgram),
+            keys: [],
+            data: Buffer.from([1, 2, 3]),
+          }),
+        )
         const modified = new VersionedTransaction(message.compileToV0Message())
         modified.sign([keypair])
         return modified
       },
     }
-    const signer = solana({ signer: walletAdapter(wallet, VersionedTransaction), rpc: ledger.rpc.url, networks: [devnet] })
+    const signer = solana({
+      signer: walletAdapter(wallet, VersionedTransaction),
+      rpc: ledger.rpc.url,
+      networks: [devnet],
+    })
     const transaction = decodeWire(payloadOf(await signer.pay(offerFor(ledger), context)))
-    const instructions: readonly { programAddress: string }[] = decompileTransactionMessage(compiledOf(transaction)).instructions
+    const instructions: readonly { programAddress: string }[] = decompileTransactionMessage(
+      compiledOf(transaction),
+    ).instructions
     const programs = instructions.map((instruction) => instruction.programAddress)
     expect(programs.slice(3)).toEqual([memoProgram, lighthouseProgram])
   })
@@ -315,7 +409,11 @@ describe('solana signer: @solana/web3.js 1.x users', () => {
       'signs nothing': async (transaction: VersionedTransaction) => transaction,
     }
     for (const [name, signTransaction] of Object.entries(wallets)) {
-      const signer = solana({ signer: walletAdapter({ publicKey: keypair.publicKey, signTransaction }, VersionedTransaction), rpc: ledger.rpc.url, networks: [devnet] })
+      const signer = solana({
+        signer: walletAdapter({ publicKey: keypair.publicKey, signTransaction }, VersionedTransaction),
+        rpc: ledger.rpc.url,
+        networks: [devnet],
+      })
       const error = await signer.pay(offerFor(ledger), context).catch((caught: unknown) => caught)
       expect(isPayfetchError(error, 'PAYMENT_FAILED'), name).toBe(true)
     }
@@ -327,10 +425,18 @@ describe('solana signer: @solana/web3.js 1.x users', () => {
     const modifying: TransactionModifyingSigner = {
       address: key.address,
       async modifyAndSignTransactions(transactions) {
-        return Promise.all(transactions.map(async (transaction) => ({ ...transaction, ...(await partiallySignTransaction([key.keyPair], transaction)) }))) as never
+        return Promise.all(
+          transactions.map(async (transaction) => ({
+            ...transaction,
+            ...(await partiallySignTransaction([key.keyPair], transaction)),
+          })),
+        ) as never
       },
     }
-    const payment = await solana({ signer: modifying, rpc: ledger.rpc.url, networks: [devnet] }).pay(offerFor(ledger), context)
+    const payment = await solana({ signer: modifying, rpc: ledger.rpc.url, networks: [devnet] }).pay(
+      offerFor(ledger),
+      context,
+    )
     expect(await referenceVerify(offerFor(ledger), payloadOf(payment))).toMatchObject({ isValid: true })
   })
 })
@@ -372,10 +478,21 @@ describe('solana signer: refusals before signing', () => {
     const { counting, signer } = await payer({ funds: 0n })
     const missing = (await generateKeyPairSigner()).address
     const systemOwned = (await generateKeyPairSigner()).address
-    ledger.chain.svm.setAccount({ address: systemOwned, data: new Uint8Array(82), executable: false, lamports: lamports(1_000_000_000n), programAddress: address('11111111111111111111111111111111'), space: 82n })
+    ledger.chain.svm.setAccount({
+      address: systemOwned,
+      data: new Uint8Array(82),
+      executable: false,
+      lamports: lamports(1_000_000_000n),
+      programAddress: address('11111111111111111111111111111111'),
+      space: 82n,
+    })
     const holder = (await generateKeyPairSigner()).address
     const tokenAccount = await ledger.chain.createTokenAccount(ledger.usdc, holder)
-    const cases = { [missing]: /does not exist/, [systemOwned]: /owned by 1111.*not by the Token/, [tokenAccount]: /not an initialized SPL mint/ }
+    const cases = {
+      [missing]: /does not exist/,
+      [systemOwned]: /owned by 1111.*not by the Token/,
+      [tokenAccount]: /not an initialized SPL mint/,
+    }
     for (const [mint, reason] of Object.entries(cases)) {
       const offer = offerFor(ledger, { asset: { id: mint } })
       expect(signer.canPay(offer)).toBe(true) // a mint cannot be read without I/O
@@ -388,10 +505,21 @@ describe('solana signer: refusals before signing', () => {
 
   test('error: a fee payer that is one of the transfer’s token accounts is refused before signing', async () => {
     const { key, counting, signer } = await payer()
-    const [merchantAccount] = await findAssociatedTokenPda({ owner: ledger.merchant, mint: ledger.usdc.mint, tokenProgram: ledger.usdc.tokenProgram })
-    const [payerAccount] = await findAssociatedTokenPda({ owner: key.address, mint: ledger.usdc.mint, tokenProgram: ledger.usdc.tokenProgram })
+    const [merchantAccount] = await findAssociatedTokenPda({
+      owner: ledger.merchant,
+      mint: ledger.usdc.mint,
+      tokenProgram: ledger.usdc.tokenProgram,
+    })
+    const [payerAccount] = await findAssociatedTokenPda({
+      owner: key.address,
+      mint: ledger.usdc.mint,
+      tokenProgram: ledger.usdc.tokenProgram,
+    })
     for (const feePayer of [merchantAccount, payerAccount]) {
-      await expect(signer.pay(offerFor(ledger, { extra: { feePayer } }), context)).rejects.toMatchObject({ code: 'PAYMENT_FAILED', details: { feePayer } })
+      await expect(signer.pay(offerFor(ledger, { extra: { feePayer } }), context)).rejects.toMatchObject({
+        code: 'PAYMENT_FAILED',
+        details: { feePayer },
+      })
     }
     expect(counting.calls).toBe(0)
   })
@@ -399,7 +527,10 @@ describe('solana signer: refusals before signing', () => {
   test('error: a mint whose on-chain decimals differ from the listed asset’s is refused (caps priced it with the listed ones)', async () => {
     const { counting, signer } = await payer({ funds: 0n })
     const offer = offerFor(ledger, { asset: { id: ledger.t22.mint, decimals: 6, symbol: 'USDC' } }, ledger.t22)
-    await expect(signer.pay(offer, context)).rejects.toMatchObject({ code: 'PAYMENT_FAILED', details: { decimals: 9, expected: 6 } })
+    await expect(signer.pay(offer, context)).rejects.toMatchObject({
+      code: 'PAYMENT_FAILED',
+      details: { decimals: 9, expected: 6 },
+    })
     expect(counting.calls).toBe(0)
   })
 
@@ -422,13 +553,24 @@ describe('solana signer: refusals before signing', () => {
     const rpc = ledger.rpc.url
     const attempts: Record<string, () => unknown> = {
       'no signer': () => solana({ signer: undefined as never, rpc }),
-      'a sending signer': () => solana({ signer: { address: key.address, signAndSendTransactions: async () => [] } as never, rpc }),
+      'a sending signer': () =>
+        solana({ signer: { address: key.address, signAndSendTransactions: async () => [] } as never, rpc }),
       'a short secret key': () => solana({ signer: { secretKey: keypair.secretKey.subarray(0, 32) }, rpc }),
-      'a public key that is not the secret key’s': () => solana({ signer: { secretKey: keypair.secretKey, publicKey: Keypair.generate().publicKey }, rpc }),
-      'an unwrapped wallet adapter': () => solana({ signer: { publicKey: keypair.publicKey, signTransaction: async (tx: unknown) => tx } as never, rpc }),
-      'a disconnected wallet': () => walletAdapter({ publicKey: null, signTransaction: async (tx: VersionedTransaction) => tx }, VersionedTransaction),
+      'a public key that is not the secret key’s': () =>
+        solana({ signer: { secretKey: keypair.secretKey, publicKey: Keypair.generate().publicKey }, rpc }),
+      'an unwrapped wallet adapter': () =>
+        solana({ signer: { publicKey: keypair.publicKey, signTransaction: async (tx: unknown) => tx } as never, rpc }),
+      'a disconnected wallet': () =>
+        walletAdapter(
+          { publicKey: null, signTransaction: async (tx: VersionedTransaction) => tx },
+          VersionedTransaction,
+        ),
       'a wallet without signTransaction': () => walletAdapter({ publicKey: keypair.publicKey }, VersionedTransaction),
-      'no VersionedTransaction class': () => walletAdapter({ publicKey: keypair.publicKey, signTransaction: async (tx: VersionedTransaction) => tx }, undefined as never),
+      'no VersionedTransaction class': () =>
+        walletAdapter(
+          { publicKey: keypair.publicKey, signTransaction: async (tx: VersionedTransaction) => tx },
+          undefined as never,
+        ),
       'no rpc': () => solana({ signer: key, rpc: undefined as never }),
       'an rpc that is not http': () => solana({ signer: key, rpc: 'ws://127.0.0.1:8900' }),
       'an EVM network': () => solana({ signer: key, rpc, networks: ['eip155:8453'] }),

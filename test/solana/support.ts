@@ -1,5 +1,19 @@
-import { type Address, generateKeyPairSigner, getBase64Encoder, lamports, getTransactionDecoder, type KeyPairSigner, type Transaction, type TransactionPartialSigner } from '@solana/kit'
-import { createSolanaChain, type SolanaChain, type SolanaToken, TOKEN_2022_PROGRAM_ADDRESS } from '../../examples/local-stack/solanaChain.js'
+import {
+  type Address,
+  generateKeyPairSigner,
+  getBase64Encoder,
+  getTransactionDecoder,
+  type KeyPairSigner,
+  lamports,
+  type Transaction,
+  type TransactionPartialSigner,
+} from '@solana/kit'
+import {
+  createSolanaChain,
+  type SolanaChain,
+  type SolanaToken,
+  TOKEN_2022_PROGRAM_ADDRESS,
+} from '../../examples/local-stack/solanaChain.js'
 import { liteSvmFacilitatorSigner } from '../../examples/local-stack/solanaFacilitator.js'
 import { type SolanaRpcServer, startSolanaRpc } from '../../examples/local-stack/solanaRpc.js'
 import type { Offer } from '../../src/index.js'
@@ -47,7 +61,11 @@ export async function startLedger(): Promise<Ledger> {
 }
 
 /** An x402 v2 `exact` offer as payfetch decodes it, for `token` on devnet. */
-export function offerFor(ledger: Ledger, overrides: Partial<Offer> & { extra?: Record<string, unknown> } = {}, token: SolanaToken = ledger.usdc): Offer {
+export function offerFor(
+  ledger: Ledger,
+  overrides: Partial<Offer> & { extra?: Record<string, unknown> } = {},
+  token: SolanaToken = ledger.usdc,
+): Offer {
   return {
     protocol: 'x402',
     version: 2,

@@ -38,7 +38,17 @@ const fetchPaid = createPayingFetch({
 // Warm up what is not under test (connections, viem's first signature) before the start signal.
 await redis.ping()
 await real.pay(
-  { protocol: 'x402', scheme: 'exact', network: 'eip155:84532', asset: { id: '0x036CbD53842c5426634e7929541eC2318f3dCF7e' }, amount: 1n, payTo: '0x209693Bc6afc0C5328bA36FaF03C514EF312287C', resource: url, extra: { name: 'USDC', version: '2' }, raw: {} },
+  {
+    protocol: 'x402',
+    scheme: 'exact',
+    network: 'eip155:84532',
+    asset: { id: '0x036CbD53842c5426634e7929541eC2318f3dCF7e' },
+    amount: 1n,
+    payTo: '0x209693Bc6afc0C5328bA36FaF03C514EF312287C',
+    resource: url,
+    extra: { name: 'USDC', version: '2' },
+    raw: {},
+  },
   { url },
 )
 process.stdout.write('ready\n')
@@ -50,7 +60,8 @@ const outcomes = await Promise.allSettled(
   Array.from({ length: calls }, async () => {
     const response = await fetchPaid(url)
     const body = await response.text()
-    if (response.status !== 200 || body !== 'item' || !getReceipt(response)) throw new Error(`unexpected answer ${response.status} ${body}`)
+    if (response.status !== 200 || body !== 'item' || !getReceipt(response))
+      throw new Error(`unexpected answer ${response.status} ${body}`)
   }),
 )
 const report: WorkerReport = { pid: process.pid, paid: 0, codes: {}, others: [], signed, ms: 0 }

@@ -6,7 +6,11 @@ import { close, listen } from '../../examples/local-stack/http.js'
 import type { Signer } from '../../src/index.js'
 import { l402 } from '../../src/protocols/l402/index.js'
 
-type Macaroon = { readonly identifier: Uint8Array; exportBinary(): Uint8Array; verify(rootKey: Uint8Array, check: (caveat: string) => string | null): void }
+type Macaroon = {
+  readonly identifier: Uint8Array
+  exportBinary(): Uint8Array
+  verify(rootKey: Uint8Array, check: (caveat: string) => string | null): void
+}
 type MacaroonModule = {
   newMacaroon(options: { identifier: Uint8Array; location: string; rootKey: Uint8Array; version: number }): Macaroon
   importMacaroon(token: string): Macaroon
@@ -48,7 +52,9 @@ export async function startL402Merchant(sats: number): Promise<L402Merchant> {
     preimages.set(hash, preimage.toString('hex'))
     // Aperture's identifier: uint16 version 0 ‖ payment hash ‖ token id.
     const identifier = Buffer.concat([Buffer.alloc(2), Buffer.from(hash, 'hex'), randomBytes(32)])
-    const token = Buffer.from(newMacaroon({ identifier, location: 'payfetch-test', rootKey, version: 2 }).exportBinary()).toString('base64')
+    const token = Buffer.from(
+      newMacaroon({ identifier, location: 'payfetch-test', rootKey, version: 2 }).exportBinary(),
+    ).toString('base64')
     const unsigned = bolt11.encode({
       satoshis: sats,
       timestamp: Math.floor(Date.now() / 1000),

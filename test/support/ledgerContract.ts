@@ -24,7 +24,8 @@ export type LedgerHarness = {
 }
 
 const ok = { ok: true }
-const sortedTotals = (report: SpendReport) => [...report.totals].sort((a, b) => `${a.host} ${a.asset}`.localeCompare(`${b.host} ${b.asset}`))
+const sortedTotals = (report: SpendReport) =>
+  [...report.totals].sort((a, b) => `${a.host} ${a.asset}`.localeCompare(`${b.host} ${b.asset}`))
 
 /**
  * The rules every ledger keeps, whatever its store: atomic check-and-reserve, windows, the
@@ -49,13 +50,22 @@ export function ledgerContract(harness: LedgerHarness): void {
 
     test('policy: a reservation must fit every budget it is charged to; a refusal records nothing', async () => {
       const ledger = await fresh()
-      const both = (amount: bigint) => reservation(amount, { charges: [{ key: 'day', limit: 1000n, amount }, { key: 'host', limit: 100n, amount }] })
+      const both = (amount: bigint) =>
+        reservation(amount, {
+          charges: [
+            { key: 'day', limit: 1000n, amount },
+            { key: 'host', limit: 100n, amount },
+          ],
+        })
       expect(await ledger.reserve(both(60n))).toEqual(ok)
       expect(await ledger.reserve(both(50n))).toEqual({ ok: false, key: 'host', used: 60n, limit: 100n })
       // The refused 50 was charged to neither budget.
       expect(await ledger.reserve(reservation(940n, { key: 'day' }))).toEqual(ok)
       expect(await ledger.reserve(reservation(40n, { key: 'host', limit: 100n }))).toEqual(ok)
-      const report = await ledger.report([{ key: 'day', limit: 1000n }, { key: 'host', limit: 100n }])
+      const report = await ledger.report([
+        { key: 'day', limit: 1000n },
+        { key: 'host', limit: 100n },
+      ])
       expect(report.budgets.map(({ key, used }) => [key, used])).toEqual([
         ['day', 1000n],
         ['host', 100n],
@@ -65,7 +75,9 @@ export function ledgerContract(harness: LedgerHarness): void {
     test('behavior: a reservation without charges always succeeds and still shows in the totals', async () => {
       const ledger = await fresh()
       expect(await ledger.reserve(reservation(5n, { charges: [] }))).toEqual(ok)
-      expect((await ledger.report()).totals).toEqual([{ host: 'api.example.com', ...usdcBase, spent: 0n, reserved: 5n, unknown: 0n }])
+      expect((await ledger.report()).totals).toEqual([
+        { host: 'api.example.com', ...usdcBase, spent: 0n, reserved: 5n, unknown: 0n },
+      ])
     })
 
     test('behavior: spends leave a rolling window once it has passed over them, exactly at the boundary', async () => {
@@ -74,13 +86,28 @@ export function ledgerContract(harness: LedgerHarness): void {
       expect(await ledger.reserve(reservation(600n, { windowMs, time: t0 }))).toEqual(ok)
       expect(await ledger.reserve(reservation(300n, { windowMs, time: t0 + 500 }))).toEqual(ok)
       // At t0 + 999 both still count.
-      expect(await ledger.reserve(reservation(101n, { windowMs, time: t0 + 999 }))).toEqual({ ok: false, key: 'total', used: 900n, limit: 1000n })
+      expect(await ledger.reserve(reservation(101n, { windowMs, time: t0 + 999 }))).toEqual({
+        ok: false,
+        key: 'total',
+        used: 900n,
+        limit: 1000n,
+      })
       // At t0 + 1000 the first has left the window.
       expect(await ledger.reserve(reservation(700n, { windowMs, time: t0 + 1_000 }))).toEqual(ok)
-      expect(await ledger.reserve(reservation(1n, { windowMs, time: t0 + 1_000 }))).toEqual({ ok: false, key: 'total', used: 1000n, limit: 1000n })
+      expect(await ledger.reserve(reservation(1n, { windowMs, time: t0 + 1_000 }))).toEqual({
+        ok: false,
+        key: 'total',
+        used: 1000n,
+        limit: 1000n,
+      })
       // Later still, only the last one counts.
       expect(await ledger.reserve(reservation(300n, { windowMs, time: t0 + 1_500 }))).toEqual(ok)
-      expect(await ledger.reserve(reservation(1n, { windowMs, time: t0 + 1_500 }))).toEqual({ ok: false, key: 'total', used: 1000n, limit: 1000n })
+      expect(await ledger.reserve(reservation(1n, { windowMs, time: t0 + 1_500 }))).toEqual({
+        ok: false,
+        key: 'total',
+        used: 1000n,
+        limit: 1000n,
+      })
     })
 
     test('behavior: a reservation dated before the latest one still counts, and leaves its window at its own time', async () => {
@@ -89,11 +116,26 @@ export function ledgerContract(harness: LedgerHarness): void {
       // Clocks of a fleet disagree a little: the second reservation is dated 500 ms before the first.
       expect(await ledger.reserve(reservation(300n, { windowMs, time: t0 + 500 }))).toEqual(ok)
       expect(await ledger.reserve(reservation(400n, { windowMs, time: t0 }))).toEqual(ok)
-      expect(await ledger.reserve(reservation(301n, { windowMs, time: t0 + 999 }))).toEqual({ ok: false, key: 'total', used: 700n, limit: 1000n })
+      expect(await ledger.reserve(reservation(301n, { windowMs, time: t0 + 999 }))).toEqual({
+        ok: false,
+        key: 'total',
+        used: 700n,
+        limit: 1000n,
+      })
       // At t0 + 1000 the 400 (dated t0) has left; the 300 (dated t0 + 500) has not.
       expect(await ledger.reserve(reservation(700n, { windowMs, time: t0 + 1_000 }))).toEqual(ok)
-      expect(await ledger.reserve(reservation(1n, { windowMs, time: t0 + 1_000 }))).toEqual({ ok: false, key: 'total', used: 1000n, limit: 1000n })
-      expect(await ledger.reserve(reservation(301n, { windowMs, time: t0 + 1_500 }))).toEqual({ ok: false, key: 'total', used: 700n, limit: 1000n })
+      expect(await ledger.reserve(reservation(1n, { windowMs, time: t0 + 1_000 }))).toEqual({
+        ok: false,
+        key: 'total',
+        used: 1000n,
+        limit: 1000n,
+      })
+      expect(await ledger.reserve(reservation(301n, { windowMs, time: t0 + 1_500 }))).toEqual({
+        ok: false,
+        key: 'total',
+        used: 700n,
+        limit: 1000n,
+      })
     })
 
     test('behavior: many spends leave their windows in one reserve, each budget by its own window; a budget without one keeps them', async () => {
@@ -107,11 +149,26 @@ export function ledgerContract(harness: LedgerHarness): void {
       const at = (amount: bigint, time: number) => reservation(amount, { time, charges: charges(amount) })
       for (let index = 0; index < 100; index++) expect(await ledger.reserve(at(5n, t0 + index))).toEqual(ok)
       // 99 of the 100 leave the minute together; the hour still holds all of them.
-      expect(await ledger.reserve(at(996n, t0 + minute + 98))).toEqual({ ok: false, key: 'minute', used: 5n, limit: 1000n })
-      expect(await ledger.reserve(at(501n, t0 + minute + 99))).toEqual({ ok: false, key: 'hour', used: 500n, limit: 1000n })
+      expect(await ledger.reserve(at(996n, t0 + minute + 98))).toEqual({
+        ok: false,
+        key: 'minute',
+        used: 5n,
+        limit: 1000n,
+      })
+      expect(await ledger.reserve(at(501n, t0 + minute + 99))).toEqual({
+        ok: false,
+        key: 'hour',
+        used: 500n,
+        limit: 1000n,
+      })
       // All 100 leave the hour at once; the budget without a window still counts every one.
       expect(await ledger.reserve(at(500n, t0 + hour + 99))).toEqual(ok)
-      expect(await ledger.reserve(at(1n, t0 + hour + 99))).toEqual({ ok: false, key: 'total', used: 1000n, limit: 1000n })
+      expect(await ledger.reserve(at(1n, t0 + hour + 99))).toEqual({
+        ok: false,
+        key: 'total',
+        used: 1000n,
+        limit: 1000n,
+      })
     })
 
     test('behavior: a release after its window dropped the spend frees only the budgets still holding it, and only once', async () => {
@@ -132,7 +189,12 @@ export function ledgerContract(harness: LedgerHarness): void {
       expect(await ledger.reserve(at(100n, t0 + 1_000))).toEqual(ok)
       // The budget without a window got its 600 back, once: 900 + 100 used of 2000.
       expect(await ledger.reserve(reservation(1000n, { key: 'total', limit: 2000n, time: t0 + 1_000 }))).toEqual(ok)
-      expect(await ledger.reserve(reservation(1n, { key: 'total', limit: 2000n, time: t0 + 1_000 }))).toEqual({ ok: false, key: 'total', used: 2000n, limit: 2000n })
+      expect(await ledger.reserve(reservation(1n, { key: 'total', limit: 2000n, time: t0 + 1_000 }))).toEqual({
+        ok: false,
+        key: 'total',
+        used: 2000n,
+        limit: 2000n,
+      })
       const report = await ledger.report([{ key: 'total', limit: 2000n }])
       expect(report.budgets[0]?.used).toBe(2000n)
       expect(report.totals[0]?.reserved).toBe(2000n)
@@ -145,8 +207,11 @@ export function ledgerContract(harness: LedgerHarness): void {
         { key: 'total', limit: 10_000n, amount },
       ]
       const at = (amount: bigint, time: number) => reservation(amount, { time, charges: charges(amount) })
-      const [committed, unknown, refused, pending, reserved, released] = [1n, 2n, 4n, 8n, 16n, 32n].map((amount) => at(amount, t0))
-      for (const entry of [committed, unknown, refused, pending, reserved, released]) expect(await ledger.reserve(entry as Reservation)).toEqual(ok)
+      const [committed, unknown, refused, pending, reserved, released] = [1n, 2n, 4n, 8n, 16n, 32n].map((amount) =>
+        at(amount, t0),
+      )
+      for (const entry of [committed, unknown, refused, pending, reserved, released])
+        expect(await ledger.reserve(entry as Reservation)).toEqual(ok)
       await ledger.commit(committed!.id)
       await ledger.markUnknown(unknown!.id)
       await ledger.markRefused(refused!.id)
@@ -155,27 +220,52 @@ export function ledgerContract(harness: LedgerHarness): void {
       await ledger.release(released!.id)
       // 5 s later every one of them is out of the window.
       expect(await ledger.reserve(at(64n, t0 + 5_000))).toEqual(ok)
-      expect(await ledger.reserve(at(9_937n, t0 + 5_000))).toEqual({ ok: false, key: 'window', used: 64n, limit: 10_000n })
-      expect(await ledger.reserve(at(9_906n, t0 + 5_000))).toEqual({ ok: false, key: 'total', used: 95n, limit: 10_000n })
+      expect(await ledger.reserve(at(9_937n, t0 + 5_000))).toEqual({
+        ok: false,
+        key: 'window',
+        used: 64n,
+        limit: 10_000n,
+      })
+      expect(await ledger.reserve(at(9_906n, t0 + 5_000))).toEqual({
+        ok: false,
+        key: 'total',
+        used: 95n,
+        limit: 10_000n,
+      })
       expect(await ledger.pending()).toEqual([pendingFor(pending!.id)])
-      expect((await ledger.report()).totals).toEqual([{ host: 'api.example.com', ...usdcBase, spent: 1n, reserved: 80n, unknown: 14n }])
+      expect((await ledger.report()).totals).toEqual([
+        { host: 'api.example.com', ...usdcBase, spent: 1n, reserved: 80n, unknown: 14n },
+      ])
       // The pending one settles after all (a resume); the one still reserved is released.
       await ledger.commit(pending!.id)
       await ledger.release(reserved!.id)
       expect(await ledger.pending()).toEqual([])
-      const report = await ledger.report([{ key: 'total', limit: 10_000n }, { key: 'window', limit: 10_000n, windowMs: 1_000 }])
+      const report = await ledger.report([
+        { key: 'total', limit: 10_000n },
+        { key: 'window', limit: 10_000n, windowMs: 1_000 },
+      ])
       expect(report.totals).toEqual([{ host: 'api.example.com', ...usdcBase, spent: 9n, reserved: 64n, unknown: 6n }])
       expect(report.budgets.map(({ key, used }) => [key, used])).toEqual([
         ['total', 79n],
         ['window', 0n],
       ])
-      expect(await ledger.reserve(at(9_922n, t0 + 5_000))).toEqual({ ok: false, key: 'total', used: 79n, limit: 10_000n })
+      expect(await ledger.reserve(at(9_922n, t0 + 5_000))).toEqual({
+        ok: false,
+        key: 'total',
+        used: 79n,
+        limit: 10_000n,
+      })
     })
 
     test('behavior: a budget without a window never forgets', async () => {
       const ledger = await fresh()
       expect(await ledger.reserve(reservation(1000n, { time: t0 }))).toEqual(ok)
-      expect(await ledger.reserve(reservation(1n, { time: t0 + 10 * 365 * 86_400_000 }))).toEqual({ ok: false, key: 'total', used: 1000n, limit: 1000n })
+      expect(await ledger.reserve(reservation(1n, { time: t0 + 10 * 365 * 86_400_000 }))).toEqual({
+        ok: false,
+        key: 'total',
+        used: 1000n,
+        limit: 1000n,
+      })
     })
 
     test('behavior: release frees the amount; commit, unknown and refused stay counted', async () => {
@@ -186,7 +276,12 @@ export function ledgerContract(harness: LedgerHarness): void {
         const first = reservation(1000n, { key })
         expect(await ledger.reserve(first)).toEqual(ok)
         await ledger[method](first.id)
-        expect(await ledger.reserve(reservation(1n, { key })), method).toEqual({ ok: false, key, used: 1000n, limit: 1000n })
+        expect(await ledger.reserve(reservation(1n, { key })), method).toEqual({
+          ok: false,
+          key,
+          used: 1000n,
+          limit: 1000n,
+        })
       }
       const held = reservation(1000n, { key: 'released' })
       expect(await ledger.reserve(held)).toEqual(ok)
@@ -209,7 +304,8 @@ export function ledgerContract(harness: LedgerHarness): void {
 
     test('behavior: state changes for an unknown id are ignored', async () => {
       const ledger = await fresh()
-      for (const method of ['commit', 'release', 'markUnknown', 'markRefused'] as const) await expect(ledger[method]('no-such-id')).resolves.toBeUndefined()
+      for (const method of ['commit', 'release', 'markUnknown', 'markRefused'] as const)
+        await expect(ledger[method]('no-such-id')).resolves.toBeUndefined()
       expect(await ledger.report()).toEqual({ budgets: [], totals: [] })
     })
 
@@ -221,7 +317,9 @@ export function ledgerContract(harness: LedgerHarness): void {
         await ledger.savePending(pendingFor(entry.id))
       }
       const listed = await ledger.pending()
-      expect(listed.sort((a, b) => a.id.localeCompare(b.id))).toEqual([pendingFor(committed.id), pendingFor(released.id)].sort((a, b) => a.id.localeCompare(b.id)))
+      expect(listed.sort((a, b) => a.id.localeCompare(b.id))).toEqual(
+        [pendingFor(committed.id), pendingFor(released.id)].sort((a, b) => a.id.localeCompare(b.id)),
+      )
       await ledger.commit(committed.id)
       expect((await ledger.pending()).map((entry) => entry.id)).toEqual([released.id])
       await ledger.release(released.id)
@@ -245,7 +343,10 @@ export function ledgerContract(harness: LedgerHarness): void {
     test('behavior: report totals split spent, reserved and unknown per host and asset; released counts nowhere', async () => {
       const ledger = await fresh()
       const other = { host: 'other.example.com:8443' }
-      const sol = { network: 'solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp', asset: 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v' }
+      const sol = {
+        network: 'solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp',
+        asset: 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v',
+      }
       const plan: [bigint, ReservationOptions, 'commit' | 'release' | 'markUnknown' | 'markRefused' | undefined][] = [
         [100n, {}, 'commit'],
         [20n, {}, 'commit'],
@@ -316,7 +417,12 @@ export function ledgerContract(harness: LedgerHarness): void {
       const limit = 10n ** 30n + 3n
       const amounts = [2n ** 64n + 1n, 10n ** 29n * 9n, 10n ** 30n - 10n ** 29n * 9n - (2n ** 64n + 1n)]
       for (const amount of amounts) expect(await ledger.reserve(reservation(amount, { limit }))).toEqual(ok)
-      expect(await ledger.reserve(reservation(4n, { limit }))).toEqual({ ok: false, key: 'total', used: 10n ** 30n, limit })
+      expect(await ledger.reserve(reservation(4n, { limit }))).toEqual({
+        ok: false,
+        key: 'total',
+        used: 10n ** 30n,
+        limit,
+      })
       expect(await ledger.reserve(reservation(3n, { limit }))).toEqual(ok)
       const report = await ledger.report([{ key: 'total', limit }])
       expect(report.budgets).toEqual([{ key: 'total', used: limit, limit, windowMs: undefined }])
@@ -327,43 +433,69 @@ export function ledgerContract(harness: LedgerHarness): void {
       const ledger = await fresh()
       const limit = 10n ** 30n
       const windowMs = 1_000
-      const [one, rest] = [reservation(1n, { limit, windowMs, time: t0 }), reservation(limit - 1n, { limit, windowMs, time: t0 + 1 })]
+      const [one, rest] = [
+        reservation(1n, { limit, windowMs, time: t0 }),
+        reservation(limit - 1n, { limit, windowMs, time: t0 + 1 }),
+      ]
       expect(await ledger.reserve(one)).toEqual(ok)
       expect(await ledger.reserve(rest)).toEqual(ok)
       // 10^30 − 1: a borrow through all 30 digits.
       await ledger.release(one.id)
-      expect(await ledger.reserve(reservation(2n, { limit, windowMs, time: t0 + 1 }))).toEqual({ ok: false, key: 'total', used: limit - 1n, limit })
+      expect(await ledger.reserve(reservation(2n, { limit, windowMs, time: t0 + 1 }))).toEqual({
+        ok: false,
+        key: 'total',
+        used: limit - 1n,
+        limit,
+      })
       // At t0 + 1001 the rest leaves the window: nothing is left.
       expect(await ledger.reserve(reservation(limit, { limit, windowMs, time: t0 + 1_001 }))).toEqual(ok)
-      expect(await ledger.reserve(reservation(1n, { limit, windowMs, time: t0 + 1_001 }))).toEqual({ ok: false, key: 'total', used: limit, limit })
+      expect(await ledger.reserve(reservation(1n, { limit, windowMs, time: t0 + 1_001 }))).toEqual({
+        ok: false,
+        key: 'total',
+        used: limit,
+        limit,
+      })
     })
 
     test('policy: 200 concurrent reservations of 7 against a limit of 1000: exactly 142 succeed', async () => {
       const ledger = await fresh()
-      const results = await Promise.all(Array.from({ length: 200 }, () => ledger.reserve(reservation(7n, { windowMs: 3_600_000 }))))
+      const results = await Promise.all(
+        Array.from({ length: 200 }, () => ledger.reserve(reservation(7n, { windowMs: 3_600_000 }))),
+      )
       expect(results.filter((result) => result.ok)).toHaveLength(142)
-      for (const result of results) if (!result.ok) expect(result).toEqual({ ok: false, key: 'total', used: 994n, limit: 1000n })
+      for (const result of results)
+        if (!result.ok) expect(result).toEqual({ ok: false, key: 'total', used: 994n, limit: 1000n })
       const report = await ledger.report([{ key: 'total', limit: 1000n, windowMs: 3_600_000 }])
       expect(report.budgets[0]?.used).toBe(994n)
       expect(report.totals[0]?.reserved).toBe(994n)
     })
 
     if (harness.shared)
-    test('behavior: the ledger opened again on the same store sees the budget and the pending payments, both ways', async () => {
-      const { ledger, reopen } = await harness.create()
-      if (!reopen) throw new Error(`${harness.name} is shared but gave no reopen`)
-      const first = reservation(900n, { time: t0 })
-      await ledger.reserve(first)
-      await ledger.savePending(pendingFor(first.id))
-      await ledger.markUnknown(first.id)
-      const again = await reopen()
-      expect(await again.pending()).toEqual([pendingFor(first.id)])
-      expect(await again.reserve(reservation(101n, { time: t0 }))).toEqual({ ok: false, key: 'total', used: 900n, limit: 1000n })
-      expect(await again.reserve(reservation(100n, { time: t0 }))).toEqual(ok)
-      // And the first instance sees what the second reserved.
-      expect(await ledger.reserve(reservation(1n, { time: t0 }))).toEqual({ ok: false, key: 'total', used: 1000n, limit: 1000n })
-      await again.commit(first.id)
-      expect(await ledger.pending()).toEqual([])
-    })
+      test('behavior: the ledger opened again on the same store sees the budget and the pending payments, both ways', async () => {
+        const { ledger, reopen } = await harness.create()
+        if (!reopen) throw new Error(`${harness.name} is shared but gave no reopen`)
+        const first = reservation(900n, { time: t0 })
+        await ledger.reserve(first)
+        await ledger.savePending(pendingFor(first.id))
+        await ledger.markUnknown(first.id)
+        const again = await reopen()
+        expect(await again.pending()).toEqual([pendingFor(first.id)])
+        expect(await again.reserve(reservation(101n, { time: t0 }))).toEqual({
+          ok: false,
+          key: 'total',
+          used: 900n,
+          limit: 1000n,
+        })
+        expect(await again.reserve(reservation(100n, { time: t0 }))).toEqual(ok)
+        // And the first instance sees what the second reserved.
+        expect(await ledger.reserve(reservation(1n, { time: t0 }))).toEqual({
+          ok: false,
+          key: 'total',
+          used: 1000n,
+          limit: 1000n,
+        })
+        await again.commit(first.id)
+        expect(await ledger.pending()).toEqual([])
+      })
   })
 }

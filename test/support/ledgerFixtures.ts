@@ -21,11 +21,19 @@ export type ReservationOptions = {
 
 /** A reservation of `amount` against one budget (`key`, `limit`, `windowMs`) unless `charges` says otherwise. */
 export function reservation(amount: bigint, options: ReservationOptions = {}): Reservation {
-  const charges = options.charges ?? [{ key: options.key ?? 'total', limit: options.limit ?? 1000n, amount, windowMs: options.windowMs }]
+  const charges = options.charges ?? [
+    { key: options.key ?? 'total', limit: options.limit ?? 1000n, amount, windowMs: options.windowMs },
+  ]
   return {
     id: options.id ?? `r${++sequence}-${Math.random().toString(36).slice(2, 8)}`,
     time: options.time ?? Date.now(),
-    spend: { network: options.network ?? usdcBase.network, asset: options.asset ?? usdcBase.asset, amount, host: options.host ?? 'api.example.com', nanoUsd: amount * 1000n },
+    spend: {
+      network: options.network ?? usdcBase.network,
+      asset: options.asset ?? usdcBase.asset,
+      amount,
+      host: options.host ?? 'api.example.com',
+      nanoUsd: amount * 1000n,
+    },
     charges,
   }
 }

@@ -67,7 +67,13 @@ export type Merchant = {
   /** Resolves once `count` proofs have settled. */
   whenSettled(count: number): Promise<void>
   /** Answers 402 with a v2 challenge, or verifies the proof: 200 with PAYMENT-RESPONSE, 402 when invalid. */
-  charge(request: Seen, response: ServerResponse, accepts: Requirement[], paid: () => unknown, options?: ChargeOptions): Promise<void>
+  charge(
+    request: Seen,
+    response: ServerResponse,
+    accepts: Requirement[],
+    paid: () => unknown,
+    options?: ChargeOptions,
+  ): Promise<void>
   close(): Promise<void>
 }
 
@@ -84,7 +90,12 @@ export async function startMerchant(routes: Record<string, Handler>, options: Me
   const answers = new Map<string, { payload: string; answer: Promise<Cached> }>()
   const server = createServer(async (request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost')
-    const entry: Seen = { method: request.method ?? 'GET', path: url.pathname, headers: request.headers, body: Buffer.from(await readBody(request)) }
+    const entry: Seen = {
+      method: request.method ?? 'GET',
+      path: url.pathname,
+      headers: request.headers,
+      body: Buffer.from(await readBody(request)),
+    }
     seen.push(entry)
     // Writing to a client that is gone (killed, timed out) is not the merchant's failure.
     response.on('error', () => {})
@@ -101,7 +112,9 @@ export async function startMerchant(routes: Record<string, Handler>, options: Me
     }
   })
   const base = await listen(server)
-  const extensions = options.paymentIdentifier ? { 'payment-identifier': declarePaymentIdentifierExtension(options.paymentIdentifier.required) } : undefined
+  const extensions = options.paymentIdentifier
+    ? { 'payment-identifier': declarePaymentIdentifierExtension(options.paymentIdentifier.required) }
+    : undefined
 
   const merchant: Merchant = {
     url: base,
@@ -118,12 +131,20 @@ export async function startMerchant(routes: Record<string, Handler>, options: Me
       const resource = { url: `${base}${request.path}`, description: 'test resource', mimeType: 'application/json' }
       const challenge = (error: string, headers: OutgoingHttpHeaders = {}) => {
         const required = { x402Version: 2, error, resource, accepts, ...(extensions ? { extensions } : {}) }
-        response.writeHead(402, { 'payment-required': encodeBase64Json(required), 'content-type': 'application/json', ...headers })
+        response.writeHead(402, {
+          'payment-required': encodeBase64Json(required),
+          'content-type': 'application/json',
+          ...headers,
+        })
         response.end('{}')
       }
       const header = request.headers['payment-signature']
       if (typeof header !== 'string') return challenge('PAYMENT-SIGNATURE header is required')
-      const proof = decodeBase64Json(header) as { accepted: Requirement; payload: { signature: Hex; authorization: Record<string, string> }; extensions?: Record<string, unknown> }
+      const proof = decodeBase64Json(header) as {
+        accepted: Requirement
+        payload: { signature: Hex; authorization: Record<string, string> }
+        extensions?: Record<string, unknown>
+      }
       if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs))
       const lose = chargeOptions.loseResponse?.() ?? false
 
@@ -134,7 +155,9 @@ export async function startMerchant(routes: Record<string, Handler>, options: Me
         const { id, validation } = extractAndValidatePaymentIdentifier(proof as never)
         if (!required.valid || !validation.valid) {
           response.writeHead(400, { 'content-type': 'application/json' })
-          return void response.end(JSON.stringify({ error: [...(required.errors ?? []), ...(validation.errors ?? [])].join('; ') }))
+          return void response.end(
+            JSON.stringify({ error: [...(required.errors ?? []), ...(validation.errors ?? [])].join('; ') }),
+          )
         }
         paymentId = id ?? undefined
         const earlier = paymentId === undefined ? undefined : answers.get(paymentId)
@@ -157,21 +180,44 @@ export async function startMerchant(routes: Record<string, Handler>, options: Me
       const { authorization, signature } = proof.payload
       const valid = await verifyTypedData({
         address: authorization.from as Address,
-        domain: { ...(accepted.extra as { name: string; version: string }), chainId: Number(String(accepted.network).split(':')[1]), verifyingContract: accepted.asset as Address },
+        domain: {
+          ...(accepted.extra as { name: string; version: string }),
+          chainId: Number(String(accepted.network).split(':')[1]),
+          verifyingContract: accepted.asset as Address,
+        },
         types: transferWithAuthorizationTypes,
         primaryType: 'TransferWithAuthorization',
-        message: { ...authorization, value: BigInt(authorization.value ?? 0), validAfter: BigInt(authorization.validAfter ?? 0), validBefore: BigInt(authorization.validBefore ?? 0) } as never,
+        message: {
+          ...authorization,
+          value: BigInt(authorization.value ?? 0),
+          validAfter: BigInt(authorization.validAfter ?? 0),
+          validBefore: BigInt(authorization.validBefore ?? 0),
+        } as never,
         signature,
       })
       const fresh = !settled.some((entry) => entry.nonce === authorization.nonce)
-      if (!valid || !fresh || authorization.value !== accepted.amount || authorization.to?.toLowerCase() !== String(accepted.payTo).toLowerCase())
+      if (
+        !valid ||
+        !fresh ||
+        authorization.value !== accepted.amount ||
+        authorization.to?.toLowerCase() !== String(accepted.payTo).toLowerCase()
+      )
         return challenge(valid ? 'authorization reused or wrong' : 'invalid signature')
-      settled.push({ nonce: authorization.nonce as Hex, from: authorization.from as Address, value: String(authorization.value) })
+      settled.push({
+        nonce: authorization.nonce as Hex,
+        from: authorization.from as Address,
+        value: String(authorization.value),
+      })
       for (const waiter of waiters.filter((candidate) => settled.length >= candidate.count)) {
         waiters.splice(waiters.indexOf(waiter), 1)
         waiter.resolve()
       }
-      const settlement = { success: true, transaction: keccak256(signature), network: accepted.network, payer: authorization.from }
+      const settlement = {
+        success: true,
+        transaction: keccak256(signature),
+        network: accepted.network,
+        payer: authorization.from,
+      }
       response.setHeader('payment-response', encodeBase64Json(settlement))
       if (paymentId !== undefined || lose) {
         const answer = recordAnswer(response, lose)
@@ -214,8 +260,13 @@ function recordAnswer(response: ServerResponse, lose: boolean): Promise<Cached> 
       return lose ? true : write(chunk as string, ...(rest as []))
     }) as typeof response.write
     response.end = ((chunk?: unknown, ...rest: unknown[]) => {
-      if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') chunks.push(Buffer.from(chunk as string))
-      resolve({ status: status ?? response.statusCode, headers: { ...response.getHeaders(), ...written }, body: Buffer.concat(chunks) })
+      if (chunk !== undefined && chunk !== null && typeof chunk !== 'function')
+        chunks.push(Buffer.from(chunk as string))
+      resolve({
+        status: status ?? response.statusCode,
+        headers: { ...response.getHeaders(), ...written },
+        body: Buffer.concat(chunks),
+      })
       if (lose) response.socket?.destroy()
       else end(chunk as string, ...(rest as []))
       return response

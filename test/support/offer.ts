@@ -1,7 +1,11 @@
 import type { Offer } from '../../src/offer/Offer.js'
 
 /** An x402-shaped offer of `amount` in `where`'s asset, for tests of caps and choice. */
-export function offer(where: { network: string; asset: string; decimals?: number }, amount: bigint, protocol = 'x402'): Offer {
+export function offer(
+  where: { network: string; asset: string; decimals?: number },
+  amount: bigint,
+  protocol = 'x402',
+): Offer {
   return {
     protocol,
     version: 2,

@@ -53,7 +53,9 @@ export function decodeL402(challenge: Challenge): Offer[] {
     if (offers.get(key)?.extra.scheme !== 'L402') offers.set(key, offer)
   }
   if (offers.size === 0 && problems.length > 0)
-    throw new PayfetchError('CHALLENGE_INVALID', 'No usable L402 challenge.', { details: { protocol: 'l402', problems } })
+    throw new PayfetchError('CHALLENGE_INVALID', 'No usable L402 challenge.', {
+      details: { protocol: 'l402', problems },
+    })
   return [...offers.values()]
 }
 
@@ -67,7 +69,8 @@ function toOffer({ scheme, params }: AuthChallenge, url: string): Offer | string
   const expiresAt = (summary.timestamp + summary.expiry) * 1000
   if (expiresAt <= Date.now()) return 'invoice expired'
   const macaroon = readMacaroon(token)
-  if (macaroon?.paymentHash && macaroon.paymentHash !== summary.paymentHash) return 'the invoice pays a different hash than the token commits to'
+  if (macaroon?.paymentHash && macaroon.paymentHash !== summary.paymentHash)
+    return 'the invoice pays a different hash than the token commits to'
   return {
     protocol: 'l402',
     version: params.version && /^[0-9]{1,3}$/.test(params.version) ? Number(params.version) : undefined,
@@ -78,7 +81,13 @@ function toOffer({ scheme, params }: AuthChallenge, url: string): Offer | string
     payTo: summary.payee ?? summary.paymentHash,
     resource: url,
     expiresAt,
-    extra: { token, invoice: invoice.toLowerCase(), paymentHash: summary.paymentHash, tokenId: macaroon?.tokenId, scheme: scheme === 'lsat' ? 'LSAT' : 'L402' },
+    extra: {
+      token,
+      invoice: invoice.toLowerCase(),
+      paymentHash: summary.paymentHash,
+      tokenId: macaroon?.tokenId,
+      scheme: scheme === 'lsat' ? 'LSAT' : 'L402',
+    },
     raw: params,
   }
 }

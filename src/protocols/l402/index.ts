@@ -34,7 +34,11 @@ export const l402: Protocol = {
     return challenge.body?.trim().slice(0, 200) || undefined
   },
   credential(offer: Offer, payment: Payment): Credential {
-    return { protocol: 'l402', headers: authorization(offer, payment), expiresAt: readMacaroon(offer.extra.token as string)?.expiresAt }
+    return {
+      protocol: 'l402',
+      headers: authorization(offer, payment),
+      expiresAt: readMacaroon(offer.extra.token as string)?.expiresAt,
+    }
   },
 }
 
@@ -42,8 +46,12 @@ function authorization(offer: Offer, payment: Payment): Record<string, string> {
   const preimage = (payment.payload as { preimage?: unknown } | undefined)?.preimage
   // The signer has paid by now: a preimage that cannot be sent leaves the outcome unknown.
   if (typeof preimage !== 'string' || !/^[0-9a-f]{64}$/.test(preimage))
-    throw new PayfetchError('PAYMENT_OUTCOME_UNKNOWN', 'The Lightning signer returned no valid preimage; the invoice may have been paid.', {
-      details: { ...describeOffer(offer), paymentHash: offer.extra.paymentHash },
-    })
+    throw new PayfetchError(
+      'PAYMENT_OUTCOME_UNKNOWN',
+      'The Lightning signer returned no valid preimage; the invoice may have been paid.',
+      {
+        details: { ...describeOffer(offer), paymentHash: offer.extra.paymentHash },
+      },
+    )
   return { authorization: `L402 ${offer.extra.token}:${preimage}` }
 }

@@ -41,10 +41,20 @@ export function readInvoice(invoice: string): InvoiceSummary | string {
   for (const value of [...hrp.map((code) => code >> 5), 0, ...hrp.map((code) => code & 31), ...words]) {
     const top = checksum >> 25
     checksum = ((checksum & 0x1ffffff) << 5) ^ value
-    generator.forEach((word, bit) => (checksum ^= (top >> bit) & 1 ? word : 0))
+    generator.forEach((word, bit) => {
+      if ((top >> bit) & 1) checksum ^= word
+    })
   }
-  if (text.length > 8192 || (invoice !== text && invoice !== invoice.toUpperCase()) || end < 7 || words.includes(-1) || checksum !== 1) return 'malformed invoice'
-  const [, prefix = '', digits = '', multiplier = ''] = /^ln([a-z]+?)(?:([0-9]+)([munp]?))?$/.exec(text.slice(0, separator)) ?? []
+  if (
+    text.length > 8192 ||
+    (invoice !== text && invoice !== invoice.toUpperCase()) ||
+    end < 7 ||
+    words.includes(-1) ||
+    checksum !== 1
+  )
+    return 'malformed invoice'
+  const [, prefix = '', digits = '', multiplier = ''] =
+    /^ln([a-z]+?)(?:([0-9]+)([munp]?))?$/.exec(text.slice(0, separator)) ?? []
   const network = invoicePrefixes[prefix]
   if (!network) return 'unknown network'
   if (!digits) return 'amountless invoice'
@@ -57,7 +67,9 @@ export function readInvoice(invoice: string): InvoiceSummary | string {
   let expiry = 3600
   for (let index = 7; index < end; ) {
     const [type, high = 0, low = 0] = words.slice(index, index + 3)
-    const field = words.slice(index + 3, (index += 3 + high * 32 + low))
+    const start = index + 3
+    index = start + high * 32 + low
+    const field = words.slice(start, index)
     if (index > end || (type === 6 && field.length > 10)) return 'malformed invoice'
     // BOLT11: a reader skips `p` and `n` fields of the wrong length.
     if (type === 1 && field.length === 52) hashes.push(field)
@@ -65,7 +77,14 @@ export function readInvoice(invoice: string): InvoiceSummary | string {
     if (type === 6) expiry = number(field)
   }
   if (hashes.length !== 1) return 'no single payment hash'
-  return { network: lightningNetworks[network], amount, timestamp: number(words.slice(0, 7)), expiry, paymentHash: hex(hashes[0] as number[], 32), payee: payee && hex(payee, 33) }
+  return {
+    network: lightningNetworks[network],
+    amount,
+    timestamp: number(words.slice(0, 7)),
+    expiry,
+    paymentHash: hex(hashes[0] as number[], 32),
+    payee: payee && hex(payee, 33),
+  }
 }
 
 const number = (words: number[]) => words.reduce((sum, word) => sum * 32 + word, 0)
@@ -78,7 +97,10 @@ function hex(words: number[], length: number): string {
   for (const word of words) {
     accumulator = ((accumulator << 5) | word) & 0xfff
     bits += 5
-    if (bits >= 8) out += ((accumulator >> (bits -= 8)) & 255).toString(16).padStart(2, '0')
+    if (bits >= 8) {
+      bits -= 8
+      out += ((accumulator >> bits) & 255).toString(16).padStart(2, '0')
+    }
   }
   return out.slice(0, length * 2)
 }

@@ -37,7 +37,11 @@ export function readMacaroon(token: string): MacaroonSummary | undefined {
     const time = seconds ? Number(seconds) * 1000 : Number(ms)
     expiresAt = Math.min(time, expiresAt ?? time)
   }
-  return { paymentHash: v0 ? toHex(identifier.slice(2, 34)) : undefined, tokenId: v0 ? toHex(identifier.slice(34)) : undefined, expiresAt }
+  return {
+    paymentHash: v0 ? toHex(identifier.slice(2, 34)) : undefined,
+    tokenId: v0 ? toHex(identifier.slice(34)) : undefined,
+    expiresAt,
+  }
 }
 
 function toHex(binary: string): string {

@@ -14,7 +14,8 @@ export type AuthChallenge = {
 // string with `\` escapes, whose closing quote is captured apart so an unterminated one can be
 // dropped, or a bare value that keeps base64 `=` padding), or a token68 that ends its challenge.
 // Anything else between items (commas, stray characters) is skipped.
-const item = /([-!#$%&'*+.^_`|~\w]+)(?:[ \t]*=[ \t]*(?:"((?:\\[^]|[^"\\])*)(")?|([^\s,"]*))|[ \t]+([-\w.~+/]+=*)(?=[ \t]*(?:,|$)))?/g
+const item =
+  /([-!#$%&'*+.^_`|~\w]+)(?:[ \t]*=[ \t]*(?:"((?:\\[\s\S]|[^"\\])*)(")?|([^\s,"]*))|[ \t]+([-\w.~+/]+=*)(?=[ \t]*(?:,|$)))?/g
 
 /**
  * Splits a `WWW-Authenticate` value into its challenges: several schemes in one field, repeated
@@ -36,7 +37,11 @@ const item = /([-!#$%&'*+.^_`|~\w]+)(?:[ \t]*=[ \t]*(?:"((?:\\[^]|[^"\\])*)(")?|
  */
 export function parseWwwAuthenticate(header: string | null | undefined): AuthChallenge[] {
   const challenges: { scheme: string; token68?: string | undefined; params: Record<string, string> }[] = []
-  if ((header ??= '').length > 65536) throw new PayfetchError('CHALLENGE_INVALID', 'The WWW-Authenticate header is too large.', { details: { length: header.length } })
+  header ??= ''
+  if (header.length > 65536)
+    throw new PayfetchError('CHALLENGE_INVALID', 'The WWW-Authenticate header is too large.', {
+      details: { length: header.length },
+    })
   for (const [, name = '', quoted, closed, bare, token68] of header.matchAll(item)) {
     const key = name.toLowerCase()
     const params = challenges[challenges.length - 1]?.params
@@ -45,7 +50,7 @@ export function parseWwwAuthenticate(header: string | null | undefined): AuthCha
       challenges.push({ scheme: key, token68, params: Object.create(null) as Record<string, string> })
     } else if (params && !(key in params) && (bare !== undefined || closed)) {
       // Single quotes are not HTTP, but some servers and Alby's parser use them.
-      params[key] = bare?.replace(/^'(.+)'$/, '$1') ?? (quoted as string).replace(/\\([^])/g, '$1')
+      params[key] = bare?.replace(/^'(.+)'$/, '$1') ?? (quoted as string).replace(/\\([\s\S])/g, '$1')
     }
   }
   return challenges

@@ -40,10 +40,17 @@ export function readPaymentRequired(challenge: Challenge): PaymentRequired | und
   const header = challenge.headers.get(paymentRequiredHeader)
   const body = parseJsonBody(challenge.body)
   if (header !== null) {
-    if (header.length > maxHeaderLength) throw invalid('the PAYMENT-REQUIRED header is too large', { length: header.length })
+    if (header.length > maxHeaderLength)
+      throw invalid('the PAYMENT-REQUIRED header is too large', { length: header.length })
     const message = toPaymentRequired(decodeBase64Json(header), 'the PAYMENT-REQUIRED header')
-    if (message.x402Version !== 2) throw invalid('the PAYMENT-REQUIRED header must carry x402Version 2', { x402Version: message.x402Version })
-    if (isRecord(body) && body.x402Version === 2 && Array.isArray(body.accepts) && JSON.stringify(body.accepts) !== JSON.stringify(message.accepts))
+    if (message.x402Version !== 2)
+      throw invalid('the PAYMENT-REQUIRED header must carry x402Version 2', { x402Version: message.x402Version })
+    if (
+      isRecord(body) &&
+      body.x402Version === 2 &&
+      Array.isArray(body.accepts) &&
+      JSON.stringify(body.accepts) !== JSON.stringify(message.accepts)
+    )
       throw invalid('the PAYMENT-REQUIRED header and the body offer different payments')
     return message
   }
@@ -74,7 +81,10 @@ export function decodeX402(challenge: Challenge): Offer[] {
   const offers: Offer[] = []
   message.accepts.forEach((entry, index) => {
     const offer = toOffer(entry, message.x402Version, resource)
-    if (typeof offer === 'string') return problems.push(`accepts[${index}]: ${offer}`)
+    if (typeof offer === 'string') {
+      problems.push(`accepts[${index}]: ${offer}`)
+      return
+    }
     messages.set(offer, message)
     offers.push(offer)
   })
@@ -85,7 +95,8 @@ export function decodeX402(challenge: Challenge): Offer[] {
 function toPaymentRequired(value: unknown, where: string): PaymentRequired {
   if (!isRecord(value)) throw invalid(`${where} is not base64 JSON`)
   const { x402Version, accepts, error } = value
-  if (x402Version !== 1 && x402Version !== 2) throw invalid(`${where} has an unsupported x402Version`, { x402Version: String(x402Version) })
+  if (x402Version !== 1 && x402Version !== 2)
+    throw invalid(`${where} has an unsupported x402Version`, { x402Version: String(x402Version) })
   if (!Array.isArray(accepts) || accepts.length === 0) throw invalid(`${where} has no accepts`)
   if (accepts.length > maxOffers) throw invalid(`${where} has too many accepts`, { count: accepts.length })
   return {
@@ -122,8 +133,12 @@ function toOffer(entry: unknown, version: 1 | 2, resource: string): Offer | stri
   const rawAmount = version === 1 ? entry.maxAmountRequired : entry.amount
   const amount = parseAtomicAmount(rawAmount)
   if (amount === undefined) return `${version === 1 ? 'maxAmountRequired' : 'amount'} is not a positive integer string`
-  if (version === 2 && 'maxAmountRequired' in entry && entry.maxAmountRequired !== rawAmount) return 'amount and maxAmountRequired disagree'
-  if (maxTimeoutSeconds !== undefined && !(Number.isSafeInteger(maxTimeoutSeconds) && (maxTimeoutSeconds as number) > 0))
+  if (version === 2 && 'maxAmountRequired' in entry && entry.maxAmountRequired !== rawAmount)
+    return 'amount and maxAmountRequired disagree'
+  if (
+    maxTimeoutSeconds !== undefined &&
+    !(Number.isSafeInteger(maxTimeoutSeconds) && (maxTimeoutSeconds as number) > 0)
+  )
     return 'maxTimeoutSeconds is not a positive integer'
   if (extra !== undefined && extra !== null && !isRecord(extra)) return 'extra is not an object'
   const caip2 = version === 1 ? networkFromV1(network) : isCaip2(network) ? network : undefined
@@ -147,5 +162,7 @@ function toOffer(entry: unknown, version: 1 | 2, resource: string): Offer | stri
 }
 
 function invalid(reason: string, details: Record<string, unknown> = {}): PayfetchError {
-  return new PayfetchError('CHALLENGE_INVALID', `Invalid x402 challenge: ${reason}.`, { details: { protocol: 'x402', ...details } })
+  return new PayfetchError('CHALLENGE_INVALID', `Invalid x402 challenge: ${reason}.`, {
+    details: { protocol: 'x402', ...details },
+  })
 }

@@ -19,16 +19,25 @@ export const x402: Protocol = {
       return { 'x-payment': encodeBase64Json({ x402Version: 1, scheme, network, payload: payment.payload }) }
     }
     const message = messageOf(offer)
-    const proof: Record<string, unknown> = { x402Version: 2, resource: message?.resource, accepted: offer.raw, payload: payment.payload }
+    const proof: Record<string, unknown> = {
+      x402Version: 2,
+      resource: message?.resource,
+      accepted: offer.raw,
+      payload: payment.payload,
+    }
     // Servers require their declared extensions to be echoed back.
-    if (message?.extensions !== undefined) proof.extensions = withPaymentIdentifier(message.extensions, context.idempotencyKey)
+    if (message?.extensions !== undefined)
+      proof.extensions = withPaymentIdentifier(message.extensions, context.idempotencyKey)
     return { 'payment-signature': encodeBase64Json(proof) }
   },
   receipt(response: Response, offer: Offer, payment: Payment): PaidReceipt {
     const settlement = readSettlement(response.headers)
     // A report of failure, or of another network, is no settlement of this offer; a settled amount
     // counts only below what was authorised (`upto`), so a server cannot inflate the receipt.
-    const settled = settlement?.success === true && (settlement.network === undefined || settlement.network === offer.network) ? settlement : undefined
+    const settled =
+      settlement?.success === true && (settlement.network === undefined || settlement.network === offer.network)
+        ? settlement
+        : undefined
     return {
       protocol: 'x402',
       network: offer.network,

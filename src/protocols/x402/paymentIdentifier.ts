@@ -19,6 +19,9 @@ export function withPaymentIdentifier(extensions: unknown, idempotencyKey: strin
 // A key outside the id alphabet (e.g. `order-2024.11/20:0001`) maps to one that fits, the same
 // every time, so a retry with the same key still names the same payment.
 function toPaymentId(key: string): string {
-  const encoded = bytesToBase64(new TextEncoder().encode(key)).replaceAll('+', '-').replaceAll('/', '_').replaceAll('=', '')
+  const encoded = bytesToBase64(new TextEncoder().encode(key))
+    .replaceAll('+', '-')
+    .replaceAll('/', '_')
+    .replaceAll('=', '')
   return `pk_${encoded}`.padEnd(16, '_').slice(0, 128)
 }

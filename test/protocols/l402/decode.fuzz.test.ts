@@ -9,18 +9,28 @@ import { lightningNetworks } from '../../../src/protocols/l402/networks.js'
 import { challengeOf, mintToken } from './support.js'
 
 const node = createLightningNode()
-const invoices = [node.createInvoice(), node.createInvoice({ network: 'mainnet', amountMsat: 1n }), node.createInvoice({ amountMsat: null }), node.createInvoice({ timestamp: 1_600_000_000 })]
+const invoices = [
+  node.createInvoice(),
+  node.createInvoice({ network: 'mainnet', amountMsat: 1n }),
+  node.createInvoice({ amountMsat: null }),
+  node.createInvoice({ timestamp: 1_600_000_000 }),
+]
 const tokens = invoices.map(({ paymentHash }) => mintToken(paymentHash))
 const networks = Object.values(lightningNetworks) as string[]
 
-const headerChar = fc.integer({ min: 0x01, max: 0xff }).filter((code) => code !== 0x0a && code !== 0x0d).map((code) => String.fromCharCode(code))
+const headerChar = fc
+  .integer({ min: 0x01, max: 0xff })
+  .filter((code) => code !== 0x0a && code !== 0x0d)
+  .map((code) => String.fromCharCode(code))
 const junk = fc.string({ unit: headerChar, maxLength: 60 })
 // Values that are often real (a valid invoice or token), sometimes cut, mutated, or junk.
 const mutate = (value: string) =>
   fc.oneof(
     { weight: 6, arbitrary: fc.constant(value) },
     fc.nat({ max: value.length }).map((cut) => value.slice(0, cut)),
-    fc.tuple(fc.nat({ max: value.length - 1 }), fc.constantFrom('q', 'p', 'A', '=', '"', ',', ' ')).map(([index, char]) => `${value.slice(0, index)}${char}${value.slice(index + 1)}`),
+    fc
+      .tuple(fc.nat({ max: value.length - 1 }), fc.constantFrom('q', 'p', 'A', '=', '"', ',', ' '))
+      .map(([index, char]) => `${value.slice(0, index)}${char}${value.slice(index + 1)}`),
     junk,
   )
 const invoice = fc.constantFrom(...invoices.map((one) => one.invoice)).chain(mutate)
@@ -56,17 +66,35 @@ function decodesOrRefuses(lines: string[]): void {
     expect(offer.extra.paymentHash).toMatch(/^[0-9a-f]{64}$/)
     expect((offer.expiresAt ?? 0) > Date.now()).toBe(true)
     // The credential is one header value without CR, LF, quote, comma or space in the token.
-    const { authorization } = l402.proofHeaders(offer, { payload: { preimage: '00'.repeat(32) } }, { idempotencyKey: 'k' })
+    const { authorization } = l402.proofHeaders(
+      offer,
+      { payload: { preimage: '00'.repeat(32) } },
+      { idempotencyKey: 'k' },
+    )
     expect(authorization).toMatch(/^L402 [-A-Za-z0-9._~+/]+=*:0{64}$/)
   }
 }
 
 describe('decodeL402 (fuzz)', () => {
   test('policy: mutated L402/LSAT challenges decode into sane offers or CHALLENGE_INVALID, never anything else', () => {
-    fc.assert(fc.property(fc.array(fc.oneof(line, junk), { minLength: 1, maxLength: 4 }), decodesOrRefuses), { numRuns: 1500 })
+    fc.assert(fc.property(fc.array(fc.oneof(line, junk), { minLength: 1, maxLength: 4 }), decodesOrRefuses), {
+      numRuns: 1500,
+    })
   })
 
   test('policy: arbitrary header text decodes or refuses', () => {
-    fc.assert(fc.property(fc.array(fc.string({ unit: fc.oneof(headerChar, fc.constantFrom('L402 ', 'token=', 'invoice=', '"', ',')), maxLength: 200 }), { maxLength: 3 }), decodesOrRefuses), { numRuns: 1500 })
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.string({
+            unit: fc.oneof(headerChar, fc.constantFrom('L402 ', 'token=', 'invoice=', '"', ',')),
+            maxLength: 200,
+          }),
+          { maxLength: 3 },
+        ),
+        decodesOrRefuses,
+      ),
+      { numRuns: 1500 },
+    )
   })
 })

@@ -3,8 +3,8 @@ import { createLightningNode } from '../../../examples/local-stack/lightningNode
 import { decodeL402 } from '../../../src/protocols/l402/decode.js'
 import { l402 } from '../../../src/protocols/l402/index.js'
 import { lightningNetworks } from '../../../src/protocols/l402/networks.js'
-import { challengeOf, mintToken } from './support.js'
 import { thrownPayfetchError } from '../../support/thrown.js'
+import { challengeOf, mintToken } from './support.js'
 
 const node = createLightningNode()
 const preimage = 'ab'.repeat(32)
@@ -37,7 +37,9 @@ describe('decodeL402', () => {
   test("behavior: Aperture's LSAT-then-L402 lines are one offer, from the L402 line", () => {
     const { invoice, paymentHash } = node.createInvoice()
     const token = mintToken(paymentHash)
-    const offers = decodeL402(challengeOf(`LSAT macaroon="${token}", invoice="${invoice}"`, `L402 macaroon="${token}", invoice="${invoice}"`))
+    const offers = decodeL402(
+      challengeOf(`LSAT macaroon="${token}", invoice="${invoice}"`, `L402 macaroon="${token}", invoice="${invoice}"`),
+    )
     expect(offers).toHaveLength(1)
     expect(offers[0]?.extra.scheme).toBe('L402')
   })
@@ -47,21 +49,30 @@ describe('decodeL402', () => {
     const token = mintToken(paymentHash)
     const [offer] = decodeL402(challengeOf(`LSAT macaroon="${token}", invoice="${invoice}"`))
     expect(offer?.extra.scheme).toBe('LSAT')
-    expect(l402.proofHeaders(offer as never, { payload: { preimage } }, context)).toEqual({ authorization: `L402 ${token}:${preimage}` })
+    expect(l402.proofHeaders(offer as never, { payload: { preimage } }, context)).toEqual({
+      authorization: `L402 ${token}:${preimage}`,
+    })
   })
 
-  test("behavior: the 2026 form (version=\"0\", token=) and Alby's missing comma with an opaque token", () => {
+  test('behavior: the 2026 form (version="0", token=) and Alby\'s missing comma with an opaque token', () => {
     const { invoice, paymentHash } = node.createInvoice()
     const token = mintToken(paymentHash)
-    expect(decodeL402(challengeOf(`L402 version="0", token="${token}", invoice="${invoice}"`))[0]).toMatchObject({ version: 0, extra: { token } })
+    expect(decodeL402(challengeOf(`L402 version="0", token="${token}", invoice="${invoice}"`))[0]).toMatchObject({
+      version: 0,
+      extra: { token },
+    })
     const opaque = 'eyJwYXltZW50SGFzaCI6IjEyIn0.0123abcd'
-    expect(decodeL402(challengeOf(`L402 version="0" token="${opaque}", invoice="${invoice}"`))[0]).toMatchObject({ version: 0, extra: { token: opaque, tokenId: undefined, paymentHash } })
+    expect(decodeL402(challengeOf(`L402 version="0" token="${opaque}", invoice="${invoice}"`))[0]).toMatchObject({
+      version: 0,
+      extra: { token: opaque, tokenId: undefined, paymentHash },
+    })
   })
 
   test('behavior: an MPP Payment challenge next to L402 is left to its own adapter; no L402 challenge means no offer', () => {
     const { invoice, paymentHash } = node.createInvoice()
     const token = mintToken(paymentHash)
-    const payment = 'Payment id="kM9x", realm="api.example.com", method="lightning", intent="charge", request="eyJhbW91bnQiOiIxMDAwIn0"'
+    const payment =
+      'Payment id="kM9x", realm="api.example.com", method="lightning", intent="charge", request="eyJhbW91bnQiOiIxMDAwIn0"'
     expect(decodeL402(challengeOf(payment, `L402 token="${token}", invoice="${invoice}"`))).toHaveLength(1)
     expect(decodeL402(challengeOf(payment))).toEqual([])
     expect(decodeL402(challengeOf('Basic realm="x"'))).toEqual([])
@@ -70,21 +81,30 @@ describe('decodeL402', () => {
 
   test('behavior: payTo is the payee node key when the invoice names it; an unknown parameter changes nothing', () => {
     const { invoice, paymentHash } = node.createInvoice({ withPayee: true })
-    const [offer] = decodeL402(challengeOf(`L402 macaroon="${mintToken(paymentHash)}", invoice="${invoice}", address="bcrt1qxyz", extra=1`))
+    const [offer] = decodeL402(
+      challengeOf(`L402 macaroon="${mintToken(paymentHash)}", invoice="${invoice}", address="bcrt1qxyz", extra=1`),
+    )
     expect(offer?.payTo).toBe(node.publicKey)
   })
 
   test('behavior: a usable challenge survives next to an unusable one', () => {
     const good = node.createInvoice()
     const expired = node.createInvoice({ timestamp: 1_600_000_000 })
-    const offers = decodeL402(challengeOf(`L402 macaroon="${mintToken(expired.paymentHash)}", invoice="${expired.invoice}"`, `L402 macaroon="${mintToken(good.paymentHash)}", invoice="${good.invoice}"`))
+    const offers = decodeL402(
+      challengeOf(
+        `L402 macaroon="${mintToken(expired.paymentHash)}", invoice="${expired.invoice}"`,
+        `L402 macaroon="${mintToken(good.paymentHash)}", invoice="${good.invoice}"`,
+      ),
+    )
     expect(offers.map((offer) => offer.extra.paymentHash)).toEqual([good.paymentHash])
   })
 
   test('error: an invoice whose payment hash is not the one the macaroon commits to is not an offer', () => {
     const { invoice } = node.createInvoice()
     const other = node.createInvoice()
-    const error = refusal(() => decodeL402(challengeOf(`L402 macaroon="${mintToken(other.paymentHash)}", invoice="${invoice}"`)))
+    const error = refusal(() =>
+      decodeL402(challengeOf(`L402 macaroon="${mintToken(other.paymentHash)}", invoice="${invoice}"`)),
+    )
     expect(error.code).toBe('CHALLENGE_INVALID')
     expect(error.message).toMatchInlineSnapshot(`"[CHALLENGE_INVALID] No usable L402 challenge."`)
     expect(error.details).toMatchInlineSnapshot(`
@@ -100,39 +120,70 @@ describe('decodeL402', () => {
   test('error: amountless, expired, wrong-network-prefix, missing and malformed invoices and unusable tokens are refused with their reason', () => {
     const cases: [string, string][] = []
     const amountless = node.createInvoice({ amountMsat: null })
-    cases.push([`L402 macaroon="${mintToken(amountless.paymentHash)}", invoice="${amountless.invoice}"`, 'l402: amountless invoice'])
+    cases.push([
+      `L402 macaroon="${mintToken(amountless.paymentHash)}", invoice="${amountless.invoice}"`,
+      'l402: amountless invoice',
+    ])
     const expired = node.createInvoice({ timestamp: Math.floor(Date.now() / 1000) - 700, expirySeconds: 600 })
-    cases.push([`L402 macaroon="${mintToken(expired.paymentHash)}", invoice="${expired.invoice}"`, 'l402: invoice expired'])
+    cases.push([
+      `L402 macaroon="${mintToken(expired.paymentHash)}", invoice="${expired.invoice}"`,
+      'l402: invoice expired',
+    ])
     const good = node.createInvoice()
     const token = mintToken(good.paymentHash)
     cases.push([`L402 macaroon="${token}", invoice="lnsb210n1${good.invoice.slice(11)}"`, 'l402: malformed invoice'])
     cases.push([`L402 macaroon="${token}"`, 'l402: invoice is missing'])
     cases.push([`LSAT invoice="${good.invoice}"`, 'lsat: token is missing or not base64'])
-    cases.push([`L402 macaroon="${token}:${'00'.repeat(32)}", invoice="${good.invoice}"`, 'l402: token is missing or not base64'])
+    cases.push([
+      `L402 macaroon="${token}:${'00'.repeat(32)}", invoice="${good.invoice}"`,
+      'l402: token is missing or not base64',
+    ])
     cases.push([`L402 token="a b", invoice="${good.invoice}"`, 'l402: token is missing or not base64'])
-    for (const [header, problem] of cases) expect(refusal(() => decodeL402(challengeOf(header))).details.problems).toEqual([problem])
+    for (const [header, problem] of cases)
+      expect(refusal(() => decodeL402(challengeOf(header))).details.problems).toEqual([problem])
   })
 })
 
 describe('l402 protocol', () => {
   const { invoice, paymentHash } = node.createInvoice()
   const token = mintToken(paymentHash, ['services=demo:0', 'demo_valid_until=1900000000'])
-  const [offer] = decodeL402(challengeOf(`LSAT macaroon="${token}", invoice="${invoice}"`)) as [import('../../../src/offer/Offer.js').Offer]
+  const [offer] = decodeL402(challengeOf(`LSAT macaroon="${token}", invoice="${invoice}"`)) as [
+    import('../../../src/offer/Offer.js').Offer,
+  ]
 
   test('behavior: the proof is `Authorization: L402 <token as received>:<preimage>`, and the credential is the same header until the token expires', () => {
-    expect(l402.proofHeaders(offer, { payload: { preimage } }, context)).toEqual({ authorization: `L402 ${token}:${preimage}` })
-    expect(l402.credential?.(offer, { payload: { preimage } })).toEqual({ protocol: 'l402', headers: { authorization: `L402 ${token}:${preimage}` }, expiresAt: 1_900_000_000_000 })
+    expect(l402.proofHeaders(offer, { payload: { preimage } }, context)).toEqual({
+      authorization: `L402 ${token}:${preimage}`,
+    })
+    expect(l402.credential?.(offer, { payload: { preimage } })).toEqual({
+      protocol: 'l402',
+      headers: { authorization: `L402 ${token}:${preimage}` },
+      expiresAt: 1_900_000_000_000,
+    })
     expect(l402.paysBeforeReplay).toBe(true)
   })
 
   test('behavior: the receipt names the payment hash; the refusal reason is the 402 body', () => {
-    expect(l402.receipt(new Response('ok'), offer, { payload: { preimage } })).toEqual({ protocol: 'l402', network: lightningNetworks.regtest, asset: 'BTC', amount: 21_000n, payTo: paymentHash, reference: paymentHash })
+    expect(l402.receipt(new Response('ok'), offer, { payload: { preimage } })).toEqual({
+      protocol: 'l402',
+      network: lightningNetworks.regtest,
+      asset: 'BTC',
+      amount: 21_000n,
+      payTo: paymentHash,
+      reference: paymentHash,
+    })
     expect(l402.refusalReason(challengeOf(`L402 macaroon="${token}", invoice="${invoice}"`))).toBe('payment required')
     expect(l402.refusalReason({ url: 'https://api.example.com/', headers: new Headers(), body: '  ' })).toBeUndefined()
   })
 
   test('error: a payload without a 64-lowercase-hex preimage cannot become a proof: the outcome is unknown, with the payment hash', () => {
-    for (const payload of [{ preimage: preimage.toUpperCase() }, { preimage: 'ab' }, {}, undefined, { preimage: `${preimage}\r\nx: y` }]) {
+    for (const payload of [
+      { preimage: preimage.toUpperCase() },
+      { preimage: 'ab' },
+      {},
+      undefined,
+      { preimage: `${preimage}\r\nx: y` },
+    ]) {
       const error = refusal(() => l402.proofHeaders(offer, { payload }, context))
       expect(error).toMatchObject({ code: 'PAYMENT_OUTCOME_UNKNOWN', details: { paymentHash } })
     }

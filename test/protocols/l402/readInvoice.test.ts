@@ -2,7 +2,11 @@ import { createRequire } from 'node:module'
 import { decode } from 'bolt11'
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
-import { bolt11Networks, createLightningNode, type InvoiceNetwork } from '../../../examples/local-stack/lightningNode.js'
+import {
+  bolt11Networks,
+  createLightningNode,
+  type InvoiceNetwork,
+} from '../../../examples/local-stack/lightningNode.js'
 import { lightningNetworks } from '../../../src/protocols/l402/networks.js'
 import { readInvoice } from '../../../src/protocols/l402/readInvoice.js'
 
@@ -11,7 +15,8 @@ const bech32 = createRequire(import.meta.url)('bech32') as {
   decode(text: string, limit?: number): { prefix: string; words: number[] }
   encode(prefix: string, words: number[], limit?: number): string
 }
-const withPrefix = (invoice: string, prefix: string) => bech32.encode(prefix, bech32.decode(invoice, 10_000).words, 10_000)
+const withPrefix = (invoice: string, prefix: string) =>
+  bech32.encode(prefix, bech32.decode(invoice, 10_000).words, 10_000)
 
 const node = createLightningNode()
 const networks = Object.keys(bolt11Networks) as InvoiceNetwork[]
@@ -22,12 +27,22 @@ describe('readInvoice', () => {
       fc.property(
         fc.constantFrom(...networks),
         // Up to 21M BTC, including sub-satoshi amounts (encoded with the `p` multiplier).
-        fc.oneof(fc.bigInt({ min: 1n, max: 10_000n }), fc.bigInt({ min: 1n, max: 21n * 10n ** 17n }), fc.bigInt({ min: 1n, max: 10n ** 9n }).map((sats) => sats * 1000n)),
+        fc.oneof(
+          fc.bigInt({ min: 1n, max: 10_000n }),
+          fc.bigInt({ min: 1n, max: 21n * 10n ** 17n }),
+          fc.bigInt({ min: 1n, max: 10n ** 9n }).map((sats) => sats * 1000n),
+        ),
         fc.integer({ min: 1_500_000_000, max: 2_000_000_000 }),
         fc.integer({ min: 1, max: 10_000_000 }),
         fc.boolean(),
         (network, amountMsat, timestamp, expirySeconds, withPayee) => {
-          const { invoice, paymentHash } = node.createInvoice({ network, amountMsat, timestamp, expirySeconds, withPayee })
+          const { invoice, paymentHash } = node.createInvoice({
+            network,
+            amountMsat,
+            timestamp,
+            expirySeconds,
+            withPayee,
+          })
           const reference = decode(invoice, bolt11Networks[network])
           const summary = readInvoice(invoice)
           expect(summary).toEqual({

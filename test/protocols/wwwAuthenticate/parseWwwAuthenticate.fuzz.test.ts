@@ -1,15 +1,26 @@
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { PayfetchError } from '../../../src/errors/PayfetchError.js'
-import { type AuthChallenge, parseWwwAuthenticate } from '../../../src/protocols/wwwAuthenticate/parseWwwAuthenticate.js'
+import {
+  type AuthChallenge,
+  parseWwwAuthenticate,
+} from '../../../src/protocols/wwwAuthenticate/parseWwwAuthenticate.js'
 
 const numRuns = 3000
 
 // A header value the fetch `Headers` class accepts: Latin-1 without NUL, CR or LF.
-const headerChar = fc.integer({ min: 0x01, max: 0xff }).filter((code) => code !== 0x0a && code !== 0x0d).map((code) => String.fromCharCode(code))
-const noise = fc.string({ unit: fc.oneof(headerChar, fc.constantFrom('"', '\\', ',', '=', ' ', "'", 'L402 ', 'token=', '"')), maxLength: 300 })
+const headerChar = fc
+  .integer({ min: 0x01, max: 0xff })
+  .filter((code) => code !== 0x0a && code !== 0x0d)
+  .map((code) => String.fromCharCode(code))
+const noise = fc.string({
+  unit: fc.oneof(headerChar, fc.constantFrom('"', '\\', ',', '=', ' ', "'", 'L402 ', 'token=', '"')),
+  maxLength: 300,
+})
 
-const tchar = fc.constantFrom(...'!#$%&\'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'.split(''))
+const tchar = fc.constantFrom(
+  ..."!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".split(''),
+)
 const token = fc.string({ unit: tchar, minLength: 1, maxLength: 12 })
 const quotable = fc.string({ unit: fc.oneof(headerChar, fc.constantFrom('"', '\\', ',')), maxLength: 40 })
 const challenge = fc.record({
@@ -19,7 +30,11 @@ const challenge = fc.record({
 
 const quote = (value: string) => `"${value.replace(/["\\]/g, '\\$&')}"`
 const serialize = (challenges: { scheme: string; params: [string, string][] }[]) =>
-  challenges.map(({ scheme, params }) => [scheme, params.map(([name, value]) => `${name}=${quote(value)}`).join(', ')].filter(Boolean).join(' ')).join(', ')
+  challenges
+    .map(({ scheme, params }) =>
+      [scheme, params.map(([name, value]) => `${name}=${quote(value)}`).join(', ')].filter(Boolean).join(' '),
+    )
+    .join(', ')
 
 /** Either challenges with lower-case schemes and string values, or CHALLENGE_INVALID; nothing else escapes. */
 function parsesOrRefuses(header: string): AuthChallenge[] | undefined {
@@ -42,13 +57,19 @@ function parsesOrRefuses(header: string): AuthChallenge[] | undefined {
 
 describe('parseWwwAuthenticate (fuzz)', () => {
   test('policy: arbitrary header text yields challenges or CHALLENGE_INVALID, never a TypeError', () => {
-    fc.assert(fc.property(noise, (header) => void parsesOrRefuses(header)), { numRuns })
+    fc.assert(
+      fc.property(noise, (header) => void parsesOrRefuses(header)),
+      { numRuns },
+    )
   })
 
   test('behavior: well-formed challenges with any quoted values round-trip, also joined from separate lines', () => {
     fc.assert(
       fc.property(fc.array(challenge, { minLength: 1, maxLength: 5 }), (challenges) => {
-        const expected = challenges.map(({ scheme, params }) => ({ scheme: scheme.toLowerCase(), params: Object.fromEntries(params.map(([name, value]) => [name.toLowerCase(), value])) }))
+        const expected = challenges.map(({ scheme, params }) => ({
+          scheme: scheme.toLowerCase(),
+          params: Object.fromEntries(params.map(([name, value]) => [name.toLowerCase(), value])),
+        }))
         expect(parsesOrRefuses(serialize(challenges))).toEqual(expected)
         const lines = new Headers(challenges.map((one): [string, string] => ['www-authenticate', serialize([one])]))
         expect(parsesOrRefuses(lines.get('www-authenticate') as string)).toEqual(expected)

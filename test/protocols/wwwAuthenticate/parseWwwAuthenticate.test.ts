@@ -2,16 +2,23 @@ import { describe, expect, test } from 'vitest'
 import { PayfetchError } from '../../../src/errors/PayfetchError.js'
 import { parseWwwAuthenticate } from '../../../src/protocols/wwwAuthenticate/parseWwwAuthenticate.js'
 
-const macaroon = 'AgEEbHNhdAJCAADiAccecbWfp/VY+J6vCO4Alla9RXo4x6/UM2QKD2pd7QEs8RenuCZZsSUOtnDUdlBQCq4jKIDICXKSVfjc7k2U=='
+const macaroon =
+  'AgEEbHNhdAJCAADiAccecbWfp/VY+J6vCO4Alla9RXo4x6/UM2QKD2pd7QEs8RenuCZZsSUOtnDUdlBQCq4jKIDICXKSVfjc7k2U=='
 const invoice = 'lnbcrt210n1p5abcdefpp5qqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqypqdq5xysxxatsyp3k7enxv4jsxqzpu'
 
 // What `fetch` hands over when a server sends the field more than once: the lines joined with ", ".
-const joined = (...lines: string[]) => new Headers(lines.map((line): [string, string] => ['www-authenticate', line])).get('www-authenticate')
+const joined = (...lines: string[]) =>
+  new Headers(lines.map((line): [string, string] => ['www-authenticate', line])).get('www-authenticate')
 
 describe('parseWwwAuthenticate', () => {
   test('behavior: Aperture sends LSAT then L402 on two lines; fetch joins them and both challenges come back in order', () => {
-    const header = joined(`LSAT macaroon="${macaroon}", invoice="${invoice}"`, `L402 macaroon="${macaroon}", invoice="${invoice}"`)
-    expect(header).toBe(`LSAT macaroon="${macaroon}", invoice="${invoice}", L402 macaroon="${macaroon}", invoice="${invoice}"`)
+    const header = joined(
+      `LSAT macaroon="${macaroon}", invoice="${invoice}"`,
+      `L402 macaroon="${macaroon}", invoice="${invoice}"`,
+    )
+    expect(header).toBe(
+      `LSAT macaroon="${macaroon}", invoice="${invoice}", L402 macaroon="${macaroon}", invoice="${invoice}"`,
+    )
     expect(parseWwwAuthenticate(header)).toEqual([
       { scheme: 'lsat', params: { macaroon, invoice } },
       { scheme: 'l402', params: { macaroon, invoice } },
@@ -19,21 +26,37 @@ describe('parseWwwAuthenticate', () => {
   })
 
   test("behavior: Alby's server helper forgets the comma after version; the parameters still belong to L402", () => {
-    expect(parseWwwAuthenticate(`L402 version="0" token="eyJwYXltZW50SGFzaCI6IjEyIn0.ab12", invoice="${invoice}"`)).toEqual([
-      { scheme: 'l402', params: { version: '0', token: 'eyJwYXltZW50SGFzaCI6IjEyIn0.ab12', invoice } },
-    ])
+    expect(
+      parseWwwAuthenticate(`L402 version="0" token="eyJwYXltZW50SGFzaCI6IjEyIn0.ab12", invoice="${invoice}"`),
+    ).toEqual([{ scheme: 'l402', params: { version: '0', token: 'eyJwYXltZW50SGFzaCI6IjEyIn0.ab12', invoice } }])
   })
 
   test('behavior: an MPP Payment challenge before the L402 one keeps its own parameters', () => {
-    const header = joined('Payment id="kM9xPqWvT2nJ", realm="api.example.com", method="lightning", intent="charge", request="eyJhbW91bnQiOiIxMDAwIn0"', `L402 version="0", token="${macaroon}", invoice="${invoice}"`)
+    const header = joined(
+      'Payment id="kM9xPqWvT2nJ", realm="api.example.com", method="lightning", intent="charge", request="eyJhbW91bnQiOiIxMDAwIn0"',
+      `L402 version="0", token="${macaroon}", invoice="${invoice}"`,
+    )
     expect(parseWwwAuthenticate(header)).toEqual([
-      { scheme: 'payment', params: { id: 'kM9xPqWvT2nJ', realm: 'api.example.com', method: 'lightning', intent: 'charge', request: 'eyJhbW91bnQiOiIxMDAwIn0' } },
+      {
+        scheme: 'payment',
+        params: {
+          id: 'kM9xPqWvT2nJ',
+          realm: 'api.example.com',
+          method: 'lightning',
+          intent: 'charge',
+          request: 'eyJhbW91bnQiOiIxMDAwIn0',
+        },
+      },
       { scheme: 'l402', params: { version: '0', token: macaroon, invoice } },
     ])
   })
 
   test('behavior: quoted strings keep their commas, spaces and escaped quotes', () => {
-    expect(parseWwwAuthenticate('Newauth realm="apps", type=1, title="Login to \\"apps\\", now", Basic realm="simple, really"')).toEqual([
+    expect(
+      parseWwwAuthenticate(
+        'Newauth realm="apps", type=1, title="Login to \\"apps\\", now", Basic realm="simple, really"',
+      ),
+    ).toEqual([
       { scheme: 'newauth', params: { realm: 'apps', type: '1', title: 'Login to "apps", now' } },
       { scheme: 'basic', params: { realm: 'simple, really' } },
     ])
@@ -45,11 +68,15 @@ describe('parseWwwAuthenticate', () => {
       { scheme: 'bearer', params: { realm: 'x' } },
     ])
     // Older L402 servers send unquoted base64 values.
-    expect(parseWwwAuthenticate(`L402 macaroon=${macaroon}, invoice=${invoice}`)).toEqual([{ scheme: 'l402', params: { macaroon, invoice } }])
+    expect(parseWwwAuthenticate(`L402 macaroon=${macaroon}, invoice=${invoice}`)).toEqual([
+      { scheme: 'l402', params: { macaroon, invoice } },
+    ])
   })
 
   test('behavior: scheme and parameter names compare case-insensitively; values keep their case', () => {
-    expect(parseWwwAuthenticate('l402 MACAROON="AbC=", Invoice="LNBC1"')).toEqual([{ scheme: 'l402', params: { macaroon: 'AbC=', invoice: 'LNBC1' } }])
+    expect(parseWwwAuthenticate('l402 MACAROON="AbC=", Invoice="LNBC1"')).toEqual([
+      { scheme: 'l402', params: { macaroon: 'AbC=', invoice: 'LNBC1' } },
+    ])
   })
 
   test('behavior: unknown schemes and parameters are returned for the caller to ignore; single quotes are unwrapped', () => {
@@ -70,7 +97,9 @@ describe('parseWwwAuthenticate', () => {
   })
 
   test('policy: an unterminated quoted string is dropped, not read as the rest of the field', () => {
-    expect(parseWwwAuthenticate('L402 invoice="lnbc1", token="abc')).toEqual([{ scheme: 'l402', params: { invoice: 'lnbc1' } }])
+    expect(parseWwwAuthenticate('L402 invoice="lnbc1", token="abc')).toEqual([
+      { scheme: 'l402', params: { invoice: 'lnbc1' } },
+    ])
   })
 
   test('behavior: empty and separator-only values give no challenge', () => {
@@ -94,7 +123,9 @@ describe('parseWwwAuthenticate', () => {
       parseWwwAuthenticate(header)
     } catch (error) {
       expect(error).toMatchObject({ code: 'CHALLENGE_INVALID', details: { length: header.length } })
-      expect((error as Error).message).toMatchInlineSnapshot(`"[CHALLENGE_INVALID] The WWW-Authenticate header is too large."`)
+      expect((error as Error).message).toMatchInlineSnapshot(
+        `"[CHALLENGE_INVALID] The WWW-Authenticate header is too large."`,
+      )
     }
   })
 })

@@ -12,7 +12,10 @@ const numRuns = 2000
 const caip2 = /^[-a-z0-9]{3,8}:[-_a-zA-Z0-9]{1,32}$/
 
 // A header value the fetch `Headers` class accepts: Latin-1, without NUL, CR or LF.
-const headerChar = fc.integer({ min: 0x01, max: 0xff }).filter((code) => code !== 0x0a && code !== 0x0d).map((code) => String.fromCharCode(code))
+const headerChar = fc
+  .integer({ min: 0x01, max: 0xff })
+  .filter((code) => code !== 0x0a && code !== 0x0d)
+  .map((code) => String.fromCharCode(code))
 const headerString = fc.string({ unit: headerChar, maxLength: 200 })
 // Strings that pass the base64 alphabet check, so the decoder gets past it.
 const base64ish = fc.stringMatching(/^[A-Za-z0-9+/]{0,64}={0,2}$/)
@@ -36,16 +39,30 @@ function decodesOrRefuses(challenge: Challenge): void {
     expect([1, 2]).toContain(offer.version)
   }
   // Whatever decoded must also yield a proof header without throwing.
-  for (const offer of offers) expect(Object.keys(x402.proofHeaders(offer, { payload: {} }, { idempotencyKey: 'payfetch-fuzz-0123456789abcdef' }))).toHaveLength(1)
+  for (const offer of offers)
+    expect(
+      Object.keys(x402.proofHeaders(offer, { payload: {} }, { idempotencyKey: 'payfetch-fuzz-0123456789abcdef' })),
+    ).toHaveLength(1)
 }
 
-const withHeader = (header: string, body?: string): Challenge => ({ url: 'https://api.example.com/r', headers: new Headers({ 'payment-required': header }), body })
-const withBody = (body: string | undefined): Challenge => ({ url: 'https://api.example.com/r', headers: new Headers(), body })
+const withHeader = (header: string, body?: string): Challenge => ({
+  url: 'https://api.example.com/r',
+  headers: new Headers({ 'payment-required': header }),
+  body,
+})
+const withBody = (body: string | undefined): Challenge => ({
+  url: 'https://api.example.com/r',
+  headers: new Headers(),
+  body,
+})
 
 // Structurally plausible x402 entries whose every field may be valid, subtly wrong, or junk. Each
 // field is valid most of the time, so that a good share of messages still decodes into offers.
 const mutated = <T>(valid: fc.Arbitrary<T>, ...wrong: fc.Arbitrary<unknown>[]) =>
-  fc.oneof({ weight: 12 * wrong.length, arbitrary: valid as fc.Arbitrary<unknown> }, ...wrong.map((arbitrary) => ({ weight: 1, arbitrary })))
+  fc.oneof(
+    { weight: 12 * wrong.length, arbitrary: valid as fc.Arbitrary<unknown> },
+    ...wrong.map((arbitrary) => ({ weight: 1, arbitrary })),
+  )
 const absent = fc.constant(undefined)
 const amount = mutated(
   fc.bigInt({ min: 1n, max: 2n ** 260n }).map(String),
@@ -55,36 +72,75 @@ const amount = mutated(
   absent,
 )
 const network = mutated(
-  fc.constantFrom('eip155:8453', 'eip155:84532', 'base', 'base-sepolia', 'solana', 'solana-devnet', 'solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp'),
-  fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty', 'eip155:', ':8453', 'EIP155:1', 'eip155:1:2', 'base-mainnet'),
+  fc.constantFrom(
+    'eip155:8453',
+    'eip155:84532',
+    'base',
+    'base-sepolia',
+    'solana',
+    'solana-devnet',
+    'solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp',
+  ),
+  fc.constantFrom(
+    '__proto__',
+    'constructor',
+    'toString',
+    'hasOwnProperty',
+    'eip155:',
+    ':8453',
+    'EIP155:1',
+    'eip155:1:2',
+    'base-mainnet',
+  ),
   fc.stringMatching(/^[-a-z0-9]{1,10}:[-_a-zA-Z0-9]{0,40}$/),
   anyString,
   fc.integer(),
   absent,
 )
-const address = mutated(fc.constantFrom('0x036CbD53842c5426634e7929541eC2318f3dCF7e', '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913', '0x209693Bc6afc0C5328bA36FaF03C514EF312287C'), anyString, json, absent)
-const entry = fc.record(
-  {
-    scheme: mutated(fc.constantFrom('exact', 'upto'), anyString, json),
-    network,
-    amount,
-    maxAmountRequired: amount,
-    asset: address,
-    payTo: address,
-    resource: mutated(fc.webUrl(), anyString, json),
-    description: mutated(anyString, json),
-    maxTimeoutSeconds: mutated(fc.integer({ min: 1, max: 100_000 }), fc.constantFrom(0, -1, 1.5, Number.MAX_SAFE_INTEGER + 1, '60', null)),
-    extra: mutated(fc.record({ name: fc.constantFrom('USDC', 'USD Coin'), version: fc.constant('2') }), json),
-  },
-  { requiredKeys: ['scheme', 'network', 'amount', 'asset', 'payTo'] },
-).chain((fields) =>
-  // v1 reads maxAmountRequired and v2 amount; often make both carry the same value.
-  fc.constantFrom('as is', 'same amounts').map((how) => (how === 'as is' ? fields : { ...fields, maxAmountRequired: fields.amount })),
+const address = mutated(
+  fc.constantFrom(
+    '0x036CbD53842c5426634e7929541eC2318f3dCF7e',
+    '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913',
+    '0x209693Bc6afc0C5328bA36FaF03C514EF312287C',
+  ),
+  anyString,
+  json,
+  absent,
 )
+const entry = fc
+  .record(
+    {
+      scheme: mutated(fc.constantFrom('exact', 'upto'), anyString, json),
+      network,
+      amount,
+      maxAmountRequired: amount,
+      asset: address,
+      payTo: address,
+      resource: mutated(fc.webUrl(), anyString, json),
+      description: mutated(anyString, json),
+      maxTimeoutSeconds: mutated(
+        fc.integer({ min: 1, max: 100_000 }),
+        fc.constantFrom(0, -1, 1.5, Number.MAX_SAFE_INTEGER + 1, '60', null),
+      ),
+      extra: mutated(fc.record({ name: fc.constantFrom('USDC', 'USD Coin'), version: fc.constant('2') }), json),
+    },
+    { requiredKeys: ['scheme', 'network', 'amount', 'asset', 'payTo'] },
+  )
+  .chain((fields) =>
+    // v1 reads maxAmountRequired and v2 amount; often make both carry the same value.
+    fc
+      .constantFrom('as is', 'same amounts')
+      .map((how) => (how === 'as is' ? fields : { ...fields, maxAmountRequired: fields.amount })),
+  )
 const message = fc.record(
   {
     x402Version: mutated(fc.constantFrom(1, 2), fc.constantFrom(0, 3, '2', 1.5, null)),
-    accepts: mutated(fc.array(mutated(entry, json), { minLength: 1, maxLength: 4 }), fc.constant([]), fc.array(entry, { minLength: 33, maxLength: 34 }), json),
+    accepts: mutated(
+      fc.array(mutated(entry, json), { minLength: 1, maxLength: 4 }),
+      fc.constant([]),
+      fc.array(entry, { minLength: 33, maxLength: 34 }),
+      json,
+    ),
     error: mutated(anyString, json),
     resource: mutated(fc.record({ url: fc.webUrl() }), json),
     extensions: json,
@@ -109,7 +165,14 @@ describe('decodeX402 (fuzz)', () => {
 
   test('behavior: arbitrary bodies decode or refuse with CHALLENGE_INVALID', () => {
     fc.assert(
-      fc.property(fc.oneof(json.map((value) => JSON.stringify(value)), anyString, absent), (body) => decodesOrRefuses(withBody(body))),
+      fc.property(
+        fc.oneof(
+          json.map((value) => JSON.stringify(value)),
+          anyString,
+          absent,
+        ),
+        (body) => decodesOrRefuses(withBody(body)),
+      ),
       { numRuns },
     )
   })
@@ -129,7 +192,13 @@ describe('decodeX402 (fuzz)', () => {
   test('behavior: a well-formed v2 entry always yields its exact amount', () => {
     fc.assert(
       fc.property(fc.bigInt({ min: 1n, max: 10n ** 78n - 1n }), (value) => {
-        const accepted = { scheme: 'exact', network: 'eip155:8453', amount: value.toString(), asset: '0xA', payTo: '0xB' }
+        const accepted = {
+          scheme: 'exact',
+          network: 'eip155:8453',
+          amount: value.toString(),
+          asset: '0xA',
+          payTo: '0xB',
+        }
         const offers = decodeX402(withHeader(encodeBase64Json({ x402Version: 2, accepts: [accepted] })))
         expect(offers.map((offer) => offer.amount)).toEqual([value])
       }),
@@ -163,7 +232,8 @@ describe('readSettlement (fuzz)', () => {
           expect(typeof read.success).toBe('boolean')
           if (read.amount !== undefined) expect(read.amount > 0n).toBe(true)
           if (read.network !== undefined) expect(read.network).toMatch(caip2)
-          for (const text of [read.transaction, read.payer, read.errorReason]) if (text !== undefined) expect(typeof text).toBe('string')
+          for (const text of [read.transaction, read.payer, read.errorReason])
+            if (text !== undefined) expect(typeof text).toBe('string')
         },
       ),
       { numRuns },
@@ -175,7 +245,13 @@ function withoutNegativeZero(value: unknown): unknown {
   if (Object.is(value, -0)) return 0
   if (Array.isArray(value)) return value.map(withoutNegativeZero)
   if (typeof value === 'object' && value !== null)
-    for (const [key, field] of Object.entries(value)) Object.defineProperty(value, key, { value: withoutNegativeZero(field), enumerable: true, writable: true, configurable: true })
+    for (const [key, field] of Object.entries(value))
+      Object.defineProperty(value, key, {
+        value: withoutNegativeZero(field),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      })
   return value
 }
 

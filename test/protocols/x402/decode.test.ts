@@ -25,7 +25,10 @@ function v2Requirement(overrides: Record<string, unknown> = {}): Record<string, 
   }
 }
 
-function v2Message(accepts: unknown[] = [v2Requirement()], overrides: Record<string, unknown> = {}): Record<string, unknown> {
+function v2Message(
+  accepts: unknown[] = [v2Requirement()],
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     x402Version: 2,
     error: 'PAYMENT-SIGNATURE header is required',
@@ -58,7 +61,9 @@ function v1Message(accepts: unknown[] = [v1Requirement()]): Record<string, unkno
 }
 
 /** A 402 as the adapters see it. `header` is the raw PAYMENT-REQUIRED value. */
-function challenge(parts: { header?: string; body?: string | undefined; url?: string; headers?: Record<string, string> } = {}): Challenge {
+function challenge(
+  parts: { header?: string; body?: string | undefined; url?: string; headers?: Record<string, string> } = {},
+): Challenge {
   const headers = new Headers(parts.headers)
   if (parts.header !== undefined) headers.set('PAYMENT-REQUIRED', parts.header)
   return { url: parts.url ?? 'https://api.example.com/fallback', headers, body: 'body' in parts ? parts.body : '{}' }
@@ -77,7 +82,7 @@ function rejection(input: Challenge): Pick<PayfetchError, 'code' | 'message' | '
     expect(error.code).toBe('CHALLENGE_INVALID')
     return { code: error.code, message: error.message, details: error.details }
   }
-  throw new Error(`expected CHALLENGE_INVALID, decoded ${offers instanceof Array ? offers.length : 0} offer(s)`)
+  throw new Error(`expected CHALLENGE_INVALID, decoded ${Array.isArray(offers) ? offers.length : 0} offer(s)`)
 }
 
 /** The problem reported for the single entry of a challenge that has no usable entry. */
@@ -125,7 +130,12 @@ describe('decodeX402', () => {
   })
 
   test('behavior: decodes every v2 entry in the server order', () => {
-    const base = v2Requirement({ network: 'eip155:8453', asset: '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913', amount: '5000', extra: { name: 'USD Coin', version: '2' } })
+    const base = v2Requirement({
+      network: 'eip155:8453',
+      asset: '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913',
+      amount: '5000',
+      extra: { name: 'USD Coin', version: '2' },
+    })
     const offers = decodeX402(headerChallenge(v2Message([v2Requirement(), base])))
     expect(offers.map((offer) => [offer.network, offer.amount, offer.extra])).toEqual([
       ['eip155:84532', 10000n, { name: 'USDC', version: '2' }],
@@ -136,7 +146,13 @@ describe('decodeX402', () => {
   test('behavior: reads a v2 message from the body when the header is absent', () => {
     const offers = decodeX402(bodyChallenge(v2Message()))
     expect(offers).toHaveLength(1)
-    expect(offers[0]).toMatchObject({ version: 2, network: 'eip155:84532', amount: 10000n, resource: url, raw: v2Requirement() })
+    expect(offers[0]).toMatchObject({
+      version: 2,
+      network: 'eip155:84532',
+      amount: 10000n,
+      resource: url,
+      raw: v2Requirement(),
+    })
   })
 
   test('behavior: a header and a body with the same accepts agree', () => {
@@ -146,7 +162,9 @@ describe('decodeX402', () => {
   })
 
   test('behavior: the v2 header is read even when the body is not JSON', () => {
-    const offers = decodeX402(challenge({ header: encodeBase64Json(v2Message()), body: '<html>Payment Required</html>' }))
+    const offers = decodeX402(
+      challenge({ header: encodeBase64Json(v2Message()), body: '<html>Payment Required</html>' }),
+    )
     expect(offers.map((offer) => offer.network)).toEqual(['eip155:84532'])
   })
 
@@ -210,19 +228,39 @@ describe('decodeX402', () => {
 
   test('behavior: a v1 entry names its own resource; without one the URL that answered 402 is used', () => {
     const offers = decodeX402(
-      challenge({ url: 'https://api.example.com/asked', body: JSON.stringify(v1Message([v1Requirement({ resource: 'https://api.example.com/entry' }), v1Requirement({ resource: undefined })])) }),
+      challenge({
+        url: 'https://api.example.com/asked',
+        body: JSON.stringify(
+          v1Message([
+            v1Requirement({ resource: 'https://api.example.com/entry' }),
+            v1Requirement({ resource: undefined }),
+          ]),
+        ),
+      }),
     )
-    expect(offers.map((offer) => offer.resource)).toEqual(['https://api.example.com/entry', 'https://api.example.com/asked'])
+    expect(offers.map((offer) => offer.resource)).toEqual([
+      'https://api.example.com/entry',
+      'https://api.example.com/asked',
+    ])
   })
 
   test('behavior: a v2 offer takes resource.url from the message, else the URL that answered 402', () => {
-    const withResource = decodeX402(challenge({ url: 'https://api.example.com/asked', header: encodeBase64Json(v2Message()) }))
-    const without = decodeX402(challenge({ url: 'https://api.example.com/asked', header: encodeBase64Json(v2Message(undefined, { resource: undefined })) }))
+    const withResource = decodeX402(
+      challenge({ url: 'https://api.example.com/asked', header: encodeBase64Json(v2Message()) }),
+    )
+    const without = decodeX402(
+      challenge({
+        url: 'https://api.example.com/asked',
+        header: encodeBase64Json(v2Message(undefined, { resource: undefined })),
+      }),
+    )
     expect([withResource[0]?.resource, without[0]?.resource]).toEqual([url, 'https://api.example.com/asked'])
   })
 
   test('behavior: known USDC gets decimals and symbol, whatever the address case', () => {
-    const offers = decodeX402(headerChallenge(v2Message([v2Requirement(), v2Requirement({ asset: baseSepoliaUsdc.toLowerCase() })])))
+    const offers = decodeX402(
+      headerChallenge(v2Message([v2Requirement(), v2Requirement({ asset: baseSepoliaUsdc.toLowerCase() })])),
+    )
     expect(offers.map((offer) => offer.asset)).toEqual([
       { id: baseSepoliaUsdc, decimals: 6, symbol: 'USDC' },
       { id: baseSepoliaUsdc.toLowerCase(), decimals: 6, symbol: 'USDC' },
@@ -231,7 +269,9 @@ describe('decodeX402', () => {
 
   test('behavior: an unknown asset, or USDC’s address on another chain, has no decimals or symbol', () => {
     const unknown = '0x1111111111111111111111111111111111111111'
-    const offers = decodeX402(headerChallenge(v2Message([v2Requirement({ asset: unknown }), v2Requirement({ network: 'eip155:8453' })])))
+    const offers = decodeX402(
+      headerChallenge(v2Message([v2Requirement({ asset: unknown }), v2Requirement({ network: 'eip155:8453' })])),
+    )
     expect(offers.map((offer) => offer.asset)).toEqual([
       { id: unknown, decimals: undefined, symbol: undefined },
       { id: baseSepoliaUsdc, decimals: undefined, symbol: undefined },
@@ -239,7 +279,11 @@ describe('decodeX402', () => {
   })
 
   test('behavior: extra may be absent or null; maxTimeoutSeconds may be absent', () => {
-    const offers = decodeX402(headerChallenge(v2Message([v2Requirement({ extra: null, maxTimeoutSeconds: undefined }), v2Requirement({ extra: undefined })])))
+    const offers = decodeX402(
+      headerChallenge(
+        v2Message([v2Requirement({ extra: null, maxTimeoutSeconds: undefined }), v2Requirement({ extra: undefined })]),
+      ),
+    )
     expect(offers.map((offer) => [offer.extra, offer.maxTimeoutSeconds])).toEqual([
       [{}, undefined],
       [{}, 60],
@@ -252,7 +296,9 @@ describe('decodeX402', () => {
   })
 
   test('behavior: one bad entry next to a good one yields just the good offer', () => {
-    const offers = decodeX402(headerChallenge(v2Message([v2Requirement({ amount: '-1' }), v2Requirement({ amount: '20000' })])))
+    const offers = decodeX402(
+      headerChallenge(v2Message([v2Requirement({ amount: '-1' }), v2Requirement({ amount: '20000' })])),
+    )
     expect(offers.map((offer) => [offer.amount, offer.raw])).toEqual([[20000n, v2Requirement({ amount: '20000' })]])
   })
 
@@ -294,7 +340,10 @@ describe('decodeX402', () => {
     expect(standard).toMatch(/[+/]/)
     const url = standard.replaceAll('+', '-').replaceAll('/', '_')
     expect(decodeX402(challenge({ header: standard }))).toHaveLength(1)
-    expect(rejection(challenge({ header: url }))).toMatchObject({ code: 'CHALLENGE_INVALID', message: '[CHALLENGE_INVALID] Invalid x402 challenge: the PAYMENT-REQUIRED header is not base64 JSON.' })
+    expect(rejection(challenge({ header: url }))).toMatchObject({
+      code: 'CHALLENGE_INVALID',
+      message: '[CHALLENGE_INVALID] Invalid x402 challenge: the PAYMENT-REQUIRED header is not base64 JSON.',
+    })
   })
 
   test('error: the header is unpadded base64', () => {
@@ -305,11 +354,15 @@ describe('decodeX402', () => {
   })
 
   test('error: the header is base64 of something that is not JSON', () => {
-    expect(rejection(challenge({ header: btoa('x402Version: 2') })).message).toMatchInlineSnapshot(`"[CHALLENGE_INVALID] Invalid x402 challenge: the PAYMENT-REQUIRED header is not base64 JSON."`)
+    expect(rejection(challenge({ header: btoa('x402Version: 2') })).message).toMatchInlineSnapshot(
+      `"[CHALLENGE_INVALID] Invalid x402 challenge: the PAYMENT-REQUIRED header is not base64 JSON."`,
+    )
   })
 
   test('error: the header is base64 JSON but not an object', () => {
-    expect(rejection(challenge({ header: encodeBase64Json([v2Message()]) })).message).toMatchInlineSnapshot(`"[CHALLENGE_INVALID] Invalid x402 challenge: the PAYMENT-REQUIRED header is not base64 JSON."`)
+    expect(rejection(challenge({ header: encodeBase64Json([v2Message()]) })).message).toMatchInlineSnapshot(
+      `"[CHALLENGE_INVALID] Invalid x402 challenge: the PAYMENT-REQUIRED header is not base64 JSON."`,
+    )
   })
 
   test('error: the header carries x402Version 1', () => {
@@ -336,20 +389,31 @@ describe('decodeX402', () => {
         "message": "[CHALLENGE_INVALID] Invalid x402 challenge: the PAYMENT-REQUIRED header has an unsupported x402Version.",
       }
     `)
-    expect(rejection(headerChallenge(v2Message(undefined, { x402Version: '2' }))).details).toEqual({ protocol: 'x402', x402Version: '2' })
+    expect(rejection(headerChallenge(v2Message(undefined, { x402Version: '2' }))).details).toEqual({
+      protocol: 'x402',
+      x402Version: '2',
+    })
   })
 
   test('error: the body carries an unsupported x402Version', () => {
-    expect(rejection(bodyChallenge({ ...v1Message(), x402Version: 0 })).message).toMatchInlineSnapshot(`"[CHALLENGE_INVALID] Invalid x402 challenge: the 402 body has an unsupported x402Version."`)
+    expect(rejection(bodyChallenge({ ...v1Message(), x402Version: 0 })).message).toMatchInlineSnapshot(
+      `"[CHALLENGE_INVALID] Invalid x402 challenge: the 402 body has an unsupported x402Version."`,
+    )
   })
 
   test('error: empty accepts', () => {
-    expect(rejection(headerChallenge(v2Message([]))).message).toMatchInlineSnapshot(`"[CHALLENGE_INVALID] Invalid x402 challenge: the PAYMENT-REQUIRED header has no accepts."`)
-    expect(rejection(bodyChallenge(v1Message([]))).message).toMatchInlineSnapshot(`"[CHALLENGE_INVALID] Invalid x402 challenge: the 402 body has no accepts."`)
+    expect(rejection(headerChallenge(v2Message([]))).message).toMatchInlineSnapshot(
+      `"[CHALLENGE_INVALID] Invalid x402 challenge: the PAYMENT-REQUIRED header has no accepts."`,
+    )
+    expect(rejection(bodyChallenge(v1Message([]))).message).toMatchInlineSnapshot(
+      `"[CHALLENGE_INVALID] Invalid x402 challenge: the 402 body has no accepts."`,
+    )
   })
 
   test('error: accepts is not an array', () => {
-    expect(rejection(headerChallenge(v2Message(undefined, { accepts: v2Requirement() }))).message).toContain('has no accepts')
+    expect(rejection(headerChallenge(v2Message(undefined, { accepts: v2Requirement() }))).message).toContain(
+      'has no accepts',
+    )
   })
 
   test('error: more than 32 accepts', () => {
@@ -368,7 +432,8 @@ describe('decodeX402', () => {
 
   test('error: a header larger than 64 KiB', () => {
     // Pad the message until its base64 is exactly 64 KiB: that still decodes; one more quantum does not.
-    const sized = (length: number) => encodeBase64Json(v2Message(undefined, { extensions: { pad: 'x'.repeat(length) } }))
+    const sized = (length: number) =>
+      encodeBase64Json(v2Message(undefined, { extensions: { pad: 'x'.repeat(length) } }))
     let length = Math.floor(((64 * 1024 - sized(0).length) * 3) / 4) - 8
     while (sized(length).length < 64 * 1024) length++
     expect(sized(length)).toHaveLength(64 * 1024)
@@ -411,21 +476,27 @@ describe('decodeX402', () => {
     ['a space-padded', ' 10000'],
     ['a 79-digit', '1'.repeat(79)],
   ])('error: %s amount', (_, amount) => {
-    expect(problemsOf(headerChallenge(v2Message([v2Requirement({ amount })])))).toEqual(['accepts[0]: amount is not a positive integer string'])
-  })
-
-  test('error: an amount given as a JSON number', () => {
-    expect(problemsOf(headerChallenge(v2Message([v2Requirement({ amount: 10000 })])))).toEqual(['accepts[0]: amount is not a positive integer string'])
-  })
-
-  test('error: a v1 entry with amount instead of maxAmountRequired', () => {
-    expect(problemsOf(bodyChallenge(v1Message([v1Requirement({ maxAmountRequired: undefined, amount: '10000' })])))).toEqual([
-      'accepts[0]: maxAmountRequired is not a positive integer string',
+    expect(problemsOf(headerChallenge(v2Message([v2Requirement({ amount })])))).toEqual([
+      'accepts[0]: amount is not a positive integer string',
     ])
   })
 
+  test('error: an amount given as a JSON number', () => {
+    expect(problemsOf(headerChallenge(v2Message([v2Requirement({ amount: 10000 })])))).toEqual([
+      'accepts[0]: amount is not a positive integer string',
+    ])
+  })
+
+  test('error: a v1 entry with amount instead of maxAmountRequired', () => {
+    expect(
+      problemsOf(bodyChallenge(v1Message([v1Requirement({ maxAmountRequired: undefined, amount: '10000' })]))),
+    ).toEqual(['accepts[0]: maxAmountRequired is not a positive integer string'])
+  })
+
   test('error: a v1 zero maxAmountRequired', () => {
-    expect(problemsOf(bodyChallenge(v1Message([v1Requirement({ maxAmountRequired: '0' })])))).toEqual(['accepts[0]: maxAmountRequired is not a positive integer string'])
+    expect(problemsOf(bodyChallenge(v1Message([v1Requirement({ maxAmountRequired: '0' })])))).toEqual([
+      'accepts[0]: maxAmountRequired is not a positive integer string',
+    ])
   })
 
   test('error: missing payTo', () => {
@@ -441,12 +512,28 @@ describe('decodeX402', () => {
         "message": "[CHALLENGE_INVALID] Invalid x402 challenge: no usable payment option in the x402 challenge.",
       }
     `)
-    expect(problemsOf(headerChallenge(v2Message([v2Requirement({ payTo: '' })])))).toEqual(['accepts[0]: payTo is missing'])
+    expect(problemsOf(headerChallenge(v2Message([v2Requirement({ payTo: '' })])))).toEqual([
+      'accepts[0]: payTo is missing',
+    ])
   })
 
   test('error: missing scheme, network or asset', () => {
-    const problems = problemsOf(headerChallenge(v2Message([v2Requirement({ scheme: undefined }), v2Requirement({ network: 8453 }), v2Requirement({ asset: null }), 'exact'])))
-    expect(problems).toEqual(['accepts[0]: scheme is missing', 'accepts[1]: network is missing', 'accepts[2]: asset is missing', 'accepts[3]: not an object'])
+    const problems = problemsOf(
+      headerChallenge(
+        v2Message([
+          v2Requirement({ scheme: undefined }),
+          v2Requirement({ network: 8453 }),
+          v2Requirement({ asset: null }),
+          'exact',
+        ]),
+      ),
+    )
+    expect(problems).toEqual([
+      'accepts[0]: scheme is missing',
+      'accepts[1]: network is missing',
+      'accepts[2]: asset is missing',
+      'accepts[3]: not an object',
+    ])
   })
 
   test('error: an unknown v1 network name', () => {
@@ -465,21 +552,37 @@ describe('decodeX402', () => {
   })
 
   test('error: v1 network names inherited from Object.prototype are unknown', () => {
-    const problems = problemsOf(bodyChallenge(v1Message([v1Requirement({ network: 'constructor' }), v1Requirement({ network: '__proto__' })])))
+    const problems = problemsOf(
+      bodyChallenge(v1Message([v1Requirement({ network: 'constructor' }), v1Requirement({ network: '__proto__' })])),
+    )
     expect(problems).toEqual(['accepts[0]: unknown network "constructor"', 'accepts[1]: unknown network "__proto__"'])
   })
 
   test('error: a v2 network that is not CAIP-2', () => {
-    expect(problemsOf(headerChallenge(v2Message([v2Requirement({ network: 'base-sepolia' })])))).toEqual(['accepts[0]: unknown network "base-sepolia"'])
+    expect(problemsOf(headerChallenge(v2Message([v2Requirement({ network: 'base-sepolia' })])))).toEqual([
+      'accepts[0]: unknown network "base-sepolia"',
+    ])
   })
 
   test('error: maxTimeoutSeconds that is not a positive integer', () => {
-    const problems = problemsOf(headerChallenge(v2Message([0, -1, 1.5, '60', Number.MAX_SAFE_INTEGER + 1].map((maxTimeoutSeconds) => v2Requirement({ maxTimeoutSeconds })))))
-    expect(problems).toEqual([0, 1, 2, 3, 4].map((index) => `accepts[${index}]: maxTimeoutSeconds is not a positive integer`))
+    const problems = problemsOf(
+      headerChallenge(
+        v2Message(
+          [0, -1, 1.5, '60', Number.MAX_SAFE_INTEGER + 1].map((maxTimeoutSeconds) =>
+            v2Requirement({ maxTimeoutSeconds }),
+          ),
+        ),
+      ),
+    )
+    expect(problems).toEqual(
+      [0, 1, 2, 3, 4].map((index) => `accepts[${index}]: maxTimeoutSeconds is not a positive integer`),
+    )
   })
 
   test('error: extra that is not an object', () => {
-    expect(problemsOf(headerChallenge(v2Message([v2Requirement({ extra: ['USDC', '2'] })])))).toEqual(['accepts[0]: extra is not an object'])
+    expect(problemsOf(headerChallenge(v2Message([v2Requirement({ extra: ['USDC', '2'] })])))).toEqual([
+      'accepts[0]: extra is not an object',
+    ])
   })
 
   test('error: the header and the body offer different payments', () => {
@@ -512,11 +615,15 @@ describe('decodeX402', () => {
   })
 
   test('error: a body that speaks x402 but is malformed', () => {
-    expect(rejection(bodyChallenge({ x402Version: 1 })).message).toMatchInlineSnapshot(`"[CHALLENGE_INVALID] Invalid x402 challenge: the 402 body has no accepts."`)
+    expect(rejection(bodyChallenge({ x402Version: 1 })).message).toMatchInlineSnapshot(
+      `"[CHALLENGE_INVALID] Invalid x402 challenge: the 402 body has no accepts."`,
+    )
   })
 
   test('error: every entry unusable lists every problem', () => {
-    const problems = problemsOf(headerChallenge(v2Message([v2Requirement({ amount: '0' }), v2Requirement({ payTo: 1 })])))
+    const problems = problemsOf(
+      headerChallenge(v2Message([v2Requirement({ amount: '0' }), v2Requirement({ payTo: 1 })])),
+    )
     expect(problems).toEqual(['accepts[0]: amount is not a positive integer string', 'accepts[1]: payTo is missing'])
   })
 })
@@ -525,7 +632,13 @@ describe('readPaymentRequired', () => {
   test('behavior: returns the message with its error, resource and extensions', () => {
     const extensions = { bazaar: { info: { input: { type: 'http' } }, schema: {} } }
     const message = readPaymentRequired(headerChallenge(v2Message(undefined, { extensions })))
-    expect(message).toEqual({ x402Version: 2, error: 'PAYMENT-SIGNATURE header is required', resource: v2Message().resource, accepts: [v2Requirement()], extensions })
+    expect(message).toEqual({
+      x402Version: 2,
+      error: 'PAYMENT-SIGNATURE header is required',
+      resource: v2Message().resource,
+      accepts: [v2Requirement()],
+      extensions,
+    })
   })
 
   test('behavior: undefined when the response does not speak x402', () => {
@@ -538,7 +651,9 @@ describe('readSettlement', () => {
   const payer = '0x857b06519E91e3A54538791bDbb0E22373e36b66'
 
   test('behavior: reads PAYMENT-RESPONSE', () => {
-    const headers = new Headers({ 'PAYMENT-RESPONSE': encodeBase64Json({ success: true, transaction, network: 'eip155:84532', payer }) })
+    const headers = new Headers({
+      'PAYMENT-RESPONSE': encodeBase64Json({ success: true, transaction, network: 'eip155:84532', payer }),
+    })
     expect(readSettlement(headers)).toMatchInlineSnapshot(`
       {
         "amount": undefined,
@@ -552,8 +667,17 @@ describe('readSettlement', () => {
   })
 
   test('behavior: reads X-PAYMENT-RESPONSE and maps the v1 network name to CAIP-2', () => {
-    const headers = new Headers({ 'X-PAYMENT-RESPONSE': encodeBase64Json({ success: true, transaction, network: 'base-sepolia', payer }) })
-    expect(readSettlement(headers)).toEqual({ success: true, transaction, network: 'eip155:84532', payer, amount: undefined, errorReason: undefined })
+    const headers = new Headers({
+      'X-PAYMENT-RESPONSE': encodeBase64Json({ success: true, transaction, network: 'base-sepolia', payer }),
+    })
+    expect(readSettlement(headers)).toEqual({
+      success: true,
+      transaction,
+      network: 'eip155:84532',
+      payer,
+      amount: undefined,
+      errorReason: undefined,
+    })
   })
 
   test('behavior: PAYMENT-RESPONSE wins over X-PAYMENT-RESPONSE', () => {
@@ -567,15 +691,32 @@ describe('readSettlement', () => {
   test('behavior: reads a settled amount, and errorReason or else errorMessage', () => {
     const read = (value: unknown) => readSettlement(new Headers({ 'PAYMENT-RESPONSE': encodeBase64Json(value) }))
     expect(read({ success: true, transaction: '0x01', network: 'eip155:8453', amount: '2500' })?.amount).toBe(2500n)
-    expect(read({ success: false, errorReason: 'insufficient_funds', errorMessage: 'not enough' })?.errorReason).toBe('insufficient_funds')
+    expect(read({ success: false, errorReason: 'insufficient_funds', errorMessage: 'not enough' })?.errorReason).toBe(
+      'insufficient_funds',
+    )
     expect(read({ success: false, errorMessage: 'not enough' })?.errorReason).toBe('not enough')
   })
 
   test('behavior: an unknown network name or malformed fields are dropped, not trusted', () => {
     const settlement = readSettlement(
-      new Headers({ 'PAYMENT-RESPONSE': encodeBase64Json({ success: true, transaction: 7, network: 'base-mainnet', payer: 'x'.repeat(513), amount: '-5' }) }),
+      new Headers({
+        'PAYMENT-RESPONSE': encodeBase64Json({
+          success: true,
+          transaction: 7,
+          network: 'base-mainnet',
+          payer: 'x'.repeat(513),
+          amount: '-5',
+        }),
+      }),
     )
-    expect(settlement).toEqual({ success: true, transaction: undefined, network: undefined, payer: undefined, amount: undefined, errorReason: undefined })
+    expect(settlement).toEqual({
+      success: true,
+      transaction: undefined,
+      network: undefined,
+      payer: undefined,
+      amount: undefined,
+      errorReason: undefined,
+    })
   })
 
   test.each([
@@ -597,7 +738,8 @@ describe('x402.proofHeaders', () => {
   // Servers that do not declare payment-identifier never see the key in the proof.
   const context = { idempotencyKey: 'payfetch-call-0123456789abcdef' }
   const payload = {
-    signature: '0x2d6a7588d6acca505cbf0d9a4a227e0c52c6c34008c8e8986a1283259764173608a2ce6496642e377d6da8dbbf5836e9bd15092f9ecab05ded3d6293af148b571c',
+    signature:
+      '0x2d6a7588d6acca505cbf0d9a4a227e0c52c6c34008c8e8986a1283259764173608a2ce6496642e377d6da8dbbf5836e9bd15092f9ecab05ded3d6293af148b571c',
     authorization: {
       from: '0x857b06519E91e3A54538791bDbb0E22373e36b66',
       to: merchant,
@@ -611,7 +753,12 @@ describe('x402.proofHeaders', () => {
   test('behavior: v2 sends PAYMENT-SIGNATURE echoing resource, the accepted entry verbatim, the payload and the extensions', () => {
     const extensions = { bazaar: { info: { input: { type: 'http', method: 'GET' } }, schema: { type: 'object' } } }
     // Fields payfetch does not model (mimeType, a future field) must survive the echo untouched.
-    const chosen = v2Requirement({ network: 'eip155:8453', asset: '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913', mimeType: 'application/json', future: { a: [1, 2] } })
+    const chosen = v2Requirement({
+      network: 'eip155:8453',
+      asset: '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913',
+      mimeType: 'application/json',
+      future: { a: [1, 2] },
+    })
     const [, offer] = decodeX402(headerChallenge(v2Message([v2Requirement(), chosen], { extensions })))
     const headers = x402.proofHeaders(offer!, { payload }, context)
     expect(Object.keys(headers)).toEqual(['payment-signature'])
@@ -638,9 +785,15 @@ describe('x402.proofHeaders', () => {
   test('behavior: v2 echoes an empty extensions object and omits absent extensions', () => {
     const [withEmpty] = decodeX402(headerChallenge(v2Message()))
     const [without] = decodeX402(headerChallenge(v2Message(undefined, { extensions: undefined })))
-    const decode = (headers: Record<string, string>) => decodeBase64Json(headers['payment-signature']!) as Record<string, unknown>
+    const decode = (headers: Record<string, string>) =>
+      decodeBase64Json(headers['payment-signature']!) as Record<string, unknown>
     expect(decode(x402.proofHeaders(withEmpty!, { payload }, context)).extensions).toEqual({})
-    expect(Object.keys(decode(x402.proofHeaders(without!, { payload }, context)))).toEqual(['x402Version', 'resource', 'accepted', 'payload'])
+    expect(Object.keys(decode(x402.proofHeaders(without!, { payload }, context)))).toEqual([
+      'x402Version',
+      'resource',
+      'accepted',
+      'payload',
+    ])
   })
 
   test('behavior: v1 sends X-PAYMENT with the scheme and the original v1 network name', () => {
@@ -648,7 +801,12 @@ describe('x402.proofHeaders', () => {
     expect(offer?.network).toBe('eip155:84532')
     const headers = x402.proofHeaders(offer!, { payload }, context)
     expect(Object.keys(headers)).toEqual(['x-payment'])
-    expect(decodeBase64Json(headers['x-payment']!)).toStrictEqual({ x402Version: 1, scheme: 'exact', network: 'base-sepolia', payload })
+    expect(decodeBase64Json(headers['x-payment']!)).toStrictEqual({
+      x402Version: 1,
+      scheme: 'exact',
+      network: 'base-sepolia',
+      payload,
+    })
   })
 })
 
@@ -656,13 +814,22 @@ describe('x402.refusalReason', () => {
   test('behavior: the settlement errorReason of a refused proof comes first', () => {
     const refused = challenge({
       header: encodeBase64Json(v2Message(undefined, { error: 'payment required' })),
-      headers: { 'PAYMENT-RESPONSE': encodeBase64Json({ success: false, errorReason: 'invalid_exact_evm_payload_signature', transaction: '', network: 'eip155:84532' }) },
+      headers: {
+        'PAYMENT-RESPONSE': encodeBase64Json({
+          success: false,
+          errorReason: 'invalid_exact_evm_payload_signature',
+          transaction: '',
+          network: 'eip155:84532',
+        }),
+      },
     })
     expect(x402.refusalReason(refused)).toBe('invalid_exact_evm_payload_signature')
   })
 
   test('behavior: otherwise the error of the new challenge (v2 header or v1 body)', () => {
-    expect(x402.refusalReason(headerChallenge(v2Message(undefined, { error: 'insufficient_funds' })))).toBe('insufficient_funds')
+    expect(x402.refusalReason(headerChallenge(v2Message(undefined, { error: 'insufficient_funds' })))).toBe(
+      'insufficient_funds',
+    )
     expect(x402.refusalReason(bodyChallenge(v1Message()))).toBe('X-PAYMENT header is required')
   })
 

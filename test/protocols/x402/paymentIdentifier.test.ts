@@ -26,12 +26,25 @@ const payload = { signature: '0xabc', authorization: { nonce: '0x01' } }
 const key = 'pf_0123456789abcdef0123456789abcdef'
 
 function challengeWith(extensions: unknown): Challenge {
-  const message = { x402Version: 2, error: 'payment required', resource: { url: 'https://api.example.com/r' }, accepts: [requirement], extensions }
-  return { url: 'https://api.example.com/r', headers: new Headers({ 'payment-required': encodeBase64Json(message) }), body: '' }
+  const message = {
+    x402Version: 2,
+    error: 'payment required',
+    resource: { url: 'https://api.example.com/r' },
+    accepts: [requirement],
+    extensions,
+  }
+  return {
+    url: 'https://api.example.com/r',
+    headers: new Headers({ 'payment-required': encodeBase64Json(message) }),
+    body: '',
+  }
 }
 
 /** The decoded PAYMENT-SIGNATURE payload payfetch would send for this challenge and key. */
-function proofFor(extensions: unknown, idempotencyKey = key): { extensions?: Record<string, unknown> } & Record<string, unknown> {
+function proofFor(
+  extensions: unknown,
+  idempotencyKey = key,
+): { extensions?: Record<string, unknown> } & Record<string, unknown> {
   const [offer] = decodeX402(challengeWith(extensions))
   const headers = x402.proofHeaders(offer!, { payload }, { idempotencyKey })
   return decodeBase64Json(headers['payment-signature']!) as { extensions?: Record<string, unknown> }
@@ -55,7 +68,9 @@ describe('x402 payment-identifier', () => {
     const again = x402.proofHeaders(offer!, { payload }, { idempotencyKey: key })
     expect(again).toEqual(once)
     const other = proofFor(declared, 'pf_ffffffffffffffffffffffffffffffff')
-    expect((other.extensions?.['payment-identifier'] as { info: { id: string } }).info.id).toBe('pf_ffffffffffffffffffffffffffffffff')
+    expect((other.extensions?.['payment-identifier'] as { info: { id: string } }).info.id).toBe(
+      'pf_ffffffffffffffffffffffffffffffff',
+    )
   })
 
   test('behavior: other extensions are echoed unchanged next to the identifier', () => {
@@ -72,8 +87,18 @@ describe('x402 payment-identifier', () => {
 
   test('behavior: a key outside the spec’s 16–128 [A-Za-z0-9_-] maps to a valid id, the same for every retry', () => {
     const declared = { 'payment-identifier': { info: { required: true } } }
-    const idOf = (candidate: string) => (withPaymentIdentifier(declared, candidate) as { 'payment-identifier': { info: { id: string } } })['payment-identifier'].info.id
-    const bad = ['short_key_15chr', 'x'.repeat(129), 'order-2024.11/20:0001', 'pf 0123456789abcdef', 'pf_0123456789abcdef\n', 'räksmörgås']
+    const idOf = (candidate: string) =>
+      (withPaymentIdentifier(declared, candidate) as { 'payment-identifier': { info: { id: string } } })[
+        'payment-identifier'
+      ].info.id
+    const bad = [
+      'short_key_15chr',
+      'x'.repeat(129),
+      'order-2024.11/20:0001',
+      'pf 0123456789abcdef',
+      'pf_0123456789abcdef\n',
+      'räksmörgås',
+    ]
     for (const candidate of bad) {
       expect(isValidPaymentId(idOf(candidate)), candidate).toBe(true)
       expect(idOf(candidate)).toBe(idOf(candidate))
@@ -85,7 +110,14 @@ describe('x402 payment-identifier', () => {
   })
 
   test('behavior: a malformed declaration is echoed untouched, and the input is never mutated', () => {
-    for (const extensions of [undefined, null, [], 'x', { 'payment-identifier': 'yes' }, { 'payment-identifier': [1] }]) {
+    for (const extensions of [
+      undefined,
+      null,
+      [],
+      'x',
+      { 'payment-identifier': 'yes' },
+      { 'payment-identifier': [1] },
+    ]) {
       expect(withPaymentIdentifier(extensions, key)).toBe(extensions)
     }
     const declared = { 'payment-identifier': { info: { required: true } } }
