@@ -1,4 +1,4 @@
-import type { Credential, SessionStore } from '../sessions/SessionStore.js'
+import type { SessionStore, SessionToken } from '../sessions/SessionStore.js'
 
 /**
  * Sessions in Web Storage (`localStorage` by default), so a paid token survives a reload. Bearer
@@ -13,7 +13,7 @@ export function storageSessions(
   return {
     get(key) {
       const raw = storage()?.getItem(prefix + key)
-      const credential = raw ? (JSON.parse(raw) as Credential) : undefined
+      const credential = raw ? (JSON.parse(raw) as SessionToken) : undefined
       if (credential?.expiresAt !== undefined && credential.expiresAt <= Date.now()) return undefined
       return credential
     },

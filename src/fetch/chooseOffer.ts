@@ -2,10 +2,10 @@ import type { CallLimits, Policy } from '../caps/policy.js'
 import { PayfetchError } from '../errors/PayfetchError.js'
 import { describeOffer } from '../offer/describeOffer.js'
 import type { Offer } from '../offer/Offer.js'
-import type { Challenge, Protocol } from '../protocols/Protocol.js'
+import type { Protocol, Response402 } from '../protocols/Protocol.js'
 import type { Signer } from '../signers/Signer.js'
 import type { PayingContext } from './context.js'
-import { decodeOffers } from './readChallenge.js'
+import { decodeOffers } from './read402.js'
 
 /** An offer with the protocol that decoded it, the signer that can pay it, and the caps' verdict. */
 export type Candidate = {
@@ -120,7 +120,7 @@ const sign = (value: bigint) => (value > 0n ? 1 : value < 0n ? -1 : 0)
  */
 export async function judgeChallenge(
   context: PayingContext,
-  challenge: Challenge,
+  challenge: Response402,
   url: string,
   limits: CallLimits,
 ): Promise<Candidate[]> {

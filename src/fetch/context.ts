@@ -2,7 +2,7 @@ import type { Policy } from '../caps/policy.js'
 import { isPayfetchError, type PayfetchError } from '../errors/PayfetchError.js'
 import type { Ledger } from '../ledger/Ledger.js'
 import type { Protocol } from '../protocols/Protocol.js'
-import type { Credential, SessionStore } from '../sessions/SessionStore.js'
+import type { SessionStore, SessionToken } from '../sessions/SessionStore.js'
 import type { Signer } from '../signers/Signer.js'
 import type { Approve, PolicyWebhook } from './approval.js'
 import type { PayfetchEvent } from './events.js'
@@ -24,7 +24,7 @@ export type PayingContext = {
   readonly maxBodyBytes: number
   readonly maxRedirects: number
   /** Origins being paid right now: calls that need the same credential wait for that payment. */
-  readonly flights: Map<string, Promise<Credential | undefined>>
+  readonly flights: Map<string, Promise<SessionToken | undefined>>
   emit(event: PayfetchEvent): void
 }
 

@@ -4,9 +4,9 @@ import { isPayfetchError, PayfetchError } from '../errors/PayfetchError.js'
 import type { Ledger, PendingPayment, SpendReport } from '../ledger/Ledger.js'
 import { memoryLedger } from '../ledger/memoryLedger.js'
 import { defaultProtocols } from '../protocols/index.js'
-import type { Challenge } from '../protocols/Protocol.js'
+import type { Response402 } from '../protocols/Protocol.js'
 import { attachReceipt } from '../receipts/Receipt.js'
-import { type Credential, memorySessions, type SessionStore } from '../sessions/SessionStore.js'
+import { memorySessions, type SessionStore, type SessionToken } from '../sessions/SessionStore.js'
 import type { Signer } from '../signers/Signer.js'
 import { parseDecimal } from '../utils/decimal.js'
 import type { Approve, PolicyWebhook } from './approval.js'
@@ -16,7 +16,7 @@ import type { PayfetchEvent } from './events.js'
 import { invalidProofHeader } from './invalidProofHeader.js'
 import { newPaymentKey, type Paid, payAndReplay, rejected } from './payAndReplay.js'
 import { type Quote, quote } from './quote.js'
-import { readChallenge } from './readChallenge.js'
+import { read402 } from './read402.js'
 import { receiptFor, resume } from './replay.js'
 import { captureRequest, type ReplayableRequest } from './replayableRequest.js'
 import { sendFollowingRedirects } from './sendFollowingRedirects.js'
@@ -154,7 +154,7 @@ async function payingFetch(
   let sharedTried = false
   while (response.status === 402) {
     const url = response.url || request.url
-    const challenge = await readChallenge(response, url)
+    const challenge = await read402(response, url)
     if (credential) {
       // Its origin no longer accepts the credential: forget it (unless a newer one replaced it).
       // A 402 from another origin, reached by a redirect, never saw it.
@@ -193,7 +193,7 @@ async function payingFetch(
 
 async function choose(
   context: PayingContext,
-  challenge: Challenge,
+  challenge: Response402,
   url: string,
   limits: CallLimits,
   paid: Paid | undefined,
@@ -210,13 +210,13 @@ async function choose(
 }
 
 // An expired credential, or one a store returns with unsendable header values, is not sent.
-async function sessionFor(context: PayingContext, url: string): Promise<Credential | undefined> {
+async function sessionFor(context: PayingContext, url: string): Promise<SessionToken | undefined> {
   const credential = await context.sessions.get(originOf(url))
   if (!credential || (credential.expiresAt !== undefined && credential.expiresAt <= Date.now())) return undefined
   return invalidProofHeader({ ...credential.headers }) === undefined ? credential : undefined
 }
 
-async function evict(context: PayingContext, url: string, stale: Credential): Promise<void> {
+async function evict(context: PayingContext, url: string, stale: SessionToken): Promise<void> {
   const stored = await context.sessions.get(originOf(url))
   if (stored && JSON.stringify(stored.headers) === JSON.stringify(stale.headers))
     await context.sessions.delete(originOf(url))
@@ -227,7 +227,7 @@ async function send(
   context: PayingContext,
   request: ReplayableRequest,
   url: string,
-  credential: Credential | undefined,
+  credential: SessionToken | undefined,
 ): Promise<Response> {
   if (!credential) return context.fetch(request.build({ url }))
   const hops = await sendFollowingRedirects(

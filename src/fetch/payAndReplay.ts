@@ -3,8 +3,8 @@ import { isPayfetchError, PayfetchError } from '../errors/PayfetchError.js'
 import type { PendingPayment } from '../ledger/Ledger.js'
 import { describeOffer } from '../offer/describeOffer.js'
 import type { Offer } from '../offer/Offer.js'
-import type { Challenge, Protocol } from '../protocols/Protocol.js'
-import type { Credential } from '../sessions/SessionStore.js'
+import type { Protocol, Response402 } from '../protocols/Protocol.js'
+import type { SessionToken } from '../sessions/SessionStore.js'
 import type { Payment, Signer } from '../signers/Signer.js'
 import { bytesToBase64 } from '../utils/base64.js'
 import { requireApproval } from './approval.js'
@@ -42,10 +42,10 @@ export async function payAndReplay(
   const { offer, protocol, signer } = candidate
   const { ledger } = context
   const origin = originOf(url)
-  let landFlight: ((credential: Credential | undefined) => void) | undefined
+  let landFlight: ((credential: SessionToken | undefined) => void) | undefined
   if (protocol.credential && !context.flights.has(origin))
-    context.flights.set(origin, new Promise<Credential | undefined>((resolve) => (landFlight = resolve)))
-  let credential: Credential | undefined
+    context.flights.set(origin, new Promise<SessionToken | undefined>((resolve) => (landFlight = resolve)))
+  let credential: SessionToken | undefined
   try {
     // Reserve first: nobody is asked to approve a payment the budget would refuse, and an approved
     // payment keeps its room while the human thinks.
@@ -109,7 +109,7 @@ export async function payAndReplay(
 }
 
 /** The refusal of a second 402 after paying, with the server's reason (proof pieces cut out). */
-export function rejected(paid: Paid, challenge: Challenge, url: string): PayfetchError {
+export function rejected(paid: Paid, challenge: Response402, url: string): PayfetchError {
   const reason = withoutProof(paid.candidate.protocol.refusalReason(challenge), paid.proof, paid.payment.payload)
   return new PayfetchError(
     'PAYMENT_REJECTED',

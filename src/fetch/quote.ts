@@ -3,7 +3,7 @@ import type { PayfetchError } from '../errors/PayfetchError.js'
 import type { Offer } from '../offer/Offer.js'
 import { judgeChallenge } from './chooseOffer.js'
 import type { PayingContext } from './context.js'
-import { readChallenge } from './readChallenge.js'
+import { read402 } from './read402.js'
 import { captureRequest } from './replayableRequest.js'
 
 /** What a resource costs, as payfetch would judge it. Nothing is paid to produce it. */
@@ -39,7 +39,7 @@ export async function quote(
     await response.body?.cancel().catch(() => {})
     return { url, status: response.status, offers: [] }
   }
-  const candidates = await judgeChallenge(context, await readChallenge(response, url), url, limits)
+  const candidates = await judgeChallenge(context, await read402(response, url), url, limits)
   const best = candidates[0]
   return {
     url,

@@ -6,7 +6,7 @@ import { attachReceipt, type Receipt } from '../receipts/Receipt.js'
 import type { Payment } from '../signers/Signer.js'
 import { base64ToBytes } from '../utils/base64.js'
 import { fail, type PayingContext } from './context.js'
-import { readChallenge } from './readChallenge.js'
+import { read402 } from './read402.js'
 import { captureRequest, type ReplayableRequest } from './replayableRequest.js'
 import { sendFollowingRedirects } from './sendFollowingRedirects.js'
 import { withoutProof } from './withoutProof.js'
@@ -139,7 +139,7 @@ export async function resume(context: PayingContext, pending: PendingPayment): P
   const payment = { payload: undefined, payer: pending.payer }
   const settled = await settle(context, protocol, hops, offer, payment, pending.id)
   if (response.status === 402) {
-    const reason = withoutProof(protocol.refusalReason(await readChallenge(response, pending.url)), pending.proof)
+    const reason = withoutProof(protocol.refusalReason(await read402(response, pending.url)), pending.proof)
     throw fail(
       context,
       pending.url,

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import type { Credential, SessionStore } from '../sessions/SessionStore.js'
+import type { SessionStore, SessionToken } from '../sessions/SessionStore.js'
 
 /**
  * Sessions in a JSON file, so a paid token outlives the process. Writes go to a temporary file
@@ -9,8 +9,8 @@ import type { Credential, SessionStore } from '../sessions/SessionStore.js'
  */
 export async function fileSessions(path: string): Promise<SessionStore> {
   await mkdir(dirname(path), { recursive: true })
-  let credentials: Record<string, Credential> = await readFile(path, 'utf8').then(
-    (text) => JSON.parse(text) as Record<string, Credential>,
+  let credentials: Record<string, SessionToken> = await readFile(path, 'utf8').then(
+    (text) => JSON.parse(text) as Record<string, SessionToken>,
     () => ({}),
   )
   let writing: Promise<void> = Promise.resolve()

@@ -1,10 +1,13 @@
 import type { Offer } from '../offer/Offer.js'
 import type { Receipt } from '../receipts/Receipt.js'
-import type { Credential } from '../sessions/SessionStore.js'
+import type { SessionToken } from '../sessions/SessionStore.js'
 import type { Payment } from '../signers/Signer.js'
 
-/** A 402 response as the adapters see it: headers and a size-capped body read once. */
-export type Challenge = {
+/**
+ * A 402 response as the protocols read it: headers and a size-capped body read once. Each protocol
+ * finds its own challenges in it (an x402 message, `WWW-Authenticate` challenges).
+ */
+export type Response402 = {
   /** The URL that answered 402. */
   readonly url: string
   readonly headers: Headers
@@ -19,7 +22,7 @@ export type Challenge = {
 export type Protocol = {
   readonly name: string
   /** The offers this protocol finds in the challenge; `[]` when it is not spoken there. */
-  decode(challenge: Challenge): Offer[]
+  decode(challenge: Response402): Offer[]
   /**
    * True when the money moves as the signer pays (a Lightning invoice), before the server sees
    * the proof; false when the server settles what the proof authorises (x402).
@@ -30,12 +33,12 @@ export type Protocol = {
   /** The receipt for a paid (non-402) response; the loop adds the URL and time. */
   receipt(response: Response, offer: Offer, payment: Payment): PaidReceipt
   /** Why the server refused a proof, read from the 402 that answered it. */
-  refusalReason(challenge: Challenge): string | undefined
+  refusalReason(challenge: Response402): string | undefined
   /**
    * The credential to keep after a paid response, for protocols whose proof stays valid (L402
    * tokens). Protocols without one pay every request (x402).
    */
-  credential?(offer: Offer, payment: Payment): Credential | undefined
+  credential?(offer: Offer, payment: Payment): SessionToken | undefined
 }
 
 /** A receipt as a protocol reads it, before the loop stamps the URL and time. */

@@ -1,5 +1,5 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
-import type { Credential, SessionStore } from '../sessions/SessionStore.js'
+import type { SessionStore, SessionToken } from '../sessions/SessionStore.js'
 import type { RedisClient } from './redisClient.js'
 
 export type RedisSessionsOptions = {
@@ -23,7 +23,7 @@ export function redisSessions(options: RedisSessionsOptions): SessionStore {
   return {
     async get(key) {
       const raw = await redis.get(prefix + key)
-      return raw === null ? undefined : (JSON.parse(raw) as Credential)
+      return raw === null ? undefined : (JSON.parse(raw) as SessionToken)
     },
     async set(key, credential) {
       // PX takes whole milliseconds; rounding down never keeps a credential past its expiresAt.

@@ -1,5 +1,8 @@
-/** A credential a server accepts again after one payment (an L402 token), stored per origin. */
-export type Credential = {
+/**
+ * Access a server grants again after one payment (an L402 token and its preimage), stored per origin.
+ * Not the IETF `Payment` credential: that is the proof header of one request.
+ */
+export type SessionToken = {
   /** The protocol that issued it, e.g. `l402`. */
   readonly protocol: string
   /** The request headers that present it, e.g. `{ authorization: 'L402 …:…' }`. */
@@ -9,13 +12,13 @@ export type Credential = {
 }
 
 /**
- * Where reusable credentials live between calls: memory by default; file, browser storage and
+ * Where session tokens live between calls: memory by default; file, browser storage and
  * Redis stores share them across restarts and processes. Keys are origins
  * (`https://api.example.com`); a store never sees a request body or a wallet secret.
  */
 export type SessionStore = {
-  get(key: string): Credential | undefined | Promise<Credential | undefined>
-  set(key: string, credential: Credential): void | Promise<void>
+  get(key: string): SessionToken | undefined | Promise<SessionToken | undefined>
+  set(key: string, credential: SessionToken): void | Promise<void>
   delete(key: string): void | Promise<void>
 }
 
@@ -31,7 +34,7 @@ export type SessionStore = {
  * ```
  */
 export function memorySessions(): SessionStore {
-  const credentials = new Map<string, Credential>()
+  const credentials = new Map<string, SessionToken>()
   return {
     get(key) {
       const credential = credentials.get(key)

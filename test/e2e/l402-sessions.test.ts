@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type LightningStack, startLightningStack } from '../../examples/local-stack/lightningStack.js'
-import { type Credential, createPayingFetch, memorySessions, type SessionStore } from '../../src/index.js'
+import { createPayingFetch, memorySessions, type SessionStore, type SessionToken } from '../../src/index.js'
 import { type LightningWallet, lightning } from '../../src/lightning/index.js'
 
 // L402 tokens are credentials: stored per origin after a paid call, sent before the next one,
@@ -32,7 +32,7 @@ describe('L402 token reuse', () => {
   test('behavior: the paid token is stored for the origin and sent before the next call, which pays nothing', async () => {
     const server = await stack.l402Server()
     const { wallet, calls } = countingWallet()
-    const stored: [string, Credential][] = []
+    const stored: [string, SessionToken][] = []
     const memory = memorySessions()
     const sessions: SessionStore = {
       ...memory,

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
-import type { Credential, SessionStore } from '../../src/sessions/SessionStore.js'
+import type { SessionStore, SessionToken } from '../../src/sessions/SessionStore.js'
 
 /** How the contract reaches one session store; `reopen` opens the same store again (restart, other process). */
 export type SessionHarness = {
@@ -12,7 +12,7 @@ export type SessionHarness = {
 }
 
 export const origin = 'https://api.example.com'
-export const credential = (token: string, expiresAt?: number): Credential => ({
+export const credential = (token: string, expiresAt?: number): SessionToken => ({
   protocol: 'l402',
   headers: { authorization: `L402 ${token}:${'ab'.repeat(32)}` },
   ...(expiresAt === undefined ? {} : { expiresAt }),

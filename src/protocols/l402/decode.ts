@@ -1,6 +1,6 @@
 import { PayfetchError } from '../../errors/PayfetchError.js'
 import type { Offer } from '../../offer/Offer.js'
-import type { Challenge } from '../Protocol.js'
+import type { Response402 } from '../Protocol.js'
 import { type AuthChallenge, parseWwwAuthenticate } from '../wwwAuthenticate/parseWwwAuthenticate.js'
 import { readInvoice } from './readInvoice.js'
 import { readMacaroon } from './readMacaroon.js'
@@ -38,7 +38,7 @@ const tokenPattern = /^[-A-Za-z0-9._~+/]+=*$/
  * @throws {PayfetchError} `CHALLENGE_INVALID` when L402 challenges are present but none is usable;
  * `details.problems` says why each was refused.
  */
-export function decodeL402(challenge: Challenge): Offer[] {
+export function decodeL402(challenge: Response402): Offer[] {
   const offers = new Map<string, Offer>()
   const problems: string[] = []
   for (const found of parseWwwAuthenticate(challenge.headers.get('www-authenticate'))) {

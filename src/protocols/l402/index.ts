@@ -1,9 +1,9 @@
 import { PayfetchError } from '../../errors/PayfetchError.js'
 import { describeOffer } from '../../offer/describeOffer.js'
 import type { Offer } from '../../offer/Offer.js'
-import type { Credential } from '../../sessions/SessionStore.js'
+import type { SessionToken } from '../../sessions/SessionStore.js'
 import type { Payment } from '../../signers/Signer.js'
-import type { Challenge, PaidReceipt, Protocol } from '../Protocol.js'
+import type { PaidReceipt, Protocol, Response402 } from '../Protocol.js'
 import { decodeL402 } from './decode.js'
 import { readMacaroon } from './readMacaroon.js'
 
@@ -30,10 +30,10 @@ export const l402: Protocol = {
       reference: offer.extra.paymentHash as string,
     }
   },
-  refusalReason(challenge: Challenge): string | undefined {
+  refusalReason(challenge: Response402): string | undefined {
     return challenge.body?.trim().slice(0, 200) || undefined
   },
-  credential(offer: Offer, payment: Payment): Credential {
+  credential(offer: Offer, payment: Payment): SessionToken {
     return {
       protocol: 'l402',
       headers: authorization(offer, payment),

@@ -3,7 +3,7 @@ import { PayfetchError } from '../../errors/PayfetchError.js'
 import type { Offer } from '../../offer/Offer.js'
 import { decodeBase64Json } from '../../utils/base64.js'
 import { isRecord, isShortString, parseAtomicAmount } from '../../utils/guards.js'
-import type { Challenge } from '../Protocol.js'
+import type { Response402 } from '../Protocol.js'
 import { isCaip2, networkFromV1 } from './networks.js'
 
 /** The x402 v2 challenge header. */
@@ -36,7 +36,7 @@ export type PaymentRequired = {
  * @throws {PayfetchError} `CHALLENGE_INVALID` when it speaks x402 but the message is malformed,
  * oversized or contradicts itself.
  */
-export function readPaymentRequired(challenge: Challenge): PaymentRequired | undefined {
+export function readPaymentRequired(challenge: Response402): PaymentRequired | undefined {
   const header = challenge.headers.get(paymentRequiredHeader)
   const body = parseJsonBody(challenge.body)
   if (header !== null) {
@@ -73,7 +73,7 @@ export function readPaymentRequired(challenge: Challenge): PaymentRequired | und
  *
  * @throws {PayfetchError} `CHALLENGE_INVALID` when the message is malformed or no option is usable.
  */
-export function decodeX402(challenge: Challenge): Offer[] {
+export function decodeX402(challenge: Response402): Offer[] {
   const message = readPaymentRequired(challenge)
   if (message === undefined) return []
   const resource = resourceOf(message, challenge.url)

@@ -1,7 +1,7 @@
 import type { Offer } from '../../offer/Offer.js'
 import type { Payment } from '../../signers/Signer.js'
 import { encodeBase64Json } from '../../utils/base64.js'
-import type { Challenge, PaidReceipt, ProofContext, Protocol } from '../Protocol.js'
+import type { PaidReceipt, ProofContext, Protocol, Response402 } from '../Protocol.js'
 import { decodeX402, messageOf, readPaymentRequired } from './decode.js'
 import { withPaymentIdentifier } from './paymentIdentifier.js'
 import { readSettlement } from './settlement.js'
@@ -48,7 +48,7 @@ export const x402: Protocol = {
       reference: settled?.transaction || undefined,
     }
   },
-  refusalReason(challenge: Challenge): string | undefined {
+  refusalReason(challenge: Response402): string | undefined {
     const settlement = readSettlement(challenge.headers)
     if (settlement?.errorReason) return settlement.errorReason
     try {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { newMacaroon } from 'macaroon'
-import type { Challenge } from '../../../src/protocols/Protocol.js'
+import type { Response402 } from '../../../src/protocols/Protocol.js'
 
 /** An Aperture-style token: V2 macaroon, identifier `0x0000 ‖ payment hash ‖ token id`, std base64. */
 export function mintToken(
@@ -14,7 +14,7 @@ export function mintToken(
 }
 
 /** A 402 whose WWW-Authenticate field is sent as these separate lines. */
-export function challengeOf(...lines: string[]): Challenge {
+export function challengeOf(...lines: string[]): Response402 {
   return {
     url: 'https://api.example.com/report',
     headers: new Headers(lines.map((line): [string, string] => ['www-authenticate', line])),

@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { PayfetchError } from '../../../src/errors/PayfetchError.js'
 import type { Offer } from '../../../src/offer/Offer.js'
-import type { Challenge } from '../../../src/protocols/Protocol.js'
+import type { Response402 } from '../../../src/protocols/Protocol.js'
 import { decodeX402 } from '../../../src/protocols/x402/decode.js'
 import { x402 } from '../../../src/protocols/x402/index.js'
 import { readSettlement } from '../../../src/protocols/x402/settlement.js'
@@ -23,7 +23,7 @@ const anyString = fc.string({ unit: 'binary', maxLength: 200 })
 const json = fc.jsonValue({ maxDepth: 4, stringUnit: 'binary' })
 
 /** `decodeX402` either returns sane offers or throws CHALLENGE_INVALID; anything else fails the property. */
-function decodesOrRefuses(challenge: Challenge): void {
+function decodesOrRefuses(challenge: Response402): void {
   let offers: Offer[]
   try {
     offers = decodeX402(challenge)
@@ -45,12 +45,12 @@ function decodesOrRefuses(challenge: Challenge): void {
     ).toHaveLength(1)
 }
 
-const withHeader = (header: string, body?: string): Challenge => ({
+const withHeader = (header: string, body?: string): Response402 => ({
   url: 'https://api.example.com/r',
   headers: new Headers({ 'payment-required': header }),
   body,
 })
-const withBody = (body: string | undefined): Challenge => ({
+const withBody = (body: string | undefined): Response402 => ({
   url: 'https://api.example.com/r',
   headers: new Headers(),
   body,

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { PayfetchError } from '../../../src/errors/PayfetchError.js'
-import type { Challenge } from '../../../src/protocols/Protocol.js'
+import type { Response402 } from '../../../src/protocols/Protocol.js'
 import { decodeX402, readPaymentRequired } from '../../../src/protocols/x402/decode.js'
 import { x402 } from '../../../src/protocols/x402/index.js'
 import { readSettlement } from '../../../src/protocols/x402/settlement.js'
@@ -63,7 +63,7 @@ function v1Message(accepts: unknown[] = [v1Requirement()]): Record<string, unkno
 /** A 402 as the adapters see it. `header` is the raw PAYMENT-REQUIRED value. */
 function challenge(
   parts: { header?: string; body?: string | undefined; url?: string; headers?: Record<string, string> } = {},
-): Challenge {
+): Response402 {
   const headers = new Headers(parts.headers)
   if (parts.header !== undefined) headers.set('PAYMENT-REQUIRED', parts.header)
   return { url: parts.url ?? 'https://api.example.com/fallback', headers, body: 'body' in parts ? parts.body : '{}' }
@@ -73,7 +73,7 @@ const headerChallenge = (message: unknown) => challenge({ header: encodeBase64Js
 const bodyChallenge = (message: unknown) => challenge({ body: JSON.stringify(message) })
 
 /** The PayfetchError `decodeX402` throws, as `{ code, message, details }`; fails when it returns or throws anything else. */
-function rejection(input: Challenge): Pick<PayfetchError, 'code' | 'message' | 'details'> {
+function rejection(input: Response402): Pick<PayfetchError, 'code' | 'message' | 'details'> {
   let offers: unknown
   try {
     offers = decodeX402(input)
@@ -86,7 +86,7 @@ function rejection(input: Challenge): Pick<PayfetchError, 'code' | 'message' | '
 }
 
 /** The problem reported for the single entry of a challenge that has no usable entry. */
-const problemsOf = (input: Challenge) => rejection(input).details.problems
+const problemsOf = (input: Response402) => rejection(input).details.problems
 
 describe('decodeX402', () => {
   test('behavior: decodes the v2 PAYMENT-REQUIRED header into offers with bigint amounts', () => {

@@ -5,7 +5,7 @@ import {
   validatePaymentIdentifierRequirement,
 } from '@x402/extensions/payment-identifier'
 import { describe, expect, test } from 'vitest'
-import type { Challenge } from '../../../src/protocols/Protocol.js'
+import type { Response402 } from '../../../src/protocols/Protocol.js'
 import { decodeX402 } from '../../../src/protocols/x402/decode.js'
 import { x402 } from '../../../src/protocols/x402/index.js'
 import { withPaymentIdentifier } from '../../../src/protocols/x402/paymentIdentifier.js'
@@ -25,7 +25,7 @@ const requirement = {
 const payload = { signature: '0xabc', authorization: { nonce: '0x01' } }
 const key = 'pf_0123456789abcdef0123456789abcdef'
 
-function challengeWith(extensions: unknown): Challenge {
+function challengeWith(extensions: unknown): Response402 {
   const message = {
     x402Version: 2,
     error: 'payment required',

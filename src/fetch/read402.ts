@@ -1,12 +1,12 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
 import type { Offer } from '../offer/Offer.js'
-import type { Challenge, Protocol } from '../protocols/Protocol.js'
+import type { Protocol, Response402 } from '../protocols/Protocol.js'
 import { readCapped } from './readCapped.js'
 
 const maxChallengeBodyBytes = 64 * 1024
 
 /** The 402 as the protocols read it: its headers and at most 64 KiB of its body, read once. */
-export async function readChallenge(response: Response, url: string): Promise<Challenge> {
+export async function read402(response: Response, url: string): Promise<Response402> {
   const bytes = response.body ? await readCapped(response.body, maxChallengeBodyBytes) : new Uint8Array()
   const body = bytes === undefined ? undefined : new TextDecoder().decode(bytes)
   return { url, headers: response.headers, body }
@@ -19,7 +19,7 @@ export async function readChallenge(response: Response, url: string): Promise<Ch
  */
 export function decodeOffers(
   protocols: readonly Protocol[],
-  challenge: Challenge,
+  challenge: Response402,
 ): { offer: Offer; protocol: Protocol }[] {
   const offers: { offer: Offer; protocol: Protocol }[] = []
   let firstError: unknown
