@@ -1,18 +1,6 @@
-import { type Address, getAddress, type Hex } from 'viem'
+import { getAddress, type Hex, keccak256, stringToHex } from 'viem'
+import type { Eip3009Proof, Eip3009Request } from '../methods/Eip3009.js'
 import type { TypedDataSigner } from './account.js'
-
-/** The x402 `exact` EVM payload: an EIP-3009 `transferWithAuthorization` and its signature. */
-export type Eip3009Payload = {
-  readonly signature: Hex
-  readonly authorization: {
-    readonly from: Address
-    readonly to: Address
-    readonly value: string
-    readonly validAfter: string
-    readonly validBefore: string
-    readonly nonce: Hex
-  }
-}
 
 const transferWithAuthorizationTypes = {
   TransferWithAuthorization: [
@@ -25,29 +13,25 @@ const transferWithAuthorizationTypes = {
   ],
 } as const
 
-export type AuthorizationParameters = {
-  readonly chainId: number
-  readonly token: string
-  /** The token's EIP-712 domain, from the offer's `extra`. */
-  readonly domain: { readonly name: string; readonly version: string }
-  readonly to: string
-  readonly value: bigint
+/** The request with its validity window resolved to Unix seconds at signing time. */
+export type AuthorizationParameters = Omit<Eip3009Request, 'validAfterSeconds' | 'validBefore'> & {
   readonly validAfter: bigint
   readonly validBefore: bigint
 }
 
-/** Signs a `TransferWithAuthorization` with a fresh random 32-byte nonce. */
+/** Signs a `TransferWithAuthorization` with the request's nonce rule. */
 export async function signTransferWithAuthorization(
   signer: TypedDataSigner,
   parameters: AuthorizationParameters,
-): Promise<Eip3009Payload> {
+): Promise<Eip3009Proof> {
+  const payer = getAddress(signer.address)
   const message = {
-    from: signer.address,
+    from: payer,
     to: getAddress(parameters.to),
     value: parameters.value,
     validAfter: parameters.validAfter,
     validBefore: parameters.validBefore,
-    nonce: randomNonce(),
+    nonce: parameters.nonce === 'random' ? randomNonce() : keccak256(stringToHex(parameters.nonce.keccak256Of)),
   }
   const signature = await signer.sign({
     domain: { ...parameters.domain, chainId: parameters.chainId, verifyingContract: getAddress(parameters.token) },
@@ -56,6 +40,7 @@ export async function signTransferWithAuthorization(
     message,
   })
   return {
+    kind: 'eip3009',
     signature,
     authorization: {
       ...message,
@@ -63,6 +48,7 @@ export async function signTransferWithAuthorization(
       validAfter: message.validAfter.toString(),
       validBefore: message.validBefore.toString(),
     },
+    payer,
   }
 }
 

@@ -1,5 +1,5 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
-import type { Offer } from '../offer/Offer.js'
+import type { Eip3009Request } from '../methods/Eip3009.js'
 import type { Signer } from '../signers/Signer.js'
 import { type EvmAccount, type EvmWalletClient, toTypedDataSigner } from './account.js'
 import { signTransferWithAuthorization } from './eip3009.js'
@@ -13,14 +13,13 @@ export type EvmOptions = {
 
 const addressPattern = /^0x[0-9a-fA-F]{40}$/
 const maxUint256 = 2n ** 256n - 1n
-const defaultTimeoutSeconds = 60
-// A server cannot ask for an authorization that stays valid longer than this.
-const maxTimeoutSeconds = 3600
+// An authorization a server holds stays valid at most this long, whatever the server asks.
+const maxValiditySeconds = 3600
 
 /**
- * Pays x402 `exact` offers on EVM chains by signing an EIP-3009 `transferWithAuthorization`
- * (USDC and other FiatToken-style tokens). Nothing is sent on chain by the payer: the server's
- * facilitator settles, so the payer needs no gas.
+ * Pays EVM offers by signing an EIP-3009 `transferWithAuthorization` (USDC and other
+ * FiatToken-style tokens): x402 `exact` and the `Payment` scheme's `evm` charge. Nothing is sent
+ * on chain by the payer: the server settles, so the payer needs no gas.
  *
  * @example
  * ```ts
@@ -40,53 +39,42 @@ export function evm(options: EvmOptions): Signer {
       'evm() needs an account with an address and signTypedData (a viem LocalAccount or a WalletClient with an account).',
     )
 
-  function chainIdOf(offer: Offer): number | undefined {
-    const match = /^eip155:([1-9][0-9]{0,15})$/.exec(offer.network)
-    const chainId = match ? Number(match[1]) : undefined
-    if (chainId === undefined || !Number.isSafeInteger(chainId)) return undefined
-    if (options.networks && !options.networks.includes(offer.network)) return undefined
+  /** Why this signer cannot sign for the chain, or `undefined`. */
+  function chainRefusal(chainId: number): string | undefined {
+    if (!Number.isSafeInteger(chainId) || chainId < 1) return 'not an EVM chain id'
+    if (options.networks && !options.networks.includes(`eip155:${chainId}`))
+      return `eip155:${chainId} is not one of this signer's networks`
     // A WalletClient bound to a chain signs for that chain only, whatever `networks` lists.
-    return signer?.chainId === undefined || signer.chainId === chainId ? chainId : undefined
+    if (signer?.chainId !== undefined && signer.chainId !== chainId)
+      return `the wallet is bound to eip155:${signer.chainId}`
+    return undefined
   }
 
-  function domainOf(offer: Offer): { name: string; version: string } | undefined {
-    const { name, version, assetTransferMethod } = offer.extra
-    if (assetTransferMethod !== undefined && assetTransferMethod !== 'eip3009') return undefined
-    return typeof name === 'string' && typeof version === 'string' ? { name, version } : undefined
+  function refusal(request: Eip3009Request): string | undefined {
+    if (!addressPattern.test(request.token)) return 'the token is not an address'
+    if (!addressPattern.test(request.to)) return 'the recipient is not an address'
+    if (request.value <= 0n || request.value > maxUint256) return 'the amount is not a uint256 above 0'
+    return chainRefusal(request.chainId)
   }
 
   return {
     name: 'evm',
-    canPay(offer) {
-      return (
-        offer.protocol === 'x402' &&
-        offer.scheme === 'exact' &&
-        chainIdOf(offer) !== undefined &&
-        addressPattern.test(offer.asset.id) &&
-        addressPattern.test(offer.payTo) &&
-        offer.amount > 0n &&
-        offer.amount <= maxUint256 &&
-        domainOf(offer) !== undefined
-      )
-    },
-    async pay(offer) {
-      const chainId = chainIdOf(offer)
-      const domain = domainOf(offer)
-      if (chainId === undefined || domain === undefined || !this.canPay(offer))
-        throw new PayfetchError('PAYMENT_FAILED', `The evm signer cannot pay this offer on ${offer.network}.`)
-      const now = BigInt(Math.floor(Date.now() / 1000))
-      const timeout = BigInt(Math.min(offer.maxTimeoutSeconds ?? defaultTimeoutSeconds, maxTimeoutSeconds))
-      const payload = await signTransferWithAuthorization(signer, {
-        chainId,
-        token: offer.asset.id,
-        domain,
-        to: offer.payTo,
-        value: offer.amount,
-        // x402 v1 clients start the window ten minutes back; v2 clients leave it open from 0.
-        validAfter: offer.version === 1 ? now - 600n : 0n,
-        validBefore: now + timeout,
-      })
-      return { payload, payer: signer.address }
+    methods: {
+      eip3009: {
+        refusal,
+        async pay(request) {
+          const reason = refusal(request)
+          if (reason) throw new PayfetchError('PAYMENT_FAILED', `The evm signer cannot pay this offer: ${reason}.`)
+          const now = Math.floor(Date.now() / 1000)
+          const { validBefore } = request
+          const until = 'at' in validBefore ? validBefore.at : now + validBefore.afterSeconds
+          return signTransferWithAuthorization(signer, {
+            ...request,
+            validAfter: request.validAfterSeconds === undefined ? 0n : BigInt(now - request.validAfterSeconds),
+            validBefore: BigInt(Math.min(until, now + maxValiditySeconds)),
+          })
+        },
+      },
     },
   }
 }

@@ -56,10 +56,10 @@ export async function requireApproval(
       const response = await hooks.fetch(url, {
         method: 'POST',
         headers: { ...headers, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          ...request,
-          offer: { ...request.offer, amount: request.offer.amount.toString(), raw: undefined },
-        }),
+        // Amounts (in the offer and its method) travel as decimal strings; the raw challenge stays home.
+        body: JSON.stringify({ ...request, offer: { ...request.offer, raw: undefined } }, (_, value) =>
+          typeof value === 'bigint' ? value.toString() : value,
+        ),
         signal,
       })
       if (!response.ok) throw new Error(`HTTP ${response.status}`)

@@ -1,9 +1,10 @@
 import type { CallLimits, Policy } from '../caps/policy.js'
 import { PayfetchError } from '../errors/PayfetchError.js'
+import { amountOf, networkOf, type PaymentMethod } from '../methods/PaymentMethod.js'
 import { describeOffer } from '../offer/describeOffer.js'
 import type { Offer } from '../offer/Offer.js'
 import type { Protocol, Response402 } from '../protocols/Protocol.js'
-import type { Signer } from '../signers/Signer.js'
+import { type MethodPayer, payerFor, type Signer } from '../signers/Signer.js'
 import type { PayingContext } from './context.js'
 import { decodeOffers } from './read402.js'
 
@@ -12,6 +13,8 @@ export type Candidate = {
   readonly offer: Offer
   readonly protocol: Protocol
   readonly signer?: Signer | undefined
+  /** The signer's payer for the offer's method. */
+  readonly payer?: MethodPayer | undefined
   readonly refusal?: PayfetchError | undefined
   /** What paying may cost at most, in the offer's atomic units: its amount plus the signer's fees. */
   readonly cost?: bigint | undefined
@@ -20,7 +23,33 @@ export type Candidate = {
 }
 
 /** A candidate that may be paid. */
-export type Payable = Candidate & { readonly signer: Signer }
+export type Payable = Candidate & { readonly signer: Signer; readonly payer: MethodPayer; readonly offer: PayableOffer }
+
+/** An offer with a method. */
+export type PayableOffer = Offer & { readonly method: PaymentMethod }
+
+/** The first signer that declares the offer's method and does not refuse it, or why there is none. */
+function findPayer(
+  offer: Offer,
+  signers: readonly Signer[],
+): { signer: Signer; payer: MethodPayer; method: PaymentMethod } | string {
+  const { method } = offer
+  if (!method) return `payfetch knows no payment method for ${offer.protocol} ${offer.scheme} on ${offer.network}.`
+  // What the caps judge (the offer) must be what the signer pays (its method).
+  if (amountOf(method) !== offer.amount || networkOf(method) !== offer.network)
+    return `The ${method.kind} request does not match the offer's amount and network.`
+  const reasons: string[] = []
+  for (const signer of signers) {
+    const payer: MethodPayer | undefined = payerFor(signer, method)
+    if (!payer) continue
+    const reason = payer.refusal?.(method)
+    if (reason === undefined) return { signer, payer, method }
+    reasons.push(`${signer.name}: ${reason}`)
+  }
+  return reasons.length > 0
+    ? `No signer can pay this ${method.kind} offer on ${offer.network} (${reasons.join('; ')}).`
+    : `No signer pays ${method.kind} (${offer.protocol} ${offer.scheme} on ${offer.network}).`
+}
 
 /**
  * Judges every offer: which signer can pay it and whether the caps allow it. Payable offers come
@@ -34,19 +63,19 @@ export async function judgeOffers(
 ): Promise<Candidate[]> {
   const judged = await Promise.all(
     offers.map(async ({ offer, protocol }): Promise<Candidate> => {
-      const signer = signers.find((candidate) => candidate.canPay(offer))
-      if (!signer)
-        return {
-          offer,
-          protocol,
-          refusal: new PayfetchError(
-            'NO_SIGNER',
-            `No signer can pay ${offer.protocol} ${offer.scheme} on ${offer.network}.`,
-            { details: describeOffer(offer) },
-          ),
-        }
-      const fee = signer.maxFee?.(offer) ?? 0n
-      return { offer, protocol, signer, cost: offer.amount + fee, ...(await policy.judge(offer, options.limits, fee)) }
+      const found = findPayer(offer, signers)
+      if (typeof found === 'string')
+        return { offer, protocol, refusal: new PayfetchError('NO_SIGNER', found, { details: describeOffer(offer) }) }
+      const { signer, payer, method } = found
+      const fee = payer.maxFee?.(method) ?? 0n
+      return {
+        offer,
+        protocol,
+        signer,
+        payer,
+        cost: offer.amount + fee,
+        ...(await policy.judge(offer, options.limits, fee)),
+      }
     }),
   )
   const prefer = options.prefer ?? []

@@ -23,7 +23,7 @@ export type PayingContext = {
   readonly maxPayments: number
   readonly maxBodyBytes: number
   readonly maxRedirects: number
-  /** Origins being paid right now: calls that need the same credential wait for that payment. */
+  /** Origins being paid right now: calls that need the same session token wait for that payment. */
   readonly flights: Map<string, Promise<SessionToken | undefined>>
   emit(event: PayfetchEvent): void
 }

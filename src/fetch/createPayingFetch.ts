@@ -14,10 +14,9 @@ import { judgeChallenge, type Payable, pickOffer } from './chooseOffer.js'
 import { fail, originOf, type PayingContext, refuse } from './context.js'
 import type { PayfetchEvent } from './events.js'
 import { invalidProofHeader } from './invalidProofHeader.js'
-import { newPaymentKey, type Paid, payAndReplay, rejected } from './payAndReplay.js'
+import { newPaymentKey, type Paid, payOffer, rejected, resumePayment } from './paymentAttempt.js'
 import { type Quote, quote } from './quote.js'
 import { read402 } from './read402.js'
-import { receiptFor, resume } from './replay.js'
 import { captureRequest, type ReplayableRequest } from './replayableRequest.js'
 import { sendFollowingRedirects } from './sendFollowingRedirects.js'
 
@@ -26,7 +25,7 @@ export type PayingFetchOptions = {
   signers: readonly Signer[]
   /** Spend limits checked before anything is signed. Default: $0.10 (or 100 sats) per request. */
   caps?: Caps | undefined
-  /** Where reusable credentials (L402 tokens) are kept, per origin. Default: memory. */
+  /** Where session tokens (L402 tokens) are kept, per origin. Default: memory. */
   sessions?: SessionStore | undefined
   /** Where reservations and spending are recorded, for budgets. Default: memory. */
   ledger?: Ledger | undefined
@@ -129,14 +128,14 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
       quote: (input: RequestInfo | URL, init?: RequestInit) => quote(context, input, init, limits),
       withLimits: (more: CallLimits) => withLimits(lower(limits, more)),
       pendingPayments: () => context.ledger.pending(),
-      resume: (pending: PendingPayment) => resume(context, pending),
+      resume: (pending: PendingPayment) => resumePayment(context, pending),
       spendReport: () => context.ledger.report(context.policy.rules),
       [wrapped]: true,
     })
   return withLimits({})
 }
 
-/** One call: send (with a stored credential), and on 402 pay once and replay. */
+/** One call: send (with a stored session token), and on 402 pay once and replay. */
 async function payingFetch(
   context: PayingContext,
   input: RequestInfo | URL,
@@ -146,74 +145,70 @@ async function payingFetch(
   const request = await captureRequest(input, init, context.maxBodyBytes)
   const callerKey = request.headers.get('idempotency-key')
   const idempotencyKey = callerKey ?? newPaymentKey()
-  let credential = await sessionFor(context, request.url)
-  let credentialOrigin = originOf(request.url)
-  let response = await send(context, request, request.url, credential)
+  let token = await sessionFor(context, request.url)
+  let tokenOrigin = originOf(request.url)
+  let response = await send(context, request, request.url, token)
   let paid: Paid | undefined
   let payments = 0
   let sharedTried = false
   while (response.status === 402) {
     const url = response.url || request.url
-    const challenge = await read402(response, url)
-    if (credential) {
-      // Its origin no longer accepts the credential: forget it (unless a newer one replaced it).
+    const answer = await read402(response, url)
+    if (token) {
+      // Its origin no longer accepts the token: forget it (unless a newer one replaced it).
       // A 402 from another origin, reached by a redirect, never saw it.
-      if (originOf(url) === credentialOrigin) await evict(context, url, credential)
-      credential = undefined
+      if (originOf(url) === tokenOrigin) await evict(context, url, token)
+      token = undefined
     }
-    if (paid && payments >= context.maxPayments) throw fail(context, url, rejected(paid, challenge, url))
+    if (paid && payments >= context.maxPayments) throw fail(context, url, rejected(paid, answer, url))
     // A caller's retry of a call whose proof already left: finish that payment, never pay again.
     const pending =
       !paid && callerKey
         ? (await context.ledger.pending()).find((entry) => entry.idempotencyKey === callerKey)
         : undefined
-    if (pending) return resume(context, pending)
-    const candidate = await choose(context, challenge, url, limits, paid)
-    if (candidate.protocol.credential && !sharedTried) {
+    if (pending) return resumePayment(context, pending)
+    const candidate = await choose(context, answer, url, limits, paid)
+    if (candidate.protocol.sessionToken && !sharedTried) {
       // Another call may be paying this origin now, or may have just stored what it paid for.
       sharedTried = true
-      credential = await (context.flights.get(originOf(url)) ?? sessionFor(context, url))
-      credentialOrigin = originOf(url)
-      if (credential) {
-        response = await send(context, request, url, credential)
+      token = await (context.flights.get(originOf(url)) ?? sessionFor(context, url))
+      tokenOrigin = originOf(url)
+      if (token) {
+        response = await send(context, request, url, token)
         continue
       }
     }
-    paid = await payAndReplay(context, request, url, candidate, idempotencyKey)
+    paid = await payOffer(context, request, url, candidate, idempotencyKey)
     payments++
     response = paid.hops[paid.hops.length - 1] as Response
   }
-  if (paid?.settled)
-    attachReceipt(
-      response,
-      receiptFor(context, paid.candidate.protocol, paid.candidate.offer, paid.payment, paid.hops, request.url),
-    )
+  if (paid?.receipt) attachReceipt(response, paid.receipt)
   return response
 }
 
 async function choose(
   context: PayingContext,
-  challenge: Response402,
+  answer: Response402,
   url: string,
   limits: CallLimits,
   paid: Paid | undefined,
 ): Promise<Payable> {
   try {
-    const candidates = await judgeChallenge(context, challenge, url, limits)
+    const candidates = await judgeChallenge(context, answer, url, limits)
     context.emit({ type: 'challenge', url, offers: candidates.map((candidate) => candidate.offer) })
     return pickOffer(candidates)
   } catch (error) {
     // A 402 after paying that offers nothing payable is the server refusing the first payment.
-    if (paid && isPayfetchError(error, 'CHALLENGE_INVALID')) throw fail(context, url, rejected(paid, challenge, url))
+    if (paid && isPayfetchError(error, 'CHALLENGE_INVALID')) throw fail(context, url, rejected(paid, answer, url))
     throw refuse(context, url, error)
   }
 }
 
-// An expired credential, or one a store returns with unsendable header values, is not sent.
+// An expired token, or one a store returns with unsendable header values, is not sent.
 async function sessionFor(context: PayingContext, url: string): Promise<SessionToken | undefined> {
-  const credential = await context.sessions.get(originOf(url))
-  if (!credential || (credential.expiresAt !== undefined && credential.expiresAt <= Date.now())) return undefined
-  return invalidProofHeader({ ...credential.headers }) === undefined ? credential : undefined
+  const token = await context.sessions.get(originOf(url))
+  if (!token || (token.expiresAt !== undefined && token.expiresAt <= Date.now())) return undefined
+  return invalidProofHeader({ ...token.headers }) === undefined ? token : undefined
 }
 
 async function evict(context: PayingContext, url: string, stale: SessionToken): Promise<void> {
@@ -222,18 +217,18 @@ async function evict(context: PayingContext, url: string, stale: SessionToken): 
     await context.sessions.delete(originOf(url))
 }
 
-// A credential goes out only to its own origin: redirects are followed by hand while it is attached.
+// A token goes out only to its own origin: redirects are followed by hand while it is attached.
 async function send(
   context: PayingContext,
   request: ReplayableRequest,
   url: string,
-  credential: SessionToken | undefined,
+  token: SessionToken | undefined,
 ): Promise<Response> {
-  if (!credential) return context.fetch(request.build({ url }))
+  if (!token) return context.fetch(request.build({ url }))
   const hops = await sendFollowingRedirects(
     context.fetch,
     request,
-    { url, proof: { ...credential.headers } },
+    { url, proof: { ...token.headers } },
     context.maxRedirects,
   )
   return hops[hops.length - 1] as Response

@@ -46,6 +46,12 @@ export type PendingPayment = {
   readonly amount: string
   readonly payTo: string
   readonly payer?: string | undefined
+  /** The settlement reference known before the answer (a Lightning payment hash), for the receipt. */
+  readonly reference?: string | undefined
+  /** The fee the wallet reported, in the asset's atomic units (Lightning: msat). */
+  readonly fee?: string | undefined
+  /** The money moved when the signer paid (a Lightning invoice), whatever the server answers. */
+  readonly paidOnSigning?: boolean | undefined
   readonly time: number
 }
 

@@ -1,5 +1,5 @@
 import { decode } from 'bolt11'
-import type { Offer } from '../offer/Offer.js'
+import type { Bolt11Request } from '../methods/Bolt11.js'
 import { lightningNetworks } from '../protocols/l402/networks.js'
 
 // bolt11's network objects; it knows no signet on its own (`lntbs…`).
@@ -14,38 +14,38 @@ const bolt11Networks: Record<
   [lightningNetworks.regtest]: { bech32: 'bcrt', ...testnets },
 }
 
-// Offers are read-only: the signature check (the costly part) runs once per offer, not again in pay().
-const checked = new WeakMap<Offer, string | number>()
+// Requests are read-only: the signature check (the costly part) runs once per request, not again in pay().
+const checked = new WeakMap<Bolt11Request, string | number>()
 
 /**
- * Decodes the invoice of an L402 offer with `bolt11` (signature included) and checks it against
- * the offer: network, amount, payment hash, payee and expiry. Returns why it cannot be paid, or
+ * Decodes the invoice with `bolt11` (signature included) and checks it against what the request
+ * says: network, amount, payment hash, payee and expiry. Returns why it cannot be paid, or
  * `undefined` when it can.
  */
-export function checkInvoice(offer: Offer, now = Date.now()): string | undefined {
-  let result = checked.get(offer)
+export function checkInvoice(request: Bolt11Request, now = Date.now()): string | undefined {
+  let result = checked.get(request)
   if (result === undefined) {
-    result = decodeAgainst(offer)
-    checked.set(offer, result)
+    result = decodeAgainst(request)
+    checked.set(request, result)
   }
   return typeof result === 'string' ? result : result <= now ? 'the invoice has expired' : undefined
 }
 
-/** Why the invoice does not match the offer, or the time (ms) it expires. */
-function decodeAgainst(offer: Offer): string | number {
-  const { invoice, paymentHash } = offer.extra
-  const network = bolt11Networks[offer.network]
-  if (typeof invoice !== 'string' || !network) return 'no invoice on a known network'
+/** Why the invoice does not match the request, or the time (ms) it expires. */
+function decodeAgainst(request: Bolt11Request): string | number {
+  const { invoice, paymentHash } = request
+  const network = bolt11Networks[request.network]
+  if (!network) return 'no invoice on a known network'
   let decoded: ReturnType<typeof decode>
   try {
     decoded = decode(invoice, network)
   } catch {
     return 'the invoice does not decode or its signature is invalid'
   }
-  if (!decoded.millisatoshis || BigInt(decoded.millisatoshis) !== offer.amount)
+  if (!decoded.millisatoshis || BigInt(decoded.millisatoshis) !== request.amountMsat)
     return 'the invoice amount differs from the offer'
   if (decoded.tagsObject.payment_hash !== paymentHash) return 'the invoice payment hash differs from the offer'
-  if (/^[0-9a-f]{66}$/.test(offer.payTo) && decoded.payeeNodeKey !== offer.payTo)
+  if (request.payee !== undefined && decoded.payeeNodeKey !== request.payee)
     return 'the invoice is signed by another node'
   return ((decoded.timestamp ?? 0) + (decoded.tagsObject.expire_time ?? 3600)) * 1000
 }

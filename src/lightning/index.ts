@@ -5,7 +5,7 @@
  * @module
  */
 
-export { decodeL402, type L402Payload } from '../protocols/l402/decode.js'
+export { decodeL402 } from '../protocols/l402/decode.js'
 export { l402 } from '../protocols/l402/index.js'
 export type { LightningNetwork } from '../protocols/l402/networks.js'
 export { type AuthChallenge, parseWwwAuthenticate } from '../protocols/wwwAuthenticate/parseWwwAuthenticate.js'

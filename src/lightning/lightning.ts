@@ -1,10 +1,8 @@
 import { isPayfetchError, PayfetchError } from '../errors/PayfetchError.js'
-import { describeOffer } from '../offer/describeOffer.js'
-import type { Offer } from '../offer/Offer.js'
-import type { L402Payload } from '../protocols/l402/decode.js'
+import type { Bolt11Proof, Bolt11Request } from '../methods/Bolt11.js'
 import { l402 } from '../protocols/l402/index.js'
 import { type LightningNetwork, lightningNetworks } from '../protocols/l402/networks.js'
-import type { Payment, Signer } from '../signers/Signer.js'
+import type { Signer } from '../signers/Signer.js'
 import { abortable } from './abortable.js'
 import { checkInvoice } from './checkInvoice.js'
 import type { LightningWallet, PaidInvoice } from './LightningWallet.js'
@@ -62,69 +60,73 @@ export function lightning(options: LightningOptions): Signer {
   // The backend gets most of the time, so it can report a failure before the signer gives up.
   const timeoutSeconds = Math.max(1, Math.floor((timeoutMs * 0.9) / 1000))
 
-  const refusal = (offer: Offer) =>
-    offer.protocol !== 'l402' || !networks.has(offer.network)
-      ? 'not an L402 offer on a configured network'
-      : checkInvoice(offer)
+  const refusal = (request: Bolt11Request) =>
+    networks.has(request.network) ? checkInvoice(request) : `network ${request.network} is not one this wallet pays on`
 
   return {
     name: 'lightning',
     protocols: [l402],
-    // Routing fees come on top of the invoice: caps and budgets count the worst case.
-    maxFee: () => maxFeeMsat,
-    canPay: (offer) => refusal(offer) === undefined,
-    async pay(offer, { signal }): Promise<Payment> {
-      const reason = refusal(offer)
-      if (reason)
-        throw new PayfetchError('PAYMENT_FAILED', `The lightning signer cannot pay this offer: ${reason}.`, {
-          details: describeOffer(offer),
-        })
-      signal?.throwIfAborted()
-      const paymentHash = offer.extra.paymentHash as string
-      const controller = new AbortController()
-      const abort = () => controller.abort(signal?.reason)
-      signal?.addEventListener('abort', abort, { once: true })
-      const timer = setTimeout(
-        () => controller.abort(new DOMException(`The wallet did not answer within ${timeoutMs} ms.`, 'TimeoutError')),
-        timeoutMs,
-      )
-      let paid: PaidInvoice | undefined
-      try {
-        // The race holds the timeout even for a wallet that ignores its signal.
-        paid = await abortable(
-          Promise.resolve().then(() =>
-            wallet.payInvoice(offer.extra.invoice as string, {
-              maxFeeMsat,
-              signal: controller.signal,
-              timeoutSeconds,
+    methods: {
+      bolt11: {
+        refusal,
+        // Routing fees come on top of the invoice: caps and budgets count the worst case.
+        maxFee: () => maxFeeMsat,
+        async pay(request, { signal }): Promise<Bolt11Proof> {
+          const reason = refusal(request)
+          if (reason)
+            throw new PayfetchError('PAYMENT_FAILED', `The lightning signer cannot pay this offer: ${reason}.`, {
+              details: { network: request.network, paymentHash: request.paymentHash },
+            })
+          signal?.throwIfAborted()
+          const { paymentHash } = request
+          const controller = new AbortController()
+          const abort = () => controller.abort(signal?.reason)
+          signal?.addEventListener('abort', abort, { once: true })
+          const timer = setTimeout(
+            () =>
+              controller.abort(new DOMException(`The wallet did not answer within ${timeoutMs} ms.`, 'TimeoutError')),
+            timeoutMs,
+          )
+          let paid: PaidInvoice | undefined
+          try {
+            // The race holds the timeout even for a wallet that ignores its signal.
+            paid = await abortable(
+              Promise.resolve().then(() =>
+                wallet.payInvoice(request.invoice, {
+                  maxFeeMsat,
+                  signal: controller.signal,
+                  timeoutSeconds,
+                  paymentHash,
+                  amountMsat: request.amountMsat,
+                }),
+              ),
+              controller.signal,
+            )
+          } catch (error) {
+            if (isPayfetchError(error)) throw error
+            throw outcomeUnknown(
+              walletName,
+              controller.signal.aborted
+                ? 'no answer came before the timeout'
+                : 'it failed without saying whether it paid',
               paymentHash,
-              amountMsat: offer.amount,
-            }),
-          ),
-          controller.signal,
-        )
-      } catch (error) {
-        if (isPayfetchError(error)) throw error
-        throw outcomeUnknown(
-          walletName,
-          controller.signal.aborted ? 'no answer came before the timeout' : 'it failed without saying whether it paid',
-          paymentHash,
-          {},
-          error,
-        )
-      } finally {
-        clearTimeout(timer)
-        signal?.removeEventListener('abort', abort)
-      }
-      const preimage = normalizePreimage(paid?.preimage)
-      if (!preimage || !(await preimageMatches(preimage, paymentHash)))
-        throw outcomeUnknown(
-          walletName,
-          `it reported a payment with ${preimage ? 'a preimage that does not match the invoice' : 'no valid preimage'}`,
-          paymentHash,
-        )
-      const payload: L402Payload = { preimage, feeMsat: typeof paid?.feeMsat === 'bigint' ? paid.feeMsat : undefined }
-      return { payload }
+              {},
+              error,
+            )
+          } finally {
+            clearTimeout(timer)
+            signal?.removeEventListener('abort', abort)
+          }
+          const preimage = normalizePreimage(paid?.preimage)
+          if (!preimage || !(await preimageMatches(preimage, paymentHash)))
+            throw outcomeUnknown(
+              walletName,
+              `it reported a payment with ${preimage ? 'a preimage that does not match the invoice' : 'no valid preimage'}`,
+              paymentHash,
+            )
+          return { kind: 'bolt11', preimage, feeMsat: typeof paid?.feeMsat === 'bigint' ? paid.feeMsat : undefined }
+        },
+      },
     },
   }
 }

@@ -1,6 +1,8 @@
+import type { PaymentMethod } from '../methods/PaymentMethod.js'
+
 /** The asset an offer is priced in. `decimals` is known for listed assets and otherwise absent. */
 export type Asset = {
-  /** Contract address, mint, or a protocol unit such as `sat`. */
+  /** Contract address, mint, or a protocol unit such as `BTC` (counted in msat). */
   readonly id: string
   readonly decimals?: number | undefined
   readonly symbol?: string | undefined
@@ -11,11 +13,11 @@ export type Asset = {
  * is a `bigint` in the asset's atomic units.
  */
 export type Offer = {
-  /** The protocol that produced the offer, e.g. `x402`. */
+  /** The protocol (envelope) that produced the offer: `x402`, `l402` or `payment`. */
   readonly protocol: string
   /** The protocol's version, e.g. `1` or `2` for x402. */
   readonly version?: number | undefined
-  /** The payment scheme, e.g. `exact`. */
+  /** The payment scheme or intent, e.g. `exact`, `charge`. */
   readonly scheme: string
   /** CAIP-2 network id, e.g. `eip155:8453`. */
   readonly network: string
@@ -25,13 +27,15 @@ export type Offer = {
   readonly payTo: string
   /** The URL of the paid resource. */
   readonly resource: string
+  /** The server's description: for display only, never trusted. */
   readonly description?: string | undefined
-  /** How long a signed authorization may stay valid, when the protocol says. */
-  readonly maxTimeoutSeconds?: number | undefined
   /** Unix time in milliseconds after which the offer cannot be paid, when the protocol says. */
   readonly expiresAt?: number | undefined
-  /** Scheme-specific parameters (e.g. the EIP-712 domain `name`/`version` for x402 on EVM). */
-  readonly extra: Readonly<Record<string, unknown>>
+  /**
+   * What a signer signs or pays to accept the offer, typed by kind; `undefined` when payfetch knows
+   * no method for it (the offer is shown, never paid).
+   */
+  readonly method?: PaymentMethod | undefined
   /** The offer exactly as the server sent it. */
   readonly raw: unknown
 }

@@ -1,7 +1,6 @@
+import type { MethodKind, MethodProof } from '../methods/PaymentMethod.js'
 import type { Offer } from '../offer/Offer.js'
-import type { Receipt } from '../receipts/Receipt.js'
 import type { SessionToken } from '../sessions/SessionStore.js'
-import type { Payment } from '../signers/Signer.js'
 
 /**
  * A 402 response as the protocols read it: headers and a size-capped body read once. Each protocol
@@ -16,33 +15,43 @@ export type Response402 = {
 }
 
 /**
- * A payment protocol: reads offers from a 402, writes the proof onto the replay, reads the receipt
- * from the paid response. It knows nothing about caps or signers.
+ * A payment protocol (an envelope): reads offers from a 402, each carrying a typed payment method;
+ * writes a signer's proof onto the replay; reads the settlement report from the paid response. It
+ * knows nothing about caps or signers.
  */
 export type Protocol = {
   readonly name: string
-  /** The offers this protocol finds in the challenge; `[]` when it is not spoken there. */
-  decode(challenge: Response402): Offer[]
+  /** The offers this protocol finds in the 402; `[]` when it is not spoken there. */
+  decode(response: Response402): Offer[]
   /**
-   * True when the money moves as the signer pays (a Lightning invoice), before the server sees
-   * the proof; false when the server settles what the proof authorises (x402).
+   * Headers announcing what the client can pay, sent with every request to an origin that may
+   * see them (the `Payment` scheme's `Accept-Payment`).
    */
-  readonly paysBeforeReplay?: boolean | undefined
+  acceptHeaders?(kinds: ReadonlySet<MethodKind>): Readonly<Record<string, string>> | undefined
   /** The request headers that carry the proof for `offer`. */
-  proofHeaders(offer: Offer, payment: Payment, context: ProofContext): Record<string, string>
-  /** The receipt for a paid (non-402) response; the loop adds the URL and time. */
-  receipt(response: Response, offer: Offer, payment: Payment): PaidReceipt
+  proofHeaders(offer: Offer, proof: MethodProof, context: ProofContext): Record<string, string>
+  /** What the paid response reports about settlement, when this protocol has a report. */
+  settlement?(response: Response): SettlementReport | undefined
   /** Why the server refused a proof, read from the 402 that answered it. */
-  refusalReason(challenge: Response402): string | undefined
+  refusalReason(response: Response402): string | undefined
   /**
-   * The credential to keep after a paid response, for protocols whose proof stays valid (L402
-   * tokens). Protocols without one pay every request (x402).
+   * The token to keep after a paid response, for protocols whose proof stays valid (L402).
+   * Protocols without one pay every request (x402).
    */
-  credential?(offer: Offer, payment: Payment): SessionToken | undefined
+  sessionToken?(offer: Offer, proof: MethodProof): SessionToken | undefined
 }
 
-/** A receipt as a protocol reads it, before the loop stamps the URL and time. */
-export type PaidReceipt = Omit<Receipt, 'url' | 'time'>
+/** What a server says about the settlement of a paid request. Checked against the payment before it is trusted. */
+export type SettlementReport = {
+  readonly success: boolean
+  /** A transaction hash or signature. */
+  readonly reference?: string | undefined
+  /** CAIP-2 network id. */
+  readonly network?: string | undefined
+  readonly payer?: string | undefined
+  /** The amount settled, when the server reports one (`upto`). */
+  readonly amount?: bigint | undefined
+}
 
 /** What the loop knows about the call a proof is for. */
 export type ProofContext = {

@@ -1,27 +1,51 @@
-import type { Offer } from '../offer/Offer.js'
+import type { MethodKind, MethodProof, PaymentMethod } from '../methods/PaymentMethod.js'
 import type { Protocol } from '../protocols/Protocol.js'
 
 /**
- * A signer pays offers of the protocols and networks it knows. payfetch checks caps before calling
- * `pay`, so a signer only decides what it is able to pay, not what it should.
+ * A signer pays the payment methods it declares, whatever envelope (x402, L402, `Payment`) an offer
+ * arrived in. payfetch checks caps before calling `pay`, so a signer only decides what it is able
+ * to pay, not what it should.
+ *
+ * @example
+ * ```ts
+ * import type { Signer } from 'payfetch'
+ *
+ * const signer: Signer = {
+ *   name: 'my-wallet',
+ *   methods: {
+ *     bolt11: {
+ *       refusal: (invoice) => (invoice.amountMsat > 1_000_000n ? 'too large for this wallet' : undefined),
+ *       pay: async (invoice) => ({ kind: 'bolt11', preimage: await myWallet.pay(invoice.invoice) }),
+ *     },
+ *   },
+ * }
+ * ```
  */
 export type Signer = {
   /** A short name for events and errors, e.g. `evm`. */
   readonly name: string
+  /** One payer per method kind this signer pays. */
+  readonly methods: MethodPayers
   /**
-   * Protocols only this kind of signer can pay (L402 comes with the Lightning signer), so an
-   * app that never pays them never bundles their decoders. x402 is always spoken.
+   * Envelopes only this kind of signer can pay (L402 comes with the Lightning signer), so an app
+   * that never pays them never bundles their decoders. x402 is always spoken.
    */
   readonly protocols?: readonly Protocol[] | undefined
+}
+
+export type MethodPayers = { readonly [kind in MethodKind]?: MethodPayer<kind> | undefined }
+
+/** How a signer pays one method kind. */
+export type MethodPayer<kind extends MethodKind = MethodKind> = {
+  /** Why this signer cannot pay the request (network, asset, fee payer, …); `undefined` when it can. */
+  refusal?(request: PaymentMethod<kind>): string | undefined
   /**
-   * The most this signer may spend on top of `offer.amount` (routing fees), in the offer's atomic
-   * units. Caps and budgets count amount plus this.
+   * The most paying may cost on top of the request's amount (routing fees), in its atomic units.
+   * Caps and budgets count amount plus this.
    */
-  maxFee?(offer: Offer): bigint
-  /** Whether this signer can pay the offer (protocol, scheme, network, asset, amount). */
-  canPay(offer: Offer): boolean
-  /** Signs or pays the offer and returns the protocol payload that proves it. */
-  pay(offer: Offer, context: PayContext): Promise<Payment>
+  maxFee?(request: PaymentMethod<kind>): bigint
+  /** Signs or pays the request and returns the proof. */
+  pay(request: PaymentMethod<kind>, context: PayContext): Promise<MethodProof<kind>>
 }
 
 export type PayContext = {
@@ -30,9 +54,11 @@ export type PayContext = {
   readonly signal?: AbortSignal | undefined
 }
 
-export type Payment = {
-  /** The scheme payload the protocol adapter puts into its proof header. */
-  readonly payload: unknown
-  /** Who paid (an address or public key), when known before settlement. */
-  readonly payer?: string | undefined
+/** The signer's payer for `method`, when it declares one. */
+export function payerFor<kind extends MethodKind>(
+  signer: Signer,
+  method: PaymentMethod<kind>,
+): MethodPayer<kind> | undefined {
+  // TypeScript cannot correlate the key with the entry's type parameter on its own.
+  return signer.methods[method.kind] as MethodPayer<kind> | undefined
 }

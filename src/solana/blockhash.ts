@@ -6,20 +6,20 @@ import type { SolanaRpc } from './rpc.js'
 export type BlockhashLifetime = { readonly blockhash: Blockhash; readonly lastValidBlockHeight: bigint }
 
 /**
- * The blockhash the server put in `extra.recentBlockhash` (x402 servers with an RPC do, to save the
+ * The blockhash the server named (x402 servers with an RPC put one in `extra.recentBlockhash`, to save the
  * client a round trip), else the RPC's latest one. A malformed server value is ignored, as the
  * reference client does: it can only make the transaction fail, not pay anything else.
  *
  * @throws {PayfetchError} `PAYMENT_FAILED` when the RPC cannot be read.
  */
 export async function resolveBlockhash(
-  extra: Readonly<Record<string, unknown>>,
+  named: { readonly recentBlockhash?: string | undefined; readonly lastValidBlockHeight?: bigint | undefined },
   rpc: SolanaRpc,
   signal?: AbortSignal,
 ): Promise<BlockhashLifetime> {
-  const given = extra.recentBlockhash
-  if (typeof given === 'string' && isBlockhash(given))
-    return { blockhash: given, lastValidBlockHeight: parseHeight(extra.lastValidBlockHeight) }
+  const given = named.recentBlockhash
+  if (given !== undefined && isBlockhash(given))
+    return { blockhash: given, lastValidBlockHeight: named.lastValidBlockHeight ?? 0n }
   let value: { readonly blockhash: string; readonly lastValidBlockHeight: bigint } | undefined
   try {
     value = (await rpc.getLatestBlockhash().send(signal ? { abortSignal: signal } : undefined))?.value

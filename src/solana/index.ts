@@ -8,7 +8,7 @@
  */
 export type { PendingRpcRequest, SolanaRpc } from './rpc.js'
 export type { SolanaSigner, Web3Keypair } from './signer.js'
-export { type ExactSvmPayload, type SolanaOptions, solana } from './solana.js'
+export { type SolanaOptions, solana } from './solana.js'
 export {
   type Web3VersionedTransaction,
   type Web3VersionedTransactionClass,

@@ -1,6 +1,6 @@
 import { type Address, getBase64EncodedWireTransaction, isAddress } from '@solana/kit'
 import { PayfetchError } from '../errors/PayfetchError.js'
-import type { Offer } from '../offer/Offer.js'
+import type { SplTransferRequest } from '../methods/SplTransfer.js'
 import { solanaMainnet } from '../protocols/x402/networks.js'
 import type { Signer } from '../signers/Signer.js'
 import { resolveBlockhash } from './blockhash.js'
@@ -26,9 +26,6 @@ export type SolanaOptions = {
    */
   networks?: readonly string[] | undefined
 }
-
-/** The x402 `exact` Solana payload: the partially signed transaction, base64 wire format. */
-export type ExactSvmPayload = { readonly transaction: string }
 
 const solanaNetworkPattern = /^solana:[1-9A-HJ-NP-Za-km-z]{1,32}$/
 /** The x402 limit on `extra.memo`, in UTF-8 bytes. */
@@ -79,61 +76,62 @@ export function solana(options: SolanaOptions): Signer {
     )
   const readMint = createMintCache(rpc)
 
-  /** Why this signer cannot pay the offer, or `undefined` when it can; no I/O, no signing. */
-  function refusal(offer: Offer): string | undefined {
-    if (offer.protocol !== 'x402' || offer.scheme !== 'exact') return 'only x402 exact offers are paid on Solana'
-    if (!networks.includes(offer.network)) return `network ${offer.network} is not one this signer pays on`
-    if (!isAddress(offer.asset.id)) return 'the asset is not a Solana mint address'
-    if (!isAddress(offer.payTo)) return 'payTo is not a Solana address'
-    if (offer.amount <= 0n || offer.amount > maxU64) return 'the amount does not fit an SPL token transfer (u64)'
-    const { feePayer } = offer.extra
-    if (typeof feePayer !== 'string' || !isAddress(feePayer)) return 'extra.feePayer is missing or not a Solana address'
+  /** Why this signer cannot pay the request, or `undefined` when it can; no I/O, no signing. */
+  function refusal(request: SplTransferRequest): string | undefined {
+    if (!networks.includes(request.network)) return `network ${request.network} is not one this signer pays on`
+    if (!isAddress(request.mint)) return 'the asset is not a Solana mint address'
+    if (!isAddress(request.payTo)) return 'payTo is not a Solana address'
+    if (request.amount <= 0n || request.amount > maxU64) return 'the amount does not fit an SPL token transfer (u64)'
+    const { feePayer } = request
+    if (!isAddress(feePayer)) return 'the fee payer is not a Solana address'
     if (feePayer === payer.address)
-      return 'extra.feePayer is the payer itself: it would pay the fees and sign as fee payer'
-    if (feePayer === offer.asset.id) return 'extra.feePayer is the mint'
-    if (serverMemo(offer) === undefined) return `extra.memo must be a string of at most ${maxMemoBytes} UTF-8 bytes`
+      return 'the fee payer is the payer itself: it would pay the fees and sign as fee payer'
+    if (feePayer === request.mint) return 'the fee payer is the mint'
+    if (serverMemo(request) === undefined) return `the memo must be at most ${maxMemoBytes} UTF-8 bytes`
     return undefined
   }
 
   return {
     name: 'solana',
-    canPay: (offer) => refusal(offer) === undefined,
-    async pay(offer, { signal }) {
-      const reason = refusal(offer)
-      if (reason !== undefined)
-        throw new PayfetchError('PAYMENT_FAILED', `The solana signer cannot pay this offer: ${reason}.`, {
-          details: { network: offer.network },
-        })
-      const mint = offer.asset.id as Address
-      const feePayer = offer.extra.feePayer as Address
-      const [{ decimals, tokenProgram }, lifetime] = await Promise.all([
-        readMint(offer.network, mint, signal),
-        resolveBlockhash(offer.extra, rpc, signal),
-      ])
-      // Caps valued the offer with the listed decimals; a mint that disagrees is not the asset they priced.
-      if (offer.asset.decimals !== undefined && offer.asset.decimals !== decimals)
-        throw new PayfetchError(
-          'PAYMENT_FAILED',
-          `The mint ${mint} has ${decimals} decimals on chain, not the ${offer.asset.decimals} payfetch priced it with.`,
-          {
-            details: { mint, decimals, expected: offer.asset.decimals },
-          },
-        )
-      const transaction = await buildPaymentTransaction({
-        payer: payer.address,
-        feePayer,
-        payTo: offer.payTo as Address,
-        mint,
-        tokenProgram,
-        decimals,
-        amount: offer.amount,
-        memo: serverMemo(offer) ?? randomMemo(),
-        lifetime,
-      })
-      const signed = await payer.sign(transaction as SignableTransaction, signal)
-      const accepted = await acceptSignedTransaction(transaction, signed, payer.address, feePayer)
-      const payload: ExactSvmPayload = { transaction: getBase64EncodedWireTransaction(accepted) }
-      return { payload, payer: payer.address }
+    methods: {
+      'spl-transfer': {
+        refusal,
+        async pay(request, { signal }) {
+          const reason = refusal(request)
+          if (reason !== undefined)
+            throw new PayfetchError('PAYMENT_FAILED', `The solana signer cannot pay this offer: ${reason}.`, {
+              details: { network: request.network },
+            })
+          const mint = request.mint as Address
+          const feePayer = request.feePayer as Address
+          const [{ decimals, tokenProgram }, lifetime] = await Promise.all([
+            readMint(request.network, mint, signal),
+            resolveBlockhash(request, rpc, signal),
+          ])
+          // Caps valued the offer with the listed decimals; a mint that disagrees is not the asset they priced.
+          const listed = request.decimals
+          if (listed !== undefined && listed !== decimals)
+            throw new PayfetchError(
+              'PAYMENT_FAILED',
+              `The mint ${mint} has ${decimals} decimals on chain, not the ${listed} payfetch priced it with.`,
+              { details: { mint, decimals, expected: listed } },
+            )
+          const transaction = await buildPaymentTransaction({
+            payer: payer.address,
+            feePayer,
+            payTo: request.payTo as Address,
+            mint,
+            tokenProgram,
+            decimals,
+            amount: request.amount,
+            memo: serverMemo(request) ?? randomMemo(),
+            lifetime,
+          })
+          const signed = await payer.sign(transaction as SignableTransaction, signal)
+          const accepted = await acceptSignedTransaction(transaction, signed, payer.address, feePayer)
+          return { kind: 'spl-transfer', transaction: getBase64EncodedWireTransaction(accepted), payer: payer.address }
+        },
+      },
     },
   }
 }
@@ -142,10 +140,8 @@ export function solana(options: SolanaOptions): Signer {
  * The memo the server names in `extra.memo` (facilitators then require exactly it): its UTF-8
  * bytes, `null` when it names none, `undefined` when it is unusable.
  */
-function serverMemo(offer: Offer): Uint8Array | null | undefined {
-  const { memo } = offer.extra
-  if (memo === undefined || memo === null || memo === '') return null
-  if (typeof memo !== 'string') return undefined
+function serverMemo({ memo }: SplTransferRequest): Uint8Array | null | undefined {
+  if (memo === undefined) return null
   const bytes = new TextEncoder().encode(memo)
   return bytes.length <= maxMemoBytes ? bytes : undefined
 }

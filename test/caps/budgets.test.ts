@@ -264,7 +264,6 @@ describe('chargesFor', () => {
       amount: 1n,
       payTo: '0x',
       resource: '',
-      extra: {},
       raw: {},
     }
     const keys = (url: string) => policy.charges(payment, new URL(url), 1_000n).map((charge) => charge.key)

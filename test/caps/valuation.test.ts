@@ -38,7 +38,6 @@ function offer(where: { network: string; asset: string; decimals?: number; symbo
     amount,
     payTo: 'payee',
     resource: 'https://api.example.com/r',
-    extra: {},
     raw: {},
   }
 }

@@ -13,9 +13,8 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { base, baseSepolia } from 'viem/chains'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { PayfetchError } from '../../src/errors/PayfetchError.js'
-import type { Eip3009Payload } from '../../src/evm/eip3009.js'
 import { type EvmOptions, evm } from '../../src/evm/evm.js'
-import type { Offer } from '../../src/offer/Offer.js'
+import type { Eip3009Proof, Eip3009Request } from '../../src/methods/Eip3009.js'
 import { decodeX402 } from '../../src/protocols/x402/decode.js'
 import type { Signer } from '../../src/signers/Signer.js'
 import { encodeBase64Json } from '../../src/utils/base64.js'
@@ -46,34 +45,35 @@ void accountOptions
 
 const transferWithAuthorization = transferWithAuthorizationTypes
 
-function offer(overrides: Partial<Offer> = {}): Offer {
+function request(overrides: Partial<Eip3009Request> = {}): Eip3009Request {
   return {
-    protocol: 'x402',
-    version: 2,
-    scheme: 'exact',
-    network: 'eip155:84532',
-    asset: { id: usdc, decimals: 6, symbol: 'USDC' },
-    amount: 10_000n,
-    payTo,
-    resource: 'https://api.example.com/report',
-    maxTimeoutSeconds: 60,
-    extra: { name: 'USDC', version: '2' },
-    raw: {},
+    kind: 'eip3009',
+    chainId: 84532,
+    token: usdc,
+    domain: { name: 'USDC', version: '2' },
+    to: payTo,
+    value: 10_000n,
+    validBefore: { afterSeconds: 60 },
+    nonce: 'random',
     ...overrides,
   }
 }
 
 const context = { url: 'https://api.example.com/report' }
 
-async function pay(signer: Signer, paid: Offer = offer()): Promise<Eip3009Payload> {
-  const payment = await signer.pay(paid, context)
-  expect(payment.payer).toBe(account.address)
-  return payment.payload as Eip3009Payload
+const payerOf = (signer: Signer) => signer.methods.eip3009!
+
+async function pay(signer: Signer, paid: Eip3009Request = request()): Promise<Eip3009Proof> {
+  const proof = await payerOf(signer).pay(paid, context)
+  expect(proof.payer).toBe(account.address)
+  return proof
 }
+
+const canPay = (signer: Signer, paid: Eip3009Request) => payerOf(signer).refusal?.(paid) === undefined
 
 /** Whether the payload's signature verifies for `chainId` under the token's EIP-712 domain. */
 function verifies(
-  payload: Eip3009Payload,
+  payload: Eip3009Proof,
   domain: { name: string; version: string; chainId: number; verifyingContract: Address },
 ): Promise<boolean> {
   const { authorization } = payload
@@ -138,28 +138,38 @@ describe('evm', () => {
 
   test('behavior: amounts beyond Number.MAX_SAFE_INTEGER are signed exactly', async () => {
     const amount = 2n ** 256n - 1n
-    const payload = await pay(evm({ account }), offer({ amount }))
+    const payload = await pay(evm({ account }), request({ value: amount }))
     expect(payload.authorization.value).toBe(amount.toString())
     expect(await verifies(payload, domain)).toBe(true)
   })
 
-  test('behavior: v2 leaves validAfter at 0; v1 starts the window ten minutes back', async () => {
+  test('behavior: validAfter is 0 unless the request starts the window back (x402 v1: ten minutes)', async () => {
     const signer = evm({ account })
-    expect((await pay(signer, offer({ version: 2 }))).authorization.validAfter).toBe('0')
-    const v1 = await pay(signer, offer({ version: 1 }))
+    expect((await pay(signer, request())).authorization.validAfter).toBe('0')
+    const v1 = await pay(signer, request({ validAfterSeconds: 600 }))
     expect(v1.authorization.validAfter).toBe(String(now - 600))
     expect(await verifies(v1, domain)).toBe(true)
   })
 
-  test('behavior: validBefore is now + maxTimeoutSeconds, 60 by default, at most 3600', async () => {
+  test('behavior: validBefore is now + the request’s seconds, or its Unix time, at most an hour from now', async () => {
     const signer = evm({ account })
-    const validBefore = async (maxTimeoutSeconds: number | undefined) =>
-      (await pay(signer, offer({ maxTimeoutSeconds }))).authorization.validBefore
-    expect(await validBefore(undefined)).toBe(String(now + 60))
-    expect(await validBefore(300)).toBe(String(now + 300))
-    expect(await validBefore(3600)).toBe(String(now + 3600))
-    expect(await validBefore(3601)).toBe(String(now + 3600))
-    expect(await validBefore(10 ** 9)).toBe(String(now + 3600))
+    const validBefore = async (until: Eip3009Request['validBefore']) =>
+      (await pay(signer, request({ validBefore: until }))).authorization.validBefore
+    expect(await validBefore({ afterSeconds: 300 })).toBe(String(now + 300))
+    expect(await validBefore({ afterSeconds: 3600 })).toBe(String(now + 3600))
+    expect(await validBefore({ afterSeconds: 3601 })).toBe(String(now + 3600))
+    expect(await validBefore({ afterSeconds: 10 ** 9 })).toBe(String(now + 3600))
+    expect(await validBefore({ at: now + 120 })).toBe(String(now + 120))
+    expect(await validBefore({ at: now + 7200 })).toBe(String(now + 3600))
+  })
+
+  test('behavior: a keccak256 nonce rule signs keccak256 of the UTF-8 text (the Payment evm charge)', async () => {
+    const signer = evm({ account })
+    const text = 'SkJ8n9NApBRHO1uFDjAS46HosT-YDacAUCu38vfce9g127.0.0.1:43769'
+    const proof = await pay(signer, request({ nonce: { keccak256Of: text } }))
+    // The nonce mpp-wire.md recomputed for this challenge id and realm.
+    expect(proof.authorization.nonce).toBe('0x375ff76659cba2add90ff285521362e1e450f6f6cf9ff05960c123468ffcf5fb')
+    expect(await verifies(proof, domain)).toBe(true)
   })
 
   test('behavior: pays an offer decoded from a real x402 v2 challenge', async () => {
@@ -178,57 +188,53 @@ describe('evm', () => {
       body: '{}',
     })
     const signer = evm({ account, networks: ['eip155:84532'] })
-    expect(signer.canPay(decoded!)).toBe(true)
-    const payload = await pay(signer, decoded!)
+    expect(decoded?.method?.kind).toBe('eip3009')
+    const method = decoded!.method as Eip3009Request
+    expect(canPay(signer, method)).toBe(true)
+    const payload = await pay(signer, method)
     expect(payload.authorization.validBefore).toBe(String(now + 120))
     expect(await verifies(payload, domain)).toBe(true)
   })
 
-  test('behavior: canPay accepts a well-formed x402 exact offer (the baseline of the refusals below)', () => {
+  test('behavior: declares the eip3009 method only, and accepts a well-formed request (the baseline of the refusals below)', () => {
     const signer = evm({ account })
     expect(signer.name).toBe('evm')
-    expect(signer.canPay(offer())).toBe(true)
-    expect(signer.canPay(offer({ extra: { name: 'USDC', version: '2', assetTransferMethod: 'eip3009' } }))).toBe(true)
-    expect(signer.canPay(offer({ network: 'eip155:31337' }))).toBe(true)
+    expect(Object.keys(signer.methods)).toEqual(['eip3009'])
+    expect(canPay(signer, request())).toBe(true)
+    expect(canPay(signer, request({ chainId: 31337 }))).toBe(true)
   })
 
-  test.each<[string, Partial<Offer>]>([
-    ['another protocol', { protocol: 'l402' }],
-    ['the upto scheme', { scheme: 'upto' }],
-    ['a Solana network', { network: 'solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp' }],
-    ['a malformed eip155 network', { network: 'eip155:0' }],
-    ['an eip155 chain id with a leading zero', { network: 'eip155:08453' }],
-    ['an unsafe chain id', { network: 'eip155:9999999999999999' }],
-    ['missing extra.name', { extra: { version: '2' } }],
-    ['missing extra.version', { extra: { name: 'USDC' } }],
-    ['a numeric extra.version', { extra: { name: 'USDC', version: 2 } }],
-    ['assetTransferMethod permit2', { extra: { name: 'USDC', version: '2', assetTransferMethod: 'permit2' } }],
-    ['an asset that is not an address', { asset: { id: 'USDC' } }],
-    ['a short asset address', { asset: { id: usdc.slice(0, 41) } }],
-    ['a payTo that is not an address', { payTo: 'merchant' }],
-    ['a payTo with trailing junk', { payTo: `${payTo}00` }],
-    ['an amount of 2^256', { amount: 2n ** 256n }],
-    ['an amount of 0', { amount: 0n }],
-  ])('behavior: canPay is false for %s', async (_, overrides) => {
+  test.each<[string, Partial<Eip3009Request>]>([
+    ['a chain id of 0', { chainId: 0 }],
+    ['an unsafe chain id', { chainId: 2 ** 53 }],
+    ['a token that is not an address', { token: 'USDC' }],
+    ['a short token address', { token: usdc.slice(0, 41) }],
+    ['a recipient that is not an address', { to: 'merchant' }],
+    ['a recipient with trailing junk', { to: `${payTo}00` }],
+    ['an amount of 2^256', { value: 2n ** 256n }],
+    ['an amount of 0', { value: 0n }],
+  ])('behavior: refuses %s, and paying it anyway is PAYMENT_FAILED', async (_, overrides) => {
     const signer = evm({ account })
-    expect(signer.canPay(offer(overrides))).toBe(false)
-    await expect(signer.pay(offer(overrides), context)).rejects.toMatchObject({ code: 'PAYMENT_FAILED' })
+    expect(canPay(signer, request(overrides))).toBe(false)
+    await expect(payerOf(signer).pay(request(overrides), context)).rejects.toMatchObject({ code: 'PAYMENT_FAILED' })
   })
 
   test('policy: with networks, only those networks can be paid', () => {
     const signer = evm({ account, networks: ['eip155:8453'] })
-    expect(signer.canPay(offer({ network: 'eip155:8453' }))).toBe(true)
-    expect(signer.canPay(offer({ network: 'eip155:84532' }))).toBe(false)
-    expect(evm({ account, networks: [] }).canPay(offer())).toBe(false)
+    expect(canPay(signer, request({ chainId: 8453 }))).toBe(true)
+    expect(canPay(signer, request({ chainId: 84532 }))).toBe(false)
+    expect(canPay(evm({ account, networks: [] }), request())).toBe(false)
   })
 
-  test('error: paying an offer it cannot pay is PAYMENT_FAILED and signs nothing', async () => {
+  test('error: paying a request it cannot pay is PAYMENT_FAILED and signs nothing', async () => {
     const signTypedData = vi.fn(account.signTypedData)
     const signer = evm({ account: { address: account.address, signTypedData } })
-    const error = await signer.pay(offer({ scheme: 'upto' }), context).catch((caught: unknown) => caught)
+    const error = await payerOf(signer)
+      .pay(request({ to: 'merchant' }), context)
+      .catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(PayfetchError)
     expect((error as PayfetchError).message).toMatchInlineSnapshot(
-      `"[PAYMENT_FAILED] The evm signer cannot pay this offer on eip155:84532."`,
+      `"[PAYMENT_FAILED] The evm signer cannot pay this offer: the recipient is not an address."`,
     )
     expect(signTypedData).not.toHaveBeenCalled()
   })
@@ -238,16 +244,16 @@ describe('evm: accounts', () => {
   test('behavior: works with a viem WalletClient whose local account signs without RPC', async () => {
     const client = createWalletClient({ account, chain: baseSepolia, transport: http('http://127.0.0.1:1') })
     const signer = evm({ account: client })
-    expect(signer.canPay(offer())).toBe(true)
+    expect(canPay(signer, request())).toBe(true)
     const payload = await pay(signer)
     expect(await verifies(payload, domain)).toBe(true)
   })
 
   test('policy: a WalletClient bound to a chain refuses offers on other chains', async () => {
     const signer = evm({ account: createWalletClient({ account, chain: base, transport: http('http://127.0.0.1:1') }) })
-    expect(signer.canPay(offer({ network: 'eip155:8453' }))).toBe(true)
-    expect(signer.canPay(offer({ network: 'eip155:84532' }))).toBe(false)
-    await expect(signer.pay(offer({ network: 'eip155:84532' }), context)).rejects.toMatchObject({
+    expect(canPay(signer, request({ chainId: 8453 }))).toBe(true)
+    expect(canPay(signer, request({ chainId: 84532 }))).toBe(false)
+    await expect(payerOf(signer).pay(request({ chainId: 84532 }), context)).rejects.toMatchObject({
       code: 'PAYMENT_FAILED',
     })
   })
@@ -255,19 +261,19 @@ describe('evm: accounts', () => {
   test('policy: networks cannot widen a WalletClient beyond its own chain', () => {
     const client = createWalletClient({ account, chain: base, transport: http('http://127.0.0.1:1') })
     const signer = evm({ account: client, networks: ['eip155:8453', 'eip155:84532'] })
-    expect([
-      signer.canPay(offer({ network: 'eip155:8453' })),
-      signer.canPay(offer({ network: 'eip155:84532' })),
-    ]).toEqual([true, false])
-    expect(evm({ account: client, networks: ['eip155:84532'] }).canPay(offer({ network: 'eip155:8453' }))).toBe(false)
+    expect([canPay(signer, request({ chainId: 8453 })), canPay(signer, request({ chainId: 84532 }))]).toEqual([
+      true,
+      false,
+    ])
+    expect(canPay(evm({ account: client, networks: ['eip155:84532'] }), request({ chainId: 8453 }))).toBe(false)
   })
 
   test('behavior: a WalletClient without a chain can pay on any EVM chain', () => {
     const signer = evm({ account: createWalletClient({ account, transport: http('http://127.0.0.1:1') }) })
-    expect([
-      signer.canPay(offer({ network: 'eip155:8453' })),
-      signer.canPay(offer({ network: 'eip155:84532' })),
-    ]).toEqual([true, true])
+    expect([canPay(signer, request({ chainId: 8453 })), canPay(signer, request({ chainId: 84532 }))]).toEqual([
+      true,
+      true,
+    ])
   })
 
   test('behavior: a WalletClient with a JSON-RPC account asks its wallet with eth_signTypedData_v4', async () => {

@@ -14,7 +14,16 @@ const offer: Offer = {
   amount: 2n ** 64n + 1n,
   payTo: '0x209693Bc6afc0C5328bA36FaF03C514EF312287C',
   resource: 'https://api.example.com/report',
-  extra: { name: 'USD Coin', version: '2' },
+  method: {
+    kind: 'eip3009',
+    chainId: 8453,
+    token: '0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913',
+    domain: { name: 'USD Coin', version: '2' },
+    to: '0x209693Bc6afc0C5328bA36FaF03C514EF312287C',
+    value: 2n ** 64n + 1n,
+    validBefore: { afterSeconds: 60 },
+    nonce: 'random',
+  },
   raw: { secretish: 'the raw challenge never leaves' },
 }
 const request: ApprovalRequest = { url: 'https://api.example.com/report', offer, usd: '0.05', signer: 'evm' }
@@ -153,9 +162,20 @@ describe('requireApproval: the policy webhook (a real loopback server)', () => {
             "id": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
             "symbol": "USDC",
           },
-          "extra": {
-            "name": "USD Coin",
-            "version": "2",
+          "method": {
+            "chainId": 8453,
+            "domain": {
+              "name": "USD Coin",
+              "version": "2",
+            },
+            "kind": "eip3009",
+            "nonce": "random",
+            "to": "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
+            "token": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+            "validBefore": {
+              "afterSeconds": 60,
+            },
+            "value": "18446744073709551617",
           },
           "network": "eip155:8453",
           "payTo": "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",

@@ -3,9 +3,11 @@ import { type Caps, createPolicy } from '../../src/caps/policy.js'
 import type { PayfetchError } from '../../src/errors/PayfetchError.js'
 import { type Candidate, judgeOffers, pickOffer } from '../../src/fetch/chooseOffer.js'
 import { bitcoinMainnet } from '../../src/index.js'
+import type { Bolt11Request } from '../../src/methods/Bolt11.js'
+import { type MethodKind, networkOf, type PaymentMethod } from '../../src/methods/PaymentMethod.js'
 import type { Offer } from '../../src/offer/Offer.js'
 import { x402 } from '../../src/protocols/x402/index.js'
-import type { Signer } from '../../src/signers/Signer.js'
+import type { MethodPayer, Signer } from '../../src/signers/Signer.js'
 import { offer } from '../support/offer.js'
 import { thrownPayfetchError } from '../support/thrown.js'
 
@@ -25,13 +27,14 @@ const solanaUsdc = {
 }
 const unknownToken = { network: 'eip155:8453', asset: '0x1111111111111111111111111111111111111111' }
 
-/** A signer that can pay on the given networks; it is never asked to pay here. */
-function signerFor(name: string, networks: readonly string[]): Signer {
-  return {
-    name,
-    canPay: (candidate) => networks.includes(candidate.network),
+/** A signer that pays every method on the given networks; it is never asked to pay here. */
+function signerFor(name: string, networks: readonly string[], maxFee?: (request: PaymentMethod) => bigint): Signer {
+  const payer = <kind extends MethodKind>(): MethodPayer<kind> => ({
+    refusal: (request) => (networks.includes(networkOf(request)) ? undefined : 'not my network'),
+    ...(maxFee && { maxFee }),
     pay: () => Promise.reject(new Error('not called')),
-  }
+  })
+  return { name, methods: { eip3009: payer(), 'spl-transfer': payer(), bolt11: payer() } }
 }
 
 const evmSigner = signerFor('evm', ['eip155:1', 'eip155:8453', 'eip155:84532'])
@@ -244,16 +247,14 @@ describe('judgeOffers: prefer, call limits and rates', () => {
 })
 
 describe('judgeOffers: signer fees', () => {
-  // A Lightning-like signer whose routing fee limit is in the offer's extra (msat).
-  const withFees: Signer = {
-    ...lightningSigner,
-    name: 'lightning-fees',
-    maxFee: (entry) => BigInt(String(entry.extra.fee ?? 0)),
+  // A Lightning-like signer whose routing fee limit (msat) the test writes into each invoice.
+  const withFees = signerFor('lightning-fees', [bitcoinMainnet], (request) =>
+    request.kind === 'bolt11' ? BigInt(request.invoice.slice('fee:'.length)) : 0n,
+  )
+  const btcOffer = (amount: bigint, fee: bigint): Offer => {
+    const base = offer(lightningBtc, amount)
+    return { ...base, method: { ...(base.method as Bolt11Request), invoice: `fee:${fee}` } }
   }
-  const btcOffer = (amount: bigint, fee: bigint): Offer => ({
-    ...offer(lightningBtc, amount),
-    extra: { fee: fee.toString() },
-  })
 
   test('policy: the caps judge the amount plus the signer’s maxFee', async () => {
     const caps: Caps = { perRequest: { usd: '1' } }

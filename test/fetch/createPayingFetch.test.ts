@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { decodeBase64Json, encodeBase64Json } from '../../examples/local-stack/http.js'
 import { evm } from '../../src/evm/index.js'
 import { createPayingFetch, getReceipt, isPayfetchError, PayfetchError, type PayfetchEvent } from '../../src/index.js'
+import { wrapPayers } from '../support/countingSigner.js'
 import { type Merchant, payTo, requirement, startMerchant, usdc } from '../support/merchant.js'
 
 const account = privateKeyToAccount(generatePrivateKey())
@@ -358,16 +359,22 @@ describe('createPayingFetch', () => {
 
   test('behavior: an aborted call before paying rejects with the abort reason and pays nothing', async () => {
     const controller = new AbortController()
-    const slow = {
-      ...evm({ account }),
-      pay: async () =>
-        new Promise<never>((_, reject) =>
-          controller.signal.addEventListener('abort', () => reject(controller.signal.reason)),
-        ),
-    }
-    const call = createPayingFetch({ signers: [slow] })(`${merchant.url}/weather`, { signal: controller.signal })
-    setTimeout(() => controller.abort(), 50)
-    await expect(call).rejects.toMatchObject({ name: 'AbortError' })
+    // The caller aborts while the signer works; the signer sees the caller's signal.
+    const slow = wrapPayers(
+      evm({ account }),
+      () => (_, context) =>
+        new Promise<never>((_, reject) => {
+          context.signal?.addEventListener('abort', () => reject(context.signal?.reason))
+          controller.abort()
+        }),
+    )
+    const fetchPaid = createPayingFetch({ signers: [slow] })
+    const before = proofsAt('/weather').length
+    await expect(fetchPaid(`${merchant.url}/weather`, { signal: controller.signal })).rejects.toMatchObject({
+      name: 'AbortError',
+    })
+    expect(proofsAt('/weather')).toHaveLength(before)
+    expect((await fetchPaid.spendReport()).totals).toEqual([])
   })
 
   test('behavior: the v2 proof echoes the accepted requirement verbatim', async () => {

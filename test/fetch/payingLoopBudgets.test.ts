@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { encodeBase64Json } from '../../examples/local-stack/http.js'
 import { evm } from '../../src/evm/index.js'
 import { createPayingFetch, getReceipt, memoryLedger, type PayfetchError } from '../../src/index.js'
+import { networkOf } from '../../src/methods/PaymentMethod.js'
 import { countingSigner } from '../support/countingSigner.js'
 import { type L402Merchant, startL402Merchant, tableWallet } from '../support/l402Merchant.js'
 import { type Merchant, requirement, startMerchant, usdc } from '../support/merchant.js'
@@ -152,7 +153,7 @@ describe('budgets', () => {
     expect(error).toMatchObject({ code: 'BUDGET_EXHAUSTED', details: { used: '20000', limit: '20000' } })
     // USDC on Base mainnet is another asset: the budget does not apply.
     expect(await (await fetchPaid(`${merchant.url}/item-base`)).text()).toBe('item on base')
-    expect(signer.calls.map((offer) => offer.network)).toEqual(['eip155:84532', 'eip155:84532', 'eip155:8453'])
+    expect(signer.calls.map(networkOf)).toEqual(['eip155:84532', 'eip155:84532', 'eip155:8453'])
   })
 
   test('policy: a total budget holds across paying fetches that share a ledger', async () => {

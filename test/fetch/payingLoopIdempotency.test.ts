@@ -4,6 +4,7 @@ import { decodeBase64Json } from '../../examples/local-stack/http.js'
 import { evm } from '../../src/evm/index.js'
 import { createPayingFetch, getReceipt, type PayfetchError } from '../../src/index.js'
 import { countingSigner } from '../support/countingSigner.js'
+import { startL402Merchant, tableWallet } from '../support/l402Merchant.js'
 import { type Merchant, requirement, type Seen, startMerchant } from '../support/merchant.js'
 
 // Never paying twice: a stable Idempotency-Key, x402 payment-identifier, and resume() after an
@@ -155,6 +156,31 @@ describe('never paying twice', () => {
     expect(idempotent.replayed).toBe(1)
     expect(await fetchPaid.pendingPayments()).toEqual([])
     expect((await fetchPaid.spendReport()).totals).toEqual([expect.objectContaining({ spent: 10_000n, unknown: 0n })])
+  })
+
+  test('behavior: a resumed L402 payment’s receipt keeps the invoice’s payment hash and the wallet’s fee', async () => {
+    const lightning = await startL402Merchant(10, { loseAnswers: 1 })
+    try {
+      const wallet = tableWallet(lightning, { feeMsat: 42n })
+      const fetchPaid = createPayingFetch({ signers: [wallet] })
+      const error = await failure(fetchPaid(`${lightning.url}/report`))
+      expect(error.code).toBe('PAYMENT_OUTCOME_UNKNOWN')
+      const [paymentHash] = [...lightning.preimages.keys()]
+      const [pending] = await fetchPaid.pendingPayments()
+      expect(pending).toMatchObject({ protocol: 'l402', reference: paymentHash, fee: '42', paidOnSigning: true })
+      const response = await fetchPaid.resume(pending!)
+      expect(await response.text()).toBe('lightning paid')
+      expect(getReceipt(response)).toMatchObject({
+        protocol: 'l402',
+        amount: 10_000n,
+        fee: 42n,
+        asset: 'BTC',
+        reference: paymentHash,
+      })
+      expect([wallet.calls, lightning.paid]).toEqual([1, 2])
+    } finally {
+      await lightning.close()
+    }
   })
 
   test('behavior: a second call with the same Idempotency-Key after an unknown outcome resumes instead of signing', async () => {

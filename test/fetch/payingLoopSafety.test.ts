@@ -2,14 +2,8 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { decodeBase64Json, encodeBase64Json } from '../../examples/local-stack/http.js'
 import { evm } from '../../src/evm/index.js'
-import {
-  createPayingFetch,
-  memorySessions,
-  type PayfetchError,
-  type PayfetchEvent,
-  type Signer,
-} from '../../src/index.js'
-import { countingSigner } from '../support/countingSigner.js'
+import { createPayingFetch, memorySessions, type PayfetchError, type PayfetchEvent } from '../../src/index.js'
+import { countingSigner, wrapPayers } from '../support/countingSigner.js'
 import { httpFetch } from '../support/httpFetch.js'
 import { type L402Merchant, startL402Merchant, tableWallet } from '../support/l402Merchant.js'
 import { type Merchant, requirement, startMerchant } from '../support/merchant.js'
@@ -157,29 +151,27 @@ describe('CR/LF', () => {
     ])
 
     // A signer whose payload carries CR/LF: the x402 proof is base64, the server gets one header and no injection.
-    const real = evm({ account })
-    const sneaky: Signer = {
-      name: 'sneaky',
-      canPay: (offer) => real.canPay(offer),
-      pay: async (offer, context) => ({ ...(await real.pay(offer, context)), payload: { note: 'a\r\nx-injected: 1' } }),
-    }
+    const sneaky = wrapPayers(evm({ account }), (pay) => async (request, context) => ({
+      ...((await pay(request, context)) as object),
+      signature: 'a\r\nx-injected: 1',
+    }))
     // (The merchant cannot verify that payload; what it answers does not matter here.)
     await createPayingFetch({ signers: [sneaky] })(`${merchant.url}/item`).catch(() => {})
     const sent = merchant.seen.at(-1)
     expect(sent?.headers['x-injected']).toBeUndefined()
     expect(decodeBase64Json(String(sent?.headers['payment-signature']))).toMatchObject({
-      payload: { note: 'a\r\nx-injected: 1' },
+      payload: { signature: 'a\r\nx-injected: 1' },
     })
 
     // A wallet that paid but returns a preimage with CR/LF: the proof is refused, nothing is sent, the payment stays counted.
     const events: PayfetchEvent[] = []
     const wallet = tableWallet(lightning)
-    const lying: Signer = {
-      ...wallet,
-      pay: async (offer, context) => (
-        await wallet.pay(offer, context), { payload: { preimage: `${'a'.repeat(64)}\r\nx-injected: 1` } }
+    const lying = wrapPayers(
+      wallet,
+      (pay) => async (request, context) => (
+        await pay(request, context), { kind: 'bolt11', preimage: `${'a'.repeat(64)}\r\nx-injected: 1` }
       ),
-    }
+    )
     const fetchPaid = createPayingFetch({ signers: [lying], onEvent: (event) => events.push(event) })
     const error = await failure(fetchPaid(`${lightning.url}/report`))
     expect(error.code).toBe('PAYMENT_OUTCOME_UNKNOWN')
@@ -239,12 +231,10 @@ describe('size caps', () => {
   })
 
   test('error: a proof header over 64 KiB is PAYMENT_FAILED, sent nowhere, and its reservation freed', async () => {
-    const real = evm({ account })
-    const bloated: Signer = {
-      name: 'bloated',
-      canPay: (offer) => real.canPay(offer),
-      pay: async (offer, context) => ({ ...(await real.pay(offer, context)), payload: { pad: 'x'.repeat(70_000) } }),
-    }
+    const bloated = wrapPayers(evm({ account }), (pay) => async (request, context) => ({
+      ...((await pay(request, context)) as object),
+      signature: 'x'.repeat(70_000),
+    }))
     const fetchPaid = createPayingFetch({ signers: [bloated], caps: { budgets: [{ usd: '1' }] } })
     const before = merchant.seen.length
     expect(await failure(fetchPaid(`${merchant.url}/item`))).toMatchObject({

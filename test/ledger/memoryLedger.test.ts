@@ -18,7 +18,6 @@ describe('memoryLedger with the charges of real caps', () => {
     amount,
     payTo: '0x',
     resource: '',
-    extra: {},
     raw: {},
   })
 

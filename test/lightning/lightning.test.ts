@@ -12,8 +12,9 @@ import {
   type PayInvoiceOptions,
   webln,
 } from '../../src/lightning/index.js'
-import type { Offer } from '../../src/offer/Offer.js'
+import type { Bolt11Request } from '../../src/methods/Bolt11.js'
 import { decodeL402 } from '../../src/protocols/l402/decode.js'
+import type { MethodPayer, PayContext, Signer } from '../../src/signers/Signer.js'
 import { challengeOf, mintToken } from '../protocols/l402/support.js'
 
 const bech32 = createRequire(import.meta.url)('bech32') as {
@@ -23,9 +24,20 @@ const bech32 = createRequire(import.meta.url)('bech32') as {
 
 const node = createLightningNode()
 
-function offerFor(options: Parameters<typeof node.createInvoice>[0] = {}): Offer {
+/** The invoice request of a real L402 challenge for a fresh invoice. */
+function offerFor(options: Parameters<typeof node.createInvoice>[0] = {}): Bolt11Request {
   const { invoice, paymentHash } = node.createInvoice(options)
-  return decodeL402(challengeOf(`L402 macaroon="${mintToken(paymentHash)}", invoice="${invoice}"`))[0] as Offer
+  const [offer] = decodeL402(challengeOf(`L402 macaroon="${mintToken(paymentHash)}", invoice="${invoice}"`))
+  return offer?.method as Bolt11Request
+}
+
+/** The signer's invoice payer, as these tests use it. */
+function payerOf(signer: Signer) {
+  const payer = signer.methods.bolt11 as MethodPayer<'bolt11'>
+  return {
+    canPay: (request: Bolt11Request) => payer.refusal?.(request) === undefined,
+    pay: (request: Bolt11Request, context: PayContext) => payer.pay(request, context),
+  }
 }
 
 /** A wallet that pays through the node and records what it was asked. */
@@ -61,59 +73,58 @@ describe('lightning signer', () => {
       const paid = node.pay(invoice)
       return { preimage: paid.preimage.toUpperCase(), feeMsat: 1_234n }
     })
-    const signer = lightning({ wallet, networks: ['regtest'], maxFeeSats: 7, timeoutMs: 20_000 })
+    const signer = payerOf(lightning({ wallet, networks: ['regtest'], maxFeeSats: 7, timeoutMs: 20_000 }))
     expect(signer.canPay(offer)).toBe(true)
     const payment = await signer.pay(offer, context)
     expect(calls).toHaveLength(1)
-    expect(calls[0]?.invoice).toBe(offer.extra.invoice)
+    expect(calls[0]?.invoice).toBe(offer.invoice)
     expect(calls[0]?.options).toMatchObject({
       maxFeeMsat: 7_000n,
       timeoutSeconds: 18,
-      paymentHash: offer.extra.paymentHash,
+      paymentHash: offer.paymentHash,
       amountMsat: 42_000n,
     })
     expect(calls[0]?.options.signal).toBeInstanceOf(AbortSignal)
-    expect(payment).toEqual({ payload: { preimage: expect.stringMatching(/^[0-9a-f]{64}$/), feeMsat: 1_234n } })
+    expect(payment).toEqual({ kind: 'bolt11', preimage: expect.stringMatching(/^[0-9a-f]{64}$/), feeMsat: 1_234n })
   })
 
   test('policy: defaults are mainnet only, a 10 sat fee limit and a 60 s timeout', async () => {
     const { wallet, calls } = recordingWallet()
-    expect(lightning({ wallet }).canPay(offerFor())).toBe(false)
-    expect(lightning({ wallet }).canPay(offerFor({ network: 'mainnet' }))).toBe(true)
-    await lightning({ wallet, networks: ['bip122:0f9188f13cb7b2c71f2a335e3a4fc328'] }).pay(offerFor(), context)
+    expect(payerOf(lightning({ wallet })).canPay(offerFor())).toBe(false)
+    expect(payerOf(lightning({ wallet })).canPay(offerFor({ network: 'mainnet' }))).toBe(true)
+    await payerOf(lightning({ wallet, networks: ['bip122:0f9188f13cb7b2c71f2a335e3a4fc328'] })).pay(offerFor(), context)
     expect(calls[0]?.options).toMatchObject({ maxFeeMsat: 10_000n, timeoutSeconds: 54 })
   })
 
   test('policy: canPay checks the invoice with bolt11 against the offer: signature, amount, hash, payee, expiry, protocol', () => {
-    const signer = lightning({ wallet: recordingWallet().wallet, networks: ['regtest', 'mainnet'] })
+    const signer = payerOf(lightning({ wallet: recordingWallet().wallet, networks: ['regtest', 'mainnet'] }))
     const offer = offerFor({ withPayee: false })
     expect(signer.canPay(offer)).toBe(true)
-    expect(signer.canPay({ ...offer, amount: offer.amount - 1n })).toBe(false)
-    expect(signer.canPay({ ...offer, extra: { ...offer.extra, paymentHash: '00'.repeat(32) } })).toBe(false)
-    expect(signer.canPay({ ...offer, payTo: `02${'11'.repeat(32)}` })).toBe(false)
+    expect(signer.canPay({ ...offer, amountMsat: offer.amountMsat - 1n })).toBe(false)
+    expect(signer.canPay({ ...offer, paymentHash: '00'.repeat(32) })).toBe(false)
+    expect(signer.canPay({ ...offer, payee: `02${'11'.repeat(32)}` })).toBe(false)
     expect(signer.canPay({ ...offer, network: 'bip122:000000000019d6689c085ae165831e93' })).toBe(false)
-    expect(signer.canPay({ ...offer, protocol: 'x402' })).toBe(false)
     expect(signer.canPay(offerFor({ expirySeconds: 1, timestamp: Math.floor(Date.now() / 1000) - 0 }))).toBe(true)
     // An invoice re-encoded with another amount keeps a valid bech32 checksum, so the root decoder
     // reads it; its signature no longer recovers the payee it names, which only bolt11 sees.
     const signed = offerFor({ withPayee: true, amountMsat: 21_000n })
-    const { words } = bech32.decode(signed.extra.invoice as string, 10_000)
+    const { words } = bech32.decode(signed.invoice, 10_000)
     const altered = bech32.encode('lnbcrt2u', words, 10_000)
-    const [tampered] = decodeL402(challengeOf(`L402 macaroon="${signed.extra.token}", invoice="${altered}"`))
+    const [tampered] = decodeL402(challengeOf(`L402 macaroon="${mintToken(signed.paymentHash)}", invoice="${altered}"`))
     expect(tampered).toMatchObject({ amount: 200_000n, payTo: node.publicKey })
-    expect(signer.canPay(tampered as Offer)).toBe(false)
+    expect(signer.canPay(tampered?.method as Bolt11Request)).toBe(false)
     const withPayee = offerFor({ withPayee: true })
-    expect(withPayee.payTo).toBe(node.publicKey)
+    expect(withPayee.payee).toBe(node.publicKey)
     expect(signer.canPay(withPayee)).toBe(true)
   })
 
   test('error: a wallet that reports a payment with a wrong preimage leaves the outcome unknown, with the payment hash and no preimage in the error', async () => {
     const offer = offerFor()
     const { wallet, calls } = recordingWallet(async () => ({ preimage: 'ab'.repeat(32) }))
-    const error = await failure(lightning({ wallet, networks: ['regtest'] }).pay(offer, context))
+    const error = await failure(payerOf(lightning({ wallet, networks: ['regtest'] })).pay(offer, context))
     expect(calls).toHaveLength(1)
     expect(error.code).toBe('PAYMENT_OUTCOME_UNKNOWN')
-    expect(error.details).toEqual({ wallet: 'test', paymentHash: offer.extra.paymentHash })
+    expect(error.details).toEqual({ wallet: 'test', paymentHash: offer.paymentHash })
     expect(error.message).toMatchInlineSnapshot(
       `"[PAYMENT_OUTCOME_UNKNOWN] The test wallet may have paid: it reported a payment with a preimage that does not match the invoice. Look the payment up by its hash before paying again."`,
     )
@@ -123,7 +134,7 @@ describe('lightning signer', () => {
   test('error: a missing or non-hex preimage is an unknown outcome too', async () => {
     for (const preimage of ['', 'zz'.repeat(32), 'ab', undefined]) {
       const { wallet } = recordingWallet(async () => ({ preimage }) as { preimage: string })
-      expect((await failure(lightning({ wallet, networks: ['regtest'] }).pay(offerFor(), context))).code).toBe(
+      expect((await failure(payerOf(lightning({ wallet, networks: ['regtest'] })).pay(offerFor(), context))).code).toBe(
         'PAYMENT_OUTCOME_UNKNOWN',
       )
     }
@@ -135,20 +146,24 @@ describe('lightning signer', () => {
       throw new PayfetchError('PAYMENT_FAILED', 'no route')
     })
     expect(
-      (await failure(lightning({ wallet: refusing.wallet, networks: ['regtest'] }).pay(offer, context))).code,
+      (await failure(payerOf(lightning({ wallet: refusing.wallet, networks: ['regtest'] })).pay(offer, context))).code,
     ).toBe('PAYMENT_FAILED')
     const throwing = recordingWallet(async () => {
       throw new Error('socket hang up')
     })
-    const error = await failure(lightning({ wallet: throwing.wallet, networks: ['regtest'] }).pay(offer, context))
-    expect(error).toMatchObject({ code: 'PAYMENT_OUTCOME_UNKNOWN', details: { paymentHash: offer.extra.paymentHash } })
+    const error = await failure(
+      payerOf(lightning({ wallet: throwing.wallet, networks: ['regtest'] })).pay(offer, context),
+    )
+    expect(error).toMatchObject({ code: 'PAYMENT_OUTCOME_UNKNOWN', details: { paymentHash: offer.paymentHash } })
     expect((error.cause as Error).message).toBe('socket hang up')
   })
 
   test('error: a wallet that never answers (and ignores its signal) is reported unknown at the timeout, after one call', async () => {
     const { wallet, calls } = recordingWallet(() => new Promise(() => {}))
     const started = performance.now()
-    const error = await failure(lightning({ wallet, networks: ['regtest'], timeoutMs: 150 }).pay(offerFor(), context))
+    const error = await failure(
+      payerOf(lightning({ wallet, networks: ['regtest'], timeoutMs: 150 })).pay(offerFor(), context),
+    )
     expect(performance.now() - started).toBeGreaterThanOrEqual(140)
     expect(error.code).toBe('PAYMENT_OUTCOME_UNKNOWN')
     expect(error.shortMessage).toContain('no answer came before the timeout')
@@ -161,14 +176,14 @@ describe('lightning signer', () => {
     const controller = new AbortController()
     controller.abort(new Error('caller gave up'))
     await expect(
-      lightning({ wallet, networks: ['regtest'] }).pay(offerFor(), { ...context, signal: controller.signal }),
+      payerOf(lightning({ wallet, networks: ['regtest'] })).pay(offerFor(), { ...context, signal: controller.signal }),
     ).rejects.toThrow('caller gave up')
     expect(calls).toHaveLength(0)
   })
 
   test('error: paying an offer it cannot pay fails before the wallet is called', async () => {
     const { wallet, calls } = recordingWallet()
-    const error = await failure(lightning({ wallet }).pay(offerFor(), context))
+    const error = await failure(payerOf(lightning({ wallet })).pay(offerFor(), context))
     expect(error.code).toBe('PAYMENT_FAILED')
     expect(calls).toHaveLength(0)
   })
@@ -237,14 +252,14 @@ describe('webln()', () => {
       sendPayment: async (invoice: string) => (sent.push(invoice), { preimage: node.pay(invoice).preimage }),
     }
     const offer = offerFor()
-    const payment = await lightning({ wallet: webln(provider), networks: ['regtest'] }).pay(offer, context)
-    expect(sent).toEqual([offer.extra.invoice])
-    expect(payment.payload).toMatchObject({ preimage: expect.stringMatching(/^[0-9a-f]{64}$/) })
+    const payment = await payerOf(lightning({ wallet: webln(provider), networks: ['regtest'] })).pay(offer, context)
+    expect(sent).toEqual([offer.invoice])
+    expect(payment).toMatchObject({ kind: 'bolt11', preimage: expect.stringMatching(/^[0-9a-f]{64}$/) })
   })
 
   test('error: no provider, a refused enable() and a rejected payment are PAYMENT_FAILED; a hung one is unknown', async () => {
     const pay = (wallet: LightningWallet, timeoutMs = 1000) =>
-      failure(lightning({ wallet, networks: ['regtest'], timeoutMs }).pay(offerFor(), context))
+      failure(payerOf(lightning({ wallet, networks: ['regtest'], timeoutMs })).pay(offerFor(), context))
     expect((await pay(webln())).code).toBe('PAYMENT_FAILED')
     expect(
       (

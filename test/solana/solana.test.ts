@@ -46,6 +46,7 @@ import {
   type Ledger,
   mainnet,
   offerFor,
+  payerOf,
   payloadOf,
   startLedger,
 } from './support.js'
@@ -76,15 +77,7 @@ async function payer(options: { funds?: bigint; token?: 'usdc' | 't22' } = {}) {
 
 /** The facilitator reference verification (`@x402/svm`), run on the payload as a server would. */
 async function referenceVerify(offer: Offer, transaction: string) {
-  const requirements = {
-    scheme: 'exact',
-    network: offer.network,
-    amount: offer.amount.toString(),
-    asset: offer.asset.id,
-    payTo: offer.payTo,
-    maxTimeoutSeconds: 60,
-    extra: offer.extra,
-  } as PaymentRequirements
+  const requirements = offer.raw as PaymentRequirements
   const payload = {
     x402Version: 2,
     resource: { url: context.url },
@@ -105,8 +98,8 @@ describe('solana signer: building and settling on litesvm', () => {
   test('behavior: builds the x402 exact layout (CU limit, CU price, TransferChecked, memo), signed by the payer only', async () => {
     const { key, signer } = await payer()
     const offer = offerFor(ledger)
-    expect(signer.canPay(offer)).toBe(true)
-    const payment = await signer.pay(offer, context)
+    expect(payerOf(signer).canPay(offer)).toBe(true)
+    const payment = await payerOf(signer).pay(offer, context)
     expect(payment.payer).toBe(key.address)
 
     const transaction = decodeWire(payloadOf(payment))
@@ -152,7 +145,9 @@ describe('solana signer: building and settling on litesvm', () => {
     const { key, signer } = await payer()
     const before = await balances('usdc', key.address)
     const feePayerLamports = ledger.chain.lamports(ledger.feePayer.address)
-    const signature = await ledger.settle(payloadOf(await signer.pay(offerFor(ledger, { amount: 123_456n }), context)))
+    const signature = await ledger.settle(
+      payloadOf(await payerOf(signer).pay(offerFor(ledger, { amount: 123_456n }), context)),
+    )
     expect(ledger.chain.transaction(signature)).not.toBeInstanceOf(FailedTransactionMetadata)
     expect(await balances('usdc', key.address)).toEqual({
       owner: before.owner - 123_456n,
@@ -166,7 +161,7 @@ describe('solana signer: building and settling on litesvm', () => {
   test('behavior: a Token-2022 mint works: its program is read from the mint owner, its 9 decimals from the chain', async () => {
     const { key, signer } = await payer({ token: 't22', funds: 10_000_000_000n })
     const offer = offerFor(ledger, { amount: 2_500_000_000n }, ledger.t22)
-    const payment = await signer.pay(offer, context)
+    const payment = await payerOf(signer).pay(offer, context)
     const transfer = decompileTransactionMessage(compiledOf(decodeWire(payloadOf(payment)))).instructions[2]
     expect(transfer?.programAddress).toBe(ledger.t22.tokenProgram)
     expect(Array.from(transfer?.data ?? []).at(-1)).toBe(9)
@@ -182,8 +177,8 @@ describe('solana signer: building and settling on litesvm', () => {
   test('behavior: the @x402/svm facilitator verification accepts the payload, with and without a server memo', async () => {
     const { key, signer } = await payer()
     for (const extra of [{}, { memo: 'invoice 42 ✓' }]) {
-      const offer = offerFor(ledger, { extra })
-      expect(await referenceVerify(offer, payloadOf(await signer.pay(offer, context)))).toMatchObject({
+      const offer = offerFor(ledger, extra)
+      expect(await referenceVerify(offer, payloadOf(await payerOf(signer).pay(offer, context)))).toMatchObject({
         isValid: true,
         payer: key.address,
       })
@@ -193,7 +188,7 @@ describe('solana signer: building and settling on litesvm', () => {
   test('policy: a tampered transaction is rejected by signature verification (amount changed, destination swapped) and moves nothing', async () => {
     const { key, signer } = await payer()
     const offer = offerFor(ledger, { amount: 10_000n })
-    const original = decodeWire(payloadOf(await signer.pay(offer, context)))
+    const original = decodeWire(payloadOf(await payerOf(signer).pay(offer, context)))
     const compiled = compiledOf(original)
     const bytes = Uint8Array.from(original.messageBytes)
 
@@ -239,7 +234,7 @@ describe('solana signer: building and settling on litesvm', () => {
 
   test('policy: a replayed transaction is rejected by litesvm (already processed) and moves nothing more', async () => {
     const { key, signer } = await payer()
-    const partial = decodeWire(payloadOf(await signer.pay(offerFor(ledger), context)))
+    const partial = decodeWire(payloadOf(await payerOf(signer).pay(offerFor(ledger), context)))
     const signed = await partiallySignTransaction([ledger.feePayer.keyPair], partial)
     const before = await balances('usdc', key.address)
     expect(ledger.chain.svm.sendTransaction(signed)).not.toBeInstanceOf(FailedTransactionMetadata)
@@ -254,28 +249,27 @@ describe('solana signer: building and settling on litesvm', () => {
 
   test('behavior: the server’s extra.recentBlockhash is used without asking the RPC; extra.memo is carried verbatim', async () => {
     const { signer } = await payer()
-    await signer.pay(offerFor(ledger), context) // reads and caches the mint
+    await payerOf(signer).pay(offerFor(ledger), context) // reads and caches the mint
     const callsBefore = ledger.rpc.calls.length
     const recentBlockhash = ledger.chain.svm.latestBlockhash()
-    const offer = offerFor(ledger, { extra: { recentBlockhash, lastValidBlockHeight: '150', memo: 'order-7' } })
-    const transaction = decodeWire(payloadOf(await signer.pay(offer, context)))
+    const offer = offerFor(ledger, { recentBlockhash, lastValidBlockHeight: 150n, memo: 'order-7' })
+    const transaction = decodeWire(payloadOf(await payerOf(signer).pay(offer, context)))
     expect(ledger.rpc.calls.slice(callsBefore)).toEqual([])
     const compiled = compiledOf(transaction)
     expect(compiled.lifetimeToken).toBe(recentBlockhash)
     expect(new TextDecoder().decode(decompileTransactionMessage(compiled).instructions[3]?.data as Uint8Array)).toBe(
       'order-7',
     )
-    await ledger.settle(
-      payloadOf({
-        payload: { transaction: Buffer.from(getTransactionEncoder().encode(transaction)).toString('base64') },
-      }),
-    )
+    await ledger.settle(Buffer.from(getTransactionEncoder().encode(transaction)).toString('base64'))
   })
 
   test('behavior: each payment carries a fresh random memo, so two identical payments are two transactions', async () => {
     const { key, signer } = await payer()
     const offer = offerFor(ledger)
-    const [first, second] = [payloadOf(await signer.pay(offer, context)), payloadOf(await signer.pay(offer, context))]
+    const [first, second] = [
+      payloadOf(await payerOf(signer).pay(offer, context)),
+      payloadOf(await payerOf(signer).pay(offer, context)),
+    ]
     expect(first).not.toBe(second)
     const before = await balances('usdc', key.address)
     await ledger.settle(first as string)
@@ -287,22 +281,22 @@ describe('solana signer: building and settling on litesvm', () => {
     const { key, signer } = await payer()
     const reads = () => ledger.rpc.calls.filter((method) => method === 'getAccountInfo').length
     const start = reads()
-    await Promise.all([signer.pay(offerFor(ledger), context), signer.pay(offerFor(ledger), context)])
-    await signer.pay(offerFor(ledger), context)
+    await Promise.all([payerOf(signer).pay(offerFor(ledger), context), payerOf(signer).pay(offerFor(ledger), context)])
+    await payerOf(signer).pay(offerFor(ledger), context)
     expect(reads() - start).toBe(1)
 
     // A mint that does not exist yet: refused, then paid by the same signer once it exists.
     const later = await generateKeyPairSigner()
     const token = { mint: later.address, decimals: 6, tokenProgram: ledger.usdc.tokenProgram, symbol: 'LATER' }
     const offer = offerFor(ledger, {}, token)
-    await expect(signer.pay(offer, context)).rejects.toMatchObject({
+    await expect(payerOf(signer).pay(offer, context)).rejects.toMatchObject({
       code: 'PAYMENT_FAILED',
       shortMessage: expect.stringMatching(/does not exist/),
     })
     await ledger.chain.createMint({ symbol: 'LATER', decimals: 6, address: later.address })
     await ledger.chain.mint(token, key.address, 50_000n)
     await ledger.chain.createTokenAccount(token, ledger.merchant)
-    await ledger.settle(payloadOf(await signer.pay(offer, context)))
+    await ledger.settle(payloadOf(await payerOf(signer).pay(offer, context)))
     expect(await ledger.chain.balanceOf(token, key.address)).toBe(40_000n)
   })
 
@@ -310,7 +304,7 @@ describe('solana signer: building and settling on litesvm', () => {
     const key = await generateKeyPairSigner()
     await ledger.chain.mint(ledger.usdc, key.address, 100_000n)
     const signer = solana({ signer: key, rpc: createSolanaRpc(ledger.rpc.url), networks: [devnet] })
-    await ledger.settle(payloadOf(await signer.pay(offerFor(ledger), context)))
+    await ledger.settle(payloadOf(await payerOf(signer).pay(offerFor(ledger), context)))
     expect(await ledger.chain.balanceOf(ledger.usdc, key.address)).toBe(90_000n)
   })
 })
@@ -335,7 +329,7 @@ describe('solana signer: @solana/web3.js 1.x users', () => {
     const owner = keypair.publicKey.toBase58() as Address
     await ledger.chain.mint(ledger.usdc, owner, 100_000n)
     const signer = solana({ signer: keypair, rpc: ledger.rpc.url, networks: [devnet] })
-    const payment = await signer.pay(offerFor(ledger), context)
+    const payment = await payerOf(signer).pay(offerFor(ledger), context)
     expect(payment.payer).toBe(owner)
     await ledger.settle(payloadOf(payment))
     expect(await ledger.chain.balanceOf(ledger.usdc, owner)).toBe(90_000n)
@@ -352,7 +346,7 @@ describe('solana signer: @solana/web3.js 1.x users', () => {
       networks: [devnet],
     })
     const offer = offerFor(ledger)
-    const payment = await signer.pay(offer, context)
+    const payment = await payerOf(signer).pay(offer, context)
     expect(wallet.signed).toBe(1)
     expect(await referenceVerify(offer, payloadOf(payment))).toMatchObject({ isValid: true, payer: owner })
     await ledger.settle(payloadOf(payment))
@@ -382,7 +376,7 @@ describe('solana signer: @solana/web3.js 1.x users', () => {
       rpc: ledger.rpc.url,
       networks: [devnet],
     })
-    const transaction = decodeWire(payloadOf(await signer.pay(offerFor(ledger), context)))
+    const transaction = decodeWire(payloadOf(await payerOf(signer).pay(offerFor(ledger), context)))
     const instructions: readonly { programAddress: string }[] = decompileTransactionMessage(
       compiledOf(transaction),
     ).instructions
@@ -414,7 +408,9 @@ describe('solana signer: @solana/web3.js 1.x users', () => {
         rpc: ledger.rpc.url,
         networks: [devnet],
       })
-      const error = await signer.pay(offerFor(ledger), context).catch((caught: unknown) => caught)
+      const error = await payerOf(signer)
+        .pay(offerFor(ledger), context)
+        .catch((caught: unknown) => caught)
       expect(isPayfetchError(error, 'PAYMENT_FAILED'), name).toBe(true)
     }
   })
@@ -433,7 +429,7 @@ describe('solana signer: @solana/web3.js 1.x users', () => {
         ) as never
       },
     }
-    const payment = await solana({ signer: modifying, rpc: ledger.rpc.url, networks: [devnet] }).pay(
+    const payment = await payerOf(solana({ signer: modifying, rpc: ledger.rpc.url, networks: [devnet] })).pay(
       offerFor(ledger),
       context,
     )
@@ -442,36 +438,33 @@ describe('solana signer: @solana/web3.js 1.x users', () => {
 })
 
 describe('solana signer: refusals before signing', () => {
-  test('policy: offers it cannot honour are refused by canPay, and pay throws without reading or signing anything', async () => {
+  test('policy: requests it cannot honour are refused, and pay throws without reading or signing anything', async () => {
     const { key, counting, signer } = await payer({ funds: 0n })
     const refused: Record<string, Offer> = {
       'another cluster (mainnet, not configured)': offerFor(ledger, { network: mainnet }),
       'an EVM network': offerFor(ledger, { network: 'eip155:8453' }),
-      'another scheme': offerFor(ledger, { scheme: 'upto' }),
-      'another protocol': offerFor(ledger, { protocol: 'l402' }),
-      'no fee payer': offerFor(ledger, { extra: { feePayer: undefined } }),
-      'a fee payer that is not an address': offerFor(ledger, { extra: { feePayer: '0xdeadbeef' } }),
-      'the payer as fee payer': offerFor(ledger, { extra: { feePayer: key.address } }),
-      'the mint as fee payer': offerFor(ledger, { extra: { feePayer: ledger.usdc.mint } }),
+      'a fee payer that is not an address': offerFor(ledger, { feePayer: '0xdeadbeef' }),
+      'the payer as fee payer': offerFor(ledger, { feePayer: key.address }),
+      'the mint as fee payer': offerFor(ledger, { feePayer: ledger.usdc.mint }),
       'a payTo that is not an address': offerFor(ledger, { payTo: '0x209693Bc6afc0C5328bA36FaF03C514EF312287C' }),
-      'an asset that is not a mint address': offerFor(ledger, { asset: { id: 'USDC' } }),
-      'a memo over 256 bytes': offerFor(ledger, { extra: { memo: 'é'.repeat(129) } }),
-      'a memo that is not a string': offerFor(ledger, { extra: { memo: 42 } }),
+      'an asset that is not a mint address': offerFor(ledger, { mint: 'USDC' }),
+      'a memo over 256 bytes': offerFor(ledger, { memo: 'é'.repeat(129) }),
       'an amount over u64': offerFor(ledger, { amount: 2n ** 64n }),
       'a zero amount': offerFor(ledger, { amount: 0n }),
     }
     const rpcCalls = ledger.rpc.calls.length
     for (const [name, offer] of Object.entries(refused)) {
-      expect(signer.canPay(offer), name).toBe(false)
-      const error = await signer.pay(offer, context).catch((caught: unknown) => caught)
+      expect(payerOf(signer).canPay(offer), name).toBe(false)
+      const error = await payerOf(signer)
+        .pay(offer, context)
+        .catch((caught: unknown) => caught)
       expect(isPayfetchError(error, 'PAYMENT_FAILED'), name).toBe(true)
     }
     expect(counting.calls).toBe(0)
     expect(ledger.rpc.calls.length).toBe(rpcCalls)
     // The edges that are allowed.
-    expect(signer.canPay(offerFor(ledger, { amount: 2n ** 64n - 1n }))).toBe(true)
-    expect(signer.canPay(offerFor(ledger, { extra: { memo: 'é'.repeat(128) } }))).toBe(true)
-    expect(signer.canPay(offerFor(ledger, { extra: { memo: '' } }))).toBe(true)
+    expect(payerOf(signer).canPay(offerFor(ledger, { amount: 2n ** 64n - 1n }))).toBe(true)
+    expect(payerOf(signer).canPay(offerFor(ledger, { memo: 'é'.repeat(128) }))).toBe(true)
   })
 
   test('error: mints it cannot read are refused after the read, before signing: missing, owned by another program, not a mint', async () => {
@@ -494,9 +487,11 @@ describe('solana signer: refusals before signing', () => {
       [tokenAccount]: /not an initialized SPL mint/,
     }
     for (const [mint, reason] of Object.entries(cases)) {
-      const offer = offerFor(ledger, { asset: { id: mint } })
-      expect(signer.canPay(offer)).toBe(true) // a mint cannot be read without I/O
-      const error = await signer.pay(offer, context).catch((caught: unknown) => caught)
+      const offer = offerFor(ledger, { mint })
+      expect(payerOf(signer).canPay(offer)).toBe(true) // a mint cannot be read without I/O
+      const error = await payerOf(signer)
+        .pay(offer, context)
+        .catch((caught: unknown) => caught)
       expect(error).toBeInstanceOf(PayfetchError)
       expect(error).toMatchObject({ code: 'PAYMENT_FAILED', shortMessage: expect.stringMatching(reason) })
     }
@@ -516,7 +511,7 @@ describe('solana signer: refusals before signing', () => {
       tokenProgram: ledger.usdc.tokenProgram,
     })
     for (const feePayer of [merchantAccount, payerAccount]) {
-      await expect(signer.pay(offerFor(ledger, { extra: { feePayer } }), context)).rejects.toMatchObject({
+      await expect(payerOf(signer).pay(offerFor(ledger, { feePayer }), context)).rejects.toMatchObject({
         code: 'PAYMENT_FAILED',
         details: { feePayer },
       })
@@ -526,8 +521,8 @@ describe('solana signer: refusals before signing', () => {
 
   test('error: a mint whose on-chain decimals differ from the listed asset’s is refused (caps priced it with the listed ones)', async () => {
     const { counting, signer } = await payer({ funds: 0n })
-    const offer = offerFor(ledger, { asset: { id: ledger.t22.mint, decimals: 6, symbol: 'USDC' } }, ledger.t22)
-    await expect(signer.pay(offer, context)).rejects.toMatchObject({
+    const offer = offerFor(ledger, { decimals: 6 }, ledger.t22)
+    await expect(payerOf(signer).pay(offer, context)).rejects.toMatchObject({
       code: 'PAYMENT_FAILED',
       details: { decimals: 9, expected: 6 },
     })
@@ -539,7 +534,9 @@ describe('solana signer: refusals before signing', () => {
     const rpc = await startSolanaRpc(ledger.chain.svm)
     const signer = solana({ signer: keypair, rpc: rpc.url, networks: [devnet] })
     await rpc.close()
-    const error = (await signer.pay(offerFor(ledger), context).catch((caught: unknown) => caught)) as PayfetchError
+    const error = (await payerOf(signer)
+      .pay(offerFor(ledger), context)
+      .catch((caught: unknown) => caught)) as PayfetchError
     expect(error).toMatchObject({ code: 'PAYMENT_FAILED' })
     expect(error.cause).toBeInstanceOf(Error)
     const text = JSON.stringify({ message: error.message, details: error.details, cause: String(error.cause) })
@@ -591,7 +588,7 @@ describe('solana signer: refusals before signing', () => {
   test('behavior: by default only mainnet is paid; a devnet offer needs networks', async () => {
     const key = await generateKeyPairSigner()
     const signer = solana({ signer: key, rpc: ledger.rpc.url })
-    expect(signer.canPay(offerFor(ledger))).toBe(false)
-    expect(signer.canPay(offerFor(ledger, { network: mainnet }))).toBe(true)
+    expect(payerOf(signer).canPay(offerFor(ledger))).toBe(false)
+    expect(payerOf(signer).canPay(offerFor(ledger, { network: mainnet }))).toBe(true)
   })
 })

@@ -16,7 +16,8 @@ import {
 } from '../../examples/local-stack/solanaChain.js'
 import { liteSvmFacilitatorSigner } from '../../examples/local-stack/solanaFacilitator.js'
 import { type SolanaRpcServer, startSolanaRpc } from '../../examples/local-stack/solanaRpc.js'
-import type { Offer } from '../../src/index.js'
+import type { Offer, SplTransferProof, SplTransferRequest } from '../../src/index.js'
+import type { MethodPayer, PayContext, Signer } from '../../src/signers/Signer.js'
 
 export const devnet = 'solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1'
 export const mainnet = 'solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp'
@@ -60,25 +61,52 @@ export async function startLedger(): Promise<Ledger> {
   }
 }
 
-/** An x402 v2 `exact` offer as payfetch decodes it, for `token` on devnet. */
+/** An x402 v2 `exact` offer for `token` on devnet, with the SPL transfer request payfetch decodes from it. */
 export function offerFor(
   ledger: Ledger,
-  overrides: Partial<Offer> & { extra?: Record<string, unknown> } = {},
+  overrides: Partial<Omit<SplTransferRequest, 'kind'>> = {},
   token: SolanaToken = ledger.usdc,
 ): Offer {
+  const method: SplTransferRequest = {
+    kind: 'spl-transfer',
+    network: devnet,
+    mint: token.mint,
+    payTo: ledger.merchant,
+    amount: 10_000n,
+    feePayer: ledger.feePayer.address,
+    ...overrides,
+  }
+  const { network, mint, payTo, amount, feePayer, memo } = method
   return {
     protocol: 'x402',
     version: 2,
     scheme: 'exact',
-    network: devnet,
-    asset: { id: token.mint },
-    amount: 10_000n,
-    payTo: ledger.merchant,
+    network,
+    asset: { id: mint },
+    amount,
+    payTo,
     resource: 'http://127.0.0.1/resource',
-    maxTimeoutSeconds: 60,
-    raw: {},
-    ...overrides,
-    extra: { feePayer: ledger.feePayer.address, ...overrides.extra },
+    method,
+    // The requirement as the server sent it, for the reference facilitator's verification.
+    raw: {
+      scheme: 'exact',
+      network,
+      amount: amount.toString(),
+      asset: mint,
+      payTo,
+      maxTimeoutSeconds: 60,
+      extra: { feePayer, ...(memo === undefined ? {} : { memo }) },
+    },
+  }
+}
+
+/** The signer's SPL payer, taking offers, as these tests use it. */
+export function payerOf(signer: Signer) {
+  const payer = signer.methods['spl-transfer'] as MethodPayer<'spl-transfer'>
+  const requestOf = (offer: Offer) => offer.method as SplTransferRequest
+  return {
+    canPay: (offer: Offer) => payer.refusal?.(requestOf(offer)) === undefined,
+    pay: (offer: Offer, context: PayContext) => payer.pay(requestOf(offer), context),
   }
 }
 
@@ -99,4 +127,4 @@ export function decodeWire(base64: string): Transaction {
   return getTransactionDecoder().decode(getBase64Encoder().encode(base64))
 }
 
-export const payloadOf = (payment: { payload: unknown }) => (payment.payload as { transaction: string }).transaction
+export const payloadOf = (proof: SplTransferProof) => proof.transaction

@@ -6,6 +6,7 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { evm } from '../../src/evm/index.js'
 import { createPayingFetch, getReceipt, isPayfetchError } from '../../src/index.js'
 import { redisLedger } from '../../src/redis/index.js'
+import { wrapPayers } from './countingSigner.js'
 
 export type WorkerReport = {
   pid: number
@@ -28,7 +29,7 @@ const calls = Number(env('CALLS'))
 const redis = new Redis(env('REDIS_URL'), { lazyConnect: false })
 const real = evm({ account: privateKeyToAccount(env('PAYER_KEY') as `0x${string}`) })
 let signed = 0
-const signer = { ...real, pay: (...args: Parameters<typeof real.pay>) => (signed++, real.pay(...args)) }
+const signer = wrapPayers(real, (pay) => (request, context) => (signed++, pay(request, context)))
 const fetchPaid = createPayingFetch({
   signers: [signer],
   ledger: redisLedger({ redis, prefix: env('LEDGER_PREFIX') }),
@@ -37,17 +38,16 @@ const fetchPaid = createPayingFetch({
 
 // Warm up what is not under test (connections, viem's first signature) before the start signal.
 await redis.ping()
-await real.pay(
+await real.methods.eip3009?.pay(
   {
-    protocol: 'x402',
-    scheme: 'exact',
-    network: 'eip155:84532',
-    asset: { id: '0x036CbD53842c5426634e7929541eC2318f3dCF7e' },
-    amount: 1n,
-    payTo: '0x209693Bc6afc0C5328bA36FaF03C514EF312287C',
-    resource: url,
-    extra: { name: 'USDC', version: '2' },
-    raw: {},
+    kind: 'eip3009',
+    chainId: 84532,
+    token: '0x036CbD53842c5426634e7929541eC2318f3dCF7e',
+    domain: { name: 'USDC', version: '2' },
+    to: '0x209693Bc6afc0C5328bA36FaF03C514EF312287C',
+    value: 1n,
+    validBefore: { afterSeconds: 60 },
+    nonce: 'random',
   },
   { url },
 )

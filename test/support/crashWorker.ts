@@ -7,6 +7,7 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { evm } from '../../src/evm/index.js'
 import { createPayingFetch, type Signer } from '../../src/index.js'
 import { fileLedger } from '../../src/node/index.js'
+import { wrapPayers } from './countingSigner.js'
 
 const env = (name: string) => {
   const value = process.env[name]
@@ -22,7 +23,7 @@ setInterval(() => {}, 60_000)
 const real = evm({ account: privateKeyToAccount(env('PAYER_KEY') as `0x${string}`) })
 const signer: Signer =
   mode === 'sign'
-    ? { ...real, pay: async (offer, context) => (await real.pay(offer, context), say('signed'), never) }
+    ? wrapPayers(real, (pay) => async (request, context) => (await pay(request, context), say('signed'), never))
     : real
 const fetchPaid = createPayingFetch({
   signers: [signer],

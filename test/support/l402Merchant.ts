@@ -32,7 +32,8 @@ export type L402Merchant = {
  * `Authorization: L402 <macaroon>:<preimage>` is served when the macaroon verifies and the preimage
  * hashes to the payment hash. No Lightning node runs offline: the wallet settles from `preimages`.
  */
-export async function startL402Merchant(sats: number): Promise<L402Merchant> {
+export async function startL402Merchant(sats: number, options: { loseAnswers?: number } = {}): Promise<L402Merchant> {
+  let loseAnswers = options.loseAnswers ?? 0
   const rootKey = randomBytes(32)
   const nodeKey = randomBytes(32).toString('hex')
   const preimages = new Map<string, string>()
@@ -43,6 +44,8 @@ export async function startL402Merchant(sats: number): Promise<L402Merchant> {
       const hash = createHash('sha256').update(Buffer.from(preimage, 'hex')).digest('hex')
       if (verifies(token, rootKey, hash)) {
         merchant.paid++
+        // Served, then the answer is lost on the wire (the first `loseAnswers` times).
+        if (loseAnswers-- > 0) return void request.socket.destroy()
         response.writeHead(200, { 'content-type': 'text/plain' })
         return void response.end('lightning paid')
       }
@@ -84,18 +87,21 @@ function verifies(token: string, rootKey: Uint8Array, hash: string): boolean {
 }
 
 /** A Lightning "wallet" that pays by reading the preimage from the merchant's table; counts payments. */
-export function tableWallet(merchant: L402Merchant): Signer & { calls: number } {
-  const wallet = {
+export function tableWallet(merchant: L402Merchant, options: { feeMsat?: bigint } = {}): Signer & { calls: number } {
+  const wallet: Signer & { calls: number } = {
     name: 'lightning-test',
     // L402 comes with the Lightning signer, not with every paying fetch.
     protocols: [l402],
     calls: 0,
-    canPay: (offer: { protocol: string }) => offer.protocol === 'l402',
-    async pay(offer: { extra: Readonly<Record<string, unknown>> }) {
-      wallet.calls++
-      const preimage = merchant.preimages.get(String(offer.extra.paymentHash))
-      if (!preimage) throw new Error('unknown invoice')
-      return { payload: { preimage } }
+    methods: {
+      bolt11: {
+        async pay(invoice) {
+          wallet.calls++
+          const preimage = merchant.preimages.get(invoice.paymentHash)
+          if (!preimage) throw new Error('unknown invoice')
+          return { kind: 'bolt11', preimage, feeMsat: options.feeMsat }
+        },
+      },
     },
   }
   return wallet

@@ -5,14 +5,6 @@ import { type AuthChallenge, parseWwwAuthenticate } from '../wwwAuthenticate/par
 import { readInvoice } from './readInvoice.js'
 import { readMacaroon } from './readMacaroon.js'
 
-/** The payload a Lightning signer returns for an L402 offer: the preimage that proves payment. */
-export type L402Payload = {
-  /** The payment preimage, 64 lowercase hex characters. */
-  readonly preimage: string
-  /** The routing fee the wallet reported, in millisatoshis. */
-  readonly feeMsat?: bigint | undefined
-}
-
 // Base64 (standard or URL-safe) and the other token68 characters; no `:`, `,`, space or quote,
 // so the credential `<token>:<preimage>` stays one unambiguous header value.
 const tokenPattern = /^[-A-Za-z0-9._~+/]+=*$/
@@ -38,19 +30,19 @@ const tokenPattern = /^[-A-Za-z0-9._~+/]+=*$/
  * @throws {PayfetchError} `CHALLENGE_INVALID` when L402 challenges are present but none is usable;
  * `details.problems` says why each was refused.
  */
-export function decodeL402(challenge: Response402): Offer[] {
+export function decodeL402(response: Response402): Offer[] {
   const offers = new Map<string, Offer>()
   const problems: string[] = []
-  for (const found of parseWwwAuthenticate(challenge.headers.get('www-authenticate'))) {
+  for (const found of parseWwwAuthenticate(response.headers.get('www-authenticate'))) {
     if (found.scheme !== 'l402' && found.scheme !== 'lsat') continue
-    const offer = toOffer(found, challenge.url)
+    const offer = toOffer(found, response.url)
     if (typeof offer === 'string') {
       problems.push(`${found.scheme}: ${offer}`)
       continue
     }
     // The same token and invoice under LSAT and L402 is one offer; the L402 line wins.
-    const key = `${offer.extra.token} ${offer.extra.invoice}`
-    if (offers.get(key)?.extra.scheme !== 'L402') offers.set(key, offer)
+    const key = `${tokenOf(offer)} ${offer.method?.kind === 'bolt11' ? offer.method.invoice : ''}`
+    if (!offers.has(key) || found.scheme === 'l402') offers.set(key, offer)
   }
   if (offers.size === 0 && problems.length > 0)
     throw new PayfetchError('CHALLENGE_INVALID', 'No usable L402 challenge.', {
@@ -59,7 +51,16 @@ export function decodeL402(challenge: Response402): Offer[] {
   return [...offers.values()]
 }
 
-function toOffer({ scheme, params }: AuthChallenge, url: string): Offer | string {
+// The token an offer was issued with: the proof presents it, the invoice alone is not enough.
+const tokens = new WeakMap<Offer, string>()
+
+/** @internal The L402 token `offer` came with. */
+export function tokenOf(offer: Offer): string | undefined {
+  return tokens.get(offer)
+}
+
+function toOffer(challenge: AuthChallenge, url: string): Offer | string {
+  const { params } = challenge
   const token = params.token ?? params.macaroon
   const invoice = params.invoice
   if (!token || !tokenPattern.test(token)) return 'token is missing or not base64'
@@ -71,7 +72,7 @@ function toOffer({ scheme, params }: AuthChallenge, url: string): Offer | string
   const macaroon = readMacaroon(token)
   if (macaroon?.paymentHash && macaroon.paymentHash !== summary.paymentHash)
     return 'the invoice pays a different hash than the token commits to'
-  return {
+  const offer: Offer = {
     protocol: 'l402',
     version: params.version && /^[0-9]{1,3}$/.test(params.version) ? Number(params.version) : undefined,
     scheme: 'l402',
@@ -81,13 +82,16 @@ function toOffer({ scheme, params }: AuthChallenge, url: string): Offer | string
     payTo: summary.payee ?? summary.paymentHash,
     resource: url,
     expiresAt,
-    extra: {
-      token,
+    method: {
+      kind: 'bolt11',
       invoice: invoice.toLowerCase(),
       paymentHash: summary.paymentHash,
-      tokenId: macaroon?.tokenId,
-      scheme: scheme === 'lsat' ? 'LSAT' : 'L402',
+      amountMsat: summary.amount,
+      network: summary.network,
+      payee: summary.payee,
     },
-    raw: params,
+    raw: challenge,
   }
+  tokens.set(offer, token)
+  return offer
 }

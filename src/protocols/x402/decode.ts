@@ -1,5 +1,6 @@
 import { findKnownAsset } from '../../caps/knownAssets.js'
 import { PayfetchError } from '../../errors/PayfetchError.js'
+import type { PaymentMethod } from '../../methods/PaymentMethod.js'
 import type { Offer } from '../../offer/Offer.js'
 import { decodeBase64Json } from '../../utils/base64.js'
 import { isRecord, isShortString, parseAtomicAmount } from '../../utils/guards.js'
@@ -145,6 +146,7 @@ function toOffer(entry: unknown, version: 1 | 2, resource: string): Offer | stri
   if (caip2 === undefined) return `unknown network ${JSON.stringify(network)}`
   const known = findKnownAsset(caip2, asset)
   const entryResource = version === 1 && isShortString(entry.resource, 2048) ? entry.resource : resource
+  const terms = { scheme, network: caip2, asset, amount, payTo, version, extra: isRecord(extra) ? extra : {} }
   return {
     protocol: 'x402',
     version,
@@ -155,10 +157,68 @@ function toOffer(entry: unknown, version: 1 | 2, resource: string): Offer | stri
     payTo,
     resource: entryResource,
     description: typeof entry.description === 'string' ? entry.description : undefined,
-    maxTimeoutSeconds: maxTimeoutSeconds as number | undefined,
-    extra: isRecord(extra) ? extra : {},
+    method: methodOf(terms, maxTimeoutSeconds as number | undefined),
     raw: entry,
   }
+}
+
+type Terms = {
+  scheme: string
+  network: string
+  asset: string
+  amount: bigint
+  payTo: string
+  version: 1 | 2
+  extra: Record<string, unknown>
+}
+
+/** The payment method an x402 option asks for, when payfetch speaks its scheme on its network. */
+function methodOf(terms: Terms, maxTimeoutSeconds: number | undefined): PaymentMethod | undefined {
+  const { scheme, network, asset, amount, payTo, extra } = terms
+  if (scheme !== 'exact') return undefined
+  const chainId = Number(/^eip155:([1-9][0-9]{0,15})$/.exec(network)?.[1])
+  if (Number.isSafeInteger(chainId)) {
+    const { name, version, assetTransferMethod } = extra
+    if (assetTransferMethod !== undefined && assetTransferMethod !== 'eip3009') return undefined
+    if (typeof name !== 'string' || typeof version !== 'string') return undefined
+    return {
+      kind: 'eip3009',
+      chainId,
+      token: asset,
+      domain: { name, version },
+      to: payTo,
+      value: amount,
+      // v1 clients start the window ten minutes back; v2 clients leave it open from 0.
+      validAfterSeconds: terms.version === 1 ? 600 : undefined,
+      validBefore: { afterSeconds: maxTimeoutSeconds ?? 60 },
+      nonce: 'random',
+    }
+  }
+  if (network.startsWith('solana:')) {
+    const { feePayer, memo, recentBlockhash, lastValidBlockHeight } = extra
+    if (typeof feePayer !== 'string') return undefined
+    if (memo !== undefined && memo !== null && typeof memo !== 'string') return undefined
+    return {
+      kind: 'spl-transfer',
+      network,
+      mint: asset,
+      payTo,
+      amount,
+      decimals: findKnownAsset(network, asset)?.decimals,
+      feePayer,
+      memo: memo || undefined,
+      recentBlockhash: typeof recentBlockhash === 'string' ? recentBlockhash : undefined,
+      lastValidBlockHeight: blockHeight(lastValidBlockHeight),
+    }
+  }
+  return undefined
+}
+
+// The height only bounds how long a sender waits; it is not part of the signed message.
+function blockHeight(value: unknown): bigint | undefined {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value)
+  if (typeof value === 'string' && /^[0-9]{1,20}$/.test(value)) return BigInt(value)
+  return undefined
 }
 
 function invalid(reason: string, details: Record<string, unknown> = {}): PayfetchError {

@@ -1,7 +1,7 @@
+import type { MethodProof } from '../../methods/PaymentMethod.js'
 import type { Offer } from '../../offer/Offer.js'
-import type { Payment } from '../../signers/Signer.js'
 import { encodeBase64Json } from '../../utils/base64.js'
-import type { PaidReceipt, ProofContext, Protocol, Response402 } from '../Protocol.js'
+import type { ProofContext, Protocol, Response402 } from '../Protocol.js'
 import { decodeX402, messageOf, readPaymentRequired } from './decode.js'
 import { withPaymentIdentifier } from './paymentIdentifier.js'
 import { readSettlement } from './settlement.js'
@@ -13,48 +13,47 @@ import { readSettlement } from './settlement.js'
 export const x402: Protocol = {
   name: 'x402',
   decode: decodeX402,
-  proofHeaders(offer: Offer, payment: Payment, context: ProofContext): Record<string, string> {
+  proofHeaders(offer: Offer, proof: MethodProof, context: ProofContext): Record<string, string> {
+    const payload = payloadOf(proof)
     if (offer.version === 1) {
       const { scheme, network } = offer.raw as { scheme: string; network: string }
-      return { 'x-payment': encodeBase64Json({ x402Version: 1, scheme, network, payload: payment.payload }) }
+      return { 'x-payment': encodeBase64Json({ x402Version: 1, scheme, network, payload }) }
     }
     const message = messageOf(offer)
-    const proof: Record<string, unknown> = {
+    const signed: Record<string, unknown> = {
       x402Version: 2,
       resource: message?.resource,
       accepted: offer.raw,
-      payload: payment.payload,
+      payload,
     }
     // Servers require their declared extensions to be echoed back.
     if (message?.extensions !== undefined)
-      proof.extensions = withPaymentIdentifier(message.extensions, context.idempotencyKey)
-    return { 'payment-signature': encodeBase64Json(proof) }
+      signed.extensions = withPaymentIdentifier(message.extensions, context.idempotencyKey)
+    return { 'payment-signature': encodeBase64Json(signed) }
   },
-  receipt(response: Response, offer: Offer, payment: Payment): PaidReceipt {
+  settlement(response: Response) {
     const settlement = readSettlement(response.headers)
-    // A report of failure, or of another network, is no settlement of this offer; a settled amount
-    // counts only below what was authorised (`upto`), so a server cannot inflate the receipt.
-    const settled =
-      settlement?.success === true && (settlement.network === undefined || settlement.network === offer.network)
-        ? settlement
-        : undefined
-    return {
-      protocol: 'x402',
-      network: offer.network,
-      asset: offer.asset.id,
-      amount: settled?.amount !== undefined && settled.amount <= offer.amount ? settled.amount : offer.amount,
-      payTo: offer.payTo,
-      payer: settled?.payer ?? payment.payer,
-      reference: settled?.transaction || undefined,
-    }
+    return settlement && { ...settlement, reference: settlement.transaction || undefined }
   },
-  refusalReason(challenge: Response402): string | undefined {
-    const settlement = readSettlement(challenge.headers)
+  refusalReason(response: Response402): string | undefined {
+    const settlement = readSettlement(response.headers)
     if (settlement?.errorReason) return settlement.errorReason
     try {
-      return readPaymentRequired(challenge)?.error
+      return readPaymentRequired(response)?.error
     } catch {
       return undefined
     }
   },
+}
+
+/** The scheme payload x402 carries for each method's proof. */
+function payloadOf(proof: MethodProof): unknown {
+  switch (proof.kind) {
+    case 'eip3009':
+      return { signature: proof.signature, authorization: proof.authorization }
+    case 'spl-transfer':
+      return { transaction: proof.transaction }
+    default:
+      throw new TypeError(`x402 carries no ${proof.kind} proof.`)
+  }
 }

@@ -63,12 +63,16 @@ function decodesOrRefuses(lines: string[]): void {
     expect(offer.protocol).toBe('l402')
     expect(networks).toContain(offer.network)
     expect(offer.amount > 0n).toBe(true)
-    expect(offer.extra.paymentHash).toMatch(/^[0-9a-f]{64}$/)
+    expect(offer.method).toMatchObject({
+      kind: 'bolt11',
+      amountMsat: offer.amount,
+      paymentHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+    })
     expect((offer.expiresAt ?? 0) > Date.now()).toBe(true)
     // The credential is one header value without CR, LF, quote, comma or space in the token.
     const { authorization } = l402.proofHeaders(
       offer,
-      { payload: { preimage: '00'.repeat(32) } },
+      { kind: 'bolt11', preimage: '00'.repeat(32) },
       { idempotencyKey: 'k' },
     )
     expect(authorization).toMatch(/^L402 [-A-Za-z0-9._~+/]+=*:0{64}$/)

@@ -1,8 +1,11 @@
 import { describe, expect, test } from 'vitest'
 import { createLightningNode } from '../../../examples/local-stack/lightningNode.js'
+import type { Bolt11Request } from '../../../src/methods/Bolt11.js'
+import { type MethodProof, paysOnSigning } from '../../../src/methods/PaymentMethod.js'
 import { decodeL402 } from '../../../src/protocols/l402/decode.js'
 import { l402 } from '../../../src/protocols/l402/index.js'
 import { lightningNetworks } from '../../../src/protocols/l402/networks.js'
+import type { AuthChallenge } from '../../../src/protocols/wwwAuthenticate/parseWwwAuthenticate.js'
 import { thrownPayfetchError } from '../../support/thrown.js'
 import { challengeOf, mintToken } from './support.js'
 
@@ -29,8 +32,15 @@ describe('decodeL402', () => {
       payTo: paymentHash,
       resource: 'https://api.example.com/report',
       expiresAt: (timestamp + 600) * 1000,
-      extra: { token, invoice, paymentHash, tokenId: expect.stringMatching(/^[0-9a-f]{64}$/), scheme: 'L402' },
-      raw: { macaroon: token, invoice },
+      method: {
+        kind: 'bolt11',
+        invoice,
+        paymentHash,
+        amountMsat: 21_000n,
+        network: lightningNetworks.regtest,
+        payee: undefined,
+      },
+      raw: { scheme: 'l402', token68: undefined, params: { macaroon: token, invoice } },
     })
   })
 
@@ -41,15 +51,15 @@ describe('decodeL402', () => {
       challengeOf(`LSAT macaroon="${token}", invoice="${invoice}"`, `L402 macaroon="${token}", invoice="${invoice}"`),
     )
     expect(offers).toHaveLength(1)
-    expect(offers[0]?.extra.scheme).toBe('L402')
+    expect((offers[0]?.raw as AuthChallenge).scheme).toBe('l402')
   })
 
   test('behavior: an LSAT-only challenge is paid with an L402 credential all the same', () => {
     const { invoice, paymentHash } = node.createInvoice()
     const token = mintToken(paymentHash)
     const [offer] = decodeL402(challengeOf(`LSAT macaroon="${token}", invoice="${invoice}"`))
-    expect(offer?.extra.scheme).toBe('LSAT')
-    expect(l402.proofHeaders(offer as never, { payload: { preimage } }, context)).toEqual({
+    expect((offer?.raw as AuthChallenge).scheme).toBe('lsat')
+    expect(l402.proofHeaders(offer as never, { kind: 'bolt11', preimage }, context)).toEqual({
       authorization: `L402 ${token}:${preimage}`,
     })
   })
@@ -57,15 +67,17 @@ describe('decodeL402', () => {
   test('behavior: the 2026 form (version="0", token=) and Alby\'s missing comma with an opaque token', () => {
     const { invoice, paymentHash } = node.createInvoice()
     const token = mintToken(paymentHash)
-    expect(decodeL402(challengeOf(`L402 version="0", token="${token}", invoice="${invoice}"`))[0]).toMatchObject({
-      version: 0,
-      extra: { token },
-    })
+    const [offer] = decodeL402(challengeOf(`L402 version="0", token="${token}", invoice="${invoice}"`))
+    expect(offer).toMatchObject({ version: 0 })
+    expect(l402.proofHeaders(offer!, { kind: 'bolt11', preimage }, context).authorization).toBe(
+      `L402 ${token}:${preimage}`,
+    )
     const opaque = 'eyJwYXltZW50SGFzaCI6IjEyIn0.0123abcd'
-    expect(decodeL402(challengeOf(`L402 version="0" token="${opaque}", invoice="${invoice}"`))[0]).toMatchObject({
-      version: 0,
-      extra: { token: opaque, tokenId: undefined, paymentHash },
-    })
+    const [alby] = decodeL402(challengeOf(`L402 version="0" token="${opaque}", invoice="${invoice}"`))
+    expect(alby).toMatchObject({ version: 0, method: { paymentHash } })
+    expect(l402.proofHeaders(alby!, { kind: 'bolt11', preimage }, context).authorization).toBe(
+      `L402 ${opaque}:${preimage}`,
+    )
   })
 
   test('behavior: an MPP Payment challenge next to L402 is left to its own adapter; no L402 challenge means no offer', () => {
@@ -96,7 +108,7 @@ describe('decodeL402', () => {
         `L402 macaroon="${mintToken(good.paymentHash)}", invoice="${good.invoice}"`,
       ),
     )
-    expect(offers.map((offer) => offer.extra.paymentHash)).toEqual([good.paymentHash])
+    expect(offers.map((offer) => (offer.method as Bolt11Request).paymentHash)).toEqual([good.paymentHash])
   })
 
   test('error: an invoice whose payment hash is not the one the macaroon commits to is not an offer', () => {
@@ -152,39 +164,33 @@ describe('l402 protocol', () => {
   ]
 
   test('behavior: the proof is `Authorization: L402 <token as received>:<preimage>`, and the credential is the same header until the token expires', () => {
-    expect(l402.proofHeaders(offer, { payload: { preimage } }, context)).toEqual({
+    expect(l402.proofHeaders(offer, { kind: 'bolt11', preimage }, context)).toEqual({
       authorization: `L402 ${token}:${preimage}`,
     })
-    expect(l402.credential?.(offer, { payload: { preimage } })).toEqual({
+    expect(l402.sessionToken?.(offer, { kind: 'bolt11', preimage })).toEqual({
       protocol: 'l402',
       headers: { authorization: `L402 ${token}:${preimage}` },
       expiresAt: 1_900_000_000_000,
     })
-    expect(l402.paysBeforeReplay).toBe(true)
+    // An invoice: the money moves when the wallet pays, before the server sees the proof.
+    expect(offer.method && paysOnSigning(offer.method)).toBe(true)
   })
 
-  test('behavior: the receipt names the payment hash; the refusal reason is the 402 body', () => {
-    expect(l402.receipt(new Response('ok'), offer, { payload: { preimage } })).toEqual({
-      protocol: 'l402',
-      network: lightningNetworks.regtest,
-      asset: 'BTC',
-      amount: 21_000n,
-      payTo: paymentHash,
-      reference: paymentHash,
-    })
+  test('behavior: the refusal reason is the 402 body', () => {
     expect(l402.refusalReason(challengeOf(`L402 macaroon="${token}", invoice="${invoice}"`))).toBe('payment required')
     expect(l402.refusalReason({ url: 'https://api.example.com/', headers: new Headers(), body: '  ' })).toBeUndefined()
   })
 
   test('error: a payload without a 64-lowercase-hex preimage cannot become a proof: the outcome is unknown, with the payment hash', () => {
-    for (const payload of [
-      { preimage: preimage.toUpperCase() },
-      { preimage: 'ab' },
-      {},
-      undefined,
-      { preimage: `${preimage}\r\nx: y` },
-    ]) {
-      const error = refusal(() => l402.proofHeaders(offer, { payload }, context))
+    const proofs = [
+      { kind: 'bolt11', preimage: preimage.toUpperCase() },
+      { kind: 'bolt11', preimage: 'ab' },
+      { kind: 'bolt11' },
+      { kind: 'eip3009' },
+      { kind: 'bolt11', preimage: `${preimage}\r\nx: y` },
+    ]
+    for (const proof of proofs) {
+      const error = refusal(() => l402.proofHeaders(offer, proof as MethodProof, context))
       expect(error).toMatchObject({ code: 'PAYMENT_OUTCOME_UNKNOWN', details: { paymentHash } })
     }
   })

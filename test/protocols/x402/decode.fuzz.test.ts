@@ -23,6 +23,13 @@ const anyString = fc.string({ unit: 'binary', maxLength: 200 })
 const json = fc.jsonValue({ maxDepth: 4, stringUnit: 'binary' })
 
 /** `decodeX402` either returns sane offers or throws CHALLENGE_INVALID; anything else fails the property. */
+const proof = {
+  kind: 'eip3009',
+  signature: '0x00',
+  authorization: { from: '0x00', to: '0x00', value: '1', validAfter: '0', validBefore: '1', nonce: '0x00' },
+  payer: '0x00',
+} as const
+
 function decodesOrRefuses(challenge: Response402): void {
   let offers: Offer[]
   try {
@@ -41,7 +48,7 @@ function decodesOrRefuses(challenge: Response402): void {
   // Whatever decoded must also yield a proof header without throwing.
   for (const offer of offers)
     expect(
-      Object.keys(x402.proofHeaders(offer, { payload: {} }, { idempotencyKey: 'payfetch-fuzz-0123456789abcdef' })),
+      Object.keys(x402.proofHeaders(offer, proof, { idempotencyKey: 'payfetch-fuzz-0123456789abcdef' })),
     ).toHaveLength(1)
 }
 

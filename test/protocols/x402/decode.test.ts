@@ -1,8 +1,10 @@
 import { describe, expect, test } from 'vitest'
 import { PayfetchError } from '../../../src/errors/PayfetchError.js'
+import type { Eip3009Proof } from '../../../src/methods/Eip3009.js'
 import type { Response402 } from '../../../src/protocols/Protocol.js'
 import { decodeX402, readPaymentRequired } from '../../../src/protocols/x402/decode.js'
 import { x402 } from '../../../src/protocols/x402/index.js'
+import { solanaDevnet } from '../../../src/protocols/x402/networks.js'
 import { readSettlement } from '../../../src/protocols/x402/settlement.js'
 import { decodeBase64Json, encodeBase64Json } from '../../../src/utils/base64.js'
 
@@ -101,11 +103,22 @@ describe('decodeX402', () => {
             "symbol": "USDC",
           },
           "description": undefined,
-          "extra": {
-            "name": "USDC",
-            "version": "2",
+          "method": {
+            "chainId": 84532,
+            "domain": {
+              "name": "USDC",
+              "version": "2",
+            },
+            "kind": "eip3009",
+            "nonce": "random",
+            "to": "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
+            "token": "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+            "validAfterSeconds": undefined,
+            "validBefore": {
+              "afterSeconds": 60,
+            },
+            "value": 10000n,
           },
-          "maxTimeoutSeconds": 60,
           "network": "eip155:84532",
           "payTo": "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
           "protocol": "x402",
@@ -137,9 +150,9 @@ describe('decodeX402', () => {
       extra: { name: 'USD Coin', version: '2' },
     })
     const offers = decodeX402(headerChallenge(v2Message([v2Requirement(), base])))
-    expect(offers.map((offer) => [offer.network, offer.amount, offer.extra])).toEqual([
-      ['eip155:84532', 10000n, { name: 'USDC', version: '2' }],
-      ['eip155:8453', 5000n, { name: 'USD Coin', version: '2' }],
+    expect(offers.map((offer) => [offer.network, offer.amount, offer.method])).toEqual([
+      ['eip155:84532', 10000n, expect.objectContaining({ chainId: 84532, domain: { name: 'USDC', version: '2' } })],
+      ['eip155:8453', 5000n, expect.objectContaining({ chainId: 8453, domain: { name: 'USD Coin', version: '2' } })],
     ])
   })
 
@@ -180,11 +193,22 @@ describe('decodeX402', () => {
             "symbol": "USDC",
           },
           "description": "Access to premium market data",
-          "extra": {
-            "name": "USDC",
-            "version": "2",
+          "method": {
+            "chainId": 84532,
+            "domain": {
+              "name": "USDC",
+              "version": "2",
+            },
+            "kind": "eip3009",
+            "nonce": "random",
+            "to": "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
+            "token": "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+            "validAfterSeconds": 600,
+            "validBefore": {
+              "afterSeconds": 60,
+            },
+            "value": 10000n,
           },
-          "maxTimeoutSeconds": 60,
           "network": "eip155:84532",
           "payTo": "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
           "protocol": "x402",
@@ -278,16 +302,59 @@ describe('decodeX402', () => {
     ])
   })
 
-  test('behavior: extra may be absent or null; maxTimeoutSeconds may be absent', () => {
+  test('behavior: extra may be absent or null (then there is no EIP-712 domain and no method); maxTimeoutSeconds may be absent', () => {
     const offers = decodeX402(
       headerChallenge(
-        v2Message([v2Requirement({ extra: null, maxTimeoutSeconds: undefined }), v2Requirement({ extra: undefined })]),
+        v2Message([
+          v2Requirement({ extra: null, maxTimeoutSeconds: undefined }),
+          v2Requirement({ extra: undefined }),
+          v2Requirement({ maxTimeoutSeconds: undefined }),
+        ]),
       ),
     )
-    expect(offers.map((offer) => [offer.extra, offer.maxTimeoutSeconds])).toEqual([
-      [{}, undefined],
-      [{}, 60],
+    expect(offers.map((offer) => offer.method && 'validBefore' in offer.method && offer.method.validBefore)).toEqual([
+      undefined,
+      undefined,
+      { afterSeconds: 60 },
     ])
+  })
+
+  test('behavior: an exact EVM entry becomes an EIP-3009 request with a random nonce, the window from maxTimeoutSeconds, v1 starting ten minutes back', () => {
+    const [v2] = decodeX402(headerChallenge(v2Message([v2Requirement({ maxTimeoutSeconds: 120 })])))
+    expect(v2?.method).toStrictEqual({
+      kind: 'eip3009',
+      chainId: 84532,
+      token: baseSepoliaUsdc,
+      domain: { name: 'USDC', version: '2' },
+      to: merchant,
+      value: 10000n,
+      validAfterSeconds: undefined,
+      validBefore: { afterSeconds: 120 },
+      nonce: 'random',
+    })
+    const [v1] = decodeX402(bodyChallenge(v1Message()))
+    expect(v1?.method).toMatchObject({ kind: 'eip3009', validAfterSeconds: 600 })
+  })
+
+  test.each<[string, Record<string, unknown>]>([
+    ['the upto scheme', { scheme: 'upto' }],
+    ['a malformed eip155 network', { network: 'eip155:0' }],
+    ['an eip155 chain id with a leading zero', { network: 'eip155:08453' }],
+    ['an unsafe chain id', { network: 'eip155:9999999999999999' }],
+    ['a network payfetch has no method for', { network: 'cosmos:cosmoshub-4' }],
+    ['missing extra.name', { extra: { version: '2' } }],
+    ['missing extra.version', { extra: { name: 'USDC' } }],
+    ['a numeric extra.version', { extra: { name: 'USDC', version: 2 } }],
+    ['assetTransferMethod permit2', { extra: { name: 'USDC', version: '2', assetTransferMethod: 'permit2' } }],
+    ['a Solana entry without a fee payer', { network: solanaDevnet, extra: {} }],
+    [
+      'a Solana entry with a memo that is not a string',
+      { network: solanaDevnet, extra: { feePayer: merchant, memo: 42 } },
+    ],
+  ])('behavior: %s is an offer without a method (shown, never paid)', (_, overrides) => {
+    const [offer] = decodeX402(headerChallenge(v2Message([v2Requirement(overrides)])))
+    expect(offer).toBeDefined()
+    expect(offer?.method).toBeUndefined()
   })
 
   test('behavior: a v2 entry may repeat its amount as maxAmountRequired', () => {
@@ -749,6 +816,7 @@ describe('x402.proofHeaders', () => {
       nonce: '0xf3746613c2d920b5fdabc0856f2aeb2d4f88ee6037b8cc5d04a71a4462f13480',
     },
   }
+  const proof = { kind: 'eip3009', ...payload, payer: payload.authorization.from } as Eip3009Proof
 
   test('behavior: v2 sends PAYMENT-SIGNATURE echoing resource, the accepted entry verbatim, the payload and the extensions', () => {
     const extensions = { bazaar: { info: { input: { type: 'http', method: 'GET' } }, schema: { type: 'object' } } }
@@ -760,7 +828,7 @@ describe('x402.proofHeaders', () => {
       future: { a: [1, 2] },
     })
     const [, offer] = decodeX402(headerChallenge(v2Message([v2Requirement(), chosen], { extensions })))
-    const headers = x402.proofHeaders(offer!, { payload }, context)
+    const headers = x402.proofHeaders(offer!, proof, context)
     expect(Object.keys(headers)).toEqual(['payment-signature'])
     expect(headers['payment-signature']).toMatch(/^[A-Za-z0-9+/]+={0,2}$/)
     expect(decodeBase64Json(headers['payment-signature']!)).toStrictEqual({
@@ -787,8 +855,8 @@ describe('x402.proofHeaders', () => {
     const [without] = decodeX402(headerChallenge(v2Message(undefined, { extensions: undefined })))
     const decode = (headers: Record<string, string>) =>
       decodeBase64Json(headers['payment-signature']!) as Record<string, unknown>
-    expect(decode(x402.proofHeaders(withEmpty!, { payload }, context)).extensions).toEqual({})
-    expect(Object.keys(decode(x402.proofHeaders(without!, { payload }, context)))).toEqual([
+    expect(decode(x402.proofHeaders(withEmpty!, proof, context)).extensions).toEqual({})
+    expect(Object.keys(decode(x402.proofHeaders(without!, proof, context)))).toEqual([
       'x402Version',
       'resource',
       'accepted',
@@ -799,7 +867,7 @@ describe('x402.proofHeaders', () => {
   test('behavior: v1 sends X-PAYMENT with the scheme and the original v1 network name', () => {
     const [offer] = decodeX402(bodyChallenge(v1Message()))
     expect(offer?.network).toBe('eip155:84532')
-    const headers = x402.proofHeaders(offer!, { payload }, context)
+    const headers = x402.proofHeaders(offer!, proof, context)
     expect(Object.keys(headers)).toEqual(['x-payment'])
     expect(decodeBase64Json(headers['x-payment']!)).toStrictEqual({
       x402Version: 1,

@@ -22,7 +22,12 @@ const requirement = {
   maxTimeoutSeconds: 60,
   extra: { name: 'USDC', version: '2' },
 }
-const payload = { signature: '0xabc', authorization: { nonce: '0x01' } }
+const proof = {
+  kind: 'eip3009',
+  signature: '0xabc',
+  authorization: { from: '0x01', to: '0x02', value: '1', validAfter: '0', validBefore: '1', nonce: '0x01' },
+  payer: '0x01',
+} as const
 const key = 'pf_0123456789abcdef0123456789abcdef'
 
 function challengeWith(extensions: unknown): Response402 {
@@ -46,7 +51,7 @@ function proofFor(
   idempotencyKey = key,
 ): { extensions?: Record<string, unknown> } & Record<string, unknown> {
   const [offer] = decodeX402(challengeWith(extensions))
-  const headers = x402.proofHeaders(offer!, { payload }, { idempotencyKey })
+  const headers = x402.proofHeaders(offer!, proof, { idempotencyKey })
   return decodeBase64Json(headers['payment-signature']!) as { extensions?: Record<string, unknown> }
 }
 
@@ -64,8 +69,8 @@ describe('x402 payment-identifier', () => {
   test('behavior: the same key gives byte-identical proofs, a different key a different id', () => {
     const declared = { 'payment-identifier': declarePaymentIdentifierExtension(false) }
     const [offer] = decodeX402(challengeWith(declared))
-    const once = x402.proofHeaders(offer!, { payload }, { idempotencyKey: key })
-    const again = x402.proofHeaders(offer!, { payload }, { idempotencyKey: key })
+    const once = x402.proofHeaders(offer!, proof, { idempotencyKey: key })
+    const again = x402.proofHeaders(offer!, proof, { idempotencyKey: key })
     expect(again).toEqual(once)
     const other = proofFor(declared, 'pf_ffffffffffffffffffffffffffffffff')
     expect((other.extensions?.['payment-identifier'] as { info: { id: string } }).info.id).toBe(

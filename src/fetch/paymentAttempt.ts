@@ -1,0 +1,380 @@
+import { formatNanoUsd } from '../caps/policy.js'
+import { isPayfetchError, PayfetchError } from '../errors/PayfetchError.js'
+import type { PendingPayment } from '../ledger/Ledger.js'
+import { type MethodProof, paysOnSigning } from '../methods/PaymentMethod.js'
+import { describeOffer } from '../offer/describeOffer.js'
+import type { Protocol, Response402 } from '../protocols/Protocol.js'
+import { attachReceipt, type Receipt } from '../receipts/Receipt.js'
+import type { SessionToken } from '../sessions/SessionStore.js'
+import { base64ToBytes, bytesToBase64 } from '../utils/base64.js'
+import { requireApproval } from './approval.js'
+import type { Payable } from './chooseOffer.js'
+import { fail, originOf, type PayingContext, refuse } from './context.js'
+import { invalidProofHeader } from './invalidProofHeader.js'
+import { read402 } from './read402.js'
+import { captureRequest, type ReplayableRequest } from './replayableRequest.js'
+import { sendFollowingRedirects } from './sendFollowingRedirects.js'
+import { withoutProof } from './withoutProof.js'
+
+/**
+ * One payment attempt and every ledger transition it makes, in the order the money rules need:
+ *
+ * reserve → approve → sign → pending (the exact request and proof kept durably) → replay →
+ * committed (the answer shows it went through) / refused (402 again: still counted, the server
+ * holds a proof it could settle) / unknown (no answer: counted, resumable) / released (provably
+ * nothing paid: denied, failed before anything left).
+ *
+ * The paying loop starts attempts with {@link payOffer}; `resume` continues a pending one with
+ * {@link resumePayment}. Nothing else in payfetch writes to the ledger.
+ */
+
+/** One payment a call made, and what came back. */
+export type Paid = {
+  readonly candidate: Payable
+  readonly proof: MethodProof
+  readonly pending: PendingPayment
+  readonly hops: Response[]
+  /** The answer showed the payment went through (or the money moved when the signer paid). */
+  readonly settled: boolean
+  /** The receipt, when the payment settled and the server answered something other than 402. */
+  readonly receipt?: Receipt | undefined
+}
+
+/**
+ * Pays one offer and replays the request with the proof. A payment whose token can be reused
+ * (L402) is a flight other calls to the origin wait for instead of paying again.
+ */
+export async function payOffer(
+  context: PayingContext,
+  request: ReplayableRequest,
+  url: string,
+  candidate: Payable,
+  idempotencyKey: string,
+): Promise<Paid> {
+  const { offer, protocol, signer } = candidate
+  const origin = originOf(url)
+  let landFlight: ((token: SessionToken | undefined) => void) | undefined
+  if (protocol.sessionToken && !context.flights.has(origin))
+    context.flights.set(
+      origin,
+      new Promise<SessionToken | undefined>((resolve) => {
+        landFlight = resolve
+      }),
+    )
+  let token: SessionToken | undefined
+  try {
+    // Reserve first: nobody is asked to approve a payment the budget would refuse, and an approved
+    // payment keeps its room while the human thinks.
+    const id = await reserve(context, candidate, url)
+    await requireApproval(
+      {
+        url,
+        offer,
+        usd: candidate.nanoUsd === undefined ? undefined : formatNanoUsd(candidate.nanoUsd),
+        signer: signer.name,
+      },
+      {
+        approve: context.approve,
+        approveTimeoutMs: context.approveTimeoutMs,
+        webhook: context.policyWebhook,
+        fetch: context.fetch,
+      },
+    ).catch(async (error: unknown) => {
+      await context.ledger.release(id)
+      throw refuse(context, url, error)
+    })
+    context.emit({ type: 'offer.chosen', url, offer, signer: signer.name })
+    const proof = await sign(context, candidate, url, request.signal, id)
+    const pending: PendingPayment = {
+      id,
+      idempotencyKey,
+      protocol: protocol.name,
+      url,
+      method: request.method,
+      headers: Object.fromEntries(request.headers),
+      proof: await proofHeaders(context, candidate, proof, url, id, idempotencyKey),
+      body: request.body && bytesToBase64(request.body),
+      network: offer.network,
+      asset: offer.asset.id,
+      amount: offer.amount.toString(),
+      payTo: offer.payTo,
+      payer: 'payer' in proof ? proof.payer : undefined,
+      reference: offer.method.kind === 'bolt11' ? offer.method.paymentHash : undefined,
+      fee: proof.kind === 'bolt11' ? proof.feeMsat?.toString() : undefined,
+      paidOnSigning: paysOnSigning(offer.method),
+      time: Date.now(),
+    }
+    await context.ledger.savePending(pending)
+    context.emit({ type: 'payment.sent', url, offer, idempotencyKey })
+    const hops = await replay(context, request, pending)
+    const settled = await settle(context, protocol, pending, hops)
+    const answer = hops[hops.length - 1] as Response
+    let receipt: Receipt | undefined
+    if (settled && answer.status !== 402) {
+      receipt = receiptFor(context, protocol, pending, hops)
+      token = protocol.sessionToken?.(offer, proof)
+      if (token) await context.sessions.set(origin, token)
+    }
+    return { candidate, proof, pending, hops, settled, receipt }
+  } finally {
+    if (landFlight) {
+      context.flights.delete(origin)
+      landFlight(token)
+    }
+  }
+}
+
+/**
+ * Sends a pending payment's exact request and proof again, without signing: after a lost answer,
+ * or in a new process that finds it in a durable ledger.
+ *
+ * @throws {PayfetchError} `INVALID_OPTIONS` when it is not pending any more; `PAYMENT_REJECTED`
+ * when the server refuses it; `PAYMENT_OUTCOME_UNKNOWN` when the answer is lost again.
+ */
+export async function resumePayment(context: PayingContext, pending: PendingPayment): Promise<Response> {
+  const protocol = context.protocols.find((candidate) => candidate.name === pending.protocol)
+  if (!protocol)
+    throw new PayfetchError(
+      'INVALID_OPTIONS',
+      `Pending payment ${pending.id} uses protocol ${pending.protocol}, which this fetch does not speak.`,
+    )
+  // Only a payment still pending may go out again: a settled or refused one must not be resent.
+  if (!(await context.ledger.pending()).some((entry) => entry.id === pending.id))
+    throw new PayfetchError(
+      'INVALID_OPTIONS',
+      `Payment ${pending.id} is not pending any more; it was settled or refused.`,
+      {
+        details: { pendingId: pending.id },
+      },
+    )
+  const body = pending.body === undefined ? undefined : base64ToBytes(pending.body)
+  const request = await captureRequest(
+    pending.url,
+    { method: pending.method, headers: pending.headers, ...(body ? { body } : {}) },
+    context.maxBodyBytes,
+  )
+  const hops = await replay(context, request, pending)
+  const response = hops[hops.length - 1] as Response
+  const settled = await settle(context, protocol, pending, hops)
+  if (response.status === 402) {
+    const reason = withoutProof(protocol.refusalReason(await read402(response, pending.url)), pending.proof)
+    throw fail(
+      context,
+      pending.url,
+      new PayfetchError('PAYMENT_REJECTED', `The server refused the resumed payment${reason ? `: ${reason}` : ''}.`, {
+        details: { url: pending.url, reason, pendingId: pending.id },
+      }),
+    )
+  }
+  if (settled) attachReceipt(response, receiptFor(context, protocol, pending, hops))
+  return response
+}
+
+/** The refusal of a second 402 after paying, with the server's reason (proof pieces cut out). */
+export function rejected(paid: Paid, response: Response402, url: string): PayfetchError {
+  const reason = withoutProof(paid.candidate.protocol.refusalReason(response), paid.pending.proof, paid.proof)
+  return new PayfetchError(
+    'PAYMENT_REJECTED',
+    `The server answered 402 again after payment${reason ? `: ${reason}` : ''}.`,
+    {
+      details: { url, reason, ...describeOffer(paid.candidate.offer) },
+    },
+  )
+}
+
+/** A fresh key for a call or a reservation: `pf_` and 32 hex digits, valid as an x402 payment id. */
+export function newPaymentKey(): string {
+  return `pf_${crypto.randomUUID().replaceAll('-', '')}`
+}
+
+async function reserve(context: PayingContext, candidate: Payable, url: string): Promise<string> {
+  const { offer, nanoUsd } = candidate
+  // Caps and budgets count the worst case: the amount plus the signer's fee limit.
+  const amount = candidate.cost ?? offer.amount
+  const target = new URL(url)
+  let charges: ReturnType<PayingContext['policy']['charges']>
+  try {
+    charges = context.policy.charges({ ...offer, amount }, target, nanoUsd)
+  } catch (error) {
+    throw refuse(context, url, error)
+  }
+  const id = newPaymentKey()
+  const spend = { network: offer.network, asset: offer.asset.id, amount, host: target.host, nanoUsd }
+  const result = await context.ledger.reserve({ id, time: Date.now(), spend, charges })
+  if (!result.ok)
+    throw refuse(
+      context,
+      url,
+      new PayfetchError('BUDGET_EXHAUSTED', 'A budget has no room left for this payment.', {
+        details: {
+          ...describeOffer(offer),
+          budget: result.key,
+          used: result.used.toString(),
+          limit: result.limit.toString(),
+        },
+      }),
+    )
+  return id
+}
+
+// A wallet that may have paid keeps its reservation counted; any other failure frees it.
+async function sign(
+  context: PayingContext,
+  { signer, payer, offer, protocol }: Payable,
+  url: string,
+  signal: AbortSignal,
+  id: string,
+): Promise<MethodProof> {
+  try {
+    const proof = await payer.pay(offer.method, { url, signal })
+    if (proof?.kind !== offer.method.kind) throw new TypeError(`The signer returned no ${offer.method.kind} proof.`)
+    return proof
+  } catch (error) {
+    const unknown = isPayfetchError(error, 'PAYMENT_OUTCOME_UNKNOWN')
+    await (unknown ? context.ledger.markUnknown(id) : context.ledger.release(id))
+    if (signal.aborted && !unknown) throw error
+    throw fail(
+      context,
+      url,
+      isPayfetchError(error)
+        ? error
+        : new PayfetchError('PAYMENT_FAILED', `The ${signer.name} signer could not pay.`, {
+            details: { url, protocol: protocol.name, ...describeOffer(offer) },
+            cause: error,
+          }),
+    )
+  }
+}
+
+// The proof headers and the call's idempotency key; a proof that cannot be sent is never sent.
+async function proofHeaders(
+  context: PayingContext,
+  { protocol, offer }: Payable,
+  proof: MethodProof,
+  url: string,
+  id: string,
+  idempotencyKey: string,
+): Promise<Record<string, string>> {
+  let headers: Record<string, string> | undefined
+  let cause: unknown
+  try {
+    headers = { ...protocol.proofHeaders(offer, proof, { idempotencyKey }), 'idempotency-key': idempotencyKey }
+  } catch (error) {
+    cause = error
+  }
+  const badHeader = headers && invalidProofHeader(headers)
+  if (headers && !badHeader) return headers
+  // A wallet that may have paid already (Lightning) stays counted.
+  const paid = paysOnSigning(offer.method)
+  await (paid ? context.ledger.markUnknown(id) : context.ledger.release(id))
+  throw fail(
+    context,
+    url,
+    new PayfetchError(
+      paid ? 'PAYMENT_OUTCOME_UNKNOWN' : 'PAYMENT_FAILED',
+      `The ${protocol.name} proof could not be built${paid ? ' after the wallet paid' : ''}.`,
+      { details: { url, header: badHeader, ...describeOffer(offer) }, cause },
+    ),
+  )
+}
+
+/**
+ * Sends the request with its proof, redirects followed by hand. A network failure after the proof
+ * left is `PAYMENT_OUTCOME_UNKNOWN`: the amount stays counted and `error.resume()` sends the same
+ * bytes again.
+ */
+async function replay(
+  context: PayingContext,
+  request: ReplayableRequest,
+  pending: PendingPayment,
+): Promise<Response[]> {
+  try {
+    return await sendFollowingRedirects(
+      context.fetch,
+      request,
+      { url: pending.url, proof: pending.proof },
+      context.maxRedirects,
+    )
+  } catch (error) {
+    if (isPayfetchError(error)) {
+      // The server answered the proof (with a redirect the caller would not follow): not refused, not unknown.
+      await context.ledger.commit(pending.id)
+      throw fail(context, pending.url, error)
+    }
+    await context.ledger.markUnknown(pending.id)
+    const unknown = new PayfetchError(
+      'PAYMENT_OUTCOME_UNKNOWN',
+      'The proof was sent but no response came back; the payment may have settled.',
+      {
+        details: {
+          url: pending.url,
+          pendingId: pending.id,
+          idempotencyKey: pending.idempotencyKey,
+          network: pending.network,
+          asset: pending.asset,
+          amount: pending.amount,
+        },
+        cause: error,
+      },
+    )
+    unknown.resume = () => resumePayment(context, pending)
+    throw fail(context, pending.url, unknown)
+  }
+}
+
+/**
+ * Records what the server's answer says about the money: money that moved when the signer paid
+ * has moved; a proof the server settles is settled by a success, refused by a 402 (still counted:
+ * the server holds an authorization it could settle), and unknown after an error without a
+ * settlement report. Returns whether the payment counts as made.
+ */
+async function settle(
+  context: PayingContext,
+  protocol: Protocol,
+  pending: PendingPayment,
+  hops: readonly Response[],
+): Promise<boolean> {
+  const answer = hops[hops.length - 1] as Response
+  // Entries saved before `paidOnSigning` existed: only L402 paid on signing then.
+  const paidOnSigning = pending.paidOnSigning ?? pending.protocol === 'l402'
+  const reported = hops.some((hop) => settlementOf(protocol, hop, pending) !== undefined)
+  if (paidOnSigning || (answer.status !== 402 && (answer.status < 400 || reported))) {
+    await context.ledger.commit(pending.id)
+    return true
+  }
+  await (answer.status === 402 ? context.ledger.markRefused(pending.id) : context.ledger.markUnknown(pending.id))
+  return false
+}
+
+/** A successful settlement report for this payment's network, else `undefined`. */
+function settlementOf(protocol: Protocol, hop: Response, pending: PendingPayment) {
+  const report = protocol.settlement?.(hop)
+  return report?.success && (report.network === undefined || report.network === pending.network) ? report : undefined
+}
+
+/** The receipt: what was paid, with the server's settlement report where it is consistent with it. */
+function receiptFor(
+  context: PayingContext,
+  protocol: Protocol,
+  pending: PendingPayment,
+  hops: readonly Response[],
+): Receipt {
+  const reports = hops.map((hop) => settlementOf(protocol, hop, pending))
+  const report = reports.find((found) => found?.reference) ?? reports.find((found) => found !== undefined)
+  const authorized = BigInt(pending.amount)
+  const receipt: Receipt = {
+    protocol: pending.protocol,
+    network: pending.network,
+    asset: pending.asset,
+    // A settled amount counts only below what was authorised (`upto`): a server cannot inflate it.
+    amount: report?.amount !== undefined && report.amount <= authorized ? report.amount : authorized,
+    fee: pending.fee === undefined ? undefined : BigInt(pending.fee),
+    payTo: pending.payTo,
+    payer: report?.payer ?? pending.payer,
+    reference: report?.reference ?? pending.reference,
+    url: pending.url,
+    time: Date.now(),
+  }
+  context.emit({ type: 'receipt', receipt })
+  return receipt
+}
