@@ -6,6 +6,7 @@ export default defineConfig({
     'evm/index': 'src/evm/index.ts',
     'solana/index': 'src/solana/index.ts',
     'lightning/index': 'src/lightning/index.ts',
+    'payment/index': 'src/payment/index.ts',
     'node/index': 'src/node/index.ts',
     'redis/index': 'src/redis/index.ts',
     'browser/index': 'src/browser/index.ts',

@@ -14,7 +14,8 @@ const transferWithAuthorizationTypes = {
 } as const
 
 /** The request with its validity window resolved to Unix seconds at signing time. */
-export type AuthorizationParameters = Omit<Eip3009Request, 'validAfterSeconds' | 'validBefore'> & {
+export type AuthorizationParameters = Omit<Eip3009Request, 'validAfterSeconds' | 'validBefore' | 'domain'> & {
+  readonly domain: { readonly name: string; readonly version: string }
   readonly validAfter: bigint
   readonly validBefore: bigint
 }

@@ -1,14 +1,21 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
 import type { Eip3009Request } from '../methods/Eip3009.js'
+import { payment } from '../protocols/payment/index.js'
 import type { Signer } from '../signers/Signer.js'
 import { type EvmAccount, type EvmWalletClient, toTypedDataSigner } from './account.js'
 import { signTransferWithAuthorization } from './eip3009.js'
+import { type EvmToken, findTokenDomain, knownTokens } from './tokenDomains.js'
 
 export type EvmOptions = {
   /** A viem `LocalAccount`, a `WalletClient` with an account, or any `{ address, signTypedData }`. */
   account: EvmAccount | EvmWalletClient
   /** CAIP-2 networks this signer pays on, e.g. `['eip155:8453']`. Default: any EVM chain. A `WalletClient` bound to a chain pays on that chain only. */
   networks?: readonly string[] | undefined
+  /**
+   * EIP-3009 tokens besides USDC, with their EIP-712 domain, for servers that do not name it (a
+   * `Payment` evm charge names only the token address). x402 servers name it in every offer.
+   */
+  tokens?: readonly EvmToken[] | undefined
 }
 
 const addressPattern = /^0x[0-9a-fA-F]{40}$/
@@ -50,8 +57,13 @@ export function evm(options: EvmOptions): Signer {
     return undefined
   }
 
+  const tokens = [...(options.tokens ?? []), ...knownTokens]
+  const domainOf = (request: Eip3009Request) =>
+    request.domain ?? findTokenDomain(tokens, request.chainId, request.token)
+
   function refusal(request: Eip3009Request): string | undefined {
     if (!addressPattern.test(request.token)) return 'the token is not an address'
+    if (!domainOf(request)) return `the EIP-712 domain of ${request.token} is unknown: list it in evm({ tokens })`
     if (!addressPattern.test(request.to)) return 'the recipient is not an address'
     if (request.value <= 0n || request.value > maxUint256) return 'the amount is not a uint256 above 0'
     return chainRefusal(request.chainId)
@@ -59,6 +71,8 @@ export function evm(options: EvmOptions): Signer {
 
   return {
     name: 'evm',
+    // The Payment scheme's evm charge is one more envelope for the same authorization.
+    protocols: [payment],
     methods: {
       eip3009: {
         refusal,
@@ -70,6 +84,7 @@ export function evm(options: EvmOptions): Signer {
           const until = 'at' in validBefore ? validBefore.at : now + validBefore.afterSeconds
           return signTransferWithAuthorization(signer, {
             ...request,
+            domain: domainOf(request) as { name: string; version: string },
             validAfter: request.validAfterSeconds === undefined ? 0n : BigInt(now - request.validAfterSeconds),
             validBefore: BigInt(Math.min(until, now + maxValiditySeconds)),
           })

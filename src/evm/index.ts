@@ -5,3 +5,4 @@
  */
 export type { EvmAccount, EvmWalletClient } from './account.js'
 export { type EvmOptions, evm } from './evm.js'
+export type { EvmToken } from './tokenDomains.js'

@@ -59,13 +59,27 @@ export async function judgeOffers(
   offers: readonly { offer: Offer; protocol: Protocol }[],
   signers: readonly Signer[],
   policy: Policy,
-  options: { prefer?: readonly string[] | undefined; limits?: CallLimits | undefined } = {},
+  options: {
+    prefer?: readonly string[] | undefined
+    limits?: CallLimits | undefined
+    /** The body the paid request would replay, for protocols that bind a payment to it. */
+    body?: Uint8Array<ArrayBuffer> | undefined
+  } = {},
 ): Promise<Candidate[]> {
   const judged = await Promise.all(
     offers.map(async ({ offer, protocol }): Promise<Candidate> => {
       const found = findPayer(offer, signers)
       if (typeof found === 'string')
         return { offer, protocol, refusal: new PayfetchError('NO_SIGNER', found, { details: describeOffer(offer) }) }
+      const mismatch = await protocol.checkRequest?.(offer, options.body)
+      if (mismatch)
+        return {
+          offer,
+          protocol,
+          refusal: new PayfetchError('CHALLENGE_INVALID', `The ${protocol.name} offer cannot be paid: ${mismatch}.`, {
+            details: describeOffer(offer),
+          }),
+        }
       const { signer, payer, method } = found
       const fee = payer.maxFee?.(method) ?? 0n
       return {
@@ -149,14 +163,15 @@ const sign = (value: bigint) => (value > 0n ? 1 : value < 0n ? -1 : 0)
  */
 export async function judgeChallenge(
   context: PayingContext,
-  challenge: Response402,
-  url: string,
+  response: Response402,
+  request: { readonly url: string; readonly body: Uint8Array<ArrayBuffer> | undefined },
   limits: CallLimits,
 ): Promise<Candidate[]> {
-  const hostRefusal = context.policy.checkHost(new URL(url))
+  const hostRefusal = context.policy.checkHost(new URL(request.url))
   if (hostRefusal) throw hostRefusal
-  return judgeOffers(decodeOffers(context.protocols, challenge), context.signers, context.policy, {
+  return judgeOffers(decodeOffers(context.protocols, response), context.signers, context.policy, {
     prefer: context.prefer,
     limits,
+    body: request.body,
   })
 }

@@ -3,8 +3,9 @@ import { toNanoUsd } from '../caps/valuation.js'
 import { isPayfetchError, PayfetchError } from '../errors/PayfetchError.js'
 import type { Ledger, PendingPayment, SpendReport } from '../ledger/Ledger.js'
 import { memoryLedger } from '../ledger/memoryLedger.js'
+import type { MethodKind } from '../methods/PaymentMethod.js'
 import { defaultProtocols } from '../protocols/index.js'
-import type { Response402 } from '../protocols/Protocol.js'
+import type { Protocol, Response402 } from '../protocols/Protocol.js'
 import { attachReceipt } from '../receipts/Receipt.js'
 import { memorySessions, type SessionStore, type SessionToken } from '../sessions/SessionStore.js'
 import type { Signer } from '../signers/Signer.js'
@@ -47,6 +48,12 @@ export type PayingFetchOptions = {
   maxRedirects?: number | undefined
   /** Called for every step worth knowing; errors thrown by it are ignored. */
   onEvent?: ((event: PayfetchEvent) => void) | undefined
+  /**
+   * When to send `Accept-Payment` (the `method/intent` pairs the signers pay) with a request. It is
+   * not CORS-safelisted, so a page sends it only to its own origin by default: `'same-origin'` in a
+   * browser page, `'always'` elsewhere.
+   */
+  acceptPayment?: 'always' | 'same-origin' | 'never' | undefined
 }
 
 /** `fetch`, plus ways to look before paying, resume, and account for spending. */
@@ -94,16 +101,18 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
   if (!Array.isArray(signers)) throw new PayfetchError('INVALID_OPTIONS', 'signers must be an array of signers.')
   if (options.fetch && (options.fetch as unknown as Record<symbol, unknown>)[wrapped])
     throw new PayfetchError('INVALID_OPTIONS', 'This fetch already pays; wrapping it again could pay twice.')
+  const protocols = [
+    ...new Map(
+      [...defaultProtocols, ...signers.flatMap((signer) => signer.protocols ?? [])].map((protocol) => [
+        protocol.name,
+        protocol,
+      ]),
+    ).values(),
+  ]
   const context: PayingContext = {
     signers,
-    protocols: [
-      ...new Map(
-        [...defaultProtocols, ...signers.flatMap((signer) => signer.protocols ?? [])].map((protocol) => [
-          protocol.name,
-          protocol,
-        ]),
-      ).values(),
-    ],
+    protocols,
+    announce: announcer(protocols, signers, options.acceptPayment),
     policy: createPolicy(options.caps),
     ledger: options.ledger ?? memoryLedger(),
     sessions: options.sessions ?? memorySessions(),
@@ -167,7 +176,7 @@ async function payingFetch(
         ? (await context.ledger.pending()).find((entry) => entry.idempotencyKey === callerKey)
         : undefined
     if (pending) return resumePayment(context, pending)
-    const candidate = await choose(context, answer, url, limits, paid)
+    const candidate = await choose(context, answer, request, url, limits, paid)
     if (candidate.protocol.sessionToken && !sharedTried) {
       // Another call may be paying this origin now, or may have just stored what it paid for.
       sharedTried = true
@@ -181,6 +190,9 @@ async function payingFetch(
     paid = await payOffer(context, request, url, candidate, idempotencyKey)
     payments++
     response = paid.hops[paid.hops.length - 1] as Response
+    // A refusal other than 402 (the Payment scheme's 403) ends the call: never a second payment.
+    if (paid.refused && response.status !== 402)
+      throw fail(context, url, rejected(paid, await read402(response, url), url))
   }
   if (paid?.receipt) attachReceipt(response, paid.receipt)
   return response
@@ -189,12 +201,13 @@ async function payingFetch(
 async function choose(
   context: PayingContext,
   answer: Response402,
+  request: ReplayableRequest,
   url: string,
   limits: CallLimits,
   paid: Paid | undefined,
 ): Promise<Payable> {
   try {
-    const candidates = await judgeChallenge(context, answer, url, limits)
+    const candidates = await judgeChallenge(context, answer, { url, body: request.body }, limits)
     context.emit({ type: 'challenge', url, offers: candidates.map((candidate) => candidate.offer) })
     return pickOffer(candidates)
   } catch (error) {
@@ -224,7 +237,11 @@ async function send(
   url: string,
   token: SessionToken | undefined,
 ): Promise<Response> {
-  if (!token) return context.fetch(request.build({ url }))
+  if (!token) {
+    // The caller's own Accept-Payment wins.
+    const announced = request.headers.has('accept-payment') ? undefined : context.announce(url)
+    return context.fetch(request.build(announced ? { url, headers: { ...announced } } : { url }))
+  }
   const hops = await sendFollowingRedirects(
     context.fetch,
     request,
@@ -232,6 +249,24 @@ async function send(
     context.maxRedirects,
   )
   return hops[hops.length - 1] as Response
+}
+
+/** The `Accept-Payment` headers for a request, by the option's rule; computed once. */
+function announcer(
+  protocols: readonly Protocol[],
+  signers: readonly Signer[],
+  rule: PayingFetchOptions['acceptPayment'],
+): PayingContext['announce'] {
+  const kinds = new Set(
+    signers.flatMap((signer) =>
+      (Object.keys(signer.methods ?? {}) as MethodKind[]).filter((kind) => signer.methods[kind]),
+    ),
+  )
+  const headers = Object.assign({}, ...protocols.map((protocol) => protocol.acceptHeaders?.(kinds)))
+  if (rule === 'never' || Object.keys(headers).length === 0) return () => undefined
+  const page = (globalThis as { location?: { origin?: string } }).location?.origin
+  if ((rule ?? (page ? 'same-origin' : 'always')) === 'always') return () => headers
+  return (url) => (originOf(url) === page ? headers : undefined)
 }
 
 // Two limits together: the lower of each.

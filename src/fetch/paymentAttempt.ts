@@ -36,7 +36,9 @@ export type Paid = {
   readonly hops: Response[]
   /** The answer showed the payment went through (or the money moved when the signer paid). */
   readonly settled: boolean
-  /** The receipt, when the payment settled and the server answered something other than 402. */
+  /** The server refused the proof (402, or what else its protocol refuses with). */
+  readonly refused: boolean
+  /** The receipt, when the payment settled and the server did not refuse it. */
   readonly receipt?: Receipt | undefined
 }
 
@@ -83,6 +85,17 @@ export async function payOffer(
       await context.ledger.release(id)
       throw refuse(context, url, error)
     })
+    // Time passed while approving: an offer that expired meanwhile is not paid.
+    if (offer.expiresAt !== undefined && offer.expiresAt <= Date.now()) {
+      await context.ledger.release(id)
+      throw refuse(
+        context,
+        url,
+        new PayfetchError('CHALLENGE_INVALID', 'The offer expired before it could be paid.', {
+          details: { ...describeOffer(offer), reason: 'expired' },
+        }),
+      )
+    }
     context.emit({ type: 'offer.chosen', url, offer, signer: signer.name })
     const proof = await sign(context, candidate, url, request.signal, id)
     const pending: PendingPayment = {
@@ -107,15 +120,14 @@ export async function payOffer(
     await context.ledger.savePending(pending)
     context.emit({ type: 'payment.sent', url, offer, idempotencyKey })
     const hops = await replay(context, request, pending)
-    const settled = await settle(context, protocol, pending, hops)
-    const answer = hops[hops.length - 1] as Response
+    const { settled, refused } = await settle(context, protocol, pending, hops)
     let receipt: Receipt | undefined
-    if (settled && answer.status !== 402) {
+    if (settled && !refused) {
       receipt = receiptFor(context, protocol, pending, hops)
       token = protocol.sessionToken?.(offer, proof)
       if (token) await context.sessions.set(origin, token)
     }
-    return { candidate, proof, pending, hops, settled, receipt }
+    return { candidate, proof, pending, hops, settled, refused, receipt }
   } finally {
     if (landFlight) {
       context.flights.delete(origin)
@@ -155,8 +167,8 @@ export async function resumePayment(context: PayingContext, pending: PendingPaym
   )
   const hops = await replay(context, request, pending)
   const response = hops[hops.length - 1] as Response
-  const settled = await settle(context, protocol, pending, hops)
-  if (response.status === 402) {
+  const { settled, refused } = await settle(context, protocol, pending, hops)
+  if (refused) {
     const reason = withoutProof(protocol.refusalReason(await read402(response, pending.url)), pending.proof)
     throw fail(
       context,
@@ -173,9 +185,10 @@ export async function resumePayment(context: PayingContext, pending: PendingPaym
 /** The refusal of a second 402 after paying, with the server's reason (proof pieces cut out). */
 export function rejected(paid: Paid, response: Response402, url: string): PayfetchError {
   const reason = withoutProof(paid.candidate.protocol.refusalReason(response), paid.pending.proof, paid.proof)
+  const status = paid.hops[paid.hops.length - 1]?.status
   return new PayfetchError(
     'PAYMENT_REJECTED',
-    `The server answered 402 again after payment${reason ? `: ${reason}` : ''}.`,
+    `The server ${status === 402 ? 'answered 402 again after payment' : `refused the payment with ${status}`}${reason ? `: ${reason}` : ''}.`,
     {
       details: { url, reason, ...describeOffer(paid.candidate.offer) },
     },
@@ -326,24 +339,25 @@ async function replay(
  * Records what the server's answer says about the money: money that moved when the signer paid
  * has moved; a proof the server settles is settled by a success, refused by a 402 (still counted:
  * the server holds an authorization it could settle), and unknown after an error without a
- * settlement report. Returns whether the payment counts as made.
+ * settlement report. Says whether the payment counts as made and whether the server refused it.
  */
 async function settle(
   context: PayingContext,
   protocol: Protocol,
   pending: PendingPayment,
   hops: readonly Response[],
-): Promise<boolean> {
-  const answer = hops[hops.length - 1] as Response
+): Promise<{ settled: boolean; refused: boolean }> {
+  const { status } = hops[hops.length - 1] as Response
+  const refused = protocol.refuses ? protocol.refuses(status) : status === 402
   // Entries saved before `paidOnSigning` existed: only L402 paid on signing then.
   const paidOnSigning = pending.paidOnSigning ?? pending.protocol === 'l402'
   const reported = hops.some((hop) => settlementOf(protocol, hop, pending) !== undefined)
-  if (paidOnSigning || (answer.status !== 402 && (answer.status < 400 || reported))) {
+  if (paidOnSigning || (!refused && (status < 400 || reported))) {
     await context.ledger.commit(pending.id)
-    return true
+    return { settled: true, refused }
   }
-  await (answer.status === 402 ? context.ledger.markRefused(pending.id) : context.ledger.markUnknown(pending.id))
-  return false
+  await (refused ? context.ledger.markRefused(pending.id) : context.ledger.markUnknown(pending.id))
+  return { settled: false, refused }
 }
 
 /** A successful settlement report for this payment's network, else `undefined`. */

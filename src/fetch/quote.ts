@@ -39,7 +39,7 @@ export async function quote(
     await response.body?.cancel().catch(() => {})
     return { url, status: response.status, offers: [] }
   }
-  const candidates = await judgeChallenge(context, await read402(response, url), url, limits)
+  const candidates = await judgeChallenge(context, await read402(response, url), { url, body: request.body }, limits)
   const best = candidates[0]
   return {
     url,

@@ -7,8 +7,11 @@ export type Eip3009Request = {
   readonly chainId: number
   /** The token contract (the EIP-712 `verifyingContract`). */
   readonly token: string
-  /** The token's EIP-712 domain name and version (`USD Coin` / `2`). */
-  readonly domain: { readonly name: string; readonly version: string }
+  /**
+   * The token's EIP-712 domain name and version (`USD Coin` / `2`) when the server names it (x402);
+   * otherwise the signer supplies it for the tokens it knows (the `Payment` evm charge omits it).
+   */
+  readonly domain?: { readonly name: string; readonly version: string } | undefined
   readonly to: string
   readonly value: bigint
   /** Seconds before signing at which the authorization starts (x402 v1 starts 600 s back); absent: valid from 0. */

@@ -1,6 +1,7 @@
 import type { Bolt11Proof, Bolt11Request } from './Bolt11.js'
 import type { Eip3009Proof, Eip3009Request } from './Eip3009.js'
 import type { SplTransferProof, SplTransferRequest } from './SplTransfer.js'
+import type { TempoTransferProof, TempoTransferRequest } from './TempoTransfer.js'
 
 /**
  * Every payment method payfetch speaks, by kind: what a signer is asked to sign or pay, and the
@@ -11,6 +12,7 @@ export type PaymentMethods = {
   eip3009: { request: Eip3009Request; proof: Eip3009Proof }
   bolt11: { request: Bolt11Request; proof: Bolt11Proof }
   'spl-transfer': { request: SplTransferRequest; proof: SplTransferProof }
+  'tempo-transfer': { request: TempoTransferRequest; proof: TempoTransferProof }
 }
 
 export type MethodKind = keyof PaymentMethods
@@ -23,7 +25,7 @@ export type MethodProof<kind extends MethodKind = MethodKind> = PaymentMethods[k
 
 /** The CAIP-2 network a method request pays on. */
 export function networkOf(method: PaymentMethod): string {
-  return method.kind === 'eip3009' ? `eip155:${method.chainId}` : method.network
+  return 'chainId' in method ? `eip155:${method.chainId}` : method.network
 }
 
 /** What a method request moves, in its asset's atomic units (millisatoshis for an invoice). */

@@ -32,8 +32,15 @@ export type Protocol = {
   proofHeaders(offer: Offer, proof: MethodProof, context: ProofContext): Record<string, string>
   /** What the paid response reports about settlement, when this protocol has a report. */
   settlement?(response: Response): SettlementReport | undefined
-  /** Why the server refused a proof, read from the 402 that answered it. */
+  /**
+   * Why the request cannot be paid for as the offer asks, before anything is signed (a `Payment`
+   * challenge's body digest that the replayed body does not have); `undefined` when it can.
+   */
+  checkRequest?(offer: Offer, body: Uint8Array<ArrayBuffer> | undefined): Promise<string | undefined>
+  /** Why the server refused a proof, read from the response that answered it. */
   refusalReason(response: Response402): string | undefined
+  /** Whether a status answering a proof refuses it (never paid again). Default: only 402. */
+  refuses?(status: number): boolean
   /**
    * The token to keep after a paid response, for protocols whose proof stays valid (L402).
    * Protocols without one pay every request (x402).

@@ -1,6 +1,7 @@
 import { type Address, getBase64EncodedWireTransaction, isAddress } from '@solana/kit'
 import { PayfetchError } from '../errors/PayfetchError.js'
 import type { SplTransferRequest } from '../methods/SplTransfer.js'
+import { payment } from '../protocols/payment/index.js'
 import { solanaMainnet } from '../protocols/x402/networks.js'
 import type { Signer } from '../signers/Signer.js'
 import { resolveBlockhash } from './blockhash.js'
@@ -93,6 +94,7 @@ export function solana(options: SolanaOptions): Signer {
 
   return {
     name: 'solana',
+    protocols: [payment],
     methods: {
       'spl-transfer': {
         refusal,

@@ -27,3 +27,15 @@ export function decodeBase64Json(text: string): unknown {
     return undefined
   }
 }
+
+/** base64url without padding of the UTF-8 JSON of `value`, as the `Payment` scheme carries it. */
+export function encodeBase64UrlJson(value: unknown): string {
+  return encodeBase64Json(value).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')
+}
+
+/** Decodes base64url (padded or not) UTF-8 JSON; `undefined` for anything else. */
+export function decodeBase64UrlJson(text: string): unknown {
+  if (!/^[A-Za-z0-9_-]*={0,2}$/.test(text)) return undefined
+  const base64 = text.replaceAll('-', '+').replaceAll('_', '/').replace(/=+$/, '')
+  return decodeBase64Json(base64.padEnd(base64.length + ((4 - (base64.length % 4)) % 4), '='))
+}
