@@ -202,6 +202,15 @@ describe('Solana charge server, paid with Faremeter', () => {
     expect(await stack.balanceOf(stack.tokens.usdc, payer.address)).toBe(1_000_000_000n - 10_000n)
   })
 
+  test('behavior: /no-blockhash sends no recentBlockhash; Faremeter reads one from the RPC', async () => {
+    const challenge = challengeOf(await fetch(`${stack.url}/no-blockhash`))
+    expect(fromBase64url(challenge.request).methodDetails.recentBlockhash).toBeUndefined()
+    const payer = await fundedPayer()
+    const callsBefore = stack.rpcCalls.length
+    expect((await faremeter(payer)(`${stack.url}/no-blockhash`)).status).toBe(200)
+    expect(stack.rpcCalls.slice(callsBefore)).toContain('getLatestBlockhash')
+  })
+
   test('behavior: Token-2022 (9 decimals) and native SOL routes', async () => {
     const payer = await fundedPayer(stack.tokens.token2022)
     expect((await faremeter(payer, { mint: stack.tokens.token2022.mint })(`${stack.url}/token-2022`)).status).toBe(200)
