@@ -13,6 +13,8 @@ export type Anvil = {
 
 export type StartAnvilOptions = {
   readonly chainId: number
+  /** `tempo` runs anvil's Tempo mode: TIP-20 pathUSD and friends preinstalled, fees paid in stablecoins. */
+  readonly network?: 'tempo' | undefined
   /** Give up if anvil has not printed its port by then. */
   readonly timeoutMs?: number
 }
@@ -30,10 +32,10 @@ const listening = /Listening on 127\.0\.0\.1:(\d+)/
  * await anvil.stop()
  */
 export async function startAnvil(options: StartAnvilOptions): Promise<Anvil> {
-  const { chainId, timeoutMs = 10_000 } = options
-  const child = spawn(anvilBinary(), ['--host', '127.0.0.1', '--port', '0', '--chain-id', String(chainId)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const { chainId, network, timeoutMs = 10_000 } = options
+  const args = ['--host', '127.0.0.1', '--port', '0', '--chain-id', String(chainId)]
+  if (network) args.push('--network', network)
+  const child = spawn(anvilBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] })
   track(child)
 
   let recentOutput = ''

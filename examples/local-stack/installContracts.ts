@@ -40,7 +40,13 @@ export async function installContracts(clients: LocalClients): Promise<Installed
   return { usdc: { ...usdcTemplate, address: getAddress(baseSepoliaUsdc) }, unknownToken }
 }
 
-async function deployToken(admin: DevWallet, artifacts: Artifacts, name: string, version: string): Promise<TestToken> {
+/** Deploys one TestUSDC whose EIP-712 domain is `name`/`version`. */
+export async function deployToken(
+  admin: DevWallet,
+  artifacts: Artifacts,
+  name: string,
+  version: string,
+): Promise<TestToken> {
   const hash = await admin.deployContract({
     abi: artifacts.TestUSDC.abi,
     bytecode: artifacts.TestUSDC.bytecode,
@@ -48,7 +54,7 @@ async function deployToken(admin: DevWallet, artifacts: Artifacts, name: string,
   })
   const { contractAddress, status } = await admin.waitForTransactionReceipt({ hash })
   if (status !== 'success' || !contractAddress) throw new Error(`deploying TestUSDC("${name}", "${version}") failed`)
-  return { address: contractAddress, name, version, decimals: 6 }
+  return { address: getAddress(contractAddress), name, version, decimals: 6 }
 }
 
 // Runtime code plus the `name` and `version` slots (0 and 1) are the token's whole identity; the

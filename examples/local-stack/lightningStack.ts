@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import type { ChargeServer } from './chargeServer.js'
 import { type L402Server, type L402ServerOptions, startL402Server } from './l402Server.js'
+import { type LightningChargeRoute, startLightningChargeServer } from './lightningChargeServer.js'
 import { createLightningNode, type LightningNode } from './lightningNode.js'
 import {
   startClnRest,
@@ -24,6 +26,8 @@ export type LightningStack = {
   readonly relay: NostrRelay
   /** An Aperture-like L402 server whose invoices `node` issues. */
   l402Server(options?: Omit<L402ServerOptions, 'node'>): Promise<L402Server>
+  /** A `Payment`-scheme Lightning charge server (draft-lightning-charge-00) whose invoices `node` issues. */
+  chargeServer(routes?: readonly LightningChargeRoute[]): Promise<ChargeServer>
   /** A NIP-47 wallet service on the relay that pays through `node`. */
   walletService(behavior?: WalletServiceBehavior): Promise<NostrWalletService>
   lnd(behavior?: WalletServerBehavior): Promise<WalletServer>
@@ -33,9 +37,9 @@ export type LightningStack = {
 }
 
 /**
- * Everything an L402 payment touches, on loopback: one Lightning node (invoices and the preimage
- * table), a nostr relay, and on demand L402 servers, NWC wallet services and lnd / Core Lightning /
- * LNbits REST wallets that pay through the node. Everything started is stopped by `stop()`.
+ * Everything an L402 or Lightning `charge` payment touches, on loopback: one Lightning node
+ * (invoices and the preimage table), a nostr relay, and on demand L402 servers, Lightning charge
+ * servers, NWC wallet services and lnd / Core Lightning / LNbits REST wallets that pay through the node. Everything started is stopped by `stop()`.
  */
 export async function startLightningStack(): Promise<LightningStack> {
   const node = createLightningNode()
@@ -49,6 +53,7 @@ export async function startLightningStack(): Promise<LightningStack> {
     node,
     relay,
     l402Server: async (options = {}) => track(await startL402Server({ ...options, node })),
+    chargeServer: async (routes) => track(await startLightningChargeServer(node, routes)),
     walletService: async (behavior) => track(await startNostrWalletService(relay, node, behavior)),
     lnd: async (behavior) => track(await startLndRest(node, walletSecrets.lndMacaroon, behavior)),
     coreLightning: async (behavior) => track(await startClnRest(node, walletSecrets.clnRune, behavior)),

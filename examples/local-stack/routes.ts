@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 
 /** What a route handler sees: the request with its body already read. */
@@ -36,8 +37,8 @@ export function json(value: unknown, status = 200): RouteResponse {
 }
 
 /**
- * Answers with the exact request bytes and content type, so a test can prove a paid replay sent
- * the same body. `x-echo-content-type` is empty when the request had none.
+ * Answers with the exact request bytes, their hex SHA-256 and the content type, so a test can prove
+ * a paid replay sent the same body. `x-echo-content-type` is empty when the request had none.
  */
 export const echo: RouteHandler = ({ method, headers, body }) => ({
   status: 200,
@@ -45,6 +46,7 @@ export const echo: RouteHandler = ({ method, headers, body }) => ({
     'content-type': headers['content-type'] ?? 'application/octet-stream',
     'x-echo-content-type': headers['content-type'] ?? '',
     'x-echo-method': method,
+    'x-echo-sha256': createHash('sha256').update(body).digest('hex'),
   },
   body,
 })

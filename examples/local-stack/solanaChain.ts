@@ -60,6 +60,8 @@ export type SolanaChain = {
   send(transaction: Transaction): string
   /** The processed transaction with this signature, if any. */
   transaction(signature: string): TransactionMetadata | FailedTransactionMetadata | null
+  /** The transaction `send` landed with this signature, as a node keeps it for `getTransaction`. */
+  sentTransaction(signature: string): Transaction | undefined
 }
 
 const rentExemptMintLamports = (svm: LiteSVM) => lamports(svm.minimumBalanceForRentExemption(82n))
@@ -70,12 +72,16 @@ export async function createSolanaChain(): Promise<SolanaChain> {
   const admin = await generateKeyPairSigner()
   svm.airdrop(admin.address, lamports(100_000_000_000n))
   let nonce = 0
+  // LiteSVM keeps each transaction's outcome but not its message; a node would serve both.
+  const landed = new Map<string, Transaction>()
 
   function send(transaction: Transaction): string {
     const result = svm.sendTransaction(transaction)
     if (result instanceof FailedTransactionMetadata)
       throw new Error(`transaction failed: ${result.toString()}\n${result.meta().logs().join('\n')}`)
-    return getSignatureFromTransaction(transaction)
+    const sent = getSignatureFromTransaction(transaction)
+    landed.set(sent, transaction)
+    return sent
   }
 
   async function run(instructions: Instruction[]): Promise<string> {
@@ -151,6 +157,7 @@ export async function createSolanaChain(): Promise<SolanaChain> {
     lamports: (address) => BigInt(svm.getBalance(address) ?? 0n),
     send,
     transaction: (text) => svm.getTransaction(signature(text)),
+    sentTransaction: (text) => landed.get(text),
   }
 }
 

@@ -1,6 +1,13 @@
 import { createServer } from 'node:http'
-import { getAddressDecoder, address as toAddress } from '@solana/kit'
-import type { LiteSVM } from 'litesvm'
+import {
+  getAddressDecoder,
+  getBase58Encoder,
+  getTransactionDecoder,
+  type Transaction,
+  address as toAddress,
+  signature as toSignature,
+} from '@solana/kit'
+import { FailedTransactionMetadata, type LiteSVM } from 'litesvm'
 import { close, listen, readJson, sendJson } from './http.js'
 
 /** Devnet's genesis hash: the local chain answers as devnet, the cluster its CAIP-2 id names. */
@@ -16,13 +23,22 @@ export type SolanaRpcServer = {
 
 type Request = { jsonrpc?: string; id?: unknown; method?: unknown; params?: unknown }
 
+export type SolanaRpcOptions = {
+  /**
+   * Serves `sendTransaction` through this function (e.g. `SolanaChain.send`, which throws with the
+   * program logs on failure): for clients that broadcast themselves. Without it, sending stays
+   * with the facilitator, which talks to the LiteSVM directly.
+   */
+  readonly send?: ((transaction: Transaction) => string) | undefined
+}
+
 /**
  * Serves the read methods clients and x402 servers call (`getLatestBlockhash`, `getAccountInfo`,
- * `getSlot`, `getBalance`, `getTokenAccountBalance`, …) straight from the LiteSVM's state, so
- * `@solana/kit`'s `createSolanaRpc(url)` and payfetch read the local chain over real HTTP.
- * Sending stays with the facilitator, which talks to the LiteSVM directly.
+ * `getSlot`, `getBalance`, `getTokenAccountBalance`, `getSignatureStatuses`, …) straight from the
+ * LiteSVM's state, so `@solana/kit`'s `createSolanaRpc(url)` and payfetch read the local chain over
+ * real HTTP; and `sendTransaction` when `options.send` is given.
  */
-export async function startSolanaRpc(svm: LiteSVM): Promise<SolanaRpcServer> {
+export async function startSolanaRpc(svm: LiteSVM, options: SolanaRpcOptions = {}): Promise<SolanaRpcServer> {
   const calls: string[] = []
 
   function slot(): number {
@@ -76,6 +92,31 @@ export async function startSolanaRpc(svm: LiteSVM): Promise<SolanaRpcServer> {
         return { context, value: String(params[0]) === svm.latestBlockhash() }
       case 'getGenesisHash':
         return devnetGenesisHash
+      case 'sendTransaction': {
+        if (!options.send) throw rpcError(-32601, 'Method not found: sendTransaction')
+        const [wire, config] = params as [string, { encoding?: string } | undefined]
+        const bytes =
+          config?.encoding === 'base64' ? Buffer.from(wire, 'base64') : getBase58Encoder().encode(String(wire))
+        try {
+          return options.send(getTransactionDecoder().decode(bytes))
+        } catch (error) {
+          // What a node answers when preflight simulation fails.
+          throw rpcError(-32002, `Transaction simulation failed: ${(error as Error).message}`)
+        }
+      }
+      case 'getSignatureStatuses': {
+        const [signatures] = params as [string[]]
+        return {
+          context,
+          value: signatures.map((text) => {
+            const processed = svm.getTransaction(toSignature(text))
+            if (processed === null) return null
+            const err = processed instanceof FailedTransactionMetadata ? String(processed.err()) : null
+            // LiteSVM has no forks: whatever it processed is final.
+            return { slot: slot(), confirmations: null, err, confirmationStatus: 'finalized' }
+          }),
+        }
+      }
       case 'getHealth':
         return 'ok'
       case 'getVersion':

@@ -1,9 +1,10 @@
-import { type Address, generateKeyPairSigner, type KeyPairSigner, lamports } from '@solana/kit'
+import { type Address, generateKeyPairSigner, type KeyPairSigner } from '@solana/kit'
 import type { LiteSVM } from 'litesvm'
 import type { SolanaChain, SolanaToken } from './solanaChain.js'
-import { createSolanaChain, TOKEN_2022_PROGRAM_ADDRESS } from './solanaChain.js'
+import { createSolanaChain } from './solanaChain.js'
 import type { SolanaSettlement } from './solanaFacilitator.js'
 import { startSolanaFacilitator } from './solanaFacilitator.js'
+import { createSolanaPaymentAccounts } from './solanaPaymentAccounts.js'
 import { startSolanaRpc } from './solanaRpc.js'
 import type { SolanaRoute, SolanaTokens } from './solanaServers.js'
 import { defaultSolanaRoutes, startSolanaV1Server, startSolanaV2Server } from './solanaServers.js'
@@ -12,6 +13,7 @@ export type { SolanaChain, SolanaToken } from './solanaChain.js'
 export { createSolanaChain } from './solanaChain.js'
 export type { SolanaSettlement } from './solanaFacilitator.js'
 export { liteSvmFacilitatorSigner } from './solanaFacilitator.js'
+export { devnetUsdcMint } from './solanaPaymentAccounts.js'
 export { startSolanaRpc } from './solanaRpc.js'
 export type { SolanaRoute, SolanaTokens } from './solanaServers.js'
 export { defaultSolanaRoutes } from './solanaServers.js'
@@ -20,9 +22,6 @@ export { defaultSolanaRoutes } from './solanaServers.js'
 export const solanaDevnet = 'solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1'
 /** The x402 v1 name of the same cluster. */
 export const solanaDevnetV1 = 'solana-devnet'
-/** USDC's devnet mint: the stack places its test USDC there, so default caps know it. */
-export const devnetUsdcMint = '4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU' as Address
-
 export type SolanaStackOptions = {
   /** Priced routes of every server. Default: {@link defaultSolanaRoutes}. */
   readonly routes?: readonly SolanaRoute[]
@@ -87,15 +86,7 @@ export async function startSolanaStack(options: SolanaStackOptions = {}): Promis
   try {
     const chain = await createSolanaChain()
     const { svm } = chain
-    const tokens: SolanaTokens = {
-      usdc: await chain.createMint({ symbol: 'USDC', decimals: 6, address: devnetUsdcMint }),
-      localToken: await chain.createMint({ symbol: 'LOCAL', decimals: 6 }),
-      token2022: await chain.createMint({ symbol: 'T22', decimals: 9, tokenProgram: TOKEN_2022_PROGRAM_ADDRESS }),
-    }
-    const payTo = (await generateKeyPairSigner()).address
-    for (const token of Object.values(tokens)) await chain.createTokenAccount(token, payTo)
-    const feePayer = await generateKeyPairSigner()
-    svm.airdrop(feePayer.address, lamports(10_000_000_000n))
+    const { tokens, payTo, feePayer } = await createSolanaPaymentAccounts(chain)
 
     const rpc = await startSolanaRpc(svm)
     stoppers.push(rpc.close)
