@@ -19,6 +19,8 @@ export type PaymentChallenge = {
   readonly digest?: string | undefined
   readonly opaque?: string | undefined
   readonly description?: string | undefined
+  /** The header the credential goes in, when not `Authorization` (an mppx extension it binds into the id). */
+  readonly header?: string | undefined
 }
 
 const maxRequestLength = 16 * 1024
@@ -104,7 +106,18 @@ function toOffer(params: Readonly<Record<string, string>>, url: string): Offer |
     externalId: isShortString(fields.externalId, 566) ? fields.externalId : undefined,
     details: isRecord(fields.methodDetails) ? fields.methodDetails : {},
   }
-  const challenge: PaymentChallenge = { id, realm, method, intent, request, expires, digest, opaque, description }
+  const challenge: PaymentChallenge = {
+    id,
+    realm,
+    method,
+    intent,
+    request,
+    expires,
+    digest,
+    opaque,
+    description,
+    header: params.header,
+  }
   const terms = chargeTerms(method, challenge, charge, expiresAt)
   if (terms === undefined || typeof terms === 'string') return terms
   const known = findKnownAsset(terms.network, terms.asset)
