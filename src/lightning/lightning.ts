@@ -2,7 +2,9 @@ import { isPayfetchError, PayfetchError } from '../errors/PayfetchError.js'
 import type { Bolt11Proof, Bolt11Request } from '../methods/Bolt11.js'
 import { l402 } from '../protocols/l402/index.js'
 import { type LightningNetwork, lightningNetworks } from '../protocols/l402/networks.js'
+import { readInvoice } from '../protocols/l402/readInvoice.js'
 import { payment } from '../protocols/payment/index.js'
+import { x402WithInvoices } from '../protocols/x402/index.js'
 import type { Signer } from '../signers/Signer.js'
 import { abortable } from './abortable.js'
 import { checkInvoice } from './checkInvoice.js'
@@ -66,7 +68,7 @@ export function lightning(options: LightningOptions): Signer {
 
   return {
     name: 'lightning',
-    protocols: [l402, payment],
+    protocols: [l402, payment, x402WithInvoices(readInvoice)],
     methods: {
       bolt11: {
         refusal,

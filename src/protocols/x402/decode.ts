@@ -4,6 +4,7 @@ import type { PaymentMethod } from '../../methods/PaymentMethod.js'
 import type { Offer } from '../../offer/Offer.js'
 import { decodeBase64Json } from '../../utils/base64.js'
 import { isRecord, isShortString, parseAtomicAmount } from '../../utils/guards.js'
+import type { InvoiceSummary } from '../l402/readInvoice.js'
 import type { Response402 } from '../Protocol.js'
 import { isCaip2, networkFromV1 } from './networks.js'
 
@@ -74,14 +75,14 @@ export function readPaymentRequired(challenge: Response402): PaymentRequired | u
  *
  * @throws {PayfetchError} `CHALLENGE_INVALID` when the message is malformed or no option is usable.
  */
-export function decodeX402(challenge: Response402): Offer[] {
+export function decodeX402(challenge: Response402, options: DecodeX402Options = {}): Offer[] {
   const message = readPaymentRequired(challenge)
   if (message === undefined) return []
   const resource = resourceOf(message, challenge.url)
   const problems: string[] = []
   const offers: Offer[] = []
   message.accepts.forEach((entry, index) => {
-    const offer = toOffer(entry, message.x402Version, resource)
+    const offer = toOffer(entry, message.x402Version, resource, options)
     if (typeof offer === 'string') {
       problems.push(`accepts[${index}]: ${offer}`)
       return
@@ -124,7 +125,16 @@ function resourceOf(message: PaymentRequired, fallback: string): string {
 }
 
 /** An offer, or a sentence saying why the entry cannot be one. */
-function toOffer(entry: unknown, version: 1 | 2, resource: string): Offer | string {
+/** What the x402 decoder needs for offers whose method lives in a signer's subpath. */
+export type DecodeX402Options = {
+  /**
+   * Reads a BOLT11 invoice, so `exact` offers on Lightning (`extra.paymentMethod: "lightning"`)
+   * carry an invoice request; `payfetch/lightning` supplies it, keeping the reader out of the root.
+   */
+  readInvoice?: ((invoice: string) => InvoiceSummary | string) | undefined
+}
+
+function toOffer(entry: unknown, version: 1 | 2, resource: string, options: DecodeX402Options): Offer | string {
   if (!isRecord(entry)) return 'not an object'
   const { scheme, network, asset, payTo, maxTimeoutSeconds, extra } = entry
   if (!isShortString(scheme, 64)) return 'scheme is missing'
@@ -157,7 +167,7 @@ function toOffer(entry: unknown, version: 1 | 2, resource: string): Offer | stri
     payTo,
     resource: entryResource,
     description: typeof entry.description === 'string' ? entry.description : undefined,
-    method: methodOf(terms, maxTimeoutSeconds as number | undefined),
+    method: methodOf(terms, maxTimeoutSeconds as number | undefined, options),
     raw: entry,
   }
 }
@@ -173,9 +183,27 @@ type Terms = {
 }
 
 /** The payment method an x402 option asks for, when payfetch speaks its scheme on its network. */
-function methodOf(terms: Terms, maxTimeoutSeconds: number | undefined): PaymentMethod | undefined {
+function methodOf(
+  terms: Terms,
+  maxTimeoutSeconds: number | undefined,
+  { readInvoice }: DecodeX402Options,
+): PaymentMethod | undefined {
   const { scheme, network, asset, amount, payTo, extra } = terms
   if (scheme !== 'exact') return undefined
+  if (network.startsWith('bip122:') && extra.paymentMethod === 'lightning' && typeof extra.invoice === 'string') {
+    // The invoice is authoritative: it must be for this network and exactly this amount (msat).
+    const summary = readInvoice?.(extra.invoice)
+    if (typeof summary !== 'object' || summary.network !== network || summary.amount !== amount || asset !== 'BTC')
+      return undefined
+    return {
+      kind: 'bolt11',
+      invoice: extra.invoice.toLowerCase(),
+      paymentHash: summary.paymentHash,
+      amountMsat: amount,
+      network,
+      payee: summary.payee,
+    }
+  }
   const chainId = Number(/^eip155:([1-9][0-9]{0,15})$/.exec(network)?.[1])
   if (Number.isSafeInteger(chainId)) {
     const { name, version, assetTransferMethod } = extra

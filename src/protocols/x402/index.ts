@@ -2,7 +2,7 @@ import type { MethodProof } from '../../methods/PaymentMethod.js'
 import type { Offer } from '../../offer/Offer.js'
 import { encodeBase64Json } from '../../utils/base64.js'
 import type { ProofContext, Protocol, Response402 } from '../Protocol.js'
-import { decodeX402, messageOf, readPaymentRequired } from './decode.js'
+import { type DecodeX402Options, decodeX402, messageOf, readPaymentRequired } from './decode.js'
 import { withPaymentIdentifier } from './paymentIdentifier.js'
 import { readSettlement } from './settlement.js'
 
@@ -14,7 +14,7 @@ export const x402: Protocol = {
   name: 'x402',
   decode: decodeX402,
   proofHeaders(offer: Offer, proof: MethodProof, context: ProofContext): Record<string, string> {
-    const payload = payloadOf(proof)
+    const payload = payloadOf(offer, proof)
     if (offer.version === 1) {
       const { scheme, network } = offer.raw as { scheme: string; network: string }
       return { 'x-payment': encodeBase64Json({ x402Version: 1, scheme, network, payload }) }
@@ -47,13 +47,24 @@ export const x402: Protocol = {
 }
 
 /** The scheme payload x402 carries for each method's proof. */
-function payloadOf(proof: MethodProof): unknown {
+function payloadOf(offer: Offer, proof: MethodProof): unknown {
   switch (proof.kind) {
     case 'eip3009':
       return { signature: proof.signature, authorization: proof.authorization }
     case 'spl-transfer':
       return { transaction: proof.transaction }
+    case 'bolt11':
+      // x402 exact on Lightning: the server looks the paid invoice up on its node; no preimage travels.
+      return { invoice: offer.method?.kind === 'bolt11' ? offer.method.invoice : undefined }
     default:
       throw new TypeError(`x402 carries no ${proof.kind} proof.`)
   }
+}
+
+/**
+ * x402 with its Lightning offers decoded too (`exact` on `bip122:…`, `extra.paymentMethod:
+ * "lightning"`): the protocol `lightning()` brings in place of the default one.
+ */
+export function x402WithInvoices(readInvoice: NonNullable<DecodeX402Options['readInvoice']>): Protocol {
+  return { ...x402, decode: (response) => decodeX402(response, { readInvoice }) }
 }
