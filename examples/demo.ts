@@ -6,6 +6,7 @@ import { evm } from '../src/evm/index.js'
 import { createPayingFetch, getReceipt, isPayfetchError, type Receipt } from '../src/index.js'
 import { startEvmStack } from './local-stack/evmStack.js'
 import { runLightningDemo } from './local-stack/lightningDemo.js'
+import { runPaymentDemo } from './local-stack/paymentDemo.js'
 import { runSolanaDemo } from './local-stack/solanaDemo.js'
 
 const usd = (atomic: bigint) => `$${atomic / 1_000_000n}.${(atomic % 1_000_000n).toString().padStart(6, '0')}`
@@ -68,3 +69,6 @@ await runSolanaDemo()
 
 console.log('')
 await runLightningDemo()
+
+console.log('')
+await runPaymentDemo()
