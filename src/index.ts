@@ -20,6 +20,7 @@ export type {
   PendingPayment,
   Reservation,
   ReserveResult,
+  Settled,
   Spend,
   SpendReport,
 } from './ledger/Ledger.js'

@@ -149,7 +149,12 @@ export function storageLedger(options: StorageLedgerOptions = {}): Ledger {
           return result
         },
       ),
-    commit: (id) => setState(id, 'committed'),
+    commit: (id, settled) =>
+      update(id, (entry) => {
+        if (settled) Object.assign(entry, { spend: settled.spend, charges: settled.charges })
+        entry.state = 'committed'
+        entry.pending = undefined
+      }),
     release: (id) => setState(id, 'released'),
     markUnknown: (id) => setState(id, 'unknown'),
     markRefused: (id) => setState(id, 'refused'),

@@ -55,6 +55,12 @@ export type PendingPayment = {
   readonly time: number
 }
 
+/** What a committed payment really spent: the same budgets as its reservation, other amounts. */
+export type Settled = {
+  readonly spend: Spend
+  readonly charges: readonly Charge[]
+}
+
 /**
  * The state of one reservation. `unknown` (no answer came) and `refused` (the server refused a
  * proof it may still settle) stay counted; only `released` frees the amount.
@@ -85,8 +91,12 @@ export type SpendReport = {
  */
 export type Ledger = {
   reserve(reservation: Reservation): Promise<ReserveResult>
-  /** The payment went through. */
-  commit(id: string): Promise<void>
+  /**
+   * The payment went through. `settled` is what actually left, when it differs from what was
+   * reserved (a Lightning fee below or above its limit, an `upto` charge): the entry's spend and
+   * budget charges become these, so budgets count what was spent, not what was feared.
+   */
+  commit(id: string, settled?: Settled): Promise<void>
   /** The payment provably did not happen: its amount is free again. */
   release(id: string): Promise<void>
   /** The proof is about to leave: keep it durably so a restarted process can resume. */

@@ -7,7 +7,7 @@ type Budget = { used: bigint }
 /** One charge of a live entry; `counted` until released or, for a windowed budget, until its window passes over it. */
 type Held = {
   readonly budget: Budget
-  readonly amount: bigint
+  amount: bigint
   readonly time: number
   readonly entry: Live
   counted: boolean
@@ -25,7 +25,12 @@ type Group = {
   live: number
 }
 
-type Live = LedgerEntry & { readonly held: Held[]; readonly group: Group; windowsLeft: number }
+type Live = Omit<LedgerEntry, 'spend'> & {
+  spend: LedgerEntry['spend']
+  readonly held: Held[]
+  readonly group: Group
+  windowsLeft: number
+}
 
 /** Charges to windowed budgets of one window length, in time order: they expire from the front. */
 type Queue = { items: (Held | undefined)[]; head: number }
@@ -167,7 +172,18 @@ export function memoryLedger(): Ledger {
       entries.set(reservation.id, entry)
       return { ok: true }
     },
-    async commit(id) {
+    async commit(id, settled) {
+      const entry = entries.get(id)
+      if (entry && settled) {
+        // The budgets keep their charges in place: each one's amount and its budget's sum change.
+        settled.charges.forEach((charge, index) => {
+          const held = entry.held[index]
+          if (!held || held.budget !== budgets.get(charge.key)) return
+          if (held.counted) held.budget.used += charge.amount - held.amount
+          held.amount = charge.amount
+        })
+        entry.spend = settled.spend
+      }
       setState(id, 'committed', false)
     },
     async release(id) {

@@ -5,7 +5,7 @@ import { openJournal } from './journal.js'
 
 type Record =
   | { op: 'reserve'; entry: EntryJson }
-  | { op: 'state'; id: string; state: EntryState }
+  | { op: 'state'; id: string; state: EntryState; settled?: EntryJson | undefined }
   | { op: 'pending'; pending: PendingPayment }
 
 /**
@@ -35,6 +35,10 @@ export async function fileLedger(path: string): Promise<Ledger> {
     if (!entry) return
     if (record.op === 'pending') entry.pending = record.pending
     else {
+      if (record.settled) {
+        const { spend, charges } = entryFromJson(record.settled)
+        Object.assign(entry, { spend, charges })
+      }
       entry.state = record.state
       if (record.state !== 'unknown') entry.pending = undefined
     }
@@ -47,7 +51,12 @@ export async function fileLedger(path: string): Promise<Ledger> {
         if (result.ok) await append({ op: 'reserve', entry: entryToJson({ ...reservation, state: 'reserved' }) })
         return result
       }),
-    commit: (id) => setState(id, 'committed'),
+    commit: (id, settled) =>
+      journal.locked(async (append) => {
+        const entry = entries.get(id)
+        const json = settled && entry && entryToJson({ ...entry, ...settled })
+        await append({ op: 'state', id, state: 'committed', settled: json })
+      }),
     release: (id) => setState(id, 'released'),
     markUnknown: (id) => setState(id, 'unknown'),
     markRefused: (id) => setState(id, 'refused'),

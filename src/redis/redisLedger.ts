@@ -1,6 +1,6 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
 import { type EntryJson, entryFromJson, entryToJson } from '../ledger/entryJson.js'
-import type { Ledger, PendingPayment } from '../ledger/Ledger.js'
+import type { Ledger, PendingPayment, Settled } from '../ledger/Ledger.js'
 import { type LedgerEntry, reportOf } from '../ledger/ledgerEntries.js'
 import type { RedisClient } from './redisClient.js'
 import { reserveScript, setStateScript } from './scripts.js'
@@ -39,8 +39,16 @@ export function redisLedger(options: RedisLedgerOptions): Ledger {
       'Pass a Redis client (ioredis or one with the same methods) as options.redis.',
     )
   const prefix = options.prefix ?? 'payfetch:'
-  const setState = async (id: string, state: string) => {
-    await redis.eval(setStateScript, 0, prefix, id, state)
+  const setState = async (id: string, state: string, settled?: Settled) => {
+    const json = settled && entryToJson({ id, time: 0, state: 'committed', ...settled })
+    await redis.eval(
+      setStateScript,
+      0,
+      prefix,
+      id,
+      state,
+      json ? JSON.stringify({ spend: json.spend, charges: json.charges }) : '',
+    )
   }
   const entries = async (): Promise<LedgerEntry[]> =>
     Object.values(await redis.hgetall(`${prefix}entries`)).map((raw) => entryFromJson(JSON.parse(raw) as EntryJson))
@@ -58,7 +66,7 @@ export function redisLedger(options: RedisLedgerOptions): Ledger {
       if (result[0] === 1) return { ok: true }
       return { ok: false, key: String(result[1]), used: BigInt(String(result[2])), limit: BigInt(String(result[3])) }
     },
-    commit: (id) => setState(id, 'committed'),
+    commit: (id, settled) => setState(id, 'committed', settled),
     release: (id) => setState(id, 'released'),
     markUnknown: (id) => setState(id, 'unknown'),
     markRefused: (id) => setState(id, 'refused'),

@@ -131,13 +131,31 @@ redis.call('HSET', prefix .. 'entries', id, ARGV[4])
 return {1}
 `
 
-/** ARGV: prefix, id, state. A released entry leaves every budget it was charged to. */
+/**
+ * ARGV: prefix, id, state, settled JSON ({spend, charges}) or ''. A released entry leaves every
+ * budget it was charged to; a settled one replaces its spend and the amounts its budgets hold.
+ */
 export const setStateScript = `${decimalHelpers}
 local prefix, id, state = ARGV[1], ARGV[2], ARGV[3]
 local raw = redis.call('HGET', prefix .. 'entries', id)
 if not raw then return 0 end
 local entry = cjson.decode(raw)
 entry.state = state
+if ARGV[4] ~= '' then
+  local settled = cjson.decode(ARGV[4])
+  entry.spend = settled.spend
+  entry.charges = settled.charges
+  for _, charge in ipairs(settled.charges) do
+    local set, amounts, sumKey = budgetKeys(prefix, charge.key)
+    -- Only an amount still in the budget changes its sum; one a window dropped is gone already.
+    local amount = redis.call('HGET', amounts, id)
+    if amount then
+      redis.call('HSET', amounts, id, charge.amount)
+      local sum = redis.call('GET', sumKey)
+      if sum then redis.call('SET', sumKey, add(sub(sum, amount), charge.amount)) end
+    end
+  end
+end
 if state == 'released' then
   for _, charge in ipairs(entry.charges) do
     local set, amounts, sumKey = budgetKeys(prefix, charge.key)

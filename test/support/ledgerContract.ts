@@ -289,6 +289,44 @@ export function ledgerContract(harness: LedgerHarness): void {
       expect(await ledger.reserve(reservation(1000n, { key: 'released' }))).toEqual(ok)
     })
 
+    test('behavior: commit with what was really spent replaces the reserved amounts in every budget and in the totals, below or above the reservation', async () => {
+      const ledger = await fresh()
+      const charges = (amount: bigint) => [
+        { key: 'spent-day', limit: 1000n, amount, windowMs: 86_400_000 },
+        { key: 'spent-total', limit: 1000n, amount },
+      ]
+      const settled = (amount: bigint) => {
+        const { spend } = reservation(amount)
+        return { spend: { ...spend, host: 'settled.example.com' }, charges: charges(amount) }
+      }
+      const less = reservation(600n, { charges: charges(600n), host: 'settled.example.com' })
+      const more = reservation(300n, { charges: charges(300n), host: 'settled.example.com' })
+      expect(await ledger.reserve(less)).toEqual(ok)
+      expect(await ledger.reserve(more)).toEqual(ok)
+      await ledger.commit(less.id, settled(450n))
+      // A wallet that spent more than its fee limit: what left is what counts.
+      await ledger.commit(more.id, settled(320n))
+      const report = await ledger.report([
+        { key: 'spent-day', limit: 1000n, windowMs: 86_400_000 },
+        { key: 'spent-total', limit: 1000n },
+      ])
+      expect(report.budgets.map((budget) => [budget.key, budget.used])).toEqual([
+        ['spent-day', 770n],
+        ['spent-total', 770n],
+      ])
+      expect(report.totals.find((total) => total.host === 'settled.example.com')).toMatchObject({
+        spent: 770n,
+        reserved: 0n,
+      })
+      expect(await ledger.reserve(reservation(231n, { charges: charges(231n) }))).toEqual({
+        ok: false,
+        key: 'spent-day',
+        used: 770n,
+        limit: 1000n,
+      })
+      expect(await ledger.reserve(reservation(230n, { charges: charges(230n) }))).toEqual(ok)
+    })
+
     test('behavior: a release frees every budget the reservation was charged to, windowed or not', async () => {
       const ledger = await fresh()
       const charges = (amount: bigint): Charge[] => [
