@@ -31,6 +31,8 @@ export type Caps = {
   budgets?: readonly Budget[] | undefined
   /** USD prices for assets that are not stablecoins (BTC, SOL, ETH). Without one, they cannot count against USD limits. */
   rates?: Rates | undefined
+  /** How long `rates` may take before the offer counts as unpriceable, in ms. Default 5 000. */
+  ratesTimeoutMs?: number | undefined
 }
 
 export type AssetAllowance = {
@@ -44,10 +46,46 @@ export type AssetAllowance = {
   readonly decimals?: number | undefined
 }
 
-/** Limits one call may add; they can only lower the caps, never raise them. */
+/**
+ * Limits one call may add; they can only lower the caps, never raise them, and they bound the
+ * whole call: with `maxPayments` above 1, every payment of the call counts against them.
+ */
 export type CallLimits = {
   /** The most this call may pay, in US dollars. */
   readonly maxUsd?: string | undefined
+  /** The most this call may pay over Lightning, in sats, routing fees included. */
+  readonly maxSats?: number | bigint | undefined
+}
+
+/** Call limits in the units payfetch compares: nano-dollars and millisatoshis. */
+export type CallBounds = { readonly nanoUsd?: bigint | undefined; readonly msat?: bigint | undefined }
+
+/**
+ * Validates call limits into bounds.
+ *
+ * @throws {PayfetchError} `INVALID_OPTIONS` for a malformed amount.
+ */
+export function callBounds(limits: CallLimits = {}): CallBounds {
+  return {
+    nanoUsd: limits.maxUsd === undefined ? undefined : toNanoUsd(parseDecimal(limits.maxUsd, 'maxUsd')),
+    msat: limits.maxSats === undefined ? undefined : toSats(limits.maxSats, 'maxSats') * 1000n,
+  }
+}
+
+/** The lower of two bounds, each unit apart. */
+export function lowerBounds(a: CallBounds, b: CallBounds): CallBounds {
+  const min = (x: bigint | undefined, y: bigint | undefined) => (x === undefined ? y : y === undefined || x < y ? x : y)
+  return { nanoUsd: min(a.nanoUsd, b.nanoUsd), msat: min(a.msat, b.msat) }
+}
+
+/** What is left of a call's bounds after it paid `spent`. */
+export function remainingBounds(
+  bounds: CallBounds,
+  spent: { nanoUsd?: bigint | undefined; msat?: bigint | undefined },
+): CallBounds {
+  const less = (bound: bigint | undefined, amount: bigint | undefined) =>
+    bound === undefined ? undefined : bound - (amount ?? 0n)
+  return { nanoUsd: less(bounds.nanoUsd, spent.nanoUsd), msat: less(bounds.msat, spent.msat) }
 }
 
 /** The caps after validation, ready to judge offers. */
@@ -61,8 +99,7 @@ export type Policy = {
    */
   judge(
     offer: Offer,
-    limits?: CallLimits,
-    fee?: bigint,
+    options?: { bounds?: CallBounds | undefined; fee?: bigint | undefined; signal?: AbortSignal | undefined },
   ): Promise<{ refusal?: PayfetchError | undefined; nanoUsd?: bigint | undefined }>
   /**
    * What paying the offer charges to each budget.
@@ -80,6 +117,9 @@ export function createPolicy(caps: Caps = {}): Policy {
   const usdText = caps.perRequest?.usd ?? defaultPerRequestUsd
   const perRequestNanoUsd = toNanoUsd(parseDecimal(usdText, 'caps.perRequest.usd'))
   const perRequestMsat = toSats(caps.perRequest?.sats ?? defaultPerRequestSats) * 1000n
+  const ratesTimeoutMs = caps.ratesTimeoutMs ?? 5_000
+  if (!Number.isSafeInteger(ratesTimeoutMs) || ratesTimeoutMs < 1)
+    throw invalid('caps.ratesTimeoutMs must be a positive integer')
   const rules = parseBudgets(caps.budgets)
   for (const allowance of caps.assets ?? []) {
     const known = findKnownAsset(allowance.network, allowance.asset)
@@ -93,7 +133,14 @@ export function createPolicy(caps: Caps = {}): Policy {
       )
   }
 
-  async function judge(quoted: Offer, limits: CallLimits = {}, fee = 0n) {
+  async function judge(
+    quoted: Offer,
+    {
+      bounds = {},
+      fee = 0n,
+      signal,
+    }: { bounds?: CallBounds | undefined; fee?: bigint | undefined; signal?: AbortSignal | undefined } = {},
+  ) {
     const details = fee > 0n ? { ...describeOffer(quoted), fee: fee.toString() } : describeOffer(quoted)
     const offer = { ...quoted, amount: quoted.amount + fee }
     if (caps.networks && !caps.networks.includes(offer.network))
@@ -122,19 +169,25 @@ export function createPolicy(caps: Caps = {}): Policy {
           { limit: allowance.maxAmount.toString() },
         ),
       }
-    if (known?.symbol === 'BTC' && offer.amount > perRequestMsat)
+    const msatByCall = bounds.msat !== undefined && bounds.msat < perRequestMsat
+    const msatLimit = msatByCall ? (bounds.msat as bigint) : perRequestMsat
+    if (known?.symbol === 'BTC' && offer.amount > msatLimit)
       return {
         refusal: capExceeded(
-          `Offer of ${offer.amount} msat exceeds the per-request limit of ${perRequestMsat / 1000n} sats.`,
+          `Offer of ${offer.amount} msat exceeds the ${msatByCall ? 'call' : 'per-request'} limit of ${msatLimit / 1000n} sats.`,
           details,
-          { limitSats: (perRequestMsat / 1000n).toString() },
+          { limitSats: (msatLimit / 1000n).toString() },
         ),
       }
     let nanoUsd: bigint | undefined
     try {
       const decimals = offer.asset.decimals ?? allowance?.decimals
-      nanoUsd = await valueInNanoUsd({ ...offer, asset: { ...offer.asset, decimals } }, caps.rates)
+      nanoUsd = await valueInNanoUsd({ ...offer, asset: { ...offer.asset, decimals } }, caps.rates, {
+        timeoutMs: ratesTimeoutMs,
+        signal,
+      })
     } catch (cause) {
+      if (signal?.aborted) throw cause
       return {
         refusal: new PayfetchError(
           'UNPRICEABLE',
@@ -143,7 +196,7 @@ export function createPolicy(caps: Caps = {}): Policy {
         ),
       }
     }
-    const callLimit = limits.maxUsd === undefined ? undefined : toNanoUsd(parseDecimal(limits.maxUsd, 'maxUsd'))
+    const callLimit = bounds.nanoUsd
     if (nanoUsd === undefined) {
       // Unvalued payments pass only under a limit in their own unit.
       if (callLimit !== undefined || (allowance?.maxAmount === undefined && known?.symbol !== 'BTC'))
@@ -158,7 +211,7 @@ export function createPolicy(caps: Caps = {}): Policy {
     }
     const byCall = callLimit !== undefined && callLimit < perRequestNanoUsd
     const limit = byCall ? (callLimit as bigint) : perRequestNanoUsd
-    const limitText = byCall ? (limits.maxUsd as string) : usdText
+    const limitText = byCall ? formatNanoUsd(callLimit > 0n ? (callLimit as bigint) : 0n) : usdText
     if (nanoUsd > limit)
       return {
         refusal: capExceeded(
@@ -196,9 +249,9 @@ export function formatNanoUsd(nanoUsd: bigint): string {
   return fraction ? `${text.slice(0, -9)}.${fraction}` : text.slice(0, -9)
 }
 
-function toSats(value: bigint | number): bigint {
+function toSats(value: bigint | number, name = 'caps.perRequest.sats'): bigint {
   if (typeof value === 'bigint' ? value < 0n : !Number.isSafeInteger(value) || value < 0)
-    throw invalid('caps.perRequest.sats must be a whole number of sats')
+    throw invalid(`${name} must be a whole number of sats`)
   return BigInt(value)
 }
 

@@ -1,5 +1,6 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
 import type { Offer } from '../offer/Offer.js'
+import { bounded } from '../utils/bounded.js'
 import { type Decimal, parseDecimal } from '../utils/decimal.js'
 import { findKnownAsset } from './knownAssets.js'
 
@@ -28,18 +29,25 @@ export function toNanoUsd(limit: Decimal): bigint {
  * The offer's value in nano-dollars, rounded up: stablecoins payfetch knows at par, other assets
  * through `rates`. `undefined` when it cannot be valued.
  */
-export async function valueInNanoUsd(offer: Offer, rates: Rates | undefined): Promise<bigint | undefined> {
+export async function valueInNanoUsd(
+  offer: Offer,
+  rates: Rates | undefined,
+  wait: { timeoutMs?: number | undefined; signal?: AbortSignal | undefined } = {},
+): Promise<bigint | undefined> {
   const known = findKnownAsset(offer.network, offer.asset.id)
   const decimals = known?.decimals ?? offer.asset.decimals
   if (decimals === undefined) return undefined
   let price: Decimal
   if (known?.usdPar) price = { units: 1n, scale: 0 }
   else {
-    const quoted = await rates?.({
-      network: offer.network,
-      asset: offer.asset.id,
-      symbol: known?.symbol ?? offer.asset.symbol,
-    })
+    // A hook that never answers must not hold the payment: it is bounded like every wait.
+    const asset = { network: offer.network, asset: offer.asset.id, symbol: known?.symbol ?? offer.asset.symbol }
+    const quoted =
+      rates &&
+      (await bounded(
+        Promise.resolve().then(() => rates(asset)),
+        wait,
+      ))
     if (quoted === undefined) return undefined
     price = parseDecimal(quoted, 'a rate')
     // A zero price would let any amount through every USD limit: a broken feed, not a price.

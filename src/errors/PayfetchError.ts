@@ -31,6 +31,11 @@ export type ErrorCode =
   | 'REQUEST_TOO_LARGE'
   /** A redirect could not be followed safely (too many hops, or not allowed by `redirect`). */
   | 'REDIRECT_REFUSED'
+  /**
+   * A ledger or session store failed. `details.paid` says whether money moved (`false`,
+   * `'unknown'`, or `true` when the wallet had paid before the store failed).
+   */
+  | 'STORE_FAILED'
   /** The options given to payfetch are not usable. */
   | 'INVALID_OPTIONS'
 

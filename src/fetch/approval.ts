@@ -1,5 +1,6 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
 import type { Offer } from '../offer/Offer.js'
+import { bounded } from '../utils/bounded.js'
 
 /** What a human or a policy service is asked to approve. */
 export type ApprovalRequest = {
@@ -24,9 +25,10 @@ export type PolicyWebhook = {
 
 /**
  * Runs the `approve` hook, then the policy webhook; either one failing, timing out or saying
- * anything but yes denies the payment.
+ * anything but yes denies the payment. The caller's abort ends the wait at once.
  *
- * @throws {PayfetchError} `APPROVAL_DENIED` with the reason in `details.reason`.
+ * @throws {PayfetchError} `APPROVAL_DENIED` with the reason in `details.reason`; the signal's
+ * reason when the caller aborts.
  */
 export async function requireApproval(
   request: ApprovalRequest,
@@ -36,10 +38,11 @@ export async function requireApproval(
     webhook?: PolicyWebhook | undefined
     fetch: typeof fetch
   },
+  signal?: AbortSignal,
 ): Promise<void> {
   if (hooks.approve) {
     const approve = hooks.approve
-    const verdict = await withTimeout(async () => approve(request), hooks.approveTimeoutMs)
+    const verdict = await withTimeout(async () => approve(request), hooks.approveTimeoutMs, signal)
     if (verdict !== true)
       throw denied(
         request,
@@ -52,20 +55,24 @@ export async function requireApproval(
   }
   if (hooks.webhook) {
     const { url, timeoutMs = 5_000, headers = {} } = hooks.webhook
-    const verdict = await withTimeout(async (signal) => {
-      const response = await hooks.fetch(url, {
-        method: 'POST',
-        headers: { ...headers, 'content-type': 'application/json' },
-        // Amounts (in the offer and its method) travel as decimal strings; the raw challenge stays home.
-        body: JSON.stringify({ ...request, offer: { ...request.offer, raw: undefined } }, (_, value) =>
-          typeof value === 'bigint' ? value.toString() : value,
-        ),
-        signal,
-      })
-      if (!response.ok) throw new Error(`HTTP ${response.status}`)
-      const body = (await response.json()) as { approved?: unknown }
-      return body.approved === true
-    }, timeoutMs)
+    const verdict = await withTimeout(
+      async (signal) => {
+        const response = await hooks.fetch(url, {
+          method: 'POST',
+          headers: { ...headers, 'content-type': 'application/json' },
+          // Amounts (in the offer and its method) travel as decimal strings; the raw challenge stays home.
+          body: JSON.stringify({ ...request, offer: { ...request.offer, raw: undefined } }, (_, value) =>
+            typeof value === 'bigint' ? value.toString() : value,
+          ),
+          signal,
+        })
+        if (!response.ok) throw new Error(`HTTP ${response.status}`)
+        const body = (await response.json()) as { approved?: unknown }
+        return body.approved === true
+      },
+      timeoutMs,
+      signal,
+    )
     if (verdict !== true)
       throw denied(
         request,
@@ -81,19 +88,23 @@ export async function requireApproval(
 async function withTimeout(
   work: (signal: AbortSignal) => Promise<boolean>,
   timeoutMs: number,
+  caller: AbortSignal | undefined,
 ): Promise<boolean | 'timeout' | 'error'> {
   const controller = new AbortController()
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => {
-      controller.abort()
-      resolve('timeout')
-    }, timeoutMs)
-  })
+  const stop = () => controller.abort(caller?.reason)
+  caller?.addEventListener('abort', stop, { once: true })
   try {
-    return await Promise.race([work(controller.signal).catch(() => 'error' as const), timeout])
+    return await bounded(
+      work(controller.signal).catch(() => 'error' as const),
+      { timeoutMs, signal: caller },
+    )
+  } catch (error) {
+    // The caller gave up: no verdict, and nothing will be paid.
+    if (caller?.aborted) throw error
+    controller.abort()
+    return 'timeout'
   } finally {
-    clearTimeout(timer)
+    caller?.removeEventListener('abort', stop)
   }
 }
 

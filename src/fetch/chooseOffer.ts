@@ -1,4 +1,4 @@
-import type { CallLimits, Policy } from '../caps/policy.js'
+import type { CallBounds, Policy } from '../caps/policy.js'
 import { PayfetchError } from '../errors/PayfetchError.js'
 import { amountOf, networkOf, type PaymentMethod } from '../methods/PaymentMethod.js'
 import { describeOffer } from '../offer/describeOffer.js'
@@ -61,7 +61,8 @@ export async function judgeOffers(
   policy: Policy,
   options: {
     prefer?: readonly string[] | undefined
-    limits?: CallLimits | undefined
+    bounds?: CallBounds | undefined
+    signal?: AbortSignal | undefined
     /** The body the paid request would replay, for protocols that bind a payment to it. */
     body?: Uint8Array<ArrayBuffer> | undefined
   } = {},
@@ -88,7 +89,7 @@ export async function judgeOffers(
         signer,
         payer,
         cost: offer.amount + fee,
-        ...(await policy.judge(offer, options.limits, fee)),
+        ...(await policy.judge(offer, { bounds: options.bounds, fee, signal: options.signal })),
       }
     }),
   )
@@ -164,14 +165,15 @@ const sign = (value: bigint) => (value > 0n ? 1 : value < 0n ? -1 : 0)
 export async function judgeChallenge(
   context: PayingContext,
   response: Response402,
-  request: { readonly url: string; readonly body: Uint8Array<ArrayBuffer> | undefined },
-  limits: CallLimits,
+  request: { readonly url: string; readonly body: Uint8Array<ArrayBuffer> | undefined; readonly signal: AbortSignal },
+  bounds: CallBounds,
 ): Promise<Candidate[]> {
   const hostRefusal = context.policy.checkHost(new URL(request.url))
   if (hostRefusal) throw hostRefusal
   return judgeOffers(decodeOffers(context.protocols, response), context.signers, context.policy, {
     prefer: context.prefer,
-    limits,
+    bounds,
     body: request.body,
+    signal: request.signal,
   })
 }

@@ -23,6 +23,8 @@ export type PayingContext = {
   readonly maxPayments: number
   readonly maxBodyBytes: number
   readonly maxRedirects: number
+  /** How long payfetch waits for a body it reads itself (a 402's), in ms. */
+  readonly readTimeoutMs: number
   /** Headers that tell a server what this fetch can pay (`Accept-Payment`), for a request to `url`. */
   announce(url: string): Readonly<Record<string, string>> | undefined
   /** Origins being paid right now: calls that need the same session token wait for that payment. */

@@ -1,15 +1,23 @@
-import { type CallLimits, type Caps, createPolicy } from '../caps/policy.js'
-import { toNanoUsd } from '../caps/valuation.js'
+import {
+  type CallBounds,
+  type CallLimits,
+  type Caps,
+  callBounds,
+  createPolicy,
+  lowerBounds,
+  remainingBounds,
+} from '../caps/policy.js'
 import { isPayfetchError, PayfetchError } from '../errors/PayfetchError.js'
 import type { Ledger, PendingPayment, SpendReport } from '../ledger/Ledger.js'
 import { memoryLedger } from '../ledger/memoryLedger.js'
 import type { MethodKind } from '../methods/PaymentMethod.js'
+import type { Offer } from '../offer/Offer.js'
 import { defaultProtocols } from '../protocols/index.js'
 import type { Protocol, Response402 } from '../protocols/Protocol.js'
 import { attachReceipt } from '../receipts/Receipt.js'
 import { memorySessions, type SessionStore, type SessionToken } from '../sessions/SessionStore.js'
 import type { Signer } from '../signers/Signer.js'
-import { parseDecimal } from '../utils/decimal.js'
+import { bounded } from '../utils/bounded.js'
 import type { Approve, PolicyWebhook } from './approval.js'
 import { judgeChallenge, type Payable, pickOffer } from './chooseOffer.js'
 import { fail, originOf, type PayingContext, refuse } from './context.js'
@@ -20,6 +28,7 @@ import { type Quote, quote } from './quote.js'
 import { read402 } from './read402.js'
 import { captureRequest, type ReplayableRequest } from './replayableRequest.js'
 import { sendFollowingRedirects } from './sendFollowingRedirects.js'
+import { withoutProof } from './withoutProof.js'
 
 export type PayingFetchOptions = {
   /** Who can pay: `evm({ account })` and other signers. The first that can pay an offer pays it. */
@@ -46,8 +55,13 @@ export type PayingFetchOptions = {
   maxBodyBytes?: number | undefined
   /** Redirects followed by hand after a paid replay. Default 5. */
   maxRedirects?: number | undefined
-  /** Called for every step worth knowing; errors thrown by it are ignored. */
-  onEvent?: ((event: PayfetchEvent) => void) | undefined
+  /**
+   * How long payfetch waits for a body it reads itself (a 402's challenge or refusal), in ms.
+   * Default 10 000: a body that trickles longer is read as absent.
+   */
+  readTimeoutMs?: number | undefined
+  /** Called for every step worth knowing; errors it throws or rejects with are ignored. */
+  onEvent?: ((event: PayfetchEvent) => unknown) | undefined
   /**
    * When to send `Accept-Payment` (the `method/intent` pairs the signers pay) with a request. It is
    * not CORS-safelisted, so a page sends it only to its own origin by default: `'same-origin'` in a
@@ -124,18 +138,21 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
     maxPayments: positiveInteger(options.maxPayments ?? 1, 'maxPayments'),
     maxBodyBytes: positiveInteger(options.maxBodyBytes ?? 1024 * 1024, 'maxBodyBytes'),
     maxRedirects: positiveInteger(options.maxRedirects ?? 5, 'maxRedirects'),
+    readTimeoutMs: positiveInteger(options.readTimeoutMs ?? 10_000, 'readTimeoutMs'),
     flights: new Map(),
     emit(event) {
       try {
-        onEvent?.(event)
+        // An async hook that rejects must not become an unhandled rejection.
+        const result = onEvent?.(event)
+        if (result instanceof Promise) result.catch(() => {})
       } catch {}
     },
   }
 
-  const withLimits = (limits: CallLimits): PayingFetch =>
-    Object.assign((input: RequestInfo | URL, init?: RequestInit) => payingFetch(context, input, init, limits), {
-      quote: (input: RequestInfo | URL, init?: RequestInit) => quote(context, input, init, limits),
-      withLimits: (more: CallLimits) => withLimits(lower(limits, more)),
+  const withLimits = (bounds: CallBounds): PayingFetch =>
+    Object.assign((input: RequestInfo | URL, init?: RequestInit) => payingFetch(context, input, init, bounds), {
+      quote: (input: RequestInfo | URL, init?: RequestInit) => quote(context, input, init, bounds),
+      withLimits: (more: CallLimits) => withLimits(lowerBounds(bounds, callBounds(more))),
       pendingPayments: () => context.ledger.pending(),
       resume: (pending: PendingPayment) => resumePayment(context, pending),
       spendReport: () => context.ledger.report(context.policy.rules),
@@ -149,7 +166,7 @@ async function payingFetch(
   context: PayingContext,
   input: RequestInfo | URL,
   init: RequestInit | undefined,
-  limits: CallLimits,
+  bounds: CallBounds,
 ): Promise<Response> {
   const request = await captureRequest(input, init, context.maxBodyBytes)
   const callerKey = request.headers.get('idempotency-key')
@@ -162,7 +179,7 @@ async function payingFetch(
   let sharedTried = false
   while (response.status === 402) {
     const url = response.url || request.url
-    const answer = await read402(response, url)
+    const answer = await read402(response, url, { timeoutMs: context.readTimeoutMs, signal: request.signal })
     if (token) {
       // Its origin no longer accepts the token: forget it (unless a newer one replaced it).
       // A 402 from another origin, reached by a redirect, never saw it.
@@ -171,16 +188,23 @@ async function payingFetch(
     }
     if (paid && payments >= context.maxPayments) throw fail(context, url, rejected(paid, answer, url))
     // A caller's retry of a call whose proof already left: finish that payment, never pay again.
+    // The key names one request: a payment pending for another origin or method is not this one's.
     const pending =
       !paid && callerKey
-        ? (await context.ledger.pending()).find((entry) => entry.idempotencyKey === callerKey)
+        ? (await pendingPayments(context, url)).find(
+            (entry) =>
+              entry.idempotencyKey === callerKey &&
+              originOf(entry.url) === originOf(url) &&
+              entry.method === request.method,
+          )
         : undefined
     if (pending) return resumePayment(context, pending)
-    const candidate = await choose(context, answer, request, url, limits, paid)
+    const candidate = await choose(context, answer, request, url, bounds, paid)
     if (candidate.protocol.sessionToken && !sharedTried) {
       // Another call may be paying this origin now, or may have just stored what it paid for.
       sharedTried = true
-      token = await (context.flights.get(originOf(url)) ?? sessionFor(context, url))
+      const flight = context.flights.get(originOf(url))
+      token = await (flight ? bounded(flight, { signal: request.signal }) : sessionFor(context, url))
       tokenOrigin = originOf(url)
       if (token) {
         response = await send(context, request, url, token)
@@ -189,10 +213,19 @@ async function payingFetch(
     }
     paid = await payOffer(context, request, url, candidate, idempotencyKey)
     payments++
+    // The call's limits hold for all its payments, not each one.
+    bounds = remainingBounds(bounds, {
+      nanoUsd: candidate.nanoUsd,
+      msat: candidate.offer.asset.id === 'BTC' ? candidate.cost : undefined,
+    })
     response = paid.hops[paid.hops.length - 1] as Response
     // A refusal other than 402 (the Payment scheme's 403) ends the call: never a second payment.
     if (paid.refused && response.status !== 402)
-      throw fail(context, url, rejected(paid, await read402(response, url), url))
+      throw fail(
+        context,
+        url,
+        rejected(paid, await read402(response, url, { timeoutMs: context.readTimeoutMs, signal: request.signal }), url),
+      )
   }
   if (paid?.receipt) attachReceipt(response, paid.receipt)
   return response
@@ -203,12 +236,19 @@ async function choose(
   answer: Response402,
   request: ReplayableRequest,
   url: string,
-  limits: CallLimits,
+  bounds: CallBounds,
   paid: Paid | undefined,
 ): Promise<Payable> {
   try {
-    const candidates = await judgeChallenge(context, answer, { url, body: request.body }, limits)
-    context.emit({ type: 'challenge', url, offers: candidates.map((candidate) => candidate.offer) })
+    const candidates = await judgeChallenge(
+      context,
+      answer,
+      { url, body: request.body, signal: request.signal },
+      bounds,
+    )
+    // After a payment, server text echoed into the event is scrubbed of that payment's proof.
+    const offers = candidates.map(({ offer }) => (paid ? scrubbed(offer, paid) : offer))
+    context.emit({ type: 'challenge', url, offers })
     return pickOffer(candidates)
   } catch (error) {
     // A 402 after paying that offers nothing payable is the server refusing the first payment.
@@ -217,17 +257,50 @@ async function choose(
   }
 }
 
+/** The offer with every piece of the paid proof cut out of the server's text. */
+function scrubbed(offer: Offer, paid: Paid): Offer {
+  const clean = (text: string | undefined) => withoutProof(text, paid.pending.proof, paid.proof)
+  let raw: unknown
+  try {
+    raw = JSON.parse(clean(JSON.stringify(offer.raw)) ?? 'null')
+  } catch {}
+  return { ...offer, description: clean(offer.description), raw }
+}
+
+async function pendingPayments(context: PayingContext, url: string): Promise<PendingPayment[]> {
+  try {
+    return await context.ledger.pending()
+  } catch (error) {
+    throw refuse(context, url, storeFailure('ledger', 'pending', url, error))
+  }
+}
+
+function storeFailure(store: 'ledger' | 'sessions', operation: string, url: string, cause: unknown): PayfetchError {
+  return new PayfetchError('STORE_FAILED', `The ${store} failed (${operation}); nothing was paid.`, {
+    details: { url, store, operation, paid: false },
+    cause,
+  })
+}
+
 // An expired token, or one a store returns with unsendable header values, is not sent.
 async function sessionFor(context: PayingContext, url: string): Promise<SessionToken | undefined> {
-  const token = await context.sessions.get(originOf(url))
+  let token: SessionToken | undefined
+  try {
+    token = await context.sessions.get(originOf(url))
+  } catch (error) {
+    throw refuse(context, url, storeFailure('sessions', 'get', url, error))
+  }
   if (!token || (token.expiresAt !== undefined && token.expiresAt <= Date.now())) return undefined
   return invalidProofHeader({ ...token.headers }) === undefined ? token : undefined
 }
 
+// A token its server refused is forgotten; a store that fails to forget it costs nothing here.
 async function evict(context: PayingContext, url: string, stale: SessionToken): Promise<void> {
-  const stored = await context.sessions.get(originOf(url))
-  if (stored && JSON.stringify(stored.headers) === JSON.stringify(stale.headers))
-    await context.sessions.delete(originOf(url))
+  try {
+    const stored = await context.sessions.get(originOf(url))
+    if (stored && JSON.stringify(stored.headers) === JSON.stringify(stale.headers))
+      await context.sessions.delete(originOf(url))
+  } catch {}
 }
 
 // A token goes out only to its own origin: redirects are followed by hand while it is attached.
@@ -267,13 +340,6 @@ function announcer(
   const page = (globalThis as { location?: { origin?: string } }).location?.origin
   if ((rule ?? (page ? 'same-origin' : 'always')) === 'always') return () => headers
   return (url) => (originOf(url) === page ? headers : undefined)
-}
-
-// Two limits together: the lower of each.
-function lower(a: CallLimits, b: CallLimits): CallLimits {
-  if (a.maxUsd === undefined || b.maxUsd === undefined) return { maxUsd: a.maxUsd ?? b.maxUsd }
-  const usd = (text: string) => toNanoUsd(parseDecimal(text, 'maxUsd'))
-  return { maxUsd: usd(a.maxUsd) <= usd(b.maxUsd) ? a.maxUsd : b.maxUsd }
 }
 
 function positiveInteger(value: number, name: string): number {

@@ -16,3 +16,10 @@ export type PayfetchEvent =
   | { readonly type: 'refusal'; readonly url: string; readonly error: PayfetchError }
   /** A payment failed or was rejected, or its outcome is unknown. */
   | { readonly type: 'payment.failed'; readonly url: string; readonly error: PayfetchError }
+  /**
+   * Bookkeeping after the server answered failed (a ledger commit, a session token kept): the
+   * response is still returned; `error.details.paid` says what the money did.
+   */
+  | { readonly type: 'store.failed'; readonly url: string; readonly error: PayfetchError }
+  /** The wallet reported a fee above the limit the caps counted; the ledger counts what it spent. */
+  | { readonly type: 'fee.exceeded'; readonly url: string; readonly limit: bigint; readonly fee: bigint }

@@ -1,8 +1,9 @@
 import { formatNanoUsd } from '../caps/policy.js'
 import { isPayfetchError, PayfetchError } from '../errors/PayfetchError.js'
-import type { PendingPayment } from '../ledger/Ledger.js'
+import type { PendingPayment, Settled } from '../ledger/Ledger.js'
 import { type MethodProof, paysOnSigning } from '../methods/PaymentMethod.js'
 import { describeOffer } from '../offer/describeOffer.js'
+import type { Offer } from '../offer/Offer.js'
 import type { Protocol, Response402 } from '../protocols/Protocol.js'
 import { attachReceipt, type Receipt } from '../receipts/Receipt.js'
 import type { SessionToken } from '../sessions/SessionStore.js'
@@ -11,6 +12,7 @@ import { requireApproval } from './approval.js'
 import type { Payable } from './chooseOffer.js'
 import { fail, originOf, type PayingContext, refuse } from './context.js'
 import { invalidProofHeader } from './invalidProofHeader.js'
+import { neverSent } from './neverSent.js'
 import { read402 } from './read402.js'
 import { captureRequest, type ReplayableRequest } from './replayableRequest.js'
 import { sendFollowingRedirects } from './sendFollowingRedirects.js'
@@ -81,13 +83,18 @@ export async function payOffer(
         webhook: context.policyWebhook,
         fetch: context.fetch,
       },
+      request.signal,
     ).catch(async (error: unknown) => {
-      await context.ledger.release(id)
+      await release(context, id)
       throw refuse(context, url, error)
     })
-    // Time passed while approving: an offer that expired meanwhile is not paid.
+    // Time passed while approving: an offer that expired meanwhile, or a call aborted, is not paid.
+    if (request.signal.aborted) {
+      await release(context, id)
+      throw request.signal.reason
+    }
     if (offer.expiresAt !== undefined && offer.expiresAt <= Date.now()) {
-      await context.ledger.release(id)
+      await release(context, id)
       throw refuse(
         context,
         url,
@@ -98,10 +105,12 @@ export async function payOffer(
     }
     context.emit({ type: 'offer.chosen', url, offer, signer: signer.name })
     const proof = await sign(context, candidate, url, request.signal, id)
+    const paidOnSigning = paysOnSigning(offer.method)
     const pending: PendingPayment = {
       id,
       idempotencyKey,
       protocol: protocol.name,
+      scheme: offer.scheme,
       url,
       method: request.method,
       headers: Object.fromEntries(request.headers),
@@ -110,22 +119,47 @@ export async function payOffer(
       network: offer.network,
       asset: offer.asset.id,
       amount: offer.amount.toString(),
+      reserved: (candidate.cost ?? offer.amount).toString(),
+      nanoUsd: candidate.nanoUsd?.toString(),
       payTo: offer.payTo,
       payer: 'payer' in proof ? proof.payer : undefined,
       reference: offer.method.kind === 'bolt11' ? offer.method.paymentHash : undefined,
       fee: proof.kind === 'bolt11' ? proof.feeMsat?.toString() : undefined,
-      paidOnSigning: paysOnSigning(offer.method),
+      paidOnSigning,
       time: Date.now(),
     }
-    await context.ledger.savePending(pending)
-    context.emit({ type: 'payment.sent', url, offer, idempotencyKey })
+    if (pending.fee !== undefined && BigInt(pending.fee) > BigInt(pending.reserved ?? pending.amount) - offer.amount)
+      context.emit({
+        type: 'fee.exceeded',
+        url,
+        limit: (candidate.cost ?? offer.amount) - offer.amount,
+        fee: BigInt(pending.fee),
+      })
+    try {
+      await context.ledger.savePending(pending)
+    } catch (error) {
+      // Not kept, not sent: a proof nobody could resume never leaves. Money a wallet already paid
+      // is worth the answer, so that proof still goes.
+      if (!paidOnSigning) {
+        await release(context, id)
+        throw fail(context, url, storeFailed('ledger', 'savePending', false, url, error))
+      }
+      context.emit({ type: 'store.failed', url, error: storeFailed('ledger', 'savePending', true, url, error) })
+    }
+    if (!request.signal.aborted) context.emit({ type: 'payment.sent', url, offer, idempotencyKey })
     const hops = await replay(context, request, pending)
     const { settled, refused } = await settle(context, protocol, pending, hops)
     let receipt: Receipt | undefined
     if (settled && !refused) {
-      receipt = receiptFor(context, protocol, pending, hops)
+      receipt = receiptFor(context, protocol, pending, hops, proof)
       token = protocol.sessionToken?.(offer, proof)
-      if (token) await context.sessions.set(origin, token)
+      // The answer is paid for and delivered: a store that cannot keep the token costs a later payment, not this answer.
+      if (token)
+        try {
+          await context.sessions.set(origin, token)
+        } catch (error) {
+          context.emit({ type: 'store.failed', url, error: storeFailed('sessions', 'set', true, url, error) })
+        }
     }
     return { candidate, proof, pending, hops, settled, refused, receipt }
   } finally {
@@ -169,7 +203,8 @@ export async function resumePayment(context: PayingContext, pending: PendingPaym
   const response = hops[hops.length - 1] as Response
   const { settled, refused } = await settle(context, protocol, pending, hops)
   if (refused) {
-    const reason = withoutProof(protocol.refusalReason(await read402(response, pending.url)), pending.proof)
+    const answer = await read402(response, pending.url, { timeoutMs: context.readTimeoutMs })
+    const reason = withoutProof(protocol.refusalReason(answer), pending.proof)
     throw fail(
       context,
       pending.url,
@@ -213,7 +248,12 @@ async function reserve(context: PayingContext, candidate: Payable, url: string):
   }
   const id = newPaymentKey()
   const spend = { network: offer.network, asset: offer.asset.id, amount, host: target.host, nanoUsd }
-  const result = await context.ledger.reserve({ id, time: Date.now(), spend, charges })
+  let result: Awaited<ReturnType<PayingContext['ledger']['reserve']>>
+  try {
+    result = await context.ledger.reserve({ id, time: Date.now(), spend, charges })
+  } catch (error) {
+    throw refuse(context, url, storeFailed('ledger', 'reserve', false, url, error))
+  }
   if (!result.ok)
     throw refuse(
       context,
@@ -244,7 +284,7 @@ async function sign(
     return proof
   } catch (error) {
     const unknown = isPayfetchError(error, 'PAYMENT_OUTCOME_UNKNOWN')
-    await (unknown ? context.ledger.markUnknown(id) : context.ledger.release(id))
+    await (unknown ? keep(context, url, 'markUnknown', id) : release(context, id))
     if (signal.aborted && !unknown) throw error
     throw fail(
       context,
@@ -279,7 +319,7 @@ async function proofHeaders(
   if (headers && !badHeader) return headers
   // A wallet that may have paid already (Lightning) stays counted.
   const paid = paysOnSigning(offer.method)
-  await (paid ? context.ledger.markUnknown(id) : context.ledger.release(id))
+  await (paid ? keep(context, url, 'markUnknown', id) : release(context, id))
   throw fail(
     context,
     url,
@@ -301,6 +341,12 @@ async function replay(
   request: ReplayableRequest,
   pending: PendingPayment,
 ): Promise<Response[]> {
+  const paidOnSigning = pending.paidOnSigning ?? pending.protocol === 'l402'
+  // Aborted before it left: nothing was sent, and nothing but a paid invoice is counted.
+  if (request.signal.aborted && !paidOnSigning) {
+    await release(context, pending.id)
+    throw request.signal.reason
+  }
   try {
     return await sendFollowingRedirects(
       context.fetch,
@@ -311,10 +357,22 @@ async function replay(
   } catch (error) {
     if (isPayfetchError(error)) {
       // The server answered the proof (with a redirect the caller would not follow): not refused, not unknown.
-      await context.ledger.commit(pending.id)
+      await keep(context, pending.url, 'commit', pending.id)
       throw fail(context, pending.url, error)
     }
-    await context.ledger.markUnknown(pending.id)
+    // The connection never opened: the proof did not leave, so nothing can have settled on it.
+    if (neverSent(error) && !paidOnSigning) {
+      await release(context, pending.id)
+      throw fail(
+        context,
+        pending.url,
+        new PayfetchError('PAYMENT_FAILED', 'The server could not be reached; the proof was not sent.', {
+          details: { url: pending.url, network: pending.network, asset: pending.asset, amount: pending.amount },
+          cause: error,
+        }),
+      )
+    }
+    await keep(context, pending.url, 'markUnknown', pending.id)
     const unknown = new PayfetchError(
       'PAYMENT_OUTCOME_UNKNOWN',
       'The proof was sent but no response came back; the payment may have settled.',
@@ -353,11 +411,80 @@ async function settle(
   const paidOnSigning = pending.paidOnSigning ?? pending.protocol === 'l402'
   const reported = hops.some((hop) => settlementOf(protocol, hop, pending) !== undefined)
   if (paidOnSigning || (!refused && (status < 400 || reported))) {
-    await context.ledger.commit(pending.id)
+    await keep(context, pending.url, 'commit', pending.id, settledSpend(context, pending))
     return { settled: true, refused }
   }
-  await (refused ? context.ledger.markRefused(pending.id) : context.ledger.markUnknown(pending.id))
+  await keep(context, pending.url, refused ? 'markRefused' : 'markUnknown', pending.id)
   return { settled: false, refused }
+}
+
+/**
+ * What left the wallet when it differs from the reservation (a Lightning fee reported below or
+ * above its limit): the amount plus the fee, valued and charged as the reservation was.
+ */
+function settledSpend(context: PayingContext, pending: PendingPayment): Settled | undefined {
+  if (pending.fee === undefined || pending.reserved === undefined) return undefined
+  const reserved = BigInt(pending.reserved)
+  const spent = BigInt(pending.amount) + BigInt(pending.fee)
+  if (spent === reserved || reserved === 0n) return undefined
+  // Valued like the reservation, rounded up.
+  const nanoUsd =
+    pending.nanoUsd === undefined ? undefined : (BigInt(pending.nanoUsd) * spent + reserved - 1n) / reserved
+  const offer = { network: pending.network, asset: { id: pending.asset }, amount: spent }
+  const target = new URL(pending.url)
+  try {
+    const charges = context.policy.charges(offer as Offer, target, nanoUsd)
+    return {
+      spend: { network: pending.network, asset: pending.asset, amount: spent, host: target.host, nanoUsd },
+      charges,
+    }
+  } catch {
+    // Charges that cannot be worked out again (the caps changed): the reservation stays as it was.
+    return undefined
+  }
+}
+
+/** Frees a reservation: nothing was paid. A ledger that cannot is left over-counting, never under. */
+async function release(context: PayingContext, id: string): Promise<void> {
+  await context.ledger.release(id).catch(() => {})
+}
+
+/**
+ * A ledger write after money may have moved. Its failure must not lose the answer or hide the
+ * payment's own error: it is reported as `store.failed` and the call goes on.
+ */
+async function keep(
+  context: PayingContext,
+  url: string,
+  operation: 'commit' | 'markRefused' | 'markUnknown',
+  id: string,
+  settled?: Settled,
+): Promise<void> {
+  try {
+    await (operation === 'commit' ? context.ledger.commit(id, settled) : context.ledger[operation](id))
+  } catch (error) {
+    const paid = operation === 'commit' ? true : 'unknown'
+    context.emit({ type: 'store.failed', url, error: storeFailed('ledger', operation, paid, url, error) })
+  }
+}
+
+function storeFailed(
+  store: 'ledger' | 'sessions',
+  operation: string,
+  paid: boolean | 'unknown',
+  url: string,
+  cause: unknown,
+): PayfetchError {
+  const moved =
+    paid === true
+      ? 'the payment went through'
+      : paid === 'unknown'
+        ? 'the payment may have gone through'
+        : 'nothing was paid'
+  return new PayfetchError('STORE_FAILED', `The ${store} failed (${operation}); ${moved}.`, {
+    details: { url, store, operation, paid },
+    cause,
+  })
 }
 
 /** A successful settlement report for this payment's network, else `undefined`. */
@@ -366,28 +493,54 @@ function settlementOf(protocol: Protocol, hop: Response, pending: PendingPayment
   return report?.success && (report.network === undefined || report.network === pending.network) ? report : undefined
 }
 
-/** The receipt: what was paid, with the server's settlement report where it is consistent with it. */
+/**
+ * The receipt: what was paid, with the server's settlement report where it agrees with the payment.
+ * A report that contradicts it (another amount for an exact charge, more than an `upto` ceiling, a
+ * piece of the proof as the reference) is ignored and named in `ignored`.
+ */
 function receiptFor(
   context: PayingContext,
   protocol: Protocol,
   pending: PendingPayment,
   hops: readonly Response[],
+  proof?: MethodProof,
 ): Receipt {
-  const reports = hops.map((hop) => settlementOf(protocol, hop, pending))
-  const report = reports.find((found) => found?.reference) ?? reports.find((found) => found !== undefined)
+  const ignored = new Set<'amount' | 'reference' | 'payer' | 'network'>()
+  const reports = hops.flatMap((hop) => {
+    const report = protocol.settlement?.(hop)
+    if (!report?.success) return []
+    if (report.network !== undefined && report.network !== pending.network) {
+      ignored.add('network')
+      return []
+    }
+    return [report]
+  })
+  const report = reports.find((found) => found.reference) ?? reports[0]
   const authorized = BigInt(pending.amount)
+  let amount = authorized
+  if (report?.amount !== undefined) {
+    // A settled amount counts only up to an `upto` ceiling; an exact charge settles exactly.
+    if (pending.scheme === 'upto' ? report.amount <= authorized : report.amount === authorized) amount = report.amount
+    else ignored.add('amount')
+  }
+  // A server that quotes the proof back (its signature as a "transaction hash") is not believed.
+  const honest = (field: 'reference' | 'payer', value: string | undefined) => {
+    if (value === undefined || withoutProof(value, pending.proof, proof) === value) return value
+    ignored.add(field)
+    return undefined
+  }
   const receipt: Receipt = {
     protocol: pending.protocol,
     network: pending.network,
     asset: pending.asset,
-    // A settled amount counts only below what was authorised (`upto`): a server cannot inflate it.
-    amount: report?.amount !== undefined && report.amount <= authorized ? report.amount : authorized,
+    amount,
     fee: pending.fee === undefined ? undefined : BigInt(pending.fee),
     payTo: pending.payTo,
-    payer: report?.payer ?? pending.payer,
-    reference: report?.reference ?? pending.reference,
+    payer: honest('payer', report?.payer) ?? pending.payer,
+    reference: honest('reference', report?.reference) ?? pending.reference,
     url: pending.url,
     time: Date.now(),
+    ...(ignored.size > 0 && { ignored: [...ignored] }),
   }
   context.emit({ type: 'receipt', receipt })
   return receipt

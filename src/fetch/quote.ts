@@ -1,4 +1,4 @@
-import type { CallLimits } from '../caps/policy.js'
+import type { CallBounds } from '../caps/policy.js'
 import type { PayfetchError } from '../errors/PayfetchError.js'
 import type { Offer } from '../offer/Offer.js'
 import { judgeChallenge } from './chooseOffer.js'
@@ -30,7 +30,7 @@ export async function quote(
   context: PayingContext,
   input: RequestInfo | URL,
   init: RequestInit | undefined,
-  limits: CallLimits,
+  bounds: CallBounds,
 ): Promise<Quote> {
   const request = await captureRequest(input, init, context.maxBodyBytes)
   const response = await context.fetch(request.build())
@@ -39,7 +39,12 @@ export async function quote(
     await response.body?.cancel().catch(() => {})
     return { url, status: response.status, offers: [] }
   }
-  const candidates = await judgeChallenge(context, await read402(response, url), { url, body: request.body }, limits)
+  const candidates = await judgeChallenge(
+    context,
+    await read402(response, url, { timeoutMs: context.readTimeoutMs, signal: request.signal }),
+    { url, body: request.body, signal: request.signal },
+    bounds,
+  )
   const best = candidates[0]
   return {
     url,

@@ -1,13 +1,16 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
 import type { Offer } from '../offer/Offer.js'
 import type { Protocol, Response402 } from '../protocols/Protocol.js'
-import { readCapped } from './readCapped.js'
+import { type ReadWait, readCapped } from './readCapped.js'
 
 const maxChallengeBodyBytes = 64 * 1024
 
-/** The 402 as the protocols read it: its headers and at most 64 KiB of its body, read once. */
-export async function read402(response: Response, url: string): Promise<Response402> {
-  const bytes = response.body ? await readCapped(response.body, maxChallengeBodyBytes) : new Uint8Array()
+/**
+ * The 402 as the protocols read it: its headers and at most 64 KiB of its body, read once. A body
+ * that does not arrive within `wait.timeoutMs` is read as absent; an abort rejects.
+ */
+export async function read402(response: Response, url: string, wait: ReadWait = {}): Promise<Response402> {
+  const bytes = response.body ? await readCapped(response.body, maxChallengeBodyBytes, wait) : new Uint8Array()
   const body = bytes === undefined ? undefined : new TextDecoder().decode(bytes)
   return { url, headers: response.headers, body }
 }

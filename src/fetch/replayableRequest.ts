@@ -1,6 +1,8 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
 import { readCapped } from './readCapped.js'
 
+const callerCredentials = ['authorization', 'cookie', 'proxy-authorization']
+
 /** A request captured once, so every send (first try, paid replay, redirects) has the same bytes. */
 export type ReplayableRequest = {
   readonly url: string
@@ -38,7 +40,8 @@ export async function captureRequest(
   maxBodyBytes: number,
 ): Promise<ReplayableRequest> {
   const request = new Request(input, init)
-  const body = request.body ? await readCapped(request.body, maxBodyBytes) : undefined
+  // The caller's own stream: bounded by its size and the caller's signal, not by a deadline of ours.
+  const body = request.body ? await readCapped(request.body, maxBodyBytes, { signal: request.signal }) : undefined
   if (request.body && body === undefined)
     throw new PayfetchError(
       'REQUEST_TOO_LARGE',
@@ -57,6 +60,10 @@ export async function captureRequest(
     build(overrides = {}) {
       const method = overrides.method ?? request.method
       const headers = new Headers(request.headers)
+      // The caller's own credentials stay with the origin they were given for, as fetch does on a
+      // redirect: also when payfetch follows one by hand, or pays a 402 a redirect led to.
+      if (overrides.url !== undefined && new URL(overrides.url).origin !== new URL(request.url).origin)
+        for (const name of callerCredentials) headers.delete(name)
       for (const name of overrides.drop ?? []) headers.delete(name)
       for (const [name, value] of Object.entries(overrides.headers ?? {})) headers.set(name, value)
       // A redirect that turns the request into a GET drops the body and its type.

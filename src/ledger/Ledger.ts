@@ -33,6 +33,8 @@ export type PendingPayment = {
   readonly id: string
   readonly idempotencyKey: string
   readonly protocol: string
+  /** The offer's scheme or intent (`exact`, `upto`, `charge`): whether a settled amount may differ. */
+  readonly scheme?: string | undefined
   readonly url: string
   readonly method: string
   /** The caller's request headers. */
@@ -44,6 +46,10 @@ export type PendingPayment = {
   readonly network: string
   readonly asset: string
   readonly amount: string
+  /** What the reservation holds (the amount plus the signer's fee limit), in the same units. */
+  readonly reserved?: string | undefined
+  /** The reservation's value in nano-dollars, when payfetch could value it. */
+  readonly nanoUsd?: string | undefined
   readonly payTo: string
   readonly payer?: string | undefined
   /** The settlement reference known before the answer (a Lightning payment hash), for the receipt. */

@@ -13,6 +13,12 @@ export type Receipt = {
   readonly payer?: string | undefined
   /** Settlement reference: a transaction hash or signature, or a Lightning payment hash. */
   readonly reference?: string | undefined
+  /**
+   * Fields of the server's settlement report that contradicted the payment (an exact charge
+   * reported as another amount, another network, a piece of the proof as the reference) and were
+   * not used; the receipt shows what payfetch paid instead.
+   */
+  readonly ignored?: readonly ('amount' | 'reference' | 'payer' | 'network')[] | undefined
   /** The URL of the paid resource. */
   readonly url: string
   /** Unix time in milliseconds when the paid response arrived. */

@@ -1,3 +1,5 @@
+import { parseJson } from './guards.js'
+
 const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/
 
 /** Standard padded base64 of bytes. */
@@ -22,7 +24,7 @@ export function decodeBase64Json(text: string): unknown {
   const trimmed = text.trim()
   if (trimmed.length === 0 || trimmed.length % 4 !== 0 || !base64Pattern.test(trimmed)) return undefined
   try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(base64ToBytes(trimmed))) as unknown
+    return parseJson(new TextDecoder('utf-8', { fatal: true }).decode(base64ToBytes(trimmed)))
   } catch {
     return undefined
   }

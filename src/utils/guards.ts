@@ -14,3 +14,25 @@ export function parseAtomicAmount(value: unknown): bigint | undefined {
   const amount = BigInt(value)
   return amount > 0n ? amount : undefined
 }
+
+/** JSON nested deeper than this is refused: serialising it again (to echo it) would overflow the stack. */
+export const maxJsonDepth = 64
+
+/** Parses JSON, or `undefined` when it is not JSON or nests deeper than {@link maxJsonDepth}. */
+export function parseJson(text: string): unknown {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  // Iterative, so the check itself cannot overflow.
+  const stack: [unknown, number][] = [[value, 0]]
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const [node, depth] = item
+    if (typeof node !== 'object' || node === null) continue
+    if (depth >= maxJsonDepth) return undefined
+    for (const child of Object.values(node)) stack.push([child, depth + 1])
+  }
+  return value
+}

@@ -336,6 +336,25 @@ describe('createPolicy: checkHost', () => {
     expect(allowed({ allow: ['[::1]:8080'] }, 'http://[::1]:8080/')).toBe(true)
   })
 
+  test('policy: a host list matches every spelling of an address: IPv4-mapped IPv6, decimal and short IPv4, IDN', () => {
+    const deny = { deny: ['127.0.0.1', 'bücher.example', '[::1]'] }
+    expect(
+      [
+        'http://[::ffff:127.0.0.1]:8080/',
+        'http://[::ffff:7f00:1]/',
+        'http://2130706433/',
+        'http://127.1/',
+        'http://0x7f.0.0.1/',
+        'https://xn--bcher-kva.example/',
+        'https://BÜCHER.example./',
+        'http://[0:0:0:0:0:0:0:1]/',
+        'http://127.0.0.2/',
+      ].map((url) => allowed(deny, url)),
+    ).toEqual([false, false, false, false, false, false, false, false, true])
+    expect(allowed({ allow: ['[::ffff:127.0.0.1]'] }, 'http://127.0.0.1:9000/')).toBe(true)
+    expect(allowed({ allow: ['*.xn--bcher-kva.example'] }, 'https://shop.bücher.example/')).toBe(true)
+  })
+
   test('policy: deny wins over allow, with HOST_NOT_ALLOWED', () => {
     const policy = createPolicy({ hosts: { allow: ['*.example.com'], deny: ['evil.example.com'] } })
     expect(policy.checkHost(new URL('https://good.example.com/'))).toBeUndefined()

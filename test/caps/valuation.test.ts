@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, test, vi } from 'vitest'
-import { type Caps, createPolicy, formatNanoUsd } from '../../src/caps/policy.js'
+import { type Caps, callBounds, createPolicy, formatNanoUsd } from '../../src/caps/policy.js'
 import { type Rates, toNanoUsd, valueInNanoUsd } from '../../src/caps/valuation.js'
 import { PayfetchError } from '../../src/errors/PayfetchError.js'
 // From the public entry, so the test follows the constants wherever they live inside src.
@@ -301,47 +301,64 @@ describe('createPolicy: Lightning sats cap', () => {
 describe('createPolicy: per-call limits', () => {
   test('policy: maxUsd below the per-request limit lowers it for that call, with its own message', async () => {
     const policy = createPolicy({ perRequest: { usd: '0.10' } })
-    expect(await policy.judge(offer(baseUsdc, 50_000n), { maxUsd: '0.05' })).toEqual({ nanoUsd: 50_000_000n })
-    expect(summary((await policy.judge(offer(baseUsdc, 50_001n), { maxUsd: '0.05' })).refusal)).toMatchInlineSnapshot(`
+    expect(await policy.judge(offer(baseUsdc, 50_000n), { bounds: callBounds({ maxUsd: '0.05' }) })).toEqual({
+      nanoUsd: 50_000_000n,
+    })
+    expect(
+      summary((await policy.judge(offer(baseUsdc, 50_001n), { bounds: callBounds({ maxUsd: '0.05' }) })).refusal),
+    ).toMatchInlineSnapshot(`
       {
         "code": "CAP_EXCEEDED",
         "message": "[CAP_EXCEEDED] Offer of $0.050001 exceeds the call limit of $0.05.",
       }
     `)
-    expect((await policy.judge(offer(baseUsdc, 1n), { maxUsd: '0' })).refusal?.code).toBe('CAP_EXCEEDED')
+    expect((await policy.judge(offer(baseUsdc, 1n), { bounds: callBounds({ maxUsd: '0' }) })).refusal?.code).toBe(
+      'CAP_EXCEEDED',
+    )
   })
 
   test('policy: maxUsd above the per-request limit cannot raise it', async () => {
     const policy = createPolicy({ perRequest: { usd: '0.10' } })
-    expect(summary((await policy.judge(offer(baseUsdc, 100_001n), { maxUsd: '1000' })).refusal)).toMatchInlineSnapshot(`
+    expect(
+      summary((await policy.judge(offer(baseUsdc, 100_001n), { bounds: callBounds({ maxUsd: '1000' }) })).refusal),
+    ).toMatchInlineSnapshot(`
       {
         "code": "CAP_EXCEEDED",
         "message": "[CAP_EXCEEDED] Offer of $0.100001 exceeds the per-request limit of $0.10.",
       }
     `)
-    expect(await policy.judge(offer(baseUsdc, 100_000n), { maxUsd: '0.10' })).toEqual({ nanoUsd: 100_000_000n })
+    expect(await policy.judge(offer(baseUsdc, 100_000n), { bounds: callBounds({ maxUsd: '0.10' }) })).toEqual({
+      nanoUsd: 100_000_000n,
+    })
   })
 
   test('policy: maxUsd refuses what cannot be valued in USD, even under its own cap', async () => {
     // BTC without a rate passes the sats cap alone, but a USD call limit cannot be checked.
     const policy = createPolicy({ assets: [btc, { ...weth, maxAmount: 10n ** 18n }] })
     expect(await policy.judge(offer(btc, 1_000n))).toEqual({})
-    expect((await policy.judge(offer(btc, 1_000n), { maxUsd: '1000' })).refusal?.code).toBe('UNPRICEABLE')
-    expect((await policy.judge(offer(weth, 1n), { maxUsd: '1000' })).refusal?.code).toBe('UNPRICEABLE')
+    expect((await policy.judge(offer(btc, 1_000n), { bounds: callBounds({ maxUsd: '1000' }) })).refusal?.code).toBe(
+      'UNPRICEABLE',
+    )
+    expect((await policy.judge(offer(weth, 1n), { bounds: callBounds({ maxUsd: '1000' }) })).refusal?.code).toBe(
+      'UNPRICEABLE',
+    )
     // With a rate, the call limit applies to BTC as to anything else.
     const priced = createPolicy({ rates: btcAt('100000') })
-    expect((await priced.judge(offer(btc, 10_000n), { maxUsd: '0.01' })).refusal).toBeUndefined()
-    expect((await priced.judge(offer(btc, 10_001n), { maxUsd: '0.01' })).refusal?.code).toBe('CAP_EXCEEDED')
+    expect(
+      (await priced.judge(offer(btc, 10_000n), { bounds: callBounds({ maxUsd: '0.01' }) })).refusal,
+    ).toBeUndefined()
+    expect((await priced.judge(offer(btc, 10_001n), { bounds: callBounds({ maxUsd: '0.01' }) })).refusal?.code).toBe(
+      'CAP_EXCEEDED',
+    )
   })
 
   test('error: a maxUsd that is not a decimal string is INVALID_OPTIONS', async () => {
-    await expect(
-      createPolicy().judge(offer(baseUsdc, 1n), { maxUsd: '-1' }),
-    ).rejects.toThrowErrorMatchingInlineSnapshot(
+    expect(() => callBounds({ maxUsd: '-1' })).toThrowErrorMatchingInlineSnapshot(
       `[PayfetchError: [INVALID_OPTIONS] maxUsd must be a decimal string like '0.10'.]`,
     )
-    await expect(
-      createPolicy().judge(offer(baseUsdc, 1n), { maxUsd: 0.05 as unknown as string }),
-    ).rejects.toMatchObject({ code: 'INVALID_OPTIONS' })
+    expect(() => callBounds({ maxUsd: 0.05 as unknown as string })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTIONS' }),
+    )
+    expect(() => callBounds({ maxSats: 1.5 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS' }))
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, test, vi } from 'vitest'
-import { type Caps, createPolicy } from '../../src/caps/policy.js'
+import { type Caps, callBounds, createPolicy } from '../../src/caps/policy.js'
 import type { PayfetchError } from '../../src/errors/PayfetchError.js'
 import { type Candidate, judgeOffers, pickOffer } from '../../src/fetch/chooseOffer.js'
 import { bitcoinMainnet } from '../../src/index.js'
@@ -219,7 +219,7 @@ describe('judgeOffers: prefer, call limits and rates', () => {
 
   test('policy: the call’s maxUsd reaches the policy and refuses offers above it', async () => {
     const offers = [offer(baseUsdc, 30_000n), offer(baseSepoliaUsdc, 20_000n)]
-    const candidates = await judge(offers, [evmSigner], defaultCaps, { limits: { maxUsd: '0.025' } })
+    const candidates = await judge(offers, [evmSigner], defaultCaps, { bounds: callBounds({ maxUsd: '0.025' }) })
     expect(table(candidates)).toEqual([
       'eip155:84532 0x036C 20000 → pay with evm',
       'eip155:8453 0x8335 30000 → CAP_EXCEEDED',

@@ -1,7 +1,7 @@
 import type { MethodKind, MethodProof } from '../../methods/PaymentMethod.js'
 import type { Offer } from '../../offer/Offer.js'
 import { decodeBase64UrlJson, encodeBase64UrlJson } from '../../utils/base64.js'
-import { isRecord, isShortString } from '../../utils/guards.js'
+import { isRecord, isShortString, parseJson } from '../../utils/guards.js'
 import type { Protocol, Response402 } from '../Protocol.js'
 import { challengeOf, decodePayment } from './decodePayment.js'
 import { matchesDigest } from './matchesDigest.js'
@@ -49,12 +49,7 @@ export const payment: Protocol = {
   },
   refusalReason(response: Response402): string | undefined {
     // RFC 9457 problem details: the detail, else the title.
-    let problem: unknown
-    try {
-      problem = JSON.parse(response.body ?? '')
-    } catch {
-      return undefined
-    }
+    const problem = parseJson(response.body ?? '')
     if (!isRecord(problem)) return undefined
     const text = isShortString(problem.detail, 512) ? problem.detail : problem.title
     return isShortString(text, 512) ? text : undefined

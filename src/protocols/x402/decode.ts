@@ -3,7 +3,7 @@ import { PayfetchError } from '../../errors/PayfetchError.js'
 import type { PaymentMethod } from '../../methods/PaymentMethod.js'
 import type { Offer } from '../../offer/Offer.js'
 import { decodeBase64Json } from '../../utils/base64.js'
-import { isRecord, isShortString, parseAtomicAmount } from '../../utils/guards.js'
+import { isRecord, isShortString, parseAtomicAmount, parseJson } from '../../utils/guards.js'
 import type { InvoiceSummary } from '../l402/readInvoice.js'
 import type { Response402 } from '../Protocol.js'
 import { isCaip2, networkFromV1 } from './networks.js'
@@ -111,12 +111,7 @@ function toPaymentRequired(value: unknown, where: string): PaymentRequired {
 }
 
 function parseJsonBody(body: string | undefined): unknown {
-  if (body === undefined || body.length === 0) return undefined
-  try {
-    return JSON.parse(body) as unknown
-  } catch {
-    return undefined
-  }
+  return body === undefined || body.length === 0 ? undefined : parseJson(body)
 }
 
 function resourceOf(message: PaymentRequired, fallback: string): string {
