@@ -37,6 +37,7 @@ export type TempoOptions = {
 
 const tempoMainnet = 'eip155:4217'
 const networkPattern = /^eip155:[1-9][0-9]{0,15}$/
+const addressPattern = /^0x[0-9a-fA-F]{40}$/
 const bytes32 = /^0x[0-9a-fA-F]{64}$/
 const maxUint256 = 2n ** 256n - 1n
 const defaultMaxFee = 10_000n
@@ -102,12 +103,12 @@ export function tempo(options: TempoOptions): Signer {
   function refusal(request: TempoTransferRequest): string | undefined {
     const network = `eip155:${request.chainId}`
     if (!networks.includes(network)) return `${network} is not one of this signer's networks`
-    if (!isAddress(request.token)) return 'the token is not an address'
-    if (!isAddress(request.to)) return 'the recipient is not an address'
+    if (!isEvmAddress(request.token)) return 'the token is not an address'
+    if (!isEvmAddress(request.to)) return 'the recipient is not an address'
     if (request.amount <= 0n || request.amount > maxUint256) return 'the amount is not a uint256 above 0'
     let splitTotal = 0n
     for (const split of request.splits ?? []) {
-      if (!isAddress(split.to)) return 'a split recipient is not an address'
+      if (!isEvmAddress(split.to)) return 'a split recipient is not an address'
       if (split.amount <= 0n) return 'a split amount is not above 0'
       if (split.memo !== undefined && !bytes32.test(split.memo)) return 'a split memo is not bytes32'
       splitTotal += split.amount
@@ -117,8 +118,9 @@ export function tempo(options: TempoOptions): Signer {
     if (typeof memo === 'string' ? !bytes32.test(memo) : !isChallengeBinding(memo))
       return 'the memo is neither bytes32 nor a challenge id and realm'
     const { validBefore } = request
-    if (validBefore !== undefined && !(Number.isSafeInteger(validBefore) && validBefore > nowSeconds()))
-      return 'the challenge has expired'
+    if (validBefore !== undefined && !Number.isSafeInteger(validBefore))
+      return 'validBefore is not a Unix time in whole seconds'
+    if (validBefore !== undefined && validBefore <= nowSeconds()) return 'the challenge has expired'
     return undefined
   }
 
@@ -215,6 +217,16 @@ function isLocalAccount(value: unknown): value is LocalAccount {
   if (typeof value !== 'object' || value === null) return false
   const { type, address, signTransaction } = value as Partial<LocalAccount>
   return type === 'local' && typeof address === 'string' && isAddress(address) && typeof signTransaction === 'function'
+}
+
+/**
+ * A 20-byte hex address. The charge draft compares addresses by value, so all lower or all upper
+ * case is fine; mixed case claims an EIP-55 checksum, and one that fails is a typo somewhere.
+ */
+function isEvmAddress(value: unknown): boolean {
+  if (typeof value !== 'string' || !addressPattern.test(value)) return false
+  const hex = value.slice(2)
+  return hex === hex.toLowerCase() || hex === hex.toUpperCase() || isAddress(value)
 }
 
 function isChallengeBinding(memo: unknown): boolean {
