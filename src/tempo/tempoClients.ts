@@ -21,6 +21,9 @@ export function tempoClients(
     const chainId = rpc.chain?.id
     if (typeof rpc.request !== 'function' || chainId === undefined)
       return 'rpc must be a viem Client with a chain (createClient({ chain, transport }))'
+    // Only a Tempo chain definition serializes Tempo transactions (a plain EVM chain has no serializer).
+    if (!rpc.chain?.serializers?.transaction)
+      return "the client's chain is not a Tempo chain: build it from viem/tempo/chains or Tempo's chainConfig"
     if (chainIds.length !== 1 || chainIds[0] !== chainId)
       return `the client is on eip155:${chainId}: networks must be ['eip155:${chainId}']`
     return () => rpc

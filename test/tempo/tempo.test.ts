@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createClient, decodeFunctionData, getAddress, type Hex, http, type LocalAccount, maxUint256 } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { mainnet } from 'viem/chains'
 import { Abis, Transaction } from 'viem/tempo'
 import { tempoModerato } from 'viem/tempo/chains'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -119,6 +120,7 @@ describe('tempo(): options', () => {
       { rpc: 'http://127.0.0.1:8545', networks: ['eip155:99999'] },
       { rpc: client }, // the client is on 1337, the default network is mainnet
       { rpc: { request: () => undefined } as never, networks: [local] },
+      { rpc: createClient({ chain: mainnet, transport: http('http://127.0.0.1:1') }), networks: ['eip155:1'] },
       { maxFee: -1n },
       { maxFee: 1000 as never },
     ]
@@ -138,6 +140,7 @@ describe('tempo(): options', () => {
         "tempo(): viem knows no Tempo chain eip155:99999: pass rpc as a viem Client with your Chain.",
         "tempo(): the client is on eip155:1337: networks must be ['eip155:1337'].",
         "tempo(): rpc must be a viem Client with a chain (createClient({ chain, transport })).",
+        "tempo(): the client's chain is not a Tempo chain: build it from viem/tempo/chains or Tempo's chainConfig.",
         "tempo() maxFee must be a bigint of base units of the charge token, 0n or more.",
         "tempo() maxFee must be a bigint of base units of the charge token, 0n or more.",
       ]
