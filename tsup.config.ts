@@ -5,6 +5,7 @@ export default defineConfig({
     index: 'src/index.ts',
     'evm/index': 'src/evm/index.ts',
     'solana/index': 'src/solana/index.ts',
+    'tempo/index': 'src/tempo/index.ts',
     'lightning/index': 'src/lightning/index.ts',
     'payment/index': 'src/payment/index.ts',
     'node/index': 'src/node/index.ts',
@@ -18,5 +19,5 @@ export default defineConfig({
   treeshake: true,
   target: 'es2022',
   platform: 'neutral',
-  external: ['viem', '@solana/kit', /^@solana-program\//, 'bolt11', 'nostr-tools', /^nostr-tools\//],
+  external: ['viem', /^viem\//, '@solana/kit', /^@solana-program\//, 'bolt11', 'nostr-tools', /^nostr-tools\//],
 })

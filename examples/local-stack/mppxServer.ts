@@ -67,6 +67,8 @@ type Route = {
  * | `GET /redirect-away` | nothing: 307 to `<otherOrigin>/weather`, which asks for payment |
  * | `GET /tempo/weather` | 0.01 pathUSD (tempo), fee-sponsored by `tempo.feePayer` |
  * | `GET /tempo/unsponsored` | 0.01 pathUSD, the payer pays its own fee |
+ * | `GET /tempo/expired` | 0.01 pathUSD with a challenge whose `expires` is already past |
+ * | `GET /tempo/choice` | two challenges: 0.02 USDC (evm), then 0.01 pathUSD (tempo, sponsored) |
  * | `GET /tempo/auth` | 401 without `Authorization: Bearer <appBearerToken>`; then 0.01 pathUSD with `header="Payment-Authorization"` |
  */
 export async function startMppxServer(options: MppxServerOptions): Promise<MppxServer> {
@@ -187,6 +189,20 @@ export async function startMppxServer(options: MppxServerOptions): Promise<MppxS
       path: '/tempo/unsponsored',
       pay: unsponsored.charge(cent),
       handler: () => json({ sponsored: false }),
+    },
+    {
+      method: 'GET',
+      path: '/tempo/expired',
+      // Fixed at start-up, so every challenge this route issues has already expired.
+      pay: sponsored.charge({ ...cent, expires: new Date(Date.now() - 60_000) }),
+      handler: () => json({ expired: false }),
+    },
+    {
+      method: 'GET',
+      path: '/tempo/choice',
+      // Two chains in one 402: 0.02 USDC (evm) first, then 0.01 pathUSD (tempo, sponsored).
+      pay: Mppx.compose(usd.charge({ amount: '0.02' }), sponsored.charge(cent)) as PayHandler,
+      handler: () => json({ choice: 'paid' }),
     },
     {
       method: 'GET',

@@ -20,6 +20,16 @@ const usdc = (network: string, asset: string): KnownAsset => ({
   usdPar: true,
 })
 
+// pathUSD, Tempo's USD stablecoin: the TIP-20 predeployed at genesis at the same address on every
+// Tempo chain, currency() "USD", 6 decimals, and Tempo's fallback fee token. Valued at par like USDC.
+const pathUsd = (network: string): KnownAsset => ({
+  network,
+  asset: '0x20c0000000000000000000000000000000000000',
+  decimals: 6,
+  symbol: 'pathUSD',
+  usdPar: true,
+})
+
 // Bitcoin over Lightning, counted in millisatoshis (10^11 per BTC), on the chains BOLT11 names.
 const lightning = (network: string): KnownAsset => ({
   network,
@@ -44,6 +54,8 @@ export const knownAssets: readonly KnownAsset[] = [
   usdc('eip155:42220', '0xcebA9300f2b948710d2653dD7B07f33A8B32118C'),
   usdc(solanaMainnet, 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v'),
   usdc(solanaDevnet, '4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU'),
+  pathUsd('eip155:4217'), // Tempo mainnet
+  pathUsd('eip155:42431'), // Tempo Moderato testnet
   lightning(bitcoinMainnet),
   lightning(bitcoinTestnet),
   lightning(bitcoinSignet),

@@ -19,7 +19,7 @@ export type Caps = {
   perRequest?: { usd?: string | undefined; sats?: bigint | number | undefined } | undefined
   /**
    * The assets that may be paid. Absent: the assets payfetch knows (USDC on the x402 default
-   * networks, BTC over Lightning). Present: only these; one payfetch cannot value needs
+   * networks, pathUSD on Tempo mainnet and Moderato, BTC over Lightning). Present: only these; one payfetch cannot value needs
    * `maxAmount` (or a price from `rates`).
    */
   assets?: readonly AssetAllowance[] | undefined

@@ -74,6 +74,21 @@ describe('createPolicy', () => {
     ])
   })
 
+  test('policy: pathUSD is a known stablecoin at par on Tempo mainnet and Moderato, and unknown on any other chain', async () => {
+    const pathUsd = '0x20C0000000000000000000000000000000000000'
+    const verdicts = await Promise.all(
+      ['eip155:4217', 'eip155:42431', 'eip155:1337'].map(async (network) => [
+        await verdict({}, { network, asset: pathUsd }, 100_000n),
+        await verdict({}, { network, asset: pathUsd }, 100_001n),
+      ]),
+    )
+    expect(verdicts).toEqual([
+      ['ok', 'CAP_EXCEEDED'],
+      ['ok', 'CAP_EXCEEDED'],
+      ['ASSET_NOT_ALLOWED', 'ASSET_NOT_ALLOWED'],
+    ])
+  })
+
   test('policy: a custom perRequest.usd replaces the default', async () => {
     const caps = { perRequest: { usd: '2.5' } }
     expect([await verdict(caps, baseUsdc, 2_500_000n), await verdict(caps, baseUsdc, 2_500_001n)]).toEqual([

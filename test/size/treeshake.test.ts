@@ -53,4 +53,15 @@ describe('bundle', () => {
     ).toEqual([])
     expect(inputs.filter((input) => input.includes('@solana-program/'))).toEqual([])
   })
+
+  test('behavior: payfetch/tempo bundles viem and its own dependencies only: no mppx, Solana or Lightning code', async () => {
+    const inputs = await bundleInputs(`export * from './src/tempo/index.ts'`)
+    const packages = new Set(
+      inputs.flatMap((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.slice(1) ?? []),
+    )
+    expect(
+      [...packages].filter((name) => !['viem', 'ox', 'abitype', '@noble/curves', '@noble/hashes'].includes(name)),
+    ).toEqual([])
+    expect(packages.has('viem')).toBe(true)
+  })
 })
