@@ -2,9 +2,9 @@
 // now, signature included) against verifyInvoiceSignature (noble secp256k1), on the same signed
 // invoices, one call at a time, the checks taking turns to go first each round.
 //
-//   npx tsx bench/invoice-check.ts                 (writes bench/invoice-check.md)
+//   npx tsx bench/invoice-check.ts                 (writes bench/invoice-check.md, keeps its '## Notes')
 //   BENCH_ROUNDS=10 npx tsx bench/invoice-check.ts
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { decode } from 'bolt11'
@@ -157,5 +157,9 @@ const report = [
   'The first noble check also builds the table of base-point multiples noble keeps for every later one (viem shares it).',
   '',
 ]
-await writeFile(reportFile, report.join('\n'))
+// Notes written by hand are kept below the new numbers, from a '## Notes' heading on.
+const previous = await readFile(reportFile, 'utf8').catch(() => '')
+const notes = previous.indexOf('\n## Notes')
+const text = `${report.join('\n')}${notes < 0 ? '' : previous.slice(notes)}`
+await writeFile(reportFile, text)
 console.log(report.join('\n'))
