@@ -19,5 +19,13 @@ export default defineConfig({
   treeshake: true,
   target: 'es2022',
   platform: 'neutral',
-  external: ['viem', /^viem\//, '@solana/kit', /^@solana-program\//, 'bolt11', 'nostr-tools', /^nostr-tools\//],
+  external: [
+    'viem',
+    /^viem\//,
+    '@solana/kit',
+    /^@solana-program\//,
+    /^@noble\/(curves|hashes)(\/|$)/,
+    'nostr-tools',
+    /^nostr-tools\//,
+  ],
 })

@@ -1,6 +1,7 @@
 /**
  * payfetch/lightning: pays L402 invoices with a Lightning wallet (Nostr Wallet Connect, lnd,
- * Core Lightning, LNbits, WebLN, or your own), checked with `bolt11` before and after paying.
+ * Core Lightning, LNbits, WebLN, or your own), checked before and after paying: the invoice's
+ * signature with `@noble/curves` secp256k1, then the preimage against its payment hash.
  *
  * @module
  */

@@ -28,8 +28,8 @@ const defaultTimeoutMs = 60_000
 
 /**
  * Pays L402 offers by paying their BOLT11 invoice with a Lightning wallet. Before any money moves
- * it decodes the invoice with `bolt11` (signature, network, amount, payment hash, payee, expiry)
- * against the offer; after, it checks `sha256(preimage) == payment_hash`. A wallet that reports a
+ * it checks the invoice's signature (noble secp256k1) and its network, amount, payment hash, payee
+ * and expiry against the offer; after, it checks `sha256(preimage) == payment_hash`. A wallet that reports a
  * payment with a wrong or missing preimage, or does not answer within `timeoutMs`, ends the call
  * with `PAYMENT_OUTCOME_UNKNOWN` and the payment hash: the invoice may have been paid, so it is
  * never paid again on its own.

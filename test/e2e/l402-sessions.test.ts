@@ -76,11 +76,14 @@ describe('L402 token reuse', () => {
   })
 
   test('policy: a token past its <service>_valid_until caveat is not sent; the next call pays a fresh challenge', async () => {
-    const server = await stack.l402Server({ tokenTtlSeconds: 1 })
+    // valid_until is in whole seconds: a 1 s token minted late in a second expired before its own
+    // replay now and then. With 2 s, the fresh token of the second call stays valid for at least
+    // 1 s after it is minted, and the first is past its time after 2.1 s.
+    const server = await stack.l402Server({ tokenTtlSeconds: 2 })
     const { wallet, calls } = countingWallet()
     const fetchPaid = createPayingFetch({ signers: [lightning({ wallet, networks: ['regtest'] })] })
     expect((await fetchPaid(`${server.url}/a`)).status).toBe(200)
-    await new Promise((resolve) => setTimeout(resolve, 1100))
+    await new Promise((resolve) => setTimeout(resolve, 2100))
     expect((await fetchPaid(`${server.url}/b`)).status).toBe(200)
     expect(calls).toHaveLength(2)
     expect(server.stats.refused).toBe(0)

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module'
 import { describe, expect, test } from 'vitest'
 import { createLightningNode } from '../../examples/local-stack/lightningNode.js'
 import { PayfetchError } from '../../src/errors/PayfetchError.js'
+import { checkInvoice } from '../../src/lightning/checkInvoice.js'
 import {
   coreLightning,
   type LightningWallet,
@@ -96,7 +97,7 @@ describe('lightning signer', () => {
     expect(calls[0]?.options).toMatchObject({ maxFeeMsat: 10_000n, timeoutSeconds: 54 })
   })
 
-  test('policy: canPay checks the invoice with bolt11 against the offer: signature, amount, hash, payee, expiry, protocol', () => {
+  test('policy: canPay verifies the invoice signature and checks the invoice against the request: amount, hash, payee, network', () => {
     const signer = payerOf(lightning({ wallet: recordingWallet().wallet, networks: ['regtest', 'mainnet'] }))
     const offer = offerFor({ withPayee: false })
     expect(signer.canPay(offer)).toBe(true)
@@ -104,18 +105,32 @@ describe('lightning signer', () => {
     expect(signer.canPay({ ...offer, paymentHash: '00'.repeat(32) })).toBe(false)
     expect(signer.canPay({ ...offer, payee: `02${'11'.repeat(32)}` })).toBe(false)
     expect(signer.canPay({ ...offer, network: 'bip122:000000000019d6689c085ae165831e93' })).toBe(false)
-    expect(signer.canPay(offerFor({ expirySeconds: 1, timestamp: Math.floor(Date.now() / 1000) - 0 }))).toBe(true)
     // An invoice re-encoded with another amount keeps a valid bech32 checksum, so the root decoder
-    // reads it; its signature no longer recovers the payee it names, which only bolt11 sees.
+    // reads it; its signature no longer matches the payee it names, which only payfetch/lightning sees.
     const signed = offerFor({ withPayee: true, amountMsat: 21_000n })
     const { words } = bech32.decode(signed.invoice, 10_000)
     const altered = bech32.encode('lnbcrt2u', words, 10_000)
     const [tampered] = decodeL402(challengeOf(`L402 macaroon="${mintToken(signed.paymentHash)}", invoice="${altered}"`))
     expect(tampered).toMatchObject({ amount: 200_000n, payTo: node.publicKey })
     expect(signer.canPay(tampered?.method as Bolt11Request)).toBe(false)
+    expect(checkInvoice(tampered?.method as Bolt11Request)).toBe(
+      'the invoice does not verify (signature does not match its payee (n field))',
+    )
     const withPayee = offerFor({ withPayee: true })
     expect(withPayee.payee).toBe(node.publicKey)
     expect(signer.canPay(withPayee)).toBe(true)
+  })
+
+  test('policy: an invoice can be paid until timestamp + expiry and not from then on, at the time given', () => {
+    // Far in the future, so decodeL402 takes it whatever the clock says; the check gets its time.
+    const timestamp = 4_000_000_000
+    const request = offerFor({ timestamp, expirySeconds: 60 })
+    expect(checkInvoice(request, timestamp * 1000)).toBeUndefined()
+    expect(checkInvoice(request, (timestamp + 60) * 1000 - 1)).toBeUndefined()
+    expect(checkInvoice(request, (timestamp + 60) * 1000)).toBe('the invoice has expired')
+    expect(checkInvoice(request, (timestamp + 3600) * 1000)).toBe('the invoice has expired')
+    // canPay reads the clock itself: an invoice payable until 2096 is payable now.
+    expect(payerOf(lightning({ wallet: recordingWallet().wallet, networks: ['regtest'] })).canPay(request)).toBe(true)
   })
 
   test('error: a wallet that reports a payment with a wrong preimage leaves the outcome unknown, with the payment hash and no preimage in the error', async () => {

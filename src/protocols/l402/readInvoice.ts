@@ -17,6 +17,18 @@ export type InvoiceSummary = {
   readonly paymentHash: string
   /** The `n` field (the payee's node key, 66 hex characters) when the invoice carries one. */
   readonly payee?: string | undefined
+  /** What `payfetch/lightning` needs to check the signature, which this reader cannot. */
+  readonly signed: SignedInvoice
+}
+
+/** The part of a BOLT11 invoice its signature covers, and the signature, as read from the text. */
+export type SignedInvoice = {
+  /** The human-readable part, lowercase (`lnbc2500n`); it is signed as its ASCII bytes. */
+  readonly prefix: string
+  /** The 5-bit words of the data part before the signature (timestamp and fields). */
+  readonly words: readonly number[]
+  /** The 104 words of the signature: 64 bytes `r ‖ s`, then the recovery id. */
+  readonly signature: readonly number[]
 }
 
 const charset = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l'
@@ -84,6 +96,7 @@ export function readInvoice(invoice: string): InvoiceSummary | string {
     expiry,
     paymentHash: hex(hashes[0] as number[], 32),
     payee: payee && hex(payee, 33),
+    signed: { prefix: text.slice(0, separator), words: words.slice(0, end), signature: words.slice(end, -6) },
   }
 }
 

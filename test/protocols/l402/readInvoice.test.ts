@@ -22,7 +22,7 @@ const node = createLightningNode()
 const networks = Object.keys(bolt11Networks) as InvoiceNetwork[]
 
 describe('readInvoice', () => {
-  test('behavior: agrees with the bolt11 package on signed invoices for all four networks and any amount, hash, timestamp and expiry', () => {
+  test('behavior: agrees with the bolt11 package on signed invoices for all four networks and any amount, hash, timestamp and expiry, and hands over the signed words', () => {
     fc.assert(
       fc.property(
         fc.constantFrom(...networks),
@@ -44,6 +44,7 @@ describe('readInvoice', () => {
             withPayee,
           })
           const reference = decode(invoice, bolt11Networks[network])
+          const { words } = bech32.decode(invoice, 10_000)
           const summary = readInvoice(invoice)
           expect(summary).toEqual({
             network: lightningNetworks[network],
@@ -52,6 +53,8 @@ describe('readInvoice', () => {
             expiry: reference.tagsObject.expire_time,
             paymentHash,
             payee: withPayee ? reference.payeeNodeKey : undefined,
+            // The signed part and the signature, for payfetch/lightning to check.
+            signed: { prefix: reference.prefix, words: words.slice(0, -104), signature: words.slice(-104) },
           })
           expect(amountMsat).toBe(BigInt(reference.millisatoshis as string))
           expect(readInvoice(invoice.toUpperCase())).toEqual(summary)

@@ -1,0 +1,165 @@
+// One BOLT11 invoice check, before and after: bolt11.decode (what payfetch/lightning ran until
+// now, signature included) against verifyInvoiceSignature (noble secp256k1), on the same signed
+// invoices, one call at a time, the checks taking turns to go first each round.
+//
+//   npx tsx bench/invoice-check.ts                 (writes bench/invoice-check.md, keeps its '## Notes')
+//   BENCH_ROUNDS=10 npx tsx bench/invoice-check.ts
+import { readFile, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { cpus, loadavg, totalmem } from 'node:os'
+import { decode } from 'bolt11'
+import { bolt11Networks } from '../examples/local-stack/lightningNode.js'
+import { verifyInvoiceSignature } from '../src/lightning/verifyInvoiceSignature.js'
+import { invoiceCorpus, type SignedInvoice } from '../test/support/invoiceCorpus.js'
+
+const rounds = Number(process.env.BENCH_ROUNDS ?? 30)
+const warmupRounds = 3
+const reportFile = new URL('./invoice-check.md', import.meta.url)
+const require = createRequire(import.meta.url)
+
+/**
+ * A second copy of bolt11 whose secp256k1 is that package's pure-JS fallback (elliptic): what
+ * bolt11 runs where no native binary fits. Only this copy sees the fallback.
+ */
+function bolt11WithoutNative(): typeof decode {
+  const loader = require('node:module') as {
+    _resolveFilename: (request: string, parent: { filename?: string } | undefined, ...rest: unknown[]) => string
+  }
+  const resolve = loader._resolveFilename
+  const entry = require.resolve('bolt11')
+  const secp256k1 = createRequire(entry).resolve('secp256k1')
+  // Both out of the module cache for the time of the load, so neither is reused as it is.
+  const cached = [entry, secp256k1].map((path) => [path, require.cache[path]] as const)
+  loader._resolveFilename = function (request, parent, ...rest) {
+    const fromBolt11 = request === 'secp256k1' && parent?.filename === entry
+    return resolve.call(this, fromBolt11 ? 'secp256k1/elliptic' : request, parent, ...rest)
+  }
+  try {
+    for (const [path] of cached) delete require.cache[path]
+    return (require('bolt11') as { decode: typeof decode }).decode
+  } finally {
+    loader._resolveFilename = resolve
+    for (const [path, module] of cached) if (module) require.cache[path] = module
+  }
+}
+const decodeWithoutNative = bolt11WithoutNative()
+const native = (() => {
+  try {
+    createRequire(require.resolve('bolt11'))('secp256k1/bindings')
+    return 'its native libsecp256k1 binding (prebuilt)'
+  } catch {
+    return 'the pure-JS fallback (no native binding loads here)'
+  }
+})()
+
+// Invoices both checks accept: every network and multiplier, with and without `n`, long and
+// hashed descriptions, routing hints (the corpus of test/lightning, less the amountless ones).
+const invoices = invoiceCorpus().filter(({ name }) => !name.includes('amountless'))
+const checks: Record<string, (one: SignedInvoice) => string | undefined> = {
+  'bolt11.decode (before)': ({ invoice, network }) => decode(invoice, bolt11Networks[network]).payeeNodeKey,
+  'bolt11.decode, secp256k1 pure-JS fallback': ({ invoice, network }) =>
+    decodeWithoutNative(invoice, bolt11Networks[network]).payeeNodeKey,
+  'verifyInvoiceSignature (after)': ({ invoice }) => {
+    const verified = verifyInvoiceSignature(invoice)
+    return typeof verified === 'string' ? undefined : verified.payee
+  },
+}
+const names = Object.keys(checks)
+
+// The first call in the process (tables built, code compiled), then agreement on every invoice:
+// the timings must compare the same work.
+const firstCall: Record<string, number> = {}
+for (const name of names) {
+  const started = performance.now()
+  checks[name]?.(invoices[0] as SignedInvoice)
+  firstCall[name] = performance.now() - started
+}
+for (const one of invoices)
+  for (const name of names)
+    if (checks[name]?.(one) !== one.signer) throw new Error(`${name} does not name the signer of ${one.name}`)
+
+const loadAtStart = loadavg()[0] ?? 0
+// Wall time, and the CPU time this process spent (which other processes on a shared machine
+// cannot add waiting to).
+const wall: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]))
+const cpu: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]))
+for (let round = 0; round < warmupRounds + rounds; round++) {
+  const order = [...names.slice(round % names.length), ...names.slice(0, round % names.length)]
+  for (const one of invoices)
+    for (const name of order) {
+      const cpuStart = process.cpuUsage()
+      const started = performance.now()
+      checks[name]?.(one)
+      const elapsed = performance.now() - started
+      const { user, system } = process.cpuUsage(cpuStart)
+      if (round < warmupRounds) continue
+      wall[name]?.push(elapsed)
+      cpu[name]?.push((user + system) / 1000)
+    }
+}
+
+/** A Markdown table laid out as the formatter lays it out: first column left, the others right. */
+function table(header: string[], body: string[][]): string[] {
+  const widths = header.map((cell, column) => Math.max(cell.length, ...body.map((row) => row[column]?.length ?? 0)))
+  const line = (cells: string[], align: boolean) =>
+    `| ${cells.map((cell, column) => (align && column > 0 ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0))).join(' | ')} |`
+  const rule = `| ${widths.map((width, column) => (column > 0 ? `${'-'.repeat(width - 1)}:` : '-'.repeat(width))).join(' | ')} |`
+  return [line(header, false), rule, ...body.map((row) => line(row, true))]
+}
+
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0
+const ms = (value: number) => value.toFixed(3)
+const sortedOf = (values: number[] | undefined) => [...(values ?? [])].sort((a, b) => a - b)
+const rows = names.map((name) => {
+  const sorted = sortedOf(wall[name])
+  const cpuSorted = sortedOf(cpu[name])
+  return {
+    name,
+    median: quantile(sorted, 0.5),
+    p95: quantile(sorted, 0.95),
+    cpuMedian: quantile(cpuSorted, 0.5),
+    cpuP95: quantile(cpuSorted, 0.95),
+    count: sorted.length,
+  }
+})
+const [before, , after] = rows as [(typeof rows)[number], (typeof rows)[number], (typeof rows)[number]]
+
+const report = [
+  '# One BOLT11 invoice check: bolt11 against noble',
+  '',
+  `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}.`,
+  `Produced by \`npx tsx bench/invoice-check.ts\` (BENCH_ROUNDS=${rounds}). One run on a shared machine`,
+  `(1-minute load average ${loadAtStart.toFixed(1)} at the start, ${(loadavg()[0] ?? 0).toFixed(1)} at the end).`,
+  '',
+  `${invoices.length} signed invoices (every network and multiplier, with and without \`n\`, long and hashed descriptions,`,
+  `routing hints), each checked ${rounds} times by each check after ${warmupRounds} warm-up rounds, one call at a time, the`,
+  'checks taking turns to go first. A check reads the invoice, checks its signature and names the payee; all name the',
+  `signer of every invoice. "before" is bolt11 as payfetch ran it, with ${native}; the`,
+  'pure-JS row is a second copy of bolt11 whose secp256k1 is that package’s fallback (elliptic), what bolt11 runs where',
+  'no native binary fits.',
+  '',
+  ...table(
+    ['check', 'median ms', 'p95 ms', 'CPU median ms', 'CPU p95 ms', 'checks', 'first call ms'],
+    rows.map((row) => [
+      row.name,
+      ms(row.median),
+      ms(row.p95),
+      ms(row.cpuMedian),
+      ms(row.cpuP95),
+      String(row.count),
+      ms(firstCall[row.name] ?? 0),
+    ]),
+  ),
+  '',
+  `After ÷ before: median ${(after.median / before.median).toFixed(2)}, p95 ${(after.p95 / before.p95).toFixed(2)};`,
+  `in CPU time, median ${(after.cpuMedian / before.cpuMedian).toFixed(2)}, p95 ${(after.cpuP95 / before.cpuP95).toFixed(2)}.`,
+  'The first noble check also builds the table of base-point multiples noble keeps for every later one (viem shares it).',
+  '',
+]
+// Notes written by hand are kept below the new numbers, from a '## Notes' heading on.
+const previous = await readFile(reportFile, 'utf8').catch(() => '')
+const notes = previous.indexOf('\n## Notes')
+const text = `${report.join('\n')}${notes < 0 ? '' : previous.slice(notes)}`
+await writeFile(reportFile, text)
+console.log(report.join('\n'))
