@@ -17,5 +17,6 @@ export {
   type ToolFailure,
   type ToolFailureCode,
   ToolFailureError,
+  toToolFailure,
 } from './ToolFailure.js'
 export * from './toolSchemas.js'
