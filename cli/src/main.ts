@@ -1,11 +1,9 @@
 import { readFileSync } from 'node:fs'
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { createPayingFetch } from 'payfetch'
 import { createPayfetchTools, type ToolFailure } from 'payfetch/tools'
 import { exitCodeFor, exitCodes } from './exitCodes.js'
 import { fetchCommand, type Io, UsageError } from './fetchCommand.js'
 import { fileIdempotency } from './fileIdempotency.js'
-import { createMcpServer } from './mcpServer.js'
 import { payingSetup } from './payingOptions.js'
 import { runTool } from './runTool.js'
 import { readSettings, SettingsError } from './settings.js'
@@ -89,6 +87,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
 }
 
 async function runMcp(env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  // The MCP SDK loads only for this command.
+  const [{ StdioServerTransport }, { createMcpServer }] = await Promise.all([
+    import('@modelcontextprotocol/sdk/server/stdio.js'),
+    import('./mcpServer.js'),
+  ])
   let server: ReturnType<typeof createMcpServer>
   try {
     const settings = readSettings(env)

@@ -1,16 +1,8 @@
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createKeyPairSignerFromBytes, getBase58Encoder } from '@solana/kit'
-import { Redis } from 'ioredis'
 import type { Budget, Caps, Ledger, PayingFetchOptions, SessionStore, Signer } from 'payfetch'
-import { evm } from 'payfetch/evm'
-import { coreLightning, lightning, lnbits, lnd, nwc } from 'payfetch/lightning'
 import { fileLedger, fileSessions } from 'payfetch/node'
-import { redisLedger, redisSessions } from 'payfetch/redis'
-import { solana } from 'payfetch/solana'
 import { parseServiceCatalog, type ServiceEntry } from 'payfetch/tools'
-import { privateKeyToAccount } from 'viem/accounts'
-import WebSocket from 'ws'
 import { type Settings, SettingsError } from './settings.js'
 
 /** What the CLI pays with, and how to let go of it (Redis connections). */
@@ -22,6 +14,8 @@ export type PayingSetup = {
   close(): Promise<void>
 }
 
+// Chain and wallet libraries load only when their key is set: start-up is what an MCP host waits for.
+
 /**
  * Turns the settings into paying-fetch options: signers from the keys, caps, and a durable ledger
  * and session store (files in the state dir, or Redis for a fleet).
@@ -31,6 +25,7 @@ export type PayingSetup = {
 export async function payingSetup(settings: Settings): Promise<PayingSetup> {
   const signers: Signer[] = []
   if (settings.evmPrivateKey) {
+    const [{ privateKeyToAccount }, { evm }] = await Promise.all([import('viem/accounts'), import('payfetch/evm')])
     let account: ReturnType<typeof privateKeyToAccount>
     try {
       account = privateKeyToAccount(settings.evmPrivateKey)
@@ -40,7 +35,12 @@ export async function payingSetup(settings: Settings): Promise<PayingSetup> {
     signers.push(evm({ account, ...(settings.evmNetworks ? { networks: settings.evmNetworks } : {}) }))
   }
   if (settings.solanaSecretKey) {
-    const signer = await createKeyPairSignerFromBytes(solanaKeyBytes(settings.solanaSecretKey)).catch(() => {
+    const [{ createKeyPairSignerFromBytes, getBase58Encoder }, { solana }] = await Promise.all([
+      import('@solana/kit'),
+      import('payfetch/solana'),
+    ])
+    const bytes = solanaKeyBytes(settings.solanaSecretKey, (text) => getBase58Encoder().encode(text))
+    const signer = await createKeyPairSignerFromBytes(bytes).catch(() => {
       throw new SettingsError('PAYFETCH_SOLANA_SECRET_KEY is not a valid Solana keypair (64 bytes).')
     })
     signers.push(
@@ -52,6 +52,8 @@ export async function payingSetup(settings: Settings): Promise<PayingSetup> {
     )
   }
   if (settings.lightning) {
+    const { coreLightning, lightning, lnbits, lnd, nwc } = await import('payfetch/lightning')
+    const WebSocket = settings.lightning.kind === 'nwc' ? (await import('ws')).default : undefined
     const wallet = (() => {
       const config = settings.lightning
       switch (config.kind) {
@@ -84,6 +86,7 @@ export async function payingSetup(settings: Settings): Promise<PayingSetup> {
   let sessions: SessionStore
   let close = async () => {}
   if (settings.redisUrl) {
+    const [{ Redis }, { redisLedger, redisSessions }] = await Promise.all([import('ioredis'), import('payfetch/redis')])
     const redis = new Redis(settings.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 })
     await redis.connect().catch(() => {
       throw new SettingsError('PAYFETCH_REDIS_URL: Redis could not be reached.')
@@ -116,9 +119,9 @@ export async function payingSetup(settings: Settings): Promise<PayingSetup> {
 }
 
 // A keypair as the Solana CLI writes it (a JSON array of 64 numbers) or as base58 text.
-function solanaKeyBytes(text: string): Uint8Array {
+function solanaKeyBytes(text: string, base58: (text: string) => Uint8Array | ArrayLike<number>): Uint8Array {
   try {
-    const bytes = text.startsWith('[') ? Uint8Array.from(JSON.parse(text) as number[]) : getBase58Encoder().encode(text)
+    const bytes = text.startsWith('[') ? Uint8Array.from(JSON.parse(text) as number[]) : base58(text)
     if (bytes.length === 64) return new Uint8Array(bytes)
   } catch {}
   throw new SettingsError('PAYFETCH_SOLANA_SECRET_KEY must be 64 bytes, as base58 or a JSON array of numbers.')
