@@ -27,15 +27,13 @@ beforeAll(async () => {
         ),
       'POST /echo': (request, response, self) =>
         self.charge(request, response, [requirement()], () =>
-          response
-            .writeHead(200, { 'content-type': 'application/json' })
-            .end(
-              JSON.stringify({
-                body: request.body.toString(),
-                type: request.headers['content-type'],
-                agent: request.headers['x-agent'] ?? null,
-              }),
-            ),
+          response.writeHead(200, { 'content-type': 'application/json' }).end(
+            JSON.stringify({
+              body: request.body.toString(),
+              type: request.headers['content-type'],
+              agent: request.headers['x-agent'] ?? null,
+            }),
+          ),
         ),
       '/flaky': (request, response, self) =>
         self.charge(request, response, [requirement()], () => response.end('finally paid'), {
