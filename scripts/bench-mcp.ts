@@ -36,7 +36,7 @@ const merchant = await startMerchant({
     ),
 })
 const dir = await mkdtemp(join(tmpdir(), 'payfetch-bench-mcp-'))
-const load = loadavg()[0]
+const load = loadavg()[0] ?? 0
 try {
   // Start-up, two configurations alternated: one EVM key; every kind of key (libraries load lazily).
   const evmKey = generatePrivateKey()

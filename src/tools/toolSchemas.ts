@@ -98,7 +98,8 @@ export const quoteFetchInput = z.object({
   timeout_ms: timeoutMs,
 })
 
-const quotedOffer = z.object({
+/** One offer as `quote_fetch` and `list_services` show it. */
+export const quotedOffer = z.object({
   protocol: z.string(),
   scheme: z.string(),
   network: z.string(),
