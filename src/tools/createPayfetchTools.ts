@@ -113,7 +113,9 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
   const shared = createPayingFetch({ ...base, ledger, sessions })
 
   // A paying fetch for one call: the same ledger (budgets, pending payments) and credentials, with
-  // this call's lower limits, protocol order and approve hook.
+  // this call's lower limits, protocol order and approve hook. Built per call because CallLimits
+  // carries only maxUsd; once it takes maxSats, prefer, reuseCredentials and an approve hook, one
+  // shared fetch will do (and concurrent calls will share an L402 payment in flight again).
   function fetchFor(settings: CallSettings, approve?: Approve, onProof?: () => void): PayingFetch {
     const perRequest = base.caps?.perRequest
     const sats =

@@ -37,6 +37,7 @@ const catalog = () =>
         name: 'summarize',
         description: 'Summarizes a text',
         url: `${merchant.url}/summarize`,
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the catalog's own ${NAME} syntax
         headers: { authorization: 'Bearer ${SUMMARY_KEY}' },
         body: { text: '{{input}}', style: 'brief' },
       },
@@ -71,7 +72,7 @@ describe('services', () => {
     expect(merchant.settled.length).toBe(settled)
   })
 
-  test('behavior: call_service expands ${ENV} in headers, places the input, pays once and returns the result', async () => {
+  test('behavior: call_service expands $ENV variables in headers, places the input, pays once and returns the result', async () => {
     const settled = merchant.settled.length
     const result = await tools({ SUMMARY_KEY: secret })('call_service', {
       service: 'summarize',
