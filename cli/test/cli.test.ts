@@ -73,6 +73,7 @@ describe('payfetch <url>', () => {
       /^payfetch: paid 10000 atomic units of 0x036C\w+ on eip155:84532 via x402 to 0x\w+; reference 0x[0-9a-f]{64}\n$/,
     )
     expect(merchant.settled.length).toBe(settled + 1)
+    expect(run.stderr).not.toContain(key.slice(2))
   })
 
   test('behavior: -X, -H, -d @file and @-, --json; -i prints the head; -o writes a file; -s and -v', async () => {

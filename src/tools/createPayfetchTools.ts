@@ -400,10 +400,8 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
       run: async (input) => {
         const pending = (await shared.pendingPayments()).find((entry) => entry.id === input.id)
         if (!pending) throw unpaid('NOT_FOUND', `No pending payment has the id ${input.id}.`)
-        let proofSent = true
         try {
           const response = await withTimeout(shared.resume(pending), input.timeout_ms ?? defaultTimeoutMs)
-          proofSent = true
           const receipt = getReceipt(response)
           const text = await readBodyText(response, maxBodyChars)
           return {
@@ -432,7 +430,8 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
             },
           }
         } catch (error) {
-          const failure = toToolFailure(error, proofSent)
+          // Resuming resends a proof that already left once: whatever failed, money may have moved.
+          const failure = toToolFailure(error, true)
           const still = (await shared.pendingPayments()).some((entry) => entry.id === pending.id)
           return { ok: false, error: still ? { ...failure, paid: 'unknown', pending_id: pending.id } : failure }
         }
