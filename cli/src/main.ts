@@ -93,9 +93,11 @@ async function runMcp(env: NodeJS.ProcessEnv, io: Io): Promise<number> {
     import('./mcpServer.js'),
   ])
   let server: ReturnType<typeof createMcpServer>
+  let release = async () => {}
   try {
     const settings = readSettings(env)
     const setup = await payingSetup(settings)
+    release = setup.close
     const tools = createPayfetchTools({
       payfetch: setup.options,
       confirm: settings.confirm,
@@ -116,7 +118,8 @@ async function runMcp(env: NodeJS.ProcessEnv, io: Io): Promise<number> {
   }
   await server.connect(new StdioServerTransport())
   return new Promise<number>((resolve) => {
-    server.server.onclose = () => resolve(exitCodes.ok)
+    // The host closed the pipe: let go of Redis (if any) so the process can end.
+    server.server.onclose = () => void release().finally(() => resolve(exitCodes.ok))
   })
 }
 
