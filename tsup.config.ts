@@ -11,6 +11,10 @@ export default defineConfig({
     'node/index': 'src/node/index.ts',
     'redis/index': 'src/redis/index.ts',
     'browser/index': 'src/browser/index.ts',
+    'tools/index': 'src/tools/index.ts',
+    'langchain/index': 'src/langchain/index.ts',
+    'ai/index': 'src/ai/index.ts',
+    'ky/index': 'src/ky/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -27,5 +31,11 @@ export default defineConfig({
     /^@noble\/(curves|hashes)(\/|$)/,
     'nostr-tools',
     /^nostr-tools\//,
+    // The agent subpaths' frameworks are optional peers.
+    'zod',
+    /^zod\//,
+    /^@langchain\/core/,
+    'ai',
+    'ky',
   ],
 })

@@ -13,6 +13,8 @@ export default defineConfig({
         test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/e2e/**'] },
       },
       { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'] } },
+      // The CLI's tests spawn the built CLI (npm test builds it first) against the local stack.
+      { extends: true, test: { name: 'cli', include: ['cli/test/**/*.test.ts'] } },
     ],
   },
 })

@@ -54,6 +54,20 @@ describe('bundle', () => {
     expect(inputs.filter((input) => input.includes('@solana-program/'))).toEqual([])
   })
 
+  test('behavior: the root entry carries none of the agent subpaths (tools, LangChain, AI SDK, ky) nor zod', async () => {
+    const inputs = await bundleInputs(`export * from './src/index.ts'`)
+    expect(inputs.filter((input) => /src\/(tools|langchain|ai|ky)\/|zod/.test(input))).toEqual([])
+  })
+
+  test('behavior: payfetch/tools pulls zod/mini and no other package', async () => {
+    const inputs = await bundleInputs(`export * from './src/tools/index.ts'`)
+    const packages = new Set(
+      inputs.flatMap((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.slice(1) ?? []),
+    )
+    expect([...packages]).toEqual(['zod'])
+    expect(inputs.filter((input) => input.includes('zod/v4/classic'))).toEqual([])
+  })
+
   test('behavior: payfetch/tempo bundles viem and its own dependencies only: no mppx, Solana or Lightning code', async () => {
     const inputs = await bundleInputs(`export * from './src/tempo/index.ts'`)
     const packages = new Set(

@@ -1,0 +1,282 @@
+import { createWriteStream } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { createInterface } from 'node:readline/promises'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { parseArgs } from 'node:util'
+import {
+  type ApprovalRequest,
+  createPayingFetch,
+  getReceipt,
+  type PayfetchEvent,
+  type PayingFetchOptions,
+  type Receipt,
+} from 'payfetch'
+import { type ConfirmMode, createPayfetchTools, type ToolFailure, toToolFailure } from 'payfetch/tools'
+import { exitCodeFor, exitCodes } from './exitCodes.js'
+import { runTool } from './runTool.js'
+
+/** Where the CLI writes and reads; replaced in tests. */
+export type Io = {
+  readonly stdout: NodeJS.WritableStream
+  readonly stderr: NodeJS.WritableStream
+  readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean }
+  readonly interactive: boolean
+}
+
+export const fetchFlags = {
+  request: { type: 'string', short: 'X' },
+  header: { type: 'string', short: 'H', multiple: true },
+  data: { type: 'string', short: 'd' },
+  json: { type: 'string' },
+  include: { type: 'boolean', short: 'i' },
+  output: { type: 'string', short: 'o' },
+  fail: { type: 'boolean', short: 'f' },
+  silent: { type: 'boolean', short: 's' },
+  verbose: { type: 'boolean', short: 'v' },
+  'max-usd': { type: 'string' },
+  'max-sats': { type: 'string' },
+  'max-time': { type: 'string', short: 'm' },
+  'dry-run': { type: 'boolean' },
+  yes: { type: 'boolean', short: 'y' },
+  protocol: { type: 'string' },
+  'idempotency-key': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const
+
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+type Request = { url: string; method: string; headers: Record<string, string>; body?: string | undefined }
+
+/** `payfetch [flags] <url>`: body to stdout (or `-o`), payment lines and progress to stderr. */
+export async function fetchCommand(
+  argv: readonly string[],
+  payfetch: PayingFetchOptions,
+  confirm: ConfirmMode,
+  io: Io,
+): Promise<number> {
+  const { values, positionals } = parseArgs({ args: [...argv], options: fetchFlags, allowPositionals: true })
+  const url = positionals[0]
+  if (!url || positionals.length > 1) throw new UsageError('Give exactly one URL.')
+  const request = await buildRequest(url, values, io)
+  // One key for the call, so an unknown outcome can be found again and finished, never paid twice.
+  request.headers['idempotency-key'] ??= values['idempotency-key'] ?? crypto.randomUUID()
+  const log = (line: string) => {
+    if (!values.silent) io.stderr.write(`payfetch: ${line}\n`)
+  }
+  const limits = {
+    maxUsd: values['max-usd'],
+    maxSats: values['max-sats'] === undefined ? undefined : wholeNumber(values['max-sats'], '--max-sats'),
+    prefer: values.protocol === undefined || values.protocol === 'auto' ? undefined : [protocolFlag(values.protocol)],
+  }
+  if (limits.maxUsd !== undefined && !/^[0-9]{1,30}(\.[0-9]{1,30})?$/.test(limits.maxUsd))
+    throw new UsageError("--max-usd must be a decimal amount like '0.05'.")
+  const timeoutMs = values['max-time'] === undefined ? undefined : wholeNumber(values['max-time'], '--max-time') * 1000
+
+  if (values['dry-run']) {
+    const tools = createPayfetchTools({ payfetch })
+    const result = await runTool(tools, 'quote_fetch', {
+      url: request.url,
+      method: request.method,
+      headers: request.headers,
+      ...(request.body === undefined ? {} : { body: request.body }),
+      ...(limits.maxUsd === undefined ? {} : { max_usd: Number(limits.maxUsd) }),
+      ...(limits.maxSats === undefined ? {} : { max_sats: limits.maxSats }),
+      ...(limits.prefer ? { prefer: limits.prefer } : {}),
+    })
+    if (!result.ok) return failed(result.error, log)
+    io.stdout.write(`${JSON.stringify(result.output, null, 2)}\n`)
+    return exitCodes.ok
+  }
+
+  let declined: ToolFailure | undefined
+  const approve = async (approval: ApprovalRequest): Promise<boolean> => {
+    if (values.yes || !needsConfirmation(confirm, approval.usd, io.interactive)) return true
+    if (!io.interactive) {
+      declined = {
+        code: 'CONFIRMATION_REQUIRED',
+        message: 'This payment needs confirmation (PAYFETCH_CONFIRM); pass -y to pay it. Nothing was paid.',
+        paid: false,
+      }
+      return false
+    }
+    const prompt = createInterface({ input: io.stdin, output: io.stderr })
+    try {
+      const answer = await prompt.question(
+        `payfetch: pay ${describeAmount(approval)} to ${approval.offer.payTo}? [y/N] `,
+      )
+      if (/^y(es)?$/i.test(answer.trim())) return true
+    } finally {
+      prompt.close()
+    }
+    declined = { code: 'APPROVAL_DENIED', message: 'Payment declined. Nothing was paid.', paid: false }
+    return false
+  }
+  let proofSent = false
+  const perRequest = payfetch.caps?.perRequest
+  const fetchPaid = createPayingFetch({
+    ...payfetch,
+    caps: {
+      ...payfetch.caps,
+      perRequest: {
+        ...perRequest,
+        sats:
+          limits.maxSats === undefined ? perRequest?.sats : Math.min(Number(perRequest?.sats ?? 100), limits.maxSats),
+      },
+    },
+    prefer: limits.prefer ?? payfetch.prefer,
+    approve: (() => {
+      const own = payfetch.approve
+      return own ? async (request: ApprovalRequest) => (await approve(request)) && (await own(request)) : approve
+    })(),
+    approveTimeoutMs: 600_000,
+    onEvent: (event) => {
+      if (event.type === 'payment.sent') proofSent = true
+      if (values.verbose) log(describeEvent(event))
+    },
+  })
+  const call = limits.maxUsd === undefined ? fetchPaid : fetchPaid.withLimits({ maxUsd: limits.maxUsd })
+  let response: Response
+  try {
+    if (values.verbose) log(`${request.method} ${request.url}`)
+    response = await call(request.url, {
+      method: request.method,
+      headers: request.headers,
+      ...(request.body === undefined ? {} : { body: request.body }),
+      ...(timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
+    })
+  } catch (error) {
+    const failure = declined && !proofSent ? declined : toToolFailure(error, proofSent)
+    const pending = failure.paid === 'unknown' ? await findPending(fetchPaid, request.headers) : undefined
+    return failed(pending ? { ...failure, pending_id: pending } : failure, log)
+  }
+  const receipt = getReceipt(response)
+  if (receipt) log(describeReceipt(receipt))
+  if (values.fail && response.status >= 400) {
+    await response.body?.cancel().catch(() => {})
+    log(`the server answered ${response.status}`)
+    return exitCodes.httpError
+  }
+  await writeResponse(response, values, io)
+  return exitCodes.ok
+}
+
+async function buildRequest(
+  url: string,
+  values: { request?: string; header?: string[]; data?: string; json?: string },
+  io: Io,
+): Promise<Request> {
+  const headers: Record<string, string> = {}
+  for (const line of values.header ?? []) {
+    const colon = line.indexOf(':')
+    if (colon < 1) throw new UsageError(`-H needs "Name: value", got "${line.slice(0, 40)}".`)
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
+  }
+  if (values.data !== undefined && values.json !== undefined) throw new UsageError('Use either -d or --json, not both.')
+  let body: string | undefined
+  const source = values.data ?? values.json
+  if (source !== undefined) body = source.startsWith('@') ? await readSource(source.slice(1), io) : source
+  if (values.json !== undefined) {
+    headers['content-type'] ??= 'application/json'
+    headers.accept ??= 'application/json'
+  } else if (values.data !== undefined) headers['content-type'] ??= 'application/x-www-form-urlencoded'
+  const method = (values.request ?? (body === undefined ? 'GET' : 'POST')).toUpperCase()
+  if (!/^https?:\/\//.test(url)) throw new UsageError('The URL must start with http:// or https://.')
+  return { url, method, headers, body }
+}
+
+async function readSource(path: string, io: Io): Promise<string> {
+  if (path === '-') {
+    const chunks: Buffer[] = []
+    for await (const chunk of io.stdin) chunks.push(Buffer.from(chunk as Buffer))
+    return Buffer.concat(chunks).toString('utf8')
+  }
+  try {
+    return await readFile(path, 'utf8')
+  } catch {
+    throw new UsageError(`Cannot read ${path}.`)
+  }
+}
+
+async function writeResponse(response: Response, values: { include?: boolean; output?: string }, io: Io) {
+  if (values.include) {
+    io.stdout.write(`HTTP ${response.status} ${response.statusText}\r\n`)
+    for (const [name, value] of response.headers) io.stdout.write(`${name}: ${value}\r\n`)
+    io.stdout.write('\r\n')
+  }
+  if (!response.body) return
+  const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream)
+  if (values.output) await pipeline(body, createWriteStream(values.output))
+  else
+    for await (const chunk of body) {
+      if (!io.stdout.write(chunk)) await new Promise((resolve) => io.stdout.once('drain', resolve))
+    }
+}
+
+function failed(failure: ToolFailure, log: (line: string) => void): number {
+  log(`${failure.code}: ${failure.message}${failure.pending_id ? ` (payfetch resume ${failure.pending_id})` : ''}`)
+  return exitCodeFor(failure)
+}
+
+async function findPending(
+  fetchPaid: { pendingPayments(): Promise<{ id: string; idempotencyKey: string }[]> },
+  headers: Record<string, string>,
+) {
+  const key = headers['idempotency-key']
+  if (!key) return undefined
+  return (await fetchPaid.pendingPayments()).find((entry) => entry.idempotencyKey === key)?.id
+}
+
+function needsConfirmation(mode: ConfirmMode, usd: string | undefined, interactive: boolean): boolean {
+  if (mode === 'never') return false
+  if (mode === 'auto') return interactive
+  if (mode === 'always') return true
+  return usd === undefined || nanoUsd(usd) > nanoUsd(mode.aboveUsd)
+}
+
+// Decimal dollars compared exactly, as payfetch compares limits.
+function nanoUsd(text: string): bigint {
+  const [whole = '0', fraction = ''] = text.split('.')
+  return BigInt(whole) * 1_000_000_000n + BigInt(fraction.padEnd(9, '0').slice(0, 9))
+}
+
+function describeAmount(approval: ApprovalRequest): string {
+  const { offer } = approval
+  const units = `${offer.amount} atomic ${offer.asset.symbol ?? offer.asset.id}`
+  return approval.usd ? `$${approval.usd} (${units})` : units
+}
+
+function describeReceipt(receipt: Receipt): string {
+  return `paid ${receipt.amount} atomic units of ${receipt.asset} on ${receipt.network} via ${receipt.protocol} to ${receipt.payTo}${receipt.fee ? ` (fee ${receipt.fee})` : ''}${receipt.reference ? `; reference ${receipt.reference}` : ''}`
+}
+
+function describeEvent(event: PayfetchEvent): string {
+  switch (event.type) {
+    case 'challenge':
+      return `402 with ${event.offers.length} offer(s): ${event.offers.map((offer) => `${offer.protocol} ${offer.amount} on ${offer.network}`).join(', ')}`
+    case 'offer.chosen':
+      return `paying ${event.offer.protocol} ${event.offer.amount} on ${event.offer.network} with ${event.signer}`
+    case 'payment.sent':
+      return 'proof sent; waiting for the paid answer'
+    case 'receipt':
+      return 'paid answer received'
+    case 'refusal':
+      return `refused: ${event.error.code}`
+    case 'payment.failed':
+      return `payment failed: ${event.error.code}`
+  }
+}
+
+function wholeNumber(text: string, flag: string): number {
+  if (!/^[0-9]{1,15}$/.test(text)) throw new UsageError(`${flag} must be a whole number.`)
+  return Number(text)
+}
+
+function protocolFlag(text: string): string {
+  if (!['l402', 'x402', 'payment'].includes(text))
+    throw new UsageError('--protocol must be auto, x402, l402 or payment.')
+  return text
+}

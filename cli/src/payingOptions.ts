@@ -1,0 +1,144 @@
+import { mkdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Budget, Caps, Ledger, PayingFetchOptions, SessionStore, Signer } from 'payfetch'
+import { fileLedger, fileSessions } from 'payfetch/node'
+import { parseServiceCatalog, type ServiceEntry } from 'payfetch/tools'
+import { type Settings, SettingsError } from './settings.js'
+
+/** What the CLI pays with, and how to let go of it (Redis connections). */
+export type PayingSetup = {
+  readonly options: PayingFetchOptions
+  readonly services: ServiceEntry[]
+  /** Signer names, for the start-up line. */
+  readonly signers: readonly string[]
+  close(): Promise<void>
+}
+
+// Chain and wallet libraries load only when their key is set: start-up is what an MCP host waits for.
+
+/**
+ * Turns the settings into paying-fetch options: signers from the keys, caps, and a durable ledger
+ * and session store (files in the state dir, or Redis for a fleet).
+ *
+ * @throws {SettingsError} naming the variable whose value cannot be used.
+ */
+export async function payingSetup(settings: Settings): Promise<PayingSetup> {
+  const signers: Signer[] = []
+  if (settings.evmPrivateKey) {
+    const [{ privateKeyToAccount }, { evm }] = await Promise.all([import('viem/accounts'), import('payfetch/evm')])
+    let account: ReturnType<typeof privateKeyToAccount>
+    try {
+      account = privateKeyToAccount(settings.evmPrivateKey)
+    } catch {
+      throw new SettingsError('PAYFETCH_EVM_PRIVATE_KEY is not a valid secp256k1 private key.')
+    }
+    signers.push(evm({ account, ...(settings.evmNetworks ? { networks: settings.evmNetworks } : {}) }))
+  }
+  if (settings.solanaSecretKey) {
+    const [{ createKeyPairSignerFromBytes, getBase58Encoder }, { solana }] = await Promise.all([
+      import('@solana/kit'),
+      import('payfetch/solana'),
+    ])
+    const bytes = solanaKeyBytes(settings.solanaSecretKey, (text) => getBase58Encoder().encode(text))
+    const signer = await createKeyPairSignerFromBytes(bytes).catch(() => {
+      throw new SettingsError('PAYFETCH_SOLANA_SECRET_KEY is not a valid Solana keypair (64 bytes).')
+    })
+    signers.push(
+      solana({
+        signer,
+        rpc: settings.solanaRpcUrl,
+        ...(settings.solanaNetworks ? { networks: settings.solanaNetworks } : {}),
+      }),
+    )
+  }
+  if (settings.lightning) {
+    const { coreLightning, lightning, lnbits, lnd, nwc } = await import('payfetch/lightning')
+    const WebSocket = settings.lightning.kind === 'nwc' ? (await import('ws')).default : undefined
+    const wallet = (() => {
+      const config = settings.lightning
+      switch (config.kind) {
+        case 'nwc':
+          return nwc(config.url, { WebSocket: WebSocket as never })
+        case 'lnd':
+          return lnd({ url: config.url, macaroon: config.macaroon })
+        case 'cln':
+          return coreLightning({ url: config.url, rune: config.rune })
+        case 'lnbits':
+          return lnbits({ url: config.url, adminKey: config.adminKey })
+      }
+    })()
+    signers.push(lightning({ wallet, ...(settings.lightningNetworks ? { networks: settings.lightningNetworks } : {}) }))
+  }
+
+  const budgets: Budget[] = settings.budgetUsd
+    ? [{ usd: settings.budgetUsd, ...(settings.budgetWindow === 'total' ? {} : { window: settings.budgetWindow }) }]
+    : []
+  const caps: Caps = {
+    perRequest: {
+      ...(settings.maxUsd === undefined ? {} : { usd: settings.maxUsd }),
+      ...(settings.maxSats === undefined ? {} : { sats: settings.maxSats }),
+    },
+    ...(budgets.length > 0 ? { budgets } : {}),
+    ...(settings.allowHosts ? { hosts: { allow: settings.allowHosts } } : {}),
+  }
+
+  let ledger: Ledger
+  let sessions: SessionStore
+  let close = async () => {}
+  if (settings.redisUrl) {
+    const [{ Redis }, { redisLedger, redisSessions }] = await Promise.all([import('ioredis'), import('payfetch/redis')])
+    const redis = new Redis(settings.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 })
+    await redis.connect().catch(() => {
+      throw new SettingsError('PAYFETCH_REDIS_URL: Redis could not be reached.')
+    })
+    ledger = redisLedger({ redis })
+    sessions = redisSessions({ redis })
+    close = async () => {
+      redis.disconnect()
+    }
+  } else {
+    await mkdir(settings.stateDir, { recursive: true, mode: 0o700 }).catch(() => {
+      throw new SettingsError('PAYFETCH_STATE_DIR cannot be created.')
+    })
+    ledger = await fileLedger(join(settings.stateDir, 'ledger.jsonl'))
+    sessions = await fileSessions(join(settings.stateDir, 'sessions.json'))
+  }
+
+  return {
+    options: {
+      signers,
+      caps,
+      ledger,
+      sessions,
+      ...(settings.prefer ? { prefer: settings.prefer } : {}),
+    },
+    services: settings.servicesFile ? await readServices(settings.servicesFile) : [],
+    signers: signers.map((signer) => signer.name),
+    close,
+  }
+}
+
+// A keypair as the Solana CLI writes it (a JSON array of 64 numbers) or as base58 text.
+function solanaKeyBytes(text: string, base58: (text: string) => Uint8Array | ArrayLike<number>): Uint8Array {
+  try {
+    const bytes = text.startsWith('[') ? Uint8Array.from(JSON.parse(text) as number[]) : base58(text)
+    if (bytes.length === 64) return new Uint8Array(bytes)
+  } catch {}
+  throw new SettingsError('PAYFETCH_SOLANA_SECRET_KEY must be 64 bytes, as base58 or a JSON array of numbers.')
+}
+
+async function readServices(path: string): Promise<ServiceEntry[]> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch {
+    throw new SettingsError('PAYFETCH_SERVICES: the catalog file cannot be read.')
+  }
+  try {
+    return parseServiceCatalog(JSON.parse(text))
+  } catch (error) {
+    throw new SettingsError(
+      `PAYFETCH_SERVICES: ${error instanceof SyntaxError ? 'not JSON' : (error as Error).message}`,
+    )
+  }
+}

@@ -1,0 +1,137 @@
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { type ConfirmMode, parseConfirmMode } from 'payfetch/tools'
+
+/** A setting that cannot be used; the message names the variable and never shows its value. */
+export class SettingsError extends Error {
+  override name = 'SettingsError'
+}
+
+/** Everything the CLI reads from the environment, checked. Secrets stay as given, never logged. */
+export type Settings = {
+  readonly evmPrivateKey?: `0x${string}` | undefined
+  readonly evmNetworks?: readonly string[] | undefined
+  readonly solanaSecretKey?: string | undefined
+  readonly solanaRpcUrl: string
+  readonly solanaNetworks?: readonly string[] | undefined
+  readonly lightning?: LightningSettings | undefined
+  readonly lightningNetworks?: readonly string[] | undefined
+  readonly maxUsd?: string | undefined
+  readonly maxSats?: number | undefined
+  readonly budgetUsd?: string | undefined
+  readonly budgetWindow: string
+  readonly allowHosts?: readonly string[] | undefined
+  readonly stateDir: string
+  readonly redisUrl?: string | undefined
+  readonly confirm: ConfirmMode
+  readonly servicesFile?: string | undefined
+  readonly prefer?: readonly string[] | undefined
+}
+
+export type LightningSettings =
+  | { readonly kind: 'nwc'; readonly url: string }
+  | { readonly kind: 'lnd'; readonly url: string; readonly macaroon: string }
+  | { readonly kind: 'cln'; readonly url: string; readonly rune: string }
+  | { readonly kind: 'lnbits'; readonly url: string; readonly adminKey: string }
+
+const decimal = /^[0-9]{1,30}(?:\.[0-9]{1,30})?$/
+const solanaMainnetRpc = 'https://api.mainnet-beta.solana.com'
+
+/**
+ * Reads the `PAYFETCH_*` variables.
+ *
+ * @throws {SettingsError} naming the first variable that is malformed or missing its partner.
+ */
+export function readSettings(env: Readonly<Record<string, string | undefined>>): Settings {
+  const get = (name: string) => {
+    const value = env[name]?.trim()
+    return value === undefined || value === '' ? undefined : value
+  }
+  const list = (name: string) =>
+    get(name)
+      ?.split(',')
+      .map((item) => item.trim())
+      .filter(Boolean)
+
+  const evmPrivateKey = get('PAYFETCH_EVM_PRIVATE_KEY')
+  if (evmPrivateKey !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(evmPrivateKey))
+    throw new SettingsError('PAYFETCH_EVM_PRIVATE_KEY must be 0x followed by 64 hex digits.')
+
+  const maxUsd = get('PAYFETCH_MAX_USD')
+  if (maxUsd !== undefined && !decimal.test(maxUsd))
+    throw new SettingsError("PAYFETCH_MAX_USD must be a decimal amount of dollars, like '0.50'.")
+  const maxSatsText = get('PAYFETCH_MAX_SATS')
+  if (maxSatsText !== undefined && !/^[0-9]{1,15}$/.test(maxSatsText))
+    throw new SettingsError('PAYFETCH_MAX_SATS must be a whole number of satoshis.')
+  const budgetUsd = get('PAYFETCH_BUDGET_USD')
+  if (budgetUsd !== undefined && !decimal.test(budgetUsd))
+    throw new SettingsError("PAYFETCH_BUDGET_USD must be a decimal amount of dollars, like '5'.")
+  const budgetWindow = get('PAYFETCH_BUDGET_WINDOW') ?? '1d'
+  if (!/^(?:[0-9]+(?:s|m|h|d|w)|total)$/.test(budgetWindow))
+    throw new SettingsError("PAYFETCH_BUDGET_WINDOW must be like '1h', '1d', '30d', or 'total'.")
+
+  const confirmText = get('PAYFETCH_CONFIRM') ?? 'auto'
+  const confirm = parseConfirmMode(confirmText)
+  if (!confirm) throw new SettingsError("PAYFETCH_CONFIRM must be 'auto', 'always', 'never' or 'above:<usd>'.")
+
+  const prefer = list('PAYFETCH_PREFER')
+  if (prefer?.some((protocol) => !['l402', 'x402', 'payment'].includes(protocol)))
+    throw new SettingsError("PAYFETCH_PREFER must list protocols among 'l402', 'x402', 'payment'.")
+
+  const solanaRpcUrl = get('PAYFETCH_SOLANA_RPC_URL') ?? solanaMainnetRpc
+  if (!/^https?:\/\//.test(solanaRpcUrl)) throw new SettingsError('PAYFETCH_SOLANA_RPC_URL must be an http(s) URL.')
+  const redisUrl = get('PAYFETCH_REDIS_URL')
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl))
+    throw new SettingsError('PAYFETCH_REDIS_URL must be a redis:// or rediss:// URL.')
+
+  return {
+    evmPrivateKey: evmPrivateKey as `0x${string}` | undefined,
+    evmNetworks: list('PAYFETCH_EVM_NETWORKS'),
+    solanaSecretKey: get('PAYFETCH_SOLANA_SECRET_KEY'),
+    solanaRpcUrl,
+    solanaNetworks: list('PAYFETCH_SOLANA_NETWORKS'),
+    lightning: readLightning(get),
+    lightningNetworks: list('PAYFETCH_LIGHTNING_NETWORKS'),
+    maxUsd,
+    maxSats: maxSatsText === undefined ? undefined : Number(maxSatsText),
+    budgetUsd,
+    budgetWindow,
+    allowHosts: list('PAYFETCH_ALLOW_HOSTS'),
+    stateDir:
+      get('PAYFETCH_STATE_DIR') ??
+      join(get('XDG_STATE_HOME') ?? join(get('HOME') ?? homedir(), '.local', 'state'), 'payfetch'),
+    redisUrl,
+    confirm,
+    servicesFile: get('PAYFETCH_SERVICES'),
+    prefer,
+  }
+}
+
+function readLightning(get: (name: string) => string | undefined): LightningSettings | undefined {
+  const pair = (urlName: string, secretName: string) => {
+    const url = get(urlName)
+    const secret = get(secretName)
+    if (url === undefined && secret === undefined) return undefined
+    if (url === undefined) throw new SettingsError(`${secretName} is set but ${urlName} is missing.`)
+    if (secret === undefined) throw new SettingsError(`${urlName} is set but ${secretName} is missing.`)
+    if (!/^https?:\/\//.test(url)) throw new SettingsError(`${urlName} must be an http(s) URL.`)
+    return { url, secret }
+  }
+  const nwc = get('PAYFETCH_NWC_URL')
+  if (nwc !== undefined && !/^nostr\+walletconnect:\/\//.test(nwc))
+    throw new SettingsError('PAYFETCH_NWC_URL must be a nostr+walletconnect:// connection string.')
+  const lnd = pair('PAYFETCH_LND_URL', 'PAYFETCH_LND_MACAROON')
+  const cln = pair('PAYFETCH_CLN_URL', 'PAYFETCH_CLN_RUNE')
+  const lnbits = pair('PAYFETCH_LNBITS_URL', 'PAYFETCH_LNBITS_ADMIN_KEY')
+  const chosen = [
+    nwc && ({ kind: 'nwc', url: nwc } as const),
+    lnd && ({ kind: 'lnd', url: lnd.url, macaroon: lnd.secret } as const),
+    cln && ({ kind: 'cln', url: cln.url, rune: cln.secret } as const),
+    lnbits && ({ kind: 'lnbits', url: lnbits.url, adminKey: lnbits.secret } as const),
+  ].filter((entry): entry is LightningSettings => Boolean(entry))
+  if (chosen.length > 1)
+    throw new SettingsError(
+      'Set one Lightning wallet: PAYFETCH_NWC_URL, PAYFETCH_LND_URL, PAYFETCH_CLN_URL or PAYFETCH_LNBITS_URL.',
+    )
+  return chosen[0]
+}

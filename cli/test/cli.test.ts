@@ -1,0 +1,170 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generatePrivateKey } from 'viem/accounts'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { close, listen } from '../../examples/local-stack/http.js'
+import { type Merchant, requirement, startMerchant } from '../../test/support/merchant.js'
+import { runCli } from './support/runCli.js'
+
+// The curl-like CLI against the signature-checking x402 merchant on loopback: body on stdout,
+// payments and progress on stderr, one exit code per way a call can end.
+let merchant: Merchant
+let broken: { url: string; close(): Promise<void> }
+let dir: string
+const key = generatePrivateKey()
+let loseNext = false
+
+beforeAll(async () => {
+  merchant = await startMerchant(
+    {
+      '/report': (request, response, self) =>
+        self.charge(request, response, [requirement()], () =>
+          response
+            .writeHead(200, { 'content-type': 'application/json', 'x-served': 'yes' })
+            .end('{"report":"all quiet"}'),
+        ),
+      'POST /echo': (request, response, self) =>
+        self.charge(request, response, [requirement()], () =>
+          response.writeHead(200, { 'content-type': 'application/json' }).end(
+            JSON.stringify({
+              body: request.body.toString(),
+              type: request.headers['content-type'],
+              agent: request.headers['x-agent'] ?? null,
+            }),
+          ),
+        ),
+      '/flaky': (request, response, self) =>
+        self.charge(request, response, [requirement()], () => response.end('finally paid'), {
+          loseResponse: () => {
+            const lose = loseNext
+            loseNext = false
+            return lose
+          },
+        }),
+      '/missing': (_request, response) => void response.writeHead(404).end('not here'),
+    },
+    { paymentIdentifier: { required: false } },
+  )
+  const server = createServer((_request, response) => {
+    response.writeHead(402, { 'payment-required': 'not base64 json' }).end('{}')
+  })
+  broken = { url: await listen(server), close: () => close(server) }
+  dir = await mkdtemp(join(tmpdir(), 'payfetch-cli-'))
+})
+
+afterAll(async () => {
+  await Promise.all([merchant?.close(), broken?.close()])
+})
+
+const env = (more: Record<string, string> = {}) => ({
+  PAYFETCH_EVM_PRIVATE_KEY: key,
+  PAYFETCH_STATE_DIR: join(dir, 'state'),
+  ...more,
+})
+
+describe('payfetch <url>', () => {
+  test('behavior: pays, writes the body to stdout and the payment to stderr, exits 0', async () => {
+    const settled = merchant.settled.length
+    const run = await runCli([`${merchant.url}/report`], env())
+    expect(run).toMatchObject({ code: 0, stdout: '{"report":"all quiet"}' })
+    expect(run.stderr).toMatch(
+      /^payfetch: paid 10000 atomic units of 0x036C\w+ on eip155:84532 via x402 to 0x\w+; reference 0x[0-9a-f]{64}\n$/,
+    )
+    expect(merchant.settled.length).toBe(settled + 1)
+    expect(run.stderr).not.toContain(key.slice(2))
+  })
+
+  test('behavior: -X, -H, -d @file and @-, --json; -i prints the head; -o writes a file; -s and -v', async () => {
+    const file = join(dir, 'body.txt')
+    await writeFile(file, 'a=1&b=2')
+    const fromFile = await runCli(
+      ['-s', '-X', 'POST', '-H', 'X-Agent: a7', '-d', `@${file}`, `${merchant.url}/echo`],
+      env(),
+    )
+    expect(fromFile).toMatchObject({ code: 0, stderr: '' })
+    expect(JSON.parse(fromFile.stdout)).toEqual({
+      body: 'a=1&b=2',
+      type: 'application/x-www-form-urlencoded',
+      agent: 'a7',
+    })
+    const fromStdin = await runCli(['-s', '--json', '@-', `${merchant.url}/echo`], env(), '{"q":1}')
+    expect(JSON.parse(fromStdin.stdout)).toEqual({ body: '{"q":1}', type: 'application/json', agent: null })
+    const head = await runCli(['-s', '-i', `${merchant.url}/report`], env())
+    expect(head.stdout).toMatch(/^HTTP 200 OK\r\n(.+\r\n)*x-served: yes\r\n(.+\r\n)*\r\n\{"report":"all quiet"\}$/)
+    const out = join(dir, 'out.json')
+    expect(await runCli(['-s', '-o', out, `${merchant.url}/report`], env())).toMatchObject({ code: 0, stdout: '' })
+    expect(await readFile(out, 'utf8')).toBe('{"report":"all quiet"}')
+    const verbose = await runCli(['-v', `${merchant.url}/report`], env())
+    expect(verbose.stderr).toContain('payfetch: 402 with 1 offer(s): x402 10000 on eip155:84532')
+    expect(verbose.stderr).toContain('payfetch: proof sent; waiting for the paid answer')
+  })
+
+  test('policy: refused (over --max-usd, or confirmation needed without -y) exits 3 and pays nothing', async () => {
+    const settled = merchant.settled.length
+    const refused = await runCli(['--max-usd', '0.001', `${merchant.url}/report`], env())
+    expect(refused).toMatchObject({ code: 3, stdout: '' })
+    expect(refused.stderr).toContain('payfetch: CAP_EXCEEDED: Offer of $0.01 exceeds the call limit of $0.001.')
+    const unconfirmed = await runCli([`${merchant.url}/report`], env({ PAYFETCH_CONFIRM: 'always' }))
+    expect(unconfirmed).toMatchObject({ code: 3, stdout: '' })
+    expect(unconfirmed.stderr).toContain('CONFIRMATION_REQUIRED')
+    expect(merchant.settled.length).toBe(settled)
+    const confirmed = await runCli(['-y', `${merchant.url}/report`], env({ PAYFETCH_CONFIRM: 'always' }))
+    expect(confirmed.code).toBe(0)
+  })
+
+  test('error: failed with nothing paid exits 4; -f on an HTTP error exits 22; bad flags or settings exit 2', async () => {
+    const failed = await runCli([`${broken.url}/x`], env())
+    expect(failed).toMatchObject({ code: 4, stdout: '' })
+    expect(failed.stderr).toContain('CHALLENGE_INVALID')
+    expect(await runCli(['-f', `${merchant.url}/missing`], env())).toMatchObject({ code: 22, stdout: '' })
+    expect(await runCli([`${merchant.url}/missing`], env())).toMatchObject({ code: 0, stdout: 'not here' })
+    expect(await runCli(['--max-sats', 'ten', `${merchant.url}/report`], env())).toMatchObject({
+      code: 2,
+      stderr: 'payfetch: --max-sats must be a whole number.\n',
+    })
+    expect(await runCli(['--bogus', `${merchant.url}/report`], env())).toMatchObject({ code: 2 })
+    const badKey = `0x${'zz'.repeat(32)}`
+    const badSettings = await runCli([`${merchant.url}/report`], { PAYFETCH_EVM_PRIVATE_KEY: badKey })
+    expect(badSettings).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'payfetch: PAYFETCH_EVM_PRIVATE_KEY must be 0x followed by 64 hex digits.\n',
+    })
+  })
+
+  test('behavior: an unknown outcome exits 5 with its pending id; payfetch pending lists it; payfetch resume finishes it without paying again', async () => {
+    const settled = merchant.settled.length
+    loseNext = true
+    const lost = await runCli([`${merchant.url}/flaky`], env())
+    expect(lost.code).toBe(5)
+    const id = /\(payfetch resume ([^)]+)\)/.exec(lost.stderr)?.[1]
+    expect(id).toBeDefined()
+    const pending = await runCli(['pending'], env())
+    expect(JSON.parse(pending.stdout).pending).toEqual([expect.objectContaining({ id, url: `${merchant.url}/flaky` })])
+    const resumed = await runCli(['resume', id as string], env())
+    expect(resumed).toMatchObject({ code: 0, stdout: 'finally paid' })
+    expect(merchant.settled.length).toBe(settled + 1)
+    expect(JSON.parse((await runCli(['pending'], env())).stdout).pending).toEqual([])
+  })
+
+  test('behavior: --dry-run and quote print the offers and pay nothing; report prints spending', async () => {
+    const settled = merchant.settled.length
+    for (const args of [
+      ['--dry-run', `${merchant.url}/report`],
+      ['quote', `${merchant.url}/report`],
+    ]) {
+      const run = await runCli(args, env())
+      expect(run.code).toBe(0)
+      expect(JSON.parse(run.stdout)).toMatchObject({
+        status: 402,
+        best: 0,
+        offers: [{ amount: '10000', payable: true }],
+      })
+    }
+    expect(merchant.settled.length).toBe(settled)
+    const report = JSON.parse((await runCli(['report'], env())).stdout)
+    expect(report.totals[0]).toMatchObject({ network: 'eip155:84532' })
+  })
+})

@@ -1,0 +1,68 @@
+import { describe, expect, test } from 'vitest'
+import { readSettings, SettingsError } from '../src/settings.js'
+import { connectMcp } from './support/mcpClient.js'
+
+// Settings come only from PAYFETCH_* variables; a bad one is named, its value never shown.
+const secretLooking = `0x${'5e'.repeat(31)}zz`
+
+describe('settings', () => {
+  test('error: each malformed variable is named in the message, and its value never appears', () => {
+    const cases: Record<string, string> = {
+      PAYFETCH_EVM_PRIVATE_KEY: secretLooking,
+      PAYFETCH_MAX_USD: '1e3',
+      PAYFETCH_MAX_SATS: '-5',
+      PAYFETCH_BUDGET_USD: 'lots',
+      PAYFETCH_BUDGET_WINDOW: 'daily',
+      PAYFETCH_CONFIRM: 'sometimes',
+      PAYFETCH_PREFER: 'bitcoin',
+      PAYFETCH_SOLANA_RPC_URL: 'ftp://rpc',
+      PAYFETCH_REDIS_URL: 'http://redis',
+      PAYFETCH_NWC_URL: 'https://not-nwc',
+      PAYFETCH_LND_URL: 'https://127.0.0.1:8080',
+    }
+    for (const [name, value] of Object.entries(cases)) {
+      const error = (() => {
+        try {
+          readSettings({ [name]: value })
+        } catch (thrown) {
+          return thrown
+        }
+      })()
+      expect(error, name).toBeInstanceOf(SettingsError)
+      expect((error as Error).message, name).toContain(name)
+      expect((error as Error).message, name).not.toContain(value)
+    }
+  })
+
+  test('behavior: defaults: confirm auto, a state dir under XDG_STATE_HOME, a one-day budget window', () => {
+    expect(readSettings({ XDG_STATE_HOME: '/var/state' })).toMatchObject({
+      confirm: 'auto',
+      stateDir: '/var/state/payfetch',
+      budgetWindow: '1d',
+      solanaRpcUrl: 'https://api.mainnet-beta.solana.com',
+    })
+    expect(readSettings({ PAYFETCH_CONFIRM: 'above:0.25' }).confirm).toEqual({ aboveUsd: '0.25' })
+  })
+
+  test('error: payfetch mcp with a malformed key still starts, and every tool answers SETTINGS_INVALID naming it', async () => {
+    const mcp = await connectMcp({
+      PAYFETCH_EVM_PRIVATE_KEY: secretLooking,
+      PAYFETCH_STATE_DIR: '/tmp/payfetch-unused',
+    })
+    try {
+      const result = await mcp.call('pay_fetch', { url: 'http://127.0.0.1:9/x' })
+      expect(result).toMatchObject({
+        isError: true,
+        value: {
+          code: 'SETTINGS_INVALID',
+          message: 'PAYFETCH_EVM_PRIVATE_KEY must be 0x followed by 64 hex digits.',
+          paid: false,
+        },
+      })
+      expect(mcp.stderr()).toContain('PAYFETCH_EVM_PRIVATE_KEY must be')
+      expect(mcp.stderr() + result.text).not.toContain(secretLooking)
+    } finally {
+      await mcp.close()
+    }
+  })
+})
