@@ -32,7 +32,12 @@ export type { SplTransferProof, SplTransferRequest } from './methods/SplTransfer
 export type { TempoTransferProof, TempoTransferRequest } from './methods/TempoTransfer.js'
 export type { Asset, Offer } from './offer/Offer.js'
 export type { ProofContext, Protocol, Response402, SettlementReport } from './protocols/Protocol.js'
-export { decodeX402, type PaymentRequired, readPaymentRequired } from './protocols/x402/decode.js'
+export {
+  type DecodeX402Options,
+  decodeX402,
+  type PaymentRequired,
+  readPaymentRequired,
+} from './protocols/x402/decode.js'
 export { networkFromV1 } from './protocols/x402/networks.js'
 export { readSettlement, type Settlement } from './protocols/x402/settlement.js'
 export { getReceipt, type Receipt } from './receipts/Receipt.js'

@@ -28,6 +28,7 @@ import { type Quote, quote } from './quote.js'
 import { read402 } from './read402.js'
 import { captureRequest, type ReplayableRequest } from './replayableRequest.js'
 import { sendFollowingRedirects } from './sendFollowingRedirects.js'
+import { storeFailed } from './storeFailed.js'
 import { withoutProof } from './withoutProof.js'
 
 export type PayingFetchOptions = {
@@ -271,15 +272,8 @@ async function pendingPayments(context: PayingContext, url: string): Promise<Pen
   try {
     return await context.ledger.pending()
   } catch (error) {
-    throw refuse(context, url, storeFailure('ledger', 'pending', url, error))
+    throw refuse(context, url, storeFailed('ledger', 'pending', false, url, error))
   }
-}
-
-function storeFailure(store: 'ledger' | 'sessions', operation: string, url: string, cause: unknown): PayfetchError {
-  return new PayfetchError('STORE_FAILED', `The ${store} failed (${operation}); nothing was paid.`, {
-    details: { url, store, operation, paid: false },
-    cause,
-  })
 }
 
 // An expired token, or one a store returns with unsendable header values, is not sent.
@@ -288,7 +282,7 @@ async function sessionFor(context: PayingContext, url: string): Promise<SessionT
   try {
     token = await context.sessions.get(originOf(url))
   } catch (error) {
-    throw refuse(context, url, storeFailure('sessions', 'get', url, error))
+    throw refuse(context, url, storeFailed('sessions', 'get', false, url, error))
   }
   if (!token || (token.expiresAt !== undefined && token.expiresAt <= Date.now())) return undefined
   return invalidProofHeader({ ...token.headers }) === undefined ? token : undefined

@@ -16,6 +16,7 @@ import { neverSent } from './neverSent.js'
 import { read402 } from './read402.js'
 import { captureRequest, type ReplayableRequest } from './replayableRequest.js'
 import { sendFollowingRedirects } from './sendFollowingRedirects.js'
+import { storeFailed } from './storeFailed.js'
 import { withoutProof } from './withoutProof.js'
 
 /**
@@ -466,25 +467,6 @@ async function keep(
     const paid = operation === 'commit' ? true : 'unknown'
     context.emit({ type: 'store.failed', url, error: storeFailed('ledger', operation, paid, url, error) })
   }
-}
-
-function storeFailed(
-  store: 'ledger' | 'sessions',
-  operation: string,
-  paid: boolean | 'unknown',
-  url: string,
-  cause: unknown,
-): PayfetchError {
-  const moved =
-    paid === true
-      ? 'the payment went through'
-      : paid === 'unknown'
-        ? 'the payment may have gone through'
-        : 'nothing was paid'
-  return new PayfetchError('STORE_FAILED', `The ${store} failed (${operation}); ${moved}.`, {
-    details: { url, store, operation, paid },
-    cause,
-  })
 }
 
 /** A successful settlement report for this payment's network, else `undefined`. */
