@@ -267,6 +267,10 @@ function describeEvent(event: PayfetchEvent): string {
       return `refused: ${event.error.code}`
     case 'payment.failed':
       return `payment failed: ${event.error.code}`
+    case 'store.failed':
+      return `bookkeeping failed: ${event.error.shortMessage}`
+    case 'fee.exceeded':
+      return `the wallet's fee ${event.fee} was above its limit ${event.limit}`
   }
 }
 
