@@ -13,6 +13,10 @@ export type Settlement = {
   readonly success: boolean
   readonly payer?: string | undefined
   readonly errorReason?: string | undefined
+  /** The amount the facilitator reports it settled (`upto`). */
+  readonly amount?: string | undefined
+  /** The scheme of the settled payment (`exact`, `upto`). */
+  readonly scheme?: string | undefined
 }
 
 export type ServedFacilitator = {
@@ -70,6 +74,8 @@ export async function serveFacilitator(facilitator: x402Facilitator): Promise<Se
         success: result.success,
         payer: result.payer,
         errorReason: result.errorReason,
+        amount: result.amount,
+        scheme: body.paymentRequirements.scheme,
       })
       sendJson(response, 200, result)
     },

@@ -21,6 +21,11 @@ export type ErrorCode =
   | 'BUDGET_EXHAUSTED'
   /** The `approve` hook said no (or failed). Nothing was paid. */
   | 'APPROVAL_DENIED'
+  /**
+   * Permit2 may not move the token for the payer yet and no way to grant it was offered (server gas
+   * sponsoring) or configured (`evm({ approvePermit2 })`). Nothing was signed.
+   */
+  | 'ALLOWANCE_REQUIRED'
   /** The signer or wallet failed before a proof left this process. Nothing was paid. */
   | 'PAYMENT_FAILED'
   /** The server answered 402 again after receiving a proof: it refused the payment. */

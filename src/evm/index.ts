@@ -1,8 +1,11 @@
 /**
- * payfetch/evm: the EVM signer (EIP-3009 authorizations for x402 `exact` and the `Payment` scheme's `evm` charge), built on viem.
+ * payfetch/evm: the EVM signer (EIP-3009 authorizations for x402 `exact` and the `Payment` scheme's `evm`
+ * charge; Permit2 witness transfers for x402 `exact` with Permit2 and `upto`), built on viem.
  *
  * @module
  */
 export type { EvmAccount, EvmWalletClient } from './account.js'
 export { type EvmOptions, evm } from './evm.js'
+export { permit2Address, permit2Proxies } from './permit2.js'
+export type { Permit2AllowanceOptions, Permit2Approval } from './permit2Allowance.js'
 export type { EvmToken } from './tokenDomains.js'

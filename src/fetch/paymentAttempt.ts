@@ -280,7 +280,11 @@ async function sign(
   id: string,
 ): Promise<MethodProof> {
   try {
-    const proof = await payer.pay(offer.method, { url, signal })
+    const proof = await payer.pay(offer.method, {
+      url,
+      signal,
+      report: context.emit,
+    })
     if (proof?.kind !== offer.method.kind) throw new TypeError(`The signer returned no ${offer.method.kind} proof.`)
     return proof
   } catch (error) {

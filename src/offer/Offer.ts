@@ -29,6 +29,13 @@ export type Offer = {
   readonly resource: string
   /** The server's description: for display only, never trusted. */
   readonly description?: string | undefined
+  /**
+   * When the money moves, when the server says: `authorization` (verified, the work done, then
+   * settled; the default), `upfront` (settled before the work) or `escrow` (settled into escrow
+   * before the work, released after). Caps allow `upfront` and `escrow` only when listed in
+   * `caps.flows`.
+   */
+  readonly flow?: 'authorization' | 'upfront' | 'escrow' | undefined
   /** Unix time in milliseconds after which the offer cannot be paid, when the protocol says. */
   readonly expiresAt?: number | undefined
   /**
