@@ -171,7 +171,7 @@ async function payingFetch(
 ): Promise<Response> {
   const request = await captureRequest(input, init, context.maxBodyBytes)
   const callerKey = request.headers.get('idempotency-key')
-  const idempotencyKey = callerKey ?? newPaymentKey()
+  let idempotencyKey = callerKey ?? undefined
   let token = await sessionFor(context, request.url)
   let tokenOrigin = originOf(request.url)
   let response = await send(context, request, request.url, token)
@@ -212,6 +212,8 @@ async function payingFetch(
         continue
       }
     }
+    // Every payment of one call carries one key, made when the first is.
+    idempotencyKey ??= newPaymentKey()
     paid = await payOffer(context, request, url, candidate, idempotencyKey)
     payments++
     // The call's limits hold for all its payments, not each one.
@@ -307,7 +309,7 @@ async function send(
   if (!token) {
     // The caller's own Accept-Payment wins.
     const announced = request.headers.has('accept-payment') ? undefined : context.announce(url)
-    return context.fetch(request.build(announced ? { url, headers: { ...announced } } : { url }))
+    return context.fetch(...request.build(announced ? { url, headers: { ...announced } } : { url }))
   }
   const hops = await sendFollowingRedirects(
     context.fetch,

@@ -90,9 +90,9 @@ export async function payOffer(
       throw refuse(context, url, error)
     })
     // Time passed while approving: an offer that expired meanwhile, or a call aborted, is not paid.
-    if (request.signal.aborted) {
+    if (request.signal?.aborted) {
       await release(context, id)
-      throw request.signal.reason
+      throw request.signal?.reason
     }
     if (offer.expiresAt !== undefined && offer.expiresAt <= Date.now()) {
       await release(context, id)
@@ -147,7 +147,7 @@ export async function payOffer(
       }
       context.emit({ type: 'store.failed', url, error: storeFailed('ledger', 'savePending', true, url, error) })
     }
-    if (!request.signal.aborted) context.emit({ type: 'payment.sent', url, offer, idempotencyKey })
+    if (!request.signal?.aborted) context.emit({ type: 'payment.sent', url, offer, idempotencyKey })
     const hops = await replay(context, request, pending)
     const { settled, refused } = await settle(context, protocol, pending, hops)
     let receipt: Receipt | undefined
@@ -276,7 +276,7 @@ async function sign(
   context: PayingContext,
   { signer, payer, offer, protocol }: Payable,
   url: string,
-  signal: AbortSignal,
+  signal: AbortSignal | undefined,
   id: string,
 ): Promise<MethodProof> {
   try {
@@ -286,7 +286,7 @@ async function sign(
   } catch (error) {
     const unknown = isPayfetchError(error, 'PAYMENT_OUTCOME_UNKNOWN')
     await (unknown ? keep(context, url, 'markUnknown', id) : release(context, id))
-    if (signal.aborted && !unknown) throw error
+    if (signal?.aborted && !unknown) throw error
     throw fail(
       context,
       url,
@@ -344,9 +344,9 @@ async function replay(
 ): Promise<Response[]> {
   const paidOnSigning = pending.paidOnSigning ?? pending.protocol === 'l402'
   // Aborted before it left: nothing was sent, and nothing but a paid invoice is counted.
-  if (request.signal.aborted && !paidOnSigning) {
+  if (request.signal?.aborted && !paidOnSigning) {
     await release(context, pending.id)
-    throw request.signal.reason
+    throw request.signal?.reason
   }
   try {
     return await sendFollowingRedirects(

@@ -70,7 +70,10 @@ for (const outcome of outcomes) {
   else {
     const code = isPayfetchError(outcome.reason) ? outcome.reason.code : 'OTHER'
     report.codes[code] = (report.codes[code] ?? 0) + 1
-    if (code !== 'BUDGET_EXHAUSTED' && report.others.length < 5) report.others.push(String(outcome.reason))
+    if (code !== 'BUDGET_EXHAUSTED' && report.others.length < 5)
+      report.others.push(
+        `${outcome.reason} (cause: ${(outcome.reason as Error)?.cause}: ${((outcome.reason as Error)?.cause as Error)?.cause})`,
+      )
   }
 }
 report.ms = performance.now() - started
