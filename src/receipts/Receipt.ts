@@ -25,7 +25,12 @@ export type Receipt = {
   readonly time: number
 }
 
-const receipts = new WeakMap<Response, Receipt>()
+// One registry per realm, shared by every copy of payfetch loaded (its ESM and CJS builds, each
+// subpath's CJS bundle, a bundled CLI): a receipt attached by one is read by all.
+const registry = Symbol.for('payfetch.receipts')
+const realm = globalThis as { [registry]?: WeakMap<Response, Receipt> }
+realm[registry] ??= new WeakMap()
+const receipts = realm[registry]
 
 /** @internal */
 export function attachReceipt(response: Response, receipt: Receipt): void {
