@@ -523,7 +523,17 @@ function receiptFor(
     url: pending.url,
     time: Date.now(),
     ...(ignored.size > 0 && { ignored: [...ignored] }),
+    ...(settlementHidden(protocol, hops) && { settlement: 'not-visible' as const }),
   }
   context.emit({ type: 'receipt', receipt })
   return receipt
+}
+
+// A page reads only the headers another origin exposes: no report there is not "no report sent".
+function settlementHidden(protocol: Protocol, hops: readonly Response[]): boolean {
+  return (
+    protocol.settlement !== undefined &&
+    hops[hops.length - 1]?.type === 'cors' &&
+    hops.every((hop) => protocol.settlement?.(hop) === undefined)
+  )
 }

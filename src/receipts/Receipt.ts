@@ -19,6 +19,15 @@ export type Receipt = {
    * not used; the receipt shows what payfetch paid instead.
    */
   readonly ignored?: readonly ('amount' | 'reference' | 'payer' | 'network')[] | undefined
+  /**
+   * `'not-visible'`: the paid answer came from another origin and did not expose the protocol's
+   * settlement header (`PAYMENT-RESPONSE`, `Payment-Receipt`) in `Access-Control-Expose-Headers`,
+   * so the page could not read the server's report. The receipt holds only what payfetch knows
+   * itself: the amount authorized, and a `reference` only when known before the answer (a
+   * Lightning payment hash), never a guessed one. Absent when the report was readable or the
+   * protocol has none (L402).
+   */
+  readonly settlement?: 'not-visible' | undefined
   /** The URL of the paid resource. */
   readonly url: string
   /** Unix time in milliseconds when the paid response arrived. */
