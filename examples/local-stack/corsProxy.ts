@@ -57,7 +57,9 @@ export async function startCorsProxy(target: string, options: CorsOptions = {}):
       })
       const bytes = new Uint8Array(await upstream.arrayBuffer())
       const headers: Record<string, string> = {}
-      for (const [name, value] of upstream.headers) if (!hopByHop.has(name)) headers[name] = value
+      // The proxy owns CORS: whatever the server says of it (the L402 server exposes its challenge) is dropped.
+      for (const [name, value] of upstream.headers)
+        if (!hopByHop.has(name) && !name.startsWith('access-control-')) headers[name] = value
       response.writeHead(upstream.status, {
         ...headers,
         ...cors,

@@ -1,5 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:http'
+import { createServer, type IncomingHttpHeaders } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build } from 'esbuild'
@@ -76,17 +76,23 @@ export async function bundleForPage(entry: 'payfetch' | 'payfetch-solana', extra
 export type TestPage = {
   /** A blank page whose module sets `window.payfetch` to the script build. */
   readonly url: string
+  /** Requests for other paths (answered 404), with their headers: what the page sent its own origin. */
+  readonly requests: { path: string; headers: IncomingHttpHeaders }[]
   close(): Promise<void>
 }
 
 /** Serves a blank page and `script` as `/payfetch.js`, on a loopback origin of its own. */
 export async function startTestPage(script: string): Promise<TestPage> {
+  const requests: TestPage['requests'] = []
   const server = createServer((request, response) => {
     if (request.url === '/payfetch.js') {
       response.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' })
       return void response.end(script)
     }
-    if (request.url !== '/') return void response.writeHead(404).end()
+    if (request.url !== '/') {
+      requests.push({ path: request.url ?? '', headers: request.headers })
+      return void response.writeHead(404).end()
+    }
     response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
     // The page loads the bundle itself: vitest rewrites import() inside functions given to page.evaluate.
     response.end(
@@ -94,7 +100,7 @@ export async function startTestPage(script: string): Promise<TestPage> {
     )
   })
   const url = `${await listen(server)}/`
-  return { url, close: () => close(server) }
+  return { url, requests, close: () => close(server) }
 }
 
 /** Opens `url` in a new tab of `context` and waits for the page's `window.payfetch`. */
