@@ -529,11 +529,13 @@ function receiptFor(
   return receipt
 }
 
-// A page reads only the headers another origin exposes: no report there is not "no report sent".
+// A page reads only the headers another origin exposes, and none of a redirect it did not follow
+// (`opaqueredirect`): no report there is not "no report sent".
 function settlementHidden(protocol: Protocol, hops: readonly Response[]): boolean {
+  const type = hops[hops.length - 1]?.type
   return (
     protocol.settlement !== undefined &&
-    hops[hops.length - 1]?.type === 'cors' &&
+    (type === 'cors' || type === 'opaqueredirect') &&
     hops.every((hop) => protocol.settlement?.(hop) === undefined)
   )
 }

@@ -54,7 +54,7 @@ beforeAll(async () => {
   const [x402, l402Proxy, payment, script] = await Promise.all([
     startCorsProxy(evmStack.v2Url, { expose: ['PAYMENT-REQUIRED', 'PAYMENT-RESPONSE'] }),
     startCorsProxy(l402.url, { expose: ['WWW-Authenticate'] }),
-    startCorsProxy(mppx.url, { expose: ['WWW-Authenticate', 'Payment-Receipt'] }),
+    startCorsProxy(mppx.url, { expose: ['WWW-Authenticate', 'Payment-Receipt', 'Location'] }),
     bundleForPage('payfetch'),
   ])
   Object.assign(proxies, { x402, l402: l402Proxy, payment })
@@ -200,6 +200,38 @@ describe('pages that pay, in Chromium', () => {
     expect(mppx.evm.settlements.length).toBe(settled + 1)
     expect(outcome.receipt?.reference).toBe(mppx.evm.settlements.at(-1)?.txHash)
     await tab.close()
+  })
+
+  test('behavior: a paid answer that redirects reaches a page as an opaque redirect (status 0): paid once, proof not sent on, settlement not visible', async () => {
+    const tab = await openPage(chromium.context, page.url)
+    const settled = mppx.evm.settlements.length
+    const outcome = await tab.evaluate(async (url) => {
+      const { createPayingFetch, eip1193, evm, getReceipt } = (window as unknown as PageWindow).payfetch
+      const fetchPaid = createPayingFetch({
+        signers: [evm({ account: await eip1193((window as unknown as PageWindow).ethereum) })],
+      })
+      const response = await fetchPaid(url)
+      const receipt = getReceipt(response)
+      return {
+        status: response.status,
+        type: response.type,
+        receipt: receipt && {
+          amount: String(receipt.amount),
+          settlement: receipt.settlement,
+          reference: receipt.reference,
+        },
+      }
+    }, `${proxies.payment.url}/paid-redirect`)
+    await tab.close()
+    // Browsers hide a manual redirect's Location, even when exposed, and following it would carry
+    // the proof to the other origin: the page gets the redirect it cannot read, and the payment.
+    expect(outcome).toEqual({
+      status: 0,
+      type: 'opaqueredirect',
+      receipt: { amount: '10000', settlement: 'not-visible', reference: undefined },
+    })
+    expect(mppx.evm.settlements.length).toBe(settled + 1)
+    expect(mppx.otherOriginRequests.to('/free')).toEqual([])
   })
 
   test('policy: two tabs paying at once against one IndexedDB budget of $0.05 pay exactly five $0.01 calls between them; the chain agrees', async () => {
