@@ -25,10 +25,10 @@ const addressPattern = /^0x[0-9a-fA-F]{40}$/
  * since wallets refuse typed data for another chain; build it again after `chainChanged` or
  * `accountsChanged`.
  *
- * It builds on viem's `createClient` and `signTypedData` action (about 5 KiB gzip over
- * `payfetch/evm`) rather than `createWalletClient`, which brings every wallet action (about
- * 45 KiB more). A page that already has a viem `WalletClient` (wagmi's `useWalletClient`) passes
- * that to `evm({ account })` instead.
+ * It builds on viem's `createClient` and `signTypedData` action (about 5 KiB gzip on top of
+ * `payfetch` and `evm`) rather than `createWalletClient`, which brings every wallet action (about
+ * 60 KiB). A page that already has a viem `WalletClient` (wagmi's `useWalletClient`) passes that to
+ * `evm({ account })` instead.
  *
  * @example
  * ```ts

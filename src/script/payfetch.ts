@@ -4,7 +4,7 @@
  * dependencies inside (viem's signing parts, noble). The root entry, the `Payment` scheme, the
  * browser ledger and sessions, `evm` with `eip1193`, and the Lightning signer with `webln`. The
  * wallets that hold server credentials (`lnd`, `coreLightning`, `lnbits`) and `nwc`, whose
- * nostr-tools would add about 22 KiB gzip, stay in the npm entries: a page reaches an NWC wallet
+ * nostr-tools would add about 23 KiB gzip, stay in the npm entries: a page reaches an NWC wallet
  * through a WebLN provider (Alby's Bitcoin Connect is one).
  *
  * @module
