@@ -33,6 +33,11 @@ let l402: L402Server
 let mppx: MppxStack
 let chromium: Chromium
 let page: TestPage
+// The same page with viem's wallet client beside the script build: the other way to window.ethereum.
+let viemPage: TestPage
+type ViemPageWindow = PageWindow & {
+  payfetch: PageWindow['payfetch'] & { viem: typeof import('../support/viemForPages.js') }
+}
 let article: Awaited<ReturnType<typeof startArticleSite>>
 const proxies: Record<'x402' | 'l402' | 'payment', CorsProxy> = {} as never
 let payer: PrivateKeyAccount
@@ -51,19 +56,21 @@ beforeAll(async () => {
   // One key on both chains: mppx funds it on its anvil, the x402 stack on its own.
   payer = await mppx.evm.newPayer()
   await evmStack.mint(evmStack.usdc, payer.address, 1_000_000n)
-  const [x402, l402Proxy, payment, script] = await Promise.all([
+  const [x402, l402Proxy, payment, script, viemScript] = await Promise.all([
     startCorsProxy(evmStack.v2Url, { expose: ['PAYMENT-REQUIRED', 'PAYMENT-RESPONSE'] }),
     startCorsProxy(l402.url, { expose: ['WWW-Authenticate'] }),
     startCorsProxy(mppx.url, { expose: ['WWW-Authenticate', 'Payment-Receipt', 'Location'] }),
     bundleForPage('payfetch'),
+    bundleForPage('payfetch', `export * as viem from './test/support/viemForPages.ts'`),
   ])
   Object.assign(proxies, { x402, l402: l402Proxy, payment })
-  ;[page, article, shots] = await Promise.all([
+  ;[page, viemPage, article, shots] = await Promise.all([
     startTestPage(script),
+    startTestPage(viemScript),
     startArticleSite({ api: `${x402.url}/article`, chainId: evmStack.chainId, script }),
     mkdtemp(join(tmpdir(), 'payfetch-screenshots-')),
   ])
-  wallet = testEip1193Provider(payer, { chainId: evmStack.chainId })
+  wallet = testEip1193Provider(payer, { chainId: evmStack.chainId, rpcUrl: evmStack.rpcUrl })
   await injectEthereum(chromium.context, wallet)
   webln = await injectWebln(chromium.context, (invoice) => lightningStack.node.pay(invoice))
 })
@@ -72,6 +79,7 @@ afterAll(async () => {
   await chromium?.close()
   await Promise.allSettled([
     page?.close(),
+    viemPage?.close(),
     article?.close(),
     ...Object.values(proxies).map((proxy) => proxy.close()),
     evmStack?.stop(),
@@ -127,6 +135,23 @@ describe('pages that pay, in Chromium', () => {
     const box = await tab.locator('#body p').first().boundingBox()
     expect(box && box.width > 0 && box.height > 0).toBe(true)
     await tab.close()
+  })
+
+  test("behavior: viem's own WalletClient over window.ethereum (the README's other way) pays x402 from a page too", async () => {
+    const tab = await openPage(chromium.context, viemPage.url)
+    const settled = evmStack.settlements.length
+    const outcome = await tab.evaluate(async (url) => {
+      const page = window as unknown as ViemPageWindow
+      const { createPayingFetch, evm, getReceipt, viem } = page.payfetch
+      const { createWalletClient, custom, baseSepolia } = viem
+      const [address] = (await page.ethereum.request({ method: 'eth_requestAccounts' })) as `0x${string}`[]
+      const client = createWalletClient({ account: address, chain: baseSepolia, transport: custom(page.ethereum) })
+      const response = await createPayingFetch({ signers: [evm({ account: client })] })(url)
+      return { status: response.status, amount: String(getReceipt(response)?.amount) }
+    }, `${proxies.x402.url}/weather`)
+    await tab.close()
+    expect(outcome).toEqual({ status: 200, amount: '10000' })
+    expect(evmStack.settlements.length).toBe(settled + 1)
   })
 
   test('behavior: a page pays L402 through window.webln with the local node, then reuses the token from localStorage without paying', async () => {
