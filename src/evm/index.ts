@@ -4,5 +4,6 @@
  * @module
  */
 export type { EvmAccount, EvmWalletClient } from './account.js'
+export { type Eip1193Options, type Eip1193Provider, eip1193 } from './eip1193.js'
 export { type EvmOptions, evm } from './evm.js'
 export type { EvmToken } from './tokenDomains.js'

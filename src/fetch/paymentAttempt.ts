@@ -523,7 +523,19 @@ function receiptFor(
     url: pending.url,
     time: Date.now(),
     ...(ignored.size > 0 && { ignored: [...ignored] }),
+    ...(settlementHidden(protocol, hops) && { settlement: 'not-visible' as const }),
   }
   context.emit({ type: 'receipt', receipt })
   return receipt
+}
+
+// A page reads only the headers another origin exposes, and none of a redirect it did not follow
+// (`opaqueredirect`): no report there is not "no report sent".
+function settlementHidden(protocol: Protocol, hops: readonly Response[]): boolean {
+  const type = hops[hops.length - 1]?.type
+  return (
+    protocol.settlement !== undefined &&
+    (type === 'cors' || type === 'opaqueredirect') &&
+    hops.every((hop) => protocol.settlement?.(hop) === undefined)
+  )
 }

@@ -19,6 +19,15 @@ export type Receipt = {
    * not used; the receipt shows what payfetch paid instead.
    */
   readonly ignored?: readonly ('amount' | 'reference' | 'payer' | 'network')[] | undefined
+  /**
+   * `'not-visible'`: a page could not read the server's settlement report. The paid answer came
+   * from another origin without `PAYMENT-RESPONSE` / `Payment-Receipt` in its
+   * `Access-Control-Expose-Headers`, or it was a redirect, which a browser hands back unreadable
+   * (`opaqueredirect`). The receipt then holds only what payfetch knows itself: the amount
+   * authorized, and a `reference` only when known before the answer (a Lightning payment hash),
+   * never a guessed one. Absent when the report was readable or the protocol has none (L402).
+   */
+  readonly settlement?: 'not-visible' | undefined
   /** The URL of the paid resource. */
   readonly url: string
   /** Unix time in milliseconds when the paid response arrived. */
