@@ -43,6 +43,6 @@ export {
 export { networkFromV1 } from './protocols/x402/networks.js'
 export { readSettlement, type Settlement } from './protocols/x402/settlement.js'
 export { getReceipt, type Receipt } from './receipts/Receipt.js'
-export { memorySessions, type SessionStore, type SessionToken } from './sessions/SessionStore.js'
+export { memorySessions, type SessionLock, type SessionStore, type SessionToken } from './sessions/SessionStore.js'
 export type { MethodPayer, MethodPayers, PayContext, Signer } from './signers/Signer.js'
 export { decodeBase64Json, encodeBase64Json } from './utils/base64.js'

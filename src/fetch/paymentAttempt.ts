@@ -50,11 +50,13 @@ export type Paid = {
   readonly refused: boolean
   /** The receipt, when the payment settled and the server did not refuse it. */
   readonly receipt?: Receipt | undefined
+  /** The reusable token the payment bought (L402), already stored in the sessions. */
+  readonly token?: SessionToken | undefined
 }
 
 /**
- * Pays one offer and replays the request with the proof. A payment whose token can be reused
- * (L402) is a flight other calls to the origin wait for instead of paying again.
+ * Pays one offer and replays the request with the proof. A token it buys (L402) is stored for the
+ * origin and returned, for the calls waiting on this payment (`sharedFlight.ts`).
  */
 export async function payOffer(
   context: PayingContext,
@@ -65,14 +67,6 @@ export async function payOffer(
 ): Promise<Paid> {
   const { offer, protocol, signer } = candidate
   const origin = originOf(url)
-  let landFlight: ((token: SessionToken | undefined) => void) | undefined
-  if (protocol.sessionToken && !context.flights.has(origin))
-    context.flights.set(
-      origin,
-      new Promise<SessionToken | undefined>((resolve) => {
-        landFlight = resolve
-      }),
-    )
   let token: SessionToken | undefined
   const owner = newPaymentKey()
   let stopLease = () => {}
@@ -178,13 +172,9 @@ export async function payOffer(
           context.emit({ type: 'store.failed', url, error: storeFailed('sessions', 'set', true, url, error) })
         }
     }
-    return { candidate, proof, pending, hops, settled, refused, receipt }
+    return { candidate, proof, pending, hops, settled, refused, receipt, token }
   } finally {
     stopLease()
-    if (landFlight) {
-      context.flights.delete(origin)
-      landFlight(token)
-    }
   }
 }
 

@@ -337,6 +337,23 @@ describe('payfetch/browser in Chromium', () => {
     await page.close()
   })
 
+  test("policy: storageSessions locks are Web Locks: one tab holds an origin's lock at a time, and a tab that closes (the browser's dead process) frees it", async () => {
+    const [a, b] = await Promise.all([openTab(), openTab()])
+    const take = (page: Page) =>
+      page.evaluate(async () => {
+        const lock = await window.payfetch.storageSessions().lock?.('https://api.example.com', 30_000)
+        if (lock) (window as unknown as { held: unknown }).held = lock
+        return lock !== undefined
+      })
+    expect(await take(a)).toBe(true)
+    expect(await take(b)).toBe(false)
+    await a.close()
+    // The browser lets the lock go once the tab is gone: polled, not timed.
+    await expect.poll(() => take(b), { timeout: 10_000, interval: 50 }).toBe(true)
+    await b.evaluate(() => (window as unknown as { held: { release(): Promise<void> } }).held.release())
+    await b.close()
+  })
+
   test('behavior: storageSessions round-trips a credential through localStorage, across a reload, and expires it', async () => {
     const page = await openTab()
     const set = await page.evaluate(async () => {

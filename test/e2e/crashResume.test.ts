@@ -116,7 +116,9 @@ describe('a paying process killed with SIGKILL', () => {
       code: 'PAYMENT_IN_PROGRESS',
       details: { pendingId: held?.id, until: expect.any(Number) },
     })
-    expect(merchant.seen.filter((entry) => entry.path === '/held' && entry.headers['payment-signature'])).toHaveLength(1)
+    expect(merchant.seen.filter((entry) => entry.path === '/held' && entry.headers['payment-signature'])).toHaveLength(
+      1,
+    )
     // One lease later (a clock moved on, not a wait) it is anyone's to resume.
     const ledger = await fileLedger(ledgerPath, { now: () => Date.now() + 300_000 })
     const fetchPaid = createPayingFetch({ signers: [signer], ledger })
