@@ -111,6 +111,9 @@ export async function startMerchant(routes: Record<string, Handler>, options: Me
       response.end(String(error))
     }
   })
+  // Idle connections stay a minute: under heavy load a client may reuse one well after Node's 5 s
+  // default, and a reset on a paid replay would read as an unknown outcome.
+  server.keepAliveTimeout = 60_000
   const base = await listen(server)
   const extensions = options.paymentIdentifier
     ? { 'payment-identifier': declarePaymentIdentifierExtension(options.paymentIdentifier.required) }
