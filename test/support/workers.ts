@@ -6,6 +6,8 @@ export type Worker<Report> = {
   readonly child: ChildProcess
   /** Resolves when the worker prints `line` (or a line starting with it); rejects if it dies first. */
   printed(line: string): Promise<string>
+  /** Resolves with the `count`-th line starting with `prefix` once it is printed; rejects if it dies first. */
+  nth(prefix: string, count: number): Promise<string>
   /** The JSON line the worker prints last, once it exits with 0. */
   readonly report: Promise<Report>
   /** How it ended. */
@@ -28,11 +30,12 @@ export async function startWorker<Report>(
   track(child)
   let stdout = ''
   let stderr = ''
-  const waiting: { prefix: string; resolve: (line: string) => void }[] = []
+  const waiting: { prefix: string; count: number; resolve: (line: string) => void }[] = []
   const check = () => {
-    const lines = stdout.split('\n')
+    // Whole lines only: the last piece may still be arriving.
+    const lines = stdout.split('\n').slice(0, -1)
     for (const wait of [...waiting]) {
-      const found = lines.find((line) => line.startsWith(wait.prefix))
+      const found = lines.filter((line) => line.startsWith(wait.prefix))[wait.count - 1]
       if (found === undefined) continue
       waiting.splice(waiting.indexOf(wait), 1)
       wait.resolve(found)
@@ -65,10 +68,11 @@ export async function startWorker<Report>(
   report.catch(() => {})
   const worker: Worker<Report> = {
     child,
-    printed: (prefix) =>
+    printed: (prefix) => worker.nth(prefix, 1),
+    nth: (prefix, count) =>
       Promise.race([
         new Promise<string>((resolve) => {
-          waiting.push({ prefix, resolve })
+          waiting.push({ prefix, count, resolve })
           check()
         }),
         died,
