@@ -29,7 +29,10 @@ type Held = {
   counted: boolean
 }
 
-/** What folded entries of one host, network and asset add up to; `live` entries of it are still kept whole. */
+/**
+ * One host, network and asset: what its folded entries add up to (`spent`, `unknown`), and the
+ * running sums of its `live` entries by state (`held`), so the report never walks entries.
+ */
 type Group = {
   readonly key: string
   readonly host: string
@@ -39,7 +42,12 @@ type Group = {
   unknown: bigint
   folded: number
   live: number
+  readonly held: { spent: bigint; reserved: bigint; unknown: bigint }
 }
+
+// The report's column an entry's amount is in; a released one counts nowhere.
+const column = (state: EntryState) =>
+  state === 'committed' ? 'spent' : state === 'reserved' ? 'reserved' : state === 'released' ? undefined : 'unknown'
 
 type Live = {
   readonly id: string
@@ -141,10 +149,25 @@ export function createLedgerState(): LedgerState {
     const key = JSON.stringify([host, network, asset])
     let group = groups.get(key)
     if (!group) {
-      group = { key, host, network, asset, spent: 0n, unknown: 0n, folded: 0, live: 0 }
+      group = {
+        key,
+        host,
+        network,
+        asset,
+        spent: 0n,
+        unknown: 0n,
+        folded: 0,
+        live: 0,
+        held: { spent: 0n, reserved: 0n, unknown: 0n },
+      }
       groups.set(key, group)
     }
     return group
+  }
+  // Moves the entry's amount in or out of its group's live sums, around a change of state or amount.
+  const hold = (entry: Live, sign: 1n | -1n) => {
+    const where = column(entry.state)
+    if (where) entry.group.held[where] += sign * entry.spend.amount
   }
   const uncount = (held: Held) => {
     if (held.counted) held.budget.used -= held.amount
@@ -156,6 +179,7 @@ export function createLedgerState(): LedgerState {
   const drop = (entry: Live) => {
     entries.delete(entry.id)
     unlease(entry)
+    hold(entry, -1n)
     const { group, spend } = entry
     group.live--
     if (entry.state === 'released') for (const held of entry.held) uncount(held)
@@ -207,7 +231,9 @@ export function createLedgerState(): LedgerState {
   const setState = (id: string, state: EntryState, keepPending: boolean) => {
     const entry = entries.get(id)
     if (!entry) return
+    hold(entry, -1n)
     entry.state = state
+    hold(entry, 1n)
     if (!keepPending) entry.pending = undefined
     // Whatever the new state, nobody holds it any more: a final state needs no holder, and an
     // unknown payment is free for any resumer to claim.
@@ -245,12 +271,14 @@ export function createLedgerState(): LedgerState {
     const previous = entries.get(base.id)
     // The same id again replaces the first reservation, as storing it under that id always did.
     if (previous) {
+      hold(previous, -1n)
       previous.state = 'released'
       drop(previous)
     }
     const group = groupFor(base.spend)
     group.live++
     const entry: Live = { ...base, held: [], group, windowsLeft: 0 }
+    hold(entry, 1n)
     // One budget charged twice by one reservation is charged once, with the last amount.
     const byKey = new Map(charges.map((charge) => [charge.key, charge]))
     for (const charge of byKey.values()) {
@@ -311,6 +339,7 @@ export function createLedgerState(): LedgerState {
           if (held.counted) held.budget.used += charge.amount - held.amount
           held.amount = charge.amount
         }
+        hold(entry, -1n)
         const group = groupFor(settled.spend)
         if (group !== entry.group) {
           // Another host or asset (it never is, in practice): the entry moves to that group.
@@ -320,6 +349,7 @@ export function createLedgerState(): LedgerState {
           Object.assign(entry, { group })
         }
         entry.spend = settled.spend
+        hold(entry, 1n)
       }
       setState(id, 'committed', false)
     },
@@ -355,31 +385,22 @@ export function createLedgerState(): LedgerState {
       return [...entries.values()].flatMap((entry) => (entry.pending ? [entry.pending] : []))
     },
     report(rules, now) {
-      const totals = new Map(
-        [...groups.values()].map((group) => [
-          group,
-          {
-            host: group.host,
-            network: group.network,
-            asset: group.asset,
-            spent: group.spent,
-            reserved: 0n,
-            unknown: group.unknown,
-          },
-        ]),
-      )
-      for (const { group, state, spend } of entries.values()) {
-        const total = totals.get(group) as { spent: bigint; reserved: bigint; unknown: bigint }
-        // Unknown and refused payments may have settled: reported apart from what surely was spent.
-        total[state === 'committed' ? 'spent' : state === 'reserved' ? 'reserved' : 'unknown'] += spend.amount
-      }
+      // Unknown and refused payments may have settled: reported apart from what surely was spent.
+      const totals = [...groups.values()].map((group) => ({
+        host: group.host,
+        network: group.network,
+        asset: group.asset,
+        spent: group.spent + group.held.spent,
+        reserved: group.held.reserved,
+        unknown: group.unknown + group.held.unknown,
+      }))
       // Per-host budgets are charged under `key@host`: report each of those too.
       const reported = rules.flatMap((rule) =>
         (rule.perHost ? [...budgets.keys()].filter((key) => key.startsWith(`${rule.key}@`)) : [rule.key]).map(
           (key) => ({ key, used: usedAt(key, rule.windowMs, now), limit: rule.limit, windowMs: rule.windowMs }),
         ),
       )
-      return { budgets: reported, totals: [...totals.values()] }
+      return { budgets: reported, totals }
     },
     liveEntries() {
       return [...entries.values()]
