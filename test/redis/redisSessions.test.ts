@@ -24,6 +24,7 @@ afterAll(async () => {
 
 sessionContract({
   name: 'redisSessions',
+  locks: 'ttl',
   shared: true,
   create: async () => {
     const prefix = newPrefix()
