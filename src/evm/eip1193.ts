@@ -1,5 +1,4 @@
-import { createClient, custom, type EIP1193RequestFn, type JsonRpcAccount } from 'viem'
-import { signTypedData } from 'viem/actions'
+import { getTypesForEIP712Domain, type JsonRpcAccount, serializeTypedData, validateTypedData } from 'viem'
 import { PayfetchError } from '../errors/PayfetchError.js'
 import type { EvmWalletClient } from './account.js'
 
@@ -25,9 +24,9 @@ const addressPattern = /^0x[0-9a-fA-F]{40}$/
  * since wallets refuse typed data for another chain; build it again after `chainChanged` or
  * `accountsChanged`.
  *
- * It builds on viem's `createClient` and `signTypedData` action (about 5 KiB gzip on top of
- * `payfetch` and `evm`) rather than `createWalletClient`, which brings every wallet action (about
- * 60 KiB). A page that already has a viem `WalletClient` (wagmi's `useWalletClient`) passes that to
+ * It asks the provider for `eth_signTypedData_v4` itself, with viem's typed-data checks, rather
+ * than through `createWalletClient`, which brings every wallet action (about 60 KiB gzip). A page
+ * that already has a viem `WalletClient` (wagmi's `useWalletClient`) passes that to
  * `evm({ account })` instead.
  *
  * @example
@@ -74,13 +73,26 @@ export async function eip1193(provider: Eip1193Provider, options: Eip1193Options
       details: { chainId: reported, expected: options.chainId },
     })
   const account: JsonRpcAccount = { address: address as `0x${string}`, type: 'json-rpc' }
-  const client = createClient({
-    account,
-    transport: custom({ request: provider.request.bind(provider) as EIP1193RequestFn }),
-  })
   return {
     account,
     chain: { id: chainId },
-    signTypedData: (parameters) => signTypedData(client, parameters),
+    async signTypedData(parameters) {
+      const { domain, message, primaryType } = parameters
+      const typedData = {
+        domain,
+        message,
+        primaryType,
+        types: { EIP712Domain: getTypesForEIP712Domain({ domain }), ...parameters.types },
+      } as Parameters<typeof serializeTypedData>[0]
+      // The checks viem's wallet action makes (addresses, integer and byte ranges) before the wallet sees it.
+      validateTypedData(typedData)
+      const signature = await provider.request({
+        method: 'eth_signTypedData_v4',
+        params: [address, serializeTypedData(typedData)],
+      })
+      if (typeof signature !== 'string' || !/^0x[0-9a-fA-F]+$/.test(signature))
+        throw new TypeError('The wallet returned no signature.')
+      return signature as `0x${string}`
+    },
   }
 }
