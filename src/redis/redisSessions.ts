@@ -40,7 +40,10 @@ export function redisSessions(options: RedisSessionsOptions): SessionStore {
   return {
     async get(key) {
       const raw = await redis.get(prefix + key)
-      return raw === null ? undefined : (JSON.parse(raw) as SessionToken)
+      if (raw === null) return undefined
+      const credential = JSON.parse(raw) as SessionToken
+      // Redis's TTL runs on its clock: checked on ours too, as the other stores do.
+      return credential.expiresAt !== undefined && credential.expiresAt <= Date.now() ? undefined : credential
     },
     async set(key, credential) {
       // PX takes whole milliseconds; rounding down never keeps a credential past its expiresAt.

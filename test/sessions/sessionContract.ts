@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
 import type { SessionStore, SessionToken } from '../../src/sessions/SessionStore.js'
 
 /** How the contract reaches one session store; `reopen` opens the same store again (restart, other process). */
@@ -61,10 +61,18 @@ export function sessionContract(harness: SessionHarness): void {
 
     test('behavior: a credential is returned until its expiresAt and never after', async () => {
       const store = await fresh()
-      await store.set(origin, credential('short', Date.now() + 300))
-      expect(await store.get(origin)).toEqual(expect.objectContaining({ headers: credential('short').headers }))
-      await sleep(450)
-      expect(await store.get(origin)).toBeUndefined()
+      const now = Date.now()
+      // The store's clock is moved by hand: a slow store under load cannot race a real deadline.
+      vi.useFakeTimers({ toFake: ['Date'], now })
+      try {
+        await store.set(origin, credential('short', now + 60_000))
+        vi.setSystemTime(now + 59_999)
+        expect(await store.get(origin)).toEqual(expect.objectContaining({ headers: credential('short').headers }))
+        vi.setSystemTime(now + 60_000)
+        expect(await store.get(origin)).toBeUndefined()
+      } finally {
+        vi.useRealTimers()
+      }
     })
 
     test('policy: setting an already expired credential replaces the old one: neither is returned', async () => {
