@@ -362,7 +362,7 @@ describe('payfetch/browser in Chromium', () => {
       store.set('https://short.example.com', {
         protocol: 'l402',
         headers: { authorization: 'L402 short:pre' },
-        expiresAt: Date.now() + 300,
+        expiresAt: Date.now() + 60_000,
       })
       return [
         await store.get('https://api.example.com'),
@@ -376,8 +376,10 @@ describe('payfetch/browser in Chromium', () => {
       JSON.stringify({ protocol: 'l402', headers: { authorization: 'L402 mac:pre' } }),
     ])
     await reload(page)
-    await page.waitForTimeout(400)
     const after = await page.evaluate(async () => {
+      // The page's clock moves a minute on, by hand: no real deadline to race.
+      const now = Date.now
+      Date.now = () => now() + 60_000
       const store = window.payfetch.storageSessions()
       const result = [await store.get('https://api.example.com'), await store.get('https://short.example.com')]
       await store.delete('https://api.example.com')
