@@ -15,6 +15,7 @@ export { createPayingFetch, type PayingFetch, type PayingFetchOptions } from './
 export type { PayfetchEvent } from './fetch/events.js'
 export type { Quote, QuotedOffer } from './fetch/quote.js'
 export type {
+  ClaimResult,
   EntryState,
   Ledger,
   PendingPayment,
@@ -24,7 +25,7 @@ export type {
   Spend,
   SpendReport,
 } from './ledger/Ledger.js'
-export { memoryLedger } from './ledger/memoryLedger.js'
+export { type MemoryLedgerOptions, memoryLedger } from './ledger/memoryLedger.js'
 export type { Bolt11Proof, Bolt11Request } from './methods/Bolt11.js'
 export type { Eip3009Proof, Eip3009Request } from './methods/Eip3009.js'
 export type { MethodKind, MethodProof, PaymentMethod, PaymentMethods } from './methods/PaymentMethod.js'
@@ -45,6 +46,6 @@ export { x402With } from './protocols/x402/index.js'
 export { networkFromV1 } from './protocols/x402/networks.js'
 export { readSettlement, type Settlement } from './protocols/x402/settlement.js'
 export { getReceipt, type Receipt } from './receipts/Receipt.js'
-export { memorySessions, type SessionStore, type SessionToken } from './sessions/SessionStore.js'
+export { memorySessions, type SessionLock, type SessionStore, type SessionToken } from './sessions/SessionStore.js'
 export type { MethodPayer, MethodPayers, PayContext, Signer, SignerReport } from './signers/Signer.js'
 export { decodeBase64Json, encodeBase64Json } from './utils/base64.js'

@@ -1,7 +1,8 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
 import { type EntryJson, entryFromJson, entryToJson } from '../ledger/entryJson.js'
-import type { EntryState, Ledger } from '../ledger/Ledger.js'
+import type { ClaimResult, EntryState, Ledger } from '../ledger/Ledger.js'
 import { checkCharges, type LedgerEntry, reportOf } from '../ledger/ledgerEntries.js'
+import { leaseOption, notHeld } from '../ledger/ledgerState.js'
 
 export type StorageLedgerOptions = {
   /** The IndexedDB database name. Default `payfetch`. */
@@ -10,6 +11,18 @@ export type StorageLedgerOptions = {
   store?: string | undefined
   /** The IndexedDB factory. Default: `globalThis.indexedDB`. */
   indexedDB?: IDBFactory | undefined
+  /**
+   * How long a reservation's lease lasts, in ms (default 300 000: five minutes). A tab closed or
+   * crashed before its proof left holds the reservation's room that long; a live one renews it.
+   *
+   * @example
+   * ```ts
+   * const ledger = storageLedger({ leaseMs: 60_000 })
+   * ```
+   */
+  leaseMs?: number | undefined
+  /** The clock of leases and of `report`'s windows, in Unix ms. Default `Date.now`; for tests. */
+  now?: (() => number) | undefined
 }
 
 /** Released entries count for nothing; those older than this are deleted by `reserve`. */
@@ -27,6 +40,9 @@ const pruneAfterMs = 86_400_000
  * without a window and the report's totals) are kept. Fails closed with `INVALID_OPTIONS` where
  * there is no IndexedDB (Node, server-side rendering), rather than forgetting every spend.
  *
+ * A tab is a process here: its reservations are leased to it (see `leaseMs`), so a tab closed
+ * while its `approve` prompt was open frees its room one lease later.
+ *
  * @example
  * ```ts
  * import { createPayingFetch } from 'payfetch'
@@ -38,6 +54,8 @@ const pruneAfterMs = 86_400_000
 export function storageLedger(options: StorageLedgerOptions = {}): Ledger {
   const name = options.name ?? 'payfetch'
   const storeName = options.store ?? 'ledger'
+  const leaseMs = leaseOption(options.leaseMs)
+  const now = options.now ?? Date.now
   // Opened on first use, not here: building the ledger where there is no IndexedDB (SSR) is harmless.
   let connection: Promise<IDBDatabase> | undefined
   const database = (): Promise<IDBDatabase> => {
@@ -104,21 +122,28 @@ export function storageLedger(options: StorageLedgerOptions = {}): Ledger {
     })
   }
 
-  const update = (id: string, change: (entry: LedgerEntry) => void) =>
+  // Changes one record in one transaction; `change` returns what the caller gets.
+  const update = <T>(id: string, change: (entry: LedgerEntry | undefined) => { write: boolean; result: T }) =>
     transact(
       'readwrite',
       (store) => store.get(id) as IDBRequest<EntryJson | undefined>,
       (json, store) => {
-        if (!json) return
-        const entry = entryFromJson(json)
-        change(entry)
-        store.put(entryToJson(entry))
+        const entry = json && entryFromJson(json)
+        const { write, result } = change(entry)
+        if (write && entry) store.put(entryToJson(entry))
+        return result
       },
     )
+  const live = (entry: LedgerEntry | undefined): entry is LedgerEntry =>
+    entry?.state === 'reserved' || entry?.state === 'unknown'
   const setState = (id: string, state: EntryState) =>
     update(id, (entry) => {
-      entry.state = state
-      if (state !== 'unknown') entry.pending = undefined
+      if (entry) {
+        entry.state = state
+        entry.lease = undefined
+        if (state !== 'unknown') entry.pending = undefined
+      }
+      return { write: true, result: undefined }
     })
   const readAll = <T>(then: (entries: LedgerEntry[]) => T) =>
     transact(
@@ -131,6 +156,7 @@ export function storageLedger(options: StorageLedgerOptions = {}): Ledger {
   // (getAll), but writes just its own, and commit/release/markUnknown touch one record instead of
   // rewriting the whole ledger; pruning is a delete per entry.
   return {
+    leaseMs,
     reserve: (reservation) =>
       transact(
         'readwrite',
@@ -138,29 +164,73 @@ export function storageLedger(options: StorageLedgerOptions = {}): Ledger {
         (list, store) => {
           // Budgets without a window and the report count every entry: only released ones can go.
           // Pruned here, where the store grows, so report stays a readonly transaction.
-          const cutoff = Date.now() - pruneAfterMs
+          const time = now()
+          const cutoff = time - pruneAfterMs
           const entries: LedgerEntry[] = []
           for (const json of list) {
-            if (json.state === 'released' && json.time < cutoff) store.delete(json.id)
-            else entries.push(entryFromJson(json))
+            if (json.state === 'released' && json.time < cutoff) {
+              store.delete(json.id)
+              continue
+            }
+            const entry = entryFromJson(json)
+            // A reservation its tab stopped renewing before a proof left: released.
+            if (entry.state === 'reserved' && !entry.pending && entry.lease && entry.lease.until <= time) {
+              entry.state = 'released'
+              entry.lease = undefined
+              store.put(entryToJson(entry))
+            }
+            entries.push(entry)
           }
           const result = checkCharges(entries, reservation)
-          if (result.ok) store.put(entryToJson({ ...reservation, state: 'reserved' }))
+          const { owner } = reservation
+          if (result.ok)
+            store.put(
+              entryToJson({
+                ...reservation,
+                state: 'reserved',
+                lease: owner === undefined ? undefined : { owner, until: time + leaseMs },
+              }),
+            )
           return result
         },
       ),
+    claim: (id, owner) =>
+      update(id, (entry): { write: boolean; result: ClaimResult } => {
+        const time = now()
+        if (!live(entry)) return { write: false, result: { ok: false, reason: 'gone' } }
+        const held = entry.lease
+        if (held?.owner !== owner) {
+          if (!entry.pending) return { write: false, result: { ok: false, reason: 'gone' } }
+          if (held && held.until > time)
+            return { write: false, result: { ok: false, reason: 'held', until: held.until } }
+        }
+        entry.lease = { owner, until: time + leaseMs }
+        return { write: true, result: { ok: true, until: time + leaseMs } }
+      }),
     commit: (id, settled) =>
       update(id, (entry) => {
-        if (settled) Object.assign(entry, { spend: settled.spend, charges: settled.charges })
-        entry.state = 'committed'
-        entry.pending = undefined
+        if (entry) {
+          if (settled) Object.assign(entry, { spend: settled.spend, charges: settled.charges })
+          entry.state = 'committed'
+          entry.pending = undefined
+          entry.lease = undefined
+        }
+        return { write: true, result: undefined }
       }),
     release: (id) => setState(id, 'released'),
     markUnknown: (id) => setState(id, 'unknown'),
     markRefused: (id) => setState(id, 'refused'),
-    savePending: (pending) => update(pending.id, (entry) => (entry.pending = pending)),
+    savePending: async (pending, owner) => {
+      const saved = await update(pending.id, (entry) => {
+        if (!live(entry)) return { write: false, result: false }
+        entry.pending = pending
+        if (owner !== undefined) entry.lease = { owner, until: now() + leaseMs }
+        return { write: true, result: true }
+      })
+      if (!saved) throw notHeld(pending.id)
+    },
     pending: () => readAll((entries) => entries.flatMap((entry) => (entry.pending ? [entry.pending] : []))),
-    report: (rules = []) => readAll((entries) => reportOf(entries, rules, Date.now())),
+    report: (rules = []) => readAll((entries) => reportOf(entries, rules, now())),
   }
 }
 

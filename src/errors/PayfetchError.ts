@@ -32,6 +32,12 @@ export type ErrorCode =
   | 'PAYMENT_REJECTED'
   /** The proof was sent but no answer came back: the payment may or may not have settled. */
   | 'PAYMENT_OUTCOME_UNKNOWN'
+  /**
+   * Another call or process holds this payment now: it is resending this pending payment (a
+   * claim, until `details.until`), or paying this origin for a token all may reuse. Nothing was
+   * paid by this call; try again later, never pay around it.
+   */
+  | 'PAYMENT_IN_PROGRESS'
   /** The request body is larger than `maxBodyBytes` and cannot be replayed. Nothing was paid. */
   | 'REQUEST_TOO_LARGE'
   /** A redirect could not be followed safely (too many hops, or not allowed by `redirect`). */

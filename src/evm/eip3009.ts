@@ -1,4 +1,4 @@
-import { getAddress, type Hex, keccak256, stringToHex } from 'viem'
+import { bytesToHex, getAddress, type Hex, keccak256, stringToHex } from 'viem'
 import type { Eip3009Proof, Eip3009Request } from '../methods/Eip3009.js'
 import type { TypedDataSigner } from './account.js'
 
@@ -54,6 +54,5 @@ export async function signTransferWithAuthorization(
 }
 
 function randomNonce(): Hex {
-  const bytes = crypto.getRandomValues(new Uint8Array(32))
-  return `0x${Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('')}`
+  return bytesToHex(crypto.getRandomValues(new Uint8Array(32)))
 }

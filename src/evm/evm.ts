@@ -1,4 +1,3 @@
-import type { PublicClient } from 'viem'
 import { PayfetchError } from '../errors/PayfetchError.js'
 import type { Eip3009Request } from '../methods/Eip3009.js'
 import type { Permit2Request } from '../methods/Permit2.js'
@@ -7,7 +6,7 @@ import type { Signer } from '../signers/Signer.js'
 import { type EvmAccount, type EvmWalletClient, toTypedDataSigner } from './account.js'
 import { signTransferWithAuthorization } from './eip3009.js'
 import { signPermitWitnessTransfer } from './permit2.js'
-import { ensurePermit2Allowance, type Permit2Approval } from './permit2Allowance.js'
+import { type EvmChainReader, ensurePermit2Allowance, type Permit2Approval } from './permit2Allowance.js'
 import { type EvmToken, findTokenDomain, knownTokens } from './tokenDomains.js'
 import { x402Permit2 } from './x402Permit2.js'
 
@@ -26,7 +25,7 @@ export type EvmOptions = {
    * allowance before signing, and what a server-sponsored approval needs (an EIP-2612 nonce, fees).
    * Without it, Permit2 offers are refused (EIP-3009 offers need no chain reads).
    */
-  publicClient?: PublicClient | undefined
+  publicClient?: EvmChainReader | undefined
   /**
    * Opt-in: when Permit2 has no allowance and the server sponsors no approval, send the payer's own
    * `approve(Permit2, allowance)` from this wallet (the payer pays its gas), reported as an

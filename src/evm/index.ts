@@ -5,7 +5,8 @@
  * @module
  */
 export type { EvmAccount, EvmWalletClient } from './account.js'
+export { type Eip1193Options, type Eip1193Provider, eip1193 } from './eip1193.js'
 export { type EvmOptions, evm } from './evm.js'
 export { permit2Address, permit2Proxies } from './permit2.js'
-export type { Permit2AllowanceOptions, Permit2Approval } from './permit2Allowance.js'
+export type { EvmChainReader, Permit2AllowanceOptions, Permit2Approval } from './permit2Allowance.js'
 export type { EvmToken } from './tokenDomains.js'

@@ -1,14 +1,25 @@
-import { type Address, getAddress, type Hex, type PublicClient, type WalletClient } from 'viem'
+import { type Address, getAddress, type Hex, type WalletClient } from 'viem'
 import { PayfetchError } from '../errors/PayfetchError.js'
 import type { Permit2Proof, Permit2Request } from '../methods/Permit2.js'
 import type { PayContext } from '../signers/Signer.js'
 import type { TypedDataSigner } from './account.js'
 import { permit2Address } from './permit2.js'
 
+/**
+ * The chain reads Permit2 payments need: what a viem `PublicClient` has, for any chain (typed by
+ * shape, since a client bound to a chain with its own formatters is not a plain `PublicClient`).
+ */
+export type EvmChainReader = {
+  readContract(parameters: never): Promise<unknown>
+  estimateFeesPerGas(): Promise<{ maxFeePerGas?: bigint | undefined; maxPriorityFeePerGas?: bigint | undefined }>
+  getTransactionCount(parameters: { address: Address; blockTag: 'pending' }): Promise<number>
+  waitForTransactionReceipt(parameters: { hash: Hex }): Promise<{ status: 'success' | 'reverted' }>
+}
+
 /** How `evm()` may make sure Permit2 can move the payer's token before it signs a Permit2 payment. */
 export type Permit2AllowanceOptions = {
   /** Reads allowances, EIP-2612 nonces and fees. */
-  readonly publicClient?: PublicClient | undefined
+  readonly publicClient?: EvmChainReader | undefined
   /** Sends the payer's own `approve(Permit2, allowance)` when nothing else grants it. */
   readonly approvePermit2?: Permit2Approval | undefined
 }
@@ -163,7 +174,7 @@ async function approve(
   { wallet, allowance = maxUint256 }: Permit2Approval,
   token: Address,
   chainId: number,
-  publicClient: PublicClient,
+  publicClient: EvmChainReader,
   context: PayContext,
 ): Promise<void> {
   const account = wallet.account

@@ -165,7 +165,11 @@ const sign = (value: bigint) => (value > 0n ? 1 : value < 0n ? -1 : 0)
 export async function judgeChallenge(
   context: PayingContext,
   response: Response402,
-  request: { readonly url: string; readonly body: Uint8Array<ArrayBuffer> | undefined; readonly signal: AbortSignal },
+  request: {
+    readonly url: string
+    readonly body: Uint8Array<ArrayBuffer> | undefined
+    readonly signal: AbortSignal | undefined
+  },
   bounds: CallBounds,
 ): Promise<Candidate[]> {
   const hostRefusal = context.policy.checkHost(new URL(request.url))

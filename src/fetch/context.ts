@@ -27,7 +27,7 @@ export type PayingContext = {
   readonly readTimeoutMs: number
   /** Headers that tell a server what this fetch can pay (`Accept-Payment`), for a request to `url`. */
   announce(url: string): Readonly<Record<string, string>> | undefined
-  /** Origins being paid right now: calls that need the same session token wait for that payment. */
+  /** Origins being paid right now in this process: calls that need the same token wait for that payment. */
   readonly flights: Map<string, Promise<SessionToken | undefined>>
   emit(event: PayfetchEvent): void
 }

@@ -17,7 +17,6 @@ import type { Protocol, Response402 } from '../protocols/Protocol.js'
 import { attachReceipt } from '../receipts/Receipt.js'
 import { memorySessions, type SessionStore, type SessionToken } from '../sessions/SessionStore.js'
 import type { Signer } from '../signers/Signer.js'
-import { bounded } from '../utils/bounded.js'
 import type { Approve, PolicyWebhook } from './approval.js'
 import { judgeChallenge, type Payable, pickOffer } from './chooseOffer.js'
 import { fail, originOf, type PayingContext, refuse } from './context.js'
@@ -28,6 +27,7 @@ import { type Quote, quote } from './quote.js'
 import { read402 } from './read402.js'
 import { captureRequest, type ReplayableRequest } from './replayableRequest.js'
 import { sendFollowingRedirects } from './sendFollowingRedirects.js'
+import { type Flight, joinFlight } from './sharedFlight.js'
 import { storeFailed } from './storeFailed.js'
 import { withoutProof } from './withoutProof.js'
 
@@ -172,7 +172,7 @@ async function payingFetch(
 ): Promise<Response> {
   const request = await captureRequest(input, init, context.maxBodyBytes)
   const callerKey = request.headers.get('idempotency-key')
-  const idempotencyKey = callerKey ?? newPaymentKey()
+  let idempotencyKey = callerKey ?? undefined
   let token = await sessionFor(context, request.url)
   let tokenOrigin = originOf(request.url)
   let response = await send(context, request, request.url, token)
@@ -202,18 +202,29 @@ async function payingFetch(
         : undefined
     if (pending) return resumePayment(context, pending)
     const candidate = await choose(context, answer, request, url, bounds, paid)
+    let flight: Flight | undefined
     if (candidate.protocol.sessionToken && !sharedTried) {
-      // Another call may be paying this origin now, or may have just stored what it paid for.
+      // Another call (here or in another process) may be paying this origin now, or may have just
+      // stored what it paid for: wait for it and reuse its token, or be the one that pays.
       sharedTried = true
-      const flight = context.flights.get(originOf(url))
-      token = await (flight ? bounded(flight, { signal: request.signal }) : sessionFor(context, url))
-      tokenOrigin = originOf(url)
-      if (token) {
+      const joined = await joinFlight(context, url, request.signal, () => sessionFor(context, url))
+      if ('token' in joined) {
+        token = joined.token
+        tokenOrigin = originOf(url)
         response = await send(context, request, url, token)
         continue
       }
+      flight = joined.flight
     }
-    paid = await payOffer(context, request, url, candidate, idempotencyKey)
+    // Every payment of one call carries one key, made when the first is.
+    idempotencyKey ??= newPaymentKey()
+    let attempt: Paid | undefined
+    try {
+      attempt = await payOffer(context, request, url, candidate, idempotencyKey)
+    } finally {
+      await flight?.land(attempt?.token)
+    }
+    paid = attempt
     payments++
     // The call's limits hold for all its payments, not each one.
     bounds = remainingBounds(bounds, {
@@ -308,7 +319,7 @@ async function send(
   if (!token) {
     // The caller's own Accept-Payment wins.
     const announced = request.headers.has('accept-payment') ? undefined : context.announce(url)
-    return context.fetch(request.build(announced ? { url, headers: { ...announced } } : { url }))
+    return context.fetch(...request.build(announced ? { url, headers: { ...announced } } : { url }))
   }
   const hops = await sendFollowingRedirects(
     context.fetch,

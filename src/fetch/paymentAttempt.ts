@@ -12,6 +12,7 @@ import { requireApproval } from './approval.js'
 import type { Payable } from './chooseOffer.js'
 import { fail, originOf, type PayingContext, refuse } from './context.js'
 import { invalidProofHeader } from './invalidProofHeader.js'
+import { keepLease } from './keepLease.js'
 import { neverSent } from './neverSent.js'
 import { read402 } from './read402.js'
 import { captureRequest, type ReplayableRequest } from './replayableRequest.js'
@@ -26,6 +27,12 @@ import { withoutProof } from './withoutProof.js'
  * committed (the answer shows it went through) / refused (402 again: still counted, the server
  * holds a proof it could settle) / unknown (no answer: counted, resumable) / released (provably
  * nothing paid: denied, failed before anything left).
+ *
+ * Each attempt owns its reservation under a lease it renews while it works (`keepLease`), so a
+ * process that dies before its proof left frees the room one lease later, and one that lives keeps
+ * it however long `approve` or the wallet takes. A wallet that pays on signing (Lightning) is
+ * marked unknown before it is asked: from then on only the money's outcome can free the room. A
+ * resumer claims a pending payment before sending it again, so one process at a time sends it.
  *
  * The paying loop starts attempts with {@link payOffer}; `resume` continues a pending one with
  * {@link resumePayment}. Nothing else in payfetch writes to the ledger.
@@ -43,11 +50,13 @@ export type Paid = {
   readonly refused: boolean
   /** The receipt, when the payment settled and the server did not refuse it. */
   readonly receipt?: Receipt | undefined
+  /** The reusable token the payment bought (L402), already stored in the sessions. */
+  readonly token?: SessionToken | undefined
 }
 
 /**
- * Pays one offer and replays the request with the proof. A payment whose token can be reused
- * (L402) is a flight other calls to the origin wait for instead of paying again.
+ * Pays one offer and replays the request with the proof. A token it buys (L402) is stored for the
+ * origin and returned, for the calls waiting on this payment (`sharedFlight.ts`).
  */
 export async function payOffer(
   context: PayingContext,
@@ -58,19 +67,14 @@ export async function payOffer(
 ): Promise<Paid> {
   const { offer, protocol, signer } = candidate
   const origin = originOf(url)
-  let landFlight: ((token: SessionToken | undefined) => void) | undefined
-  if (protocol.sessionToken && !context.flights.has(origin))
-    context.flights.set(
-      origin,
-      new Promise<SessionToken | undefined>((resolve) => {
-        landFlight = resolve
-      }),
-    )
   let token: SessionToken | undefined
+  const owner = newPaymentKey()
+  let stopLease = () => {}
   try {
     // Reserve first: nobody is asked to approve a payment the budget would refuse, and an approved
-    // payment keeps its room while the human thinks.
-    const id = await reserve(context, candidate, url)
+    // payment keeps its room while the human thinks (its lease renewed meanwhile).
+    const id = await reserve(context, candidate, url, owner)
+    stopLease = keepLease(context.ledger, id, owner)
     await requireApproval(
       {
         url,
@@ -90,9 +94,9 @@ export async function payOffer(
       throw refuse(context, url, error)
     })
     // Time passed while approving: an offer that expired meanwhile, or a call aborted, is not paid.
-    if (request.signal.aborted) {
+    if (request.signal?.aborted) {
       await release(context, id)
-      throw request.signal.reason
+      throw request.signal?.reason
     }
     if (offer.expiresAt !== undefined && offer.expiresAt <= Date.now()) {
       await release(context, id)
@@ -105,8 +109,14 @@ export async function payOffer(
       )
     }
     context.emit({ type: 'offer.chosen', url, offer, signer: signer.name })
-    const proof = await sign(context, candidate, url, request.signal, id)
     const paidOnSigning = paysOnSigning(offer.method)
+    // Money may move inside the wallet call: no lease may release this reservation from now on.
+    if (paidOnSigning)
+      await context.ledger.markUnknown(id).catch(async (error: unknown) => {
+        await release(context, id)
+        throw refuse(context, url, storeFailed('ledger', 'markUnknown', false, url, error))
+      })
+    const proof = await sign(context, candidate, url, request.signal, id)
     const pending: PendingPayment = {
       id,
       idempotencyKey,
@@ -137,7 +147,7 @@ export async function payOffer(
         fee: BigInt(pending.fee),
       })
     try {
-      await context.ledger.savePending(pending)
+      await context.ledger.savePending(pending, owner)
     } catch (error) {
       // Not kept, not sent: a proof nobody could resume never leaves. Money a wallet already paid
       // is worth the answer, so that proof still goes.
@@ -147,7 +157,7 @@ export async function payOffer(
       }
       context.emit({ type: 'store.failed', url, error: storeFailed('ledger', 'savePending', true, url, error) })
     }
-    if (!request.signal.aborted) context.emit({ type: 'payment.sent', url, offer, idempotencyKey })
+    if (!request.signal?.aborted) context.emit({ type: 'payment.sent', url, offer, idempotencyKey })
     const hops = await replay(context, request, pending)
     const { settled, refused } = await settle(context, protocol, pending, hops)
     let receipt: Receipt | undefined
@@ -162,12 +172,9 @@ export async function payOffer(
           context.emit({ type: 'store.failed', url, error: storeFailed('sessions', 'set', true, url, error) })
         }
     }
-    return { candidate, proof, pending, hops, settled, refused, receipt }
+    return { candidate, proof, pending, hops, settled, refused, receipt, token }
   } finally {
-    if (landFlight) {
-      context.flights.delete(origin)
-      landFlight(token)
-    }
+    stopLease()
   }
 }
 
@@ -175,8 +182,12 @@ export async function payOffer(
  * Sends a pending payment's exact request and proof again, without signing: after a lost answer,
  * or in a new process that finds it in a durable ledger.
  *
- * @throws {PayfetchError} `INVALID_OPTIONS` when it is not pending any more; `PAYMENT_REJECTED`
- * when the server refuses it; `PAYMENT_OUTCOME_UNKNOWN` when the answer is lost again.
+ * It first claims the payment in the ledger (a lease it renews until the answer): a payment another
+ * call or process is sending now is not sent a second time alongside.
+ *
+ * @throws {PayfetchError} `INVALID_OPTIONS` when it is not pending any more; `PAYMENT_IN_PROGRESS`
+ * when another call or process holds it (until `details.until`); `PAYMENT_REJECTED` when the
+ * server refuses it; `PAYMENT_OUTCOME_UNKNOWN` when the answer is lost again.
  */
 export async function resumePayment(context: PayingContext, pending: PendingPayment): Promise<Response> {
   const protocol = context.protocols.find((candidate) => candidate.name === pending.protocol)
@@ -185,22 +196,52 @@ export async function resumePayment(context: PayingContext, pending: PendingPaym
       'INVALID_OPTIONS',
       `Pending payment ${pending.id} uses protocol ${pending.protocol}, which this fetch does not speak.`,
     )
-  // Only a payment still pending may go out again: a settled or refused one must not be resent.
-  if (!(await context.ledger.pending()).some((entry) => entry.id === pending.id))
-    throw new PayfetchError(
-      'INVALID_OPTIONS',
-      `Payment ${pending.id} is not pending any more; it was settled or refused.`,
-      {
-        details: { pendingId: pending.id },
-      },
+  // Only a payment still pending may go out again, and by one sender at a time.
+  const owner = newPaymentKey()
+  await claim(context, pending, owner)
+  const stopLease = keepLease(context.ledger, pending.id, owner)
+  try {
+    return await resend(context, protocol, pending)
+  } finally {
+    stopLease()
+  }
+}
+
+async function claim(context: PayingContext, pending: PendingPayment, owner: string): Promise<void> {
+  let claimed: Awaited<ReturnType<PayingContext['ledger']['claim']>>
+  try {
+    claimed = await context.ledger.claim(pending.id, owner)
+  } catch (error) {
+    throw refuse(context, pending.url, storeFailed('ledger', 'claim', false, pending.url, error))
+  }
+  if (claimed.ok) return
+  if (claimed.reason === 'held')
+    throw refuse(
+      context,
+      pending.url,
+      new PayfetchError(
+        'PAYMENT_IN_PROGRESS',
+        `Payment ${pending.id} is being sent by another call or process; resume it after ${new Date(claimed.until).toISOString()} if it is still pending.`,
+        { details: { pendingId: pending.id, until: claimed.until } },
+      ),
     )
+  throw new PayfetchError(
+    'INVALID_OPTIONS',
+    `Payment ${pending.id} is not pending any more; it was settled or refused.`,
+    {
+      details: { pendingId: pending.id },
+    },
+  )
+}
+
+async function resend(context: PayingContext, protocol: Protocol, pending: PendingPayment): Promise<Response> {
   const body = pending.body === undefined ? undefined : base64ToBytes(pending.body)
   const request = await captureRequest(
     pending.url,
     { method: pending.method, headers: pending.headers, ...(body ? { body } : {}) },
     context.maxBodyBytes,
   )
-  const hops = await replay(context, request, pending)
+  const hops = await replay(context, request, pending, true)
   const response = hops[hops.length - 1] as Response
   const { settled, refused } = await settle(context, protocol, pending, hops)
   if (refused) {
@@ -236,7 +277,7 @@ export function newPaymentKey(): string {
   return `pf_${crypto.randomUUID().replaceAll('-', '')}`
 }
 
-async function reserve(context: PayingContext, candidate: Payable, url: string): Promise<string> {
+async function reserve(context: PayingContext, candidate: Payable, url: string, owner: string): Promise<string> {
   const { offer, nanoUsd } = candidate
   // Caps and budgets count the worst case: the amount plus the signer's fee limit.
   const amount = candidate.cost ?? offer.amount
@@ -251,7 +292,7 @@ async function reserve(context: PayingContext, candidate: Payable, url: string):
   const spend = { network: offer.network, asset: offer.asset.id, amount, host: target.host, nanoUsd }
   let result: Awaited<ReturnType<PayingContext['ledger']['reserve']>>
   try {
-    result = await context.ledger.reserve({ id, time: Date.now(), spend, charges })
+    result = await context.ledger.reserve({ id, time: Date.now(), spend, charges, owner })
   } catch (error) {
     throw refuse(context, url, storeFailed('ledger', 'reserve', false, url, error))
   }
@@ -276,7 +317,7 @@ async function sign(
   context: PayingContext,
   { signer, payer, offer, protocol }: Payable,
   url: string,
-  signal: AbortSignal,
+  signal: AbortSignal | undefined,
   id: string,
 ): Promise<MethodProof> {
   try {
@@ -290,7 +331,7 @@ async function sign(
   } catch (error) {
     const unknown = isPayfetchError(error, 'PAYMENT_OUTCOME_UNKNOWN')
     await (unknown ? keep(context, url, 'markUnknown', id) : release(context, id))
-    if (signal.aborted && !unknown) throw error
+    if (signal?.aborted && !unknown) throw error
     throw fail(
       context,
       url,
@@ -339,18 +380,19 @@ async function proofHeaders(
 /**
  * Sends the request with its proof, redirects followed by hand. A network failure after the proof
  * left is `PAYMENT_OUTCOME_UNKNOWN`: the amount stays counted and `error.resume()` sends the same
- * bytes again.
+ * bytes again. A `resumed` payment's proof may have left before, so it is never released here.
  */
 async function replay(
   context: PayingContext,
   request: ReplayableRequest,
   pending: PendingPayment,
+  resumed = false,
 ): Promise<Response[]> {
   const paidOnSigning = pending.paidOnSigning ?? pending.protocol === 'l402'
   // Aborted before it left: nothing was sent, and nothing but a paid invoice is counted.
-  if (request.signal.aborted && !paidOnSigning) {
+  if (request.signal?.aborted && !paidOnSigning) {
     await release(context, pending.id)
-    throw request.signal.reason
+    throw request.signal?.reason
   }
   try {
     return await sendFollowingRedirects(
@@ -366,7 +408,7 @@ async function replay(
       throw fail(context, pending.url, error)
     }
     // The connection never opened: the proof did not leave, so nothing can have settled on it.
-    if (neverSent(error) && !paidOnSigning) {
+    if (neverSent(error) && !paidOnSigning && !resumed) {
       await release(context, pending.id)
       throw fail(
         context,
@@ -527,7 +569,19 @@ function receiptFor(
     url: pending.url,
     time: Date.now(),
     ...(ignored.size > 0 && { ignored: [...ignored] }),
+    ...(settlementHidden(protocol, hops) && { settlement: 'not-visible' as const }),
   }
   context.emit({ type: 'receipt', receipt })
   return receipt
+}
+
+// A page reads only the headers another origin exposes, and none of a redirect it did not follow
+// (`opaqueredirect`): no report there is not "no report sent".
+function settlementHidden(protocol: Protocol, hops: readonly Response[]): boolean {
+  const type = hops[hops.length - 1]?.type
+  return (
+    protocol.settlement !== undefined &&
+    (type === 'cors' || type === 'opaqueredirect') &&
+    hops.every((hop) => protocol.settlement?.(hop) === undefined)
+  )
 }

@@ -33,7 +33,7 @@ export async function quote(
   bounds: CallBounds,
 ): Promise<Quote> {
   const request = await captureRequest(input, init, context.maxBodyBytes)
-  const response = await context.fetch(request.build())
+  const response = await context.fetch(...request.build())
   const url = response.url || request.url
   if (response.status !== 402) {
     await response.body?.cancel().catch(() => {})

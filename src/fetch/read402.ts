@@ -5,6 +5,12 @@ import { type ReadWait, readCapped } from './readCapped.js'
 
 const maxChallengeBodyBytes = 64 * 1024
 
+/** The headers the built-in protocols read challenges from, as a server lists them for CORS. */
+export const challengeHeaders = ['PAYMENT-REQUIRED', 'WWW-Authenticate'] as const
+
+// 402s a page read through CORS: a header the server did not expose reads as absent there.
+const crossOrigin = new WeakSet<Response402>()
+
 /**
  * The 402 as the protocols read it: its headers and at most 64 KiB of its body, read once. A body
  * that does not arrive within `wait.timeoutMs` is read as absent; an abort rejects.
@@ -12,13 +18,16 @@ const maxChallengeBodyBytes = 64 * 1024
 export async function read402(response: Response, url: string, wait: ReadWait = {}): Promise<Response402> {
   const bytes = response.body ? await readCapped(response.body, maxChallengeBodyBytes, wait) : new Uint8Array()
   const body = bytes === undefined ? undefined : new TextDecoder().decode(bytes)
-  return { url, headers: response.headers, body }
+  const answer = { url, headers: response.headers, body }
+  if (response.type === 'cors') crossOrigin.add(answer)
+  return answer
 }
 
 /**
  * Offers from every protocol; a protocol that fails to decode does not hide the others' offers.
  *
- * @throws {PayfetchError} `CHALLENGE_INVALID` when no protocol finds an offer.
+ * @throws {PayfetchError} `CHALLENGE_INVALID` when no protocol finds an offer; for a cross-origin
+ * 402 without a readable challenge header, the message names `Access-Control-Expose-Headers`.
  */
 export function decodeOffers(
   protocols: readonly Protocol[],
@@ -34,6 +43,12 @@ export function decodeOffers(
     }
   }
   if (offers.length > 0) return offers
+  if (crossOrigin.has(challenge) && challengeHeaders.every((name) => !challenge.headers.has(name)))
+    throw new PayfetchError(
+      'CHALLENGE_INVALID',
+      `The server answered 402 to a cross-origin request without a payment challenge this page can read: it must list ${challengeHeaders.join(' and ')} in Access-Control-Expose-Headers.`,
+      { details: { url: challenge.url, exposeHeaders: challengeHeaders.join(', ') }, cause: firstError },
+    )
   if (firstError !== undefined) throw firstError
   throw new PayfetchError(
     'CHALLENGE_INVALID',

@@ -1,5 +1,3 @@
-import { bounded } from '../utils/bounded.js'
-
 /** What bounds a read besides its size: a deadline for the whole read, and the caller's signal. */
 export type ReadWait = { readonly timeoutMs?: number | undefined; readonly signal?: AbortSignal | undefined }
 
@@ -11,30 +9,43 @@ export type ReadWait = { readonly timeoutMs?: number | undefined; readonly signa
 export async function readCapped(
   stream: ReadableStream<Uint8Array>,
   maxBytes: number,
-  wait: ReadWait = {},
+  { timeoutMs, signal }: ReadWait = {},
 ): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  signal?.throwIfAborted()
   const reader = stream.getReader()
+  // One timer and one listener for the whole read: cancelling ends a pending read at once (done).
+  let timedOut = false
+  const stop = () => reader.cancel().catch(() => {})
+  const timer =
+    timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true
+          stop()
+        }, timeoutMs)
+  signal?.addEventListener('abort', stop, { once: true })
   const chunks: Uint8Array[] = []
-  const deadline = wait.timeoutMs === undefined ? undefined : Date.now() + wait.timeoutMs
   let size = 0
-  for (;;) {
-    let next: ReadableStreamReadResult<Uint8Array>
-    try {
-      const timeoutMs = deadline === undefined ? undefined : Math.max(0, deadline - Date.now())
-      next = await bounded(reader.read(), { timeoutMs, signal: wait.signal })
-    } catch (error) {
-      await reader.cancel().catch(() => {})
-      // Past the deadline the body counts as absent; an abort or a broken stream is the caller's to see.
-      if (!wait.signal?.aborted && (error as Error)?.name === 'TimeoutError') return undefined
-      throw error
+  try {
+    for (;;) {
+      const next = await reader.read()
+      // An abort is the caller's to see; past the deadline the body counts as absent.
+      signal?.throwIfAborted()
+      if (timedOut) return undefined
+      if (next.done) break
+      size += next.value.byteLength
+      if (size > maxBytes) {
+        await stop()
+        return undefined
+      }
+      chunks.push(next.value)
     }
-    if (next.done) break
-    size += next.value.byteLength
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {})
-      return undefined
-    }
-    chunks.push(next.value)
+  } catch (error) {
+    await stop()
+    throw error
+  } finally {
+    clearTimeout(timer)
+    signal?.removeEventListener('abort', stop)
   }
   const bytes = new Uint8Array(size)
   let offset = 0

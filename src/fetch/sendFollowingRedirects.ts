@@ -23,7 +23,7 @@ export async function sendFollowingRedirects(
   for (;;) {
     leftOrigin ||= url.origin !== origin
     const proof = leftOrigin ? { drop: Object.keys(start.proof) } : { headers: start.proof }
-    const response = await fetchImpl(request.build({ url: url.toString(), method, redirect: 'manual', ...proof }))
+    const response = await fetchImpl(...request.build({ url: url.toString(), method, redirect: 'manual', ...proof }))
     hops.push(response)
     const location = response.headers.get('location')
     if (!redirectStatuses.has(response.status) || location === null || request.redirect === 'manual') return hops

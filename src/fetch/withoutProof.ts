@@ -13,7 +13,8 @@ export function withoutProof(
   proof: Readonly<Record<string, string>>,
   payload?: unknown,
 ): string | undefined {
-  if (text === undefined) return undefined
+  // Too short to hold a secret: the common case (an address, a transaction hash) costs nothing.
+  if (text === undefined || text.length < minSecretLength) return text
   const secrets = new Set<string>()
   const add = (value: string) => {
     if (value.length < minSecretLength) return
@@ -26,8 +27,10 @@ export function withoutProof(
     leaves(decodeBase64Json(value), add)
   }
   leaves(payload, add)
+  const lower = text.toLowerCase()
+  const found = [...secrets].filter((secret) => lower.includes(secret.toLowerCase()))
   let redacted = text
-  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
+  for (const secret of found.sort((a, b) => b.length - a.length)) {
     redacted = redacted.replaceAll(secret, '[proof]')
     if (/^[0-9a-fA-F]+$/.test(secret)) redacted = redacted.replace(new RegExp(secret, 'gi'), '[proof]')
   }

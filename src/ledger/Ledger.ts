@@ -13,10 +13,15 @@ export type Spend = {
 /** A reservation: taken before signing, counted against every budget in `charges`. */
 export type Reservation = {
   readonly id: string
-  /** Unix time in milliseconds. */
+  /** Unix time in milliseconds: where the reservation sits in its budgets' windows. */
   readonly time: number
   readonly spend: Spend
   readonly charges: readonly Charge[]
+  /**
+   * Who holds it: the payment attempt that will sign and send it. With an owner the reservation
+   * is leased to it (see {@link Ledger.leaseMs}); without one it is never released by a lease.
+   */
+  readonly owner?: string | undefined
 }
 
 /** The ledger's answer to `reserve`: the budget that has no room, when there is one. */
@@ -61,6 +66,16 @@ export type PendingPayment = {
   readonly time: number
 }
 
+/**
+ * The ledger's answer to `claim`: the lease is the claimer's until `until` (on the ledger's
+ * clock), or another owner holds it until `until`, or there is nothing left to claim (the payment
+ * settled, was refused or released, or was never reserved).
+ */
+export type ClaimResult =
+  | { readonly ok: true; readonly until: number }
+  | { readonly ok: false; readonly reason: 'held'; readonly until: number }
+  | { readonly ok: false; readonly reason: 'gone' }
+
 /** What a committed payment really spent: the same budgets as its reservation, other amounts. */
 export type Settled = {
   readonly spend: Spend
@@ -94,9 +109,31 @@ export type SpendReport = {
 /**
  * Where reservations live. `reserve` must check every charge and record the reservation
  * atomically, so concurrent calls (and, for shared ledgers, processes) never overspend.
+ *
+ * Leases: a reservation with an `owner` is that owner's for {@link Ledger.leaseMs}, and the owner
+ * renews it (with `claim`) while it works. One that is still only reserved (no pending payment:
+ * its proof cannot have left) when its lease has passed belonged to a process that died, and the
+ * next `reserve` releases it. A reservation with a pending payment is never released by a lease:
+ * its proof may have left. Its lease says who may send that proof now, so one process at a time
+ * resends a pending payment.
  */
 export type Ledger = {
+  /**
+   * How long a lease lasts, in ms, on the ledger's clock. Owners renew at a third of it. A process
+   * that dies holds its reservation's room that long at most.
+   */
+  readonly leaseMs: number
+  /**
+   * Checks every charge and records the reservation, atomically. Reservations whose lease has
+   * passed with no pending payment are released first.
+   */
   reserve(reservation: Reservation): Promise<ReserveResult>
+  /**
+   * Takes or renews the lease of reservation `id` for `owner`: granted to its holder (a renewal),
+   * or to anyone when the reservation has a pending payment nobody holds (no lease, or its lease
+   * has passed). A resumer claims a pending payment before sending its proof again.
+   */
+  claim(id: string, owner: string): Promise<ClaimResult>
   /**
    * The payment went through. `settled` is what actually left, when it differs from what was
    * reserved (a Lightning fee below or above its limit, an `upto` charge): the entry's spend and
@@ -105,9 +142,13 @@ export type Ledger = {
   commit(id: string, settled?: Settled): Promise<void>
   /** The payment provably did not happen: its amount is free again. */
   release(id: string): Promise<void>
-  /** The proof is about to leave: keep it durably so a restarted process can resume. */
-  savePending(pending: PendingPayment): Promise<void>
-  /** The answer never came: stays counted, and stays pending for `resume`. */
+  /**
+   * The proof is about to leave: keep it durably so a restarted process can resume. With `owner`,
+   * the lease becomes that owner's. Rejects when the reservation is not held any more (released,
+   * by its lease or otherwise, settled, or never made): such a proof must not leave.
+   */
+  savePending(pending: PendingPayment, owner?: string): Promise<void>
+  /** The answer never came: stays counted, and stays pending for `resume`; its lease ends. */
   markUnknown(id: string): Promise<void>
   /** The server refused the proof: stays counted (it may still settle), no longer pending. */
   markRefused(id: string): Promise<void>

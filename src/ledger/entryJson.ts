@@ -1,5 +1,6 @@
 import type { Charge } from '../caps/budgets.js'
 import type { LedgerEntry } from './ledgerEntries.js'
+import type { Lease } from './ledgerState.js'
 
 /** A ledger entry as JSON: bigints as decimal strings, for stores that keep text. */
 export type EntryJson = {
@@ -9,6 +10,8 @@ export type EntryJson = {
   spend: { network: string; asset: string; host: string; amount: string; nanoUsd?: string | undefined }
   charges: { key: string; limit: string; amount: string; windowMs?: number | undefined }[]
   pending?: LedgerEntry['pending']
+  /** Who holds it and until when, for stores that keep leases with the entry. */
+  lease?: Lease | undefined
 }
 
 export function entryToJson(entry: LedgerEntry): EntryJson {
@@ -31,6 +34,7 @@ export function entryToJson(entry: LedgerEntry): EntryJson {
       windowMs: charge.windowMs,
     })),
     pending: entry.pending,
+    lease: entry.lease,
   }
 }
 
@@ -56,5 +60,6 @@ export function entryFromJson(json: EntryJson): LedgerEntry {
     },
     charges,
     pending: json.pending,
+    lease: json.lease,
   }
 }

@@ -1,7 +1,12 @@
 import type { EntryState, PendingPayment, Reservation, ReserveResult, SpendReport } from './Ledger.js'
+import type { Lease } from './ledgerState.js'
 
-/** One reservation with its state, as every ledger keeps it. */
-export type LedgerEntry = Reservation & { state: EntryState; pending?: PendingPayment | undefined }
+/** One reservation with its state, as the IndexedDB ledger keeps it. */
+export type LedgerEntry = Reservation & {
+  state: EntryState
+  pending?: PendingPayment | undefined
+  lease?: Lease | undefined
+}
 
 /** How much of `key`'s budget the entries use now (released entries and those outside the window do not count). */
 export function usedBy(entries: Iterable<LedgerEntry>, key: string, windowMs: number | undefined, now: number): bigint {
@@ -14,8 +19,8 @@ export function usedBy(entries: Iterable<LedgerEntry>, key: string, windowMs: nu
 }
 
 /**
- * Checks every charge of a new reservation against the entries, for ledgers that keep every entry
- * (file, IndexedDB). The memory and Redis ledgers apply the same rule to running sums.
+ * Checks every charge of a new reservation against the entries, for a ledger that keeps every entry
+ * (IndexedDB). The memory, file and Redis ledgers apply the same rule to running sums.
  */
 export function checkCharges(entries: Iterable<LedgerEntry>, reservation: Reservation): ReserveResult {
   const list = [...entries]

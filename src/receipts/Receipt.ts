@@ -19,13 +19,27 @@ export type Receipt = {
    * not used; the receipt shows what payfetch paid instead.
    */
   readonly ignored?: readonly ('amount' | 'reference' | 'payer' | 'network')[] | undefined
+  /**
+   * `'not-visible'`: a page could not read the server's settlement report. The paid answer came
+   * from another origin without `PAYMENT-RESPONSE` / `Payment-Receipt` in its
+   * `Access-Control-Expose-Headers`, or it was a redirect, which a browser hands back unreadable
+   * (`opaqueredirect`). The receipt then holds only what payfetch knows itself: the amount
+   * authorized, and a `reference` only when known before the answer (a Lightning payment hash),
+   * never a guessed one. Absent when the report was readable or the protocol has none (L402).
+   */
+  readonly settlement?: 'not-visible' | undefined
   /** The URL of the paid resource. */
   readonly url: string
   /** Unix time in milliseconds when the paid response arrived. */
   readonly time: number
 }
 
-const receipts = new WeakMap<Response, Receipt>()
+// One registry per realm, shared by every copy of payfetch loaded (its ESM and CJS builds, each
+// subpath's CJS bundle, a bundled CLI): a receipt attached by one is read by all.
+const registry = Symbol.for('payfetch.receipts')
+const realm = globalThis as { [registry]?: WeakMap<Response, Receipt> }
+realm[registry] ??= new WeakMap()
+const receipts = realm[registry]
 
 /** @internal */
 export function attachReceipt(response: Response, receipt: Receipt): void {

@@ -5,5 +5,5 @@
  * @module
  */
 export type { RedisClient } from './redisClient.js'
-export { type RedisLedgerOptions, redisLedger } from './redisLedger.js'
+export { ledgerKeyPrefix, type RedisLedgerOptions, redisLedger } from './redisLedger.js'
 export { type RedisSessionsOptions, redisSessions } from './redisSessions.js'

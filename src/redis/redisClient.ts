@@ -1,6 +1,6 @@
 /**
- * The few commands payfetch sends, as `ioredis` (and most clients) expose them. Pass your own
- * client: payfetch never opens connections.
+ * The few commands payfetch sends, as `ioredis` (and most clients) expose them; an ioredis
+ * `Cluster` has them too. Pass your own client: payfetch never opens connections.
  */
 export type RedisClient = {
   eval(script: string, numberOfKeys: number, ...args: (string | number)[]): Promise<unknown>
@@ -12,5 +12,6 @@ export type RedisClient = {
   // rest of strings would not accept, so `new Redis()` would not type-check as a RedisClient.
   set(key: string, value: string): Promise<unknown>
   set(key: string, value: string, mode: 'PX', milliseconds: number): Promise<unknown>
+  set(key: string, value: string, mode: 'PX', milliseconds: number, condition: 'NX'): Promise<unknown>
   del(key: string): Promise<unknown>
 }

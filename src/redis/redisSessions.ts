@@ -8,9 +8,26 @@ export type RedisSessionsOptions = {
   prefix?: string | undefined
 }
 
+// Renews or deletes the lock only while it still holds this taker's token.
+const renewScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`
+const releaseScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`
+
 /**
  * Sessions in Redis: a token one process paid for is reused by every process sharing the prefix.
- * Credentials with an expiry get a Redis TTL, so they vanish on time.
+ * Credentials with an expiry get a Redis TTL, so they vanish on time. The lock payfetch takes per
+ * origin before paying for a token is `<prefix>lock:<origin>`, set with `SET NX PX` and a random
+ * token, renewed and released by scripts that check that token; a dead holder's lock expires.
+ * Every command touches one key, so a Redis Cluster client works as it is.
+ *
+ * @example
+ * ```ts
+ * import Redis from 'ioredis'
+ * import { redisSessions } from 'payfetch/redis'
+ *
+ * const sessions = redisSessions({ redis: new Redis(process.env.REDIS_URL!) })
+ * ```
  */
 export function redisSessions(options: RedisSessionsOptions): SessionStore {
   const { redis } = options ?? {}
@@ -23,7 +40,10 @@ export function redisSessions(options: RedisSessionsOptions): SessionStore {
   return {
     async get(key) {
       const raw = await redis.get(prefix + key)
-      return raw === null ? undefined : (JSON.parse(raw) as SessionToken)
+      if (raw === null) return undefined
+      const credential = JSON.parse(raw) as SessionToken
+      // Redis's TTL runs on its clock: checked on ours too, as the other stores do.
+      return credential.expiresAt !== undefined && credential.expiresAt <= Date.now() ? undefined : credential
     },
     async set(key, credential) {
       // PX takes whole milliseconds; rounding down never keeps a credential past its expiresAt.
@@ -39,6 +59,17 @@ export function redisSessions(options: RedisSessionsOptions): SessionStore {
     },
     async delete(key) {
       await redis.del(prefix + key)
+    },
+    async lock(key, ttlMs) {
+      const name = `${prefix}lock:${key}`
+      const token = crypto.randomUUID()
+      if ((await redis.set(name, token, 'PX', ttlMs, 'NX')) === null) return undefined
+      return {
+        renew: async () => (await redis.eval(renewScript, 1, name, token, ttlMs)) === 1,
+        release: async () => {
+          await redis.eval(releaseScript, 1, name, token)
+        },
+      }
     },
   }
 }

@@ -20,6 +20,22 @@ export type SessionStore = {
   get(key: string): SessionToken | undefined | Promise<SessionToken | undefined>
   set(key: string, credential: SessionToken): void | Promise<void>
   delete(key: string): void | Promise<void>
+  /**
+   * Takes the lock named `key` for `ttlMs` unless another taker holds it: resolves to the lock,
+   * or to `undefined` while someone else has it. A holder that dies without releasing frees it
+   * when its TTL passes. payfetch takes it per origin before paying for a token (L402), so
+   * processes sharing the store pay once and the others wait and reuse that token. Optional: a
+   * store without it shares tokens only once they are stored.
+   */
+  lock?(key: string, ttlMs: number): Promise<SessionLock | undefined>
+}
+
+/** A lock taken with {@link SessionStore.lock}. */
+export type SessionLock = {
+  /** Extends the lock to `ttlMs` from now; `false` when it was lost (its TTL passed and another took it). */
+  renew(): Promise<boolean>
+  /** Lets go, if this taker still holds it. */
+  release(): Promise<void>
 }
 
 /**
@@ -35,7 +51,25 @@ export type SessionStore = {
  */
 export function memorySessions(): SessionStore {
   const credentials = new Map<string, SessionToken>()
+  const locks = new Map<string, { holder: object; until: number }>()
   return {
+    async lock(key, ttlMs) {
+      const held = locks.get(key)
+      if (held && held.until > Date.now()) return undefined
+      const holder = {}
+      locks.set(key, { holder, until: Date.now() + ttlMs })
+      const mine = () => locks.get(key)?.holder === holder
+      return {
+        async renew() {
+          if (!mine()) return false
+          locks.set(key, { holder, until: Date.now() + ttlMs })
+          return true
+        },
+        async release() {
+          if (mine()) locks.delete(key)
+        },
+      }
+    },
     get(key) {
       const credential = credentials.get(key)
       if (credential?.expiresAt !== undefined && credential.expiresAt <= Date.now()) {

@@ -20,19 +20,23 @@ export const maxJsonDepth = 64
 
 /** Parses JSON, or `undefined` when it is not JSON or nests deeper than {@link maxJsonDepth}. */
 export function parseJson(text: string): unknown {
-  let value: unknown
+  // The nesting is counted on the text, before parsing: one pass, no allocation, no recursion.
+  let depth = 0
+  let inString = false
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index)
+    if (inString) {
+      if (code === 0x5c)
+        index++ // a backslash escapes the next character
+      else if (code === 0x22) inString = false
+    } else if (code === 0x22) inString = true
+    else if (code === 0x7b || code === 0x5b) {
+      if (++depth > maxJsonDepth) return undefined
+    } else if (code === 0x7d || code === 0x5d) depth--
+  }
   try {
-    value = JSON.parse(text)
+    return JSON.parse(text)
   } catch {
     return undefined
   }
-  // Iterative, so the check itself cannot overflow.
-  const stack: [unknown, number][] = [[value, 0]]
-  for (let item = stack.pop(); item; item = stack.pop()) {
-    const [node, depth] = item
-    if (typeof node !== 'object' || node === null) continue
-    if (depth >= maxJsonDepth) return undefined
-    for (const child of Object.values(node)) stack.push([child, depth + 1])
-  }
-  return value
 }

@@ -6,6 +6,7 @@ import { build } from 'esbuild'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { close, listen } from '../../examples/local-stack/http.js'
+import { type ErrorCode, PayfetchError } from '../../src/errors/PayfetchError.js'
 import type { Ledger } from '../../src/ledger/Ledger.js'
 import { ledgerContract } from '../support/ledgerContract.js'
 
@@ -24,7 +25,7 @@ const server = createServer((request, response) => {
   response.writeHead(200, { 'content-type': 'text/html' })
   // The page loads the bundle itself: vitest rewrites import() inside functions given to page.evaluate.
   response.end(`<!doctype html><title>payfetch storage</title>
-<script type="module">import * as payfetch from '/payfetch-browser.js'; window.ledgers = {}; window.payfetch = payfetch</script>`)
+<script type="module">import * as payfetch from '/payfetch-browser.js'; window.ledgers = {}; window.clocks = {}; window.payfetch = payfetch</script>`)
 })
 let bundle = ''
 
@@ -61,6 +62,8 @@ declare global {
     payfetch: BrowserModule
     /** Ledgers the Node side drives by handle (the contract's proxies). */
     ledgers: Record<string, Ledger>
+    /** Test clocks of the contract's ledgers, by database name. */
+    clocks: Record<string, number>
   }
 }
 
@@ -334,6 +337,23 @@ describe('payfetch/browser in Chromium', () => {
     await page.close()
   })
 
+  test("policy: storageSessions locks are Web Locks: one tab holds an origin's lock at a time, and a tab that closes (the browser's dead process) frees it", async () => {
+    const [a, b] = await Promise.all([openTab(), openTab()])
+    const take = (page: Page) =>
+      page.evaluate(async () => {
+        const lock = await window.payfetch.storageSessions().lock?.('https://api.example.com', 30_000)
+        if (lock) (window as unknown as { held: unknown }).held = lock
+        return lock !== undefined
+      })
+    expect(await take(a)).toBe(true)
+    expect(await take(b)).toBe(false)
+    await a.close()
+    // The browser lets the lock go once the tab is gone: polled, not timed.
+    await expect.poll(() => take(b), { timeout: 10_000, interval: 50 }).toBe(true)
+    await b.evaluate(() => (window as unknown as { held: { release(): Promise<void> } }).held.release())
+    await b.close()
+  })
+
   test('behavior: storageSessions round-trips a credential through localStorage, across a reload, and expires it', async () => {
     const page = await openTab()
     const set = await page.evaluate(async () => {
@@ -342,7 +362,7 @@ describe('payfetch/browser in Chromium', () => {
       store.set('https://short.example.com', {
         protocol: 'l402',
         headers: { authorization: 'L402 short:pre' },
-        expiresAt: Date.now() + 300,
+        expiresAt: Date.now() + 60_000,
       })
       return [
         await store.get('https://api.example.com'),
@@ -356,8 +376,10 @@ describe('payfetch/browser in Chromium', () => {
       JSON.stringify({ protocol: 'l402', headers: { authorization: 'L402 mac:pre' } }),
     ])
     await reload(page)
-    await page.waitForTimeout(400)
     const after = await page.evaluate(async () => {
+      // The page's clock moves a minute on, by hand: no real deadline to race.
+      const now = Date.now
+      Date.now = () => now() + 60_000
       const store = window.payfetch.storageSessions()
       const result = [await store.get('https://api.example.com'), await store.get('https://short.example.com')]
       await store.delete('https://api.example.com')
@@ -374,18 +396,48 @@ describe('payfetch/browser in Chromium', () => {
 // concurrent reservations are 200 overlapping calls in one page.
 const tabs: Page[] = []
 let handles = 0
-function ledgerInTab(page: Page, name: string): Promise<Ledger> {
+type Method = Exclude<keyof Ledger, 'leaseMs'>
+/** A proxy for a ledger in the tab; with `clock`, the ledger reads its time from `window.clocks[name]`. */
+async function ledgerInTab(
+  page: Page,
+  name: string,
+  options: { leaseMs?: number | undefined; clock?: boolean },
+): Promise<Ledger> {
   const handle = `contract-${++handles}`
-  const call =
-    <M extends keyof Ledger>(method: M) =>
-    (...args: Parameters<Ledger[M]>) =>
-      page.evaluate(
-        ({ handle, method, args }) =>
-          (window.ledgers[handle]?.[method] as (...args: unknown[]) => Promise<unknown>)(...args),
+  // A payfetch error thrown in the tab crosses back with its code.
+  const call = <M extends Method>(method: M) =>
+    (async (...args: Parameters<Ledger[M]>) => {
+      const answer = await page.evaluate(
+        async ({ handle, method, args }) => {
+          try {
+            return { value: await (window.ledgers[handle]?.[method] as (...args: unknown[]) => unknown)(...args) }
+          } catch (error) {
+            const { code, shortMessage } = error as { code?: string; shortMessage?: string }
+            if (code) return { code, message: shortMessage ?? '' }
+            throw error
+          }
+        },
         { handle, method, args: args as unknown[] },
-      ) as ReturnType<Ledger[M]>
-  const ledger: Ledger = {
+      )
+      if ('code' in answer) throw new PayfetchError(answer.code as ErrorCode, answer.message ?? '')
+      return answer.value
+    }) as Ledger[M]
+  const leaseMs = await page.evaluate(
+    ({ handle, name, leaseMs, clock }) => {
+      const ledger = window.payfetch.storageLedger({
+        name,
+        leaseMs,
+        now: clock ? () => window.clocks[name] ?? Date.now() : undefined,
+      })
+      window.ledgers[handle] = ledger
+      return ledger.leaseMs
+    },
+    { handle, name, ...options },
+  )
+  return {
+    leaseMs,
     reserve: call('reserve'),
+    claim: call('claim'),
     commit: call('commit'),
     release: call('release'),
     markUnknown: call('markUnknown'),
@@ -394,12 +446,6 @@ function ledgerInTab(page: Page, name: string): Promise<Ledger> {
     pending: call('pending'),
     report: call('report'),
   }
-  return page
-    .evaluate(({ handle, name }) => void (window.ledgers[handle] = window.payfetch.storageLedger({ name })), {
-      handle,
-      name,
-    })
-    .then(() => ledger)
 }
 
 ledgerContract({
@@ -411,10 +457,23 @@ ledgerContract({
   teardown: async () => {
     await Promise.all(tabs.map((tab) => tab.close()))
   },
-  create: async () => {
+  create: async (options = {}) => {
     const [first, second] = tabs
     if (!first || !second) throw new Error('the contract tabs are not open')
     const name = freshName('contract')
-    return { ledger: await ledgerInTab(first, name), reopen: () => ledgerInTab(second, name) }
+    // Both tabs read one test clock, as two tabs of one browser share the system clock.
+    const setNow = async (now: number) => {
+      await Promise.all(
+        tabs.map((tab) => tab.evaluate(({ name, now }) => void (window.clocks[name] = now), { name, now })),
+      )
+    }
+    const clock = options.now !== undefined
+    if (clock) await setNow(options.now as number)
+    const settings = { leaseMs: options.leaseMs, clock }
+    return {
+      ledger: await ledgerInTab(first, name, settings),
+      reopen: () => ledgerInTab(second, name, settings),
+      setNow: clock ? setNow : undefined,
+    }
   },
 })

@@ -5,6 +5,7 @@ import { MemoryStorage } from '../support/browserStorage.js'
 
 sessionContract({
   name: 'storageSessions (in-memory Storage)',
+  locks: 'granted',
   shared: true,
   create: async () => {
     const storage = new MemoryStorage()

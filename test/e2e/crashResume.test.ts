@@ -10,6 +10,7 @@ import { evm } from '../../src/evm/index.js'
 import { createPayingFetch, getReceipt } from '../../src/index.js'
 import { fileLedger } from '../../src/node/index.js'
 import { countingSigner } from '../support/countingSigner.js'
+import { reservation } from '../support/ledgerFixtures.js'
 import { type Merchant, requirement, startMerchant } from '../support/merchant.js'
 
 // The crash proof of issue 5: a process killed with SIGKILL after its proof left leaves a durable
@@ -84,13 +85,20 @@ function startWorker(env: Record<string, string>) {
   }
 }
 
+/** A ledger whose clock is one lease (five minutes) ahead releases the dead process's reservation on its first reserve. */
+async function expectReleasedAfterLease(ledgerPath: string) {
+  const after = await fileLedger(ledgerPath, { now: () => Date.now() + 300_000 })
+  expect(await after.reserve(reservation(0n, { charges: [], host: 'probe.example.com' }))).toEqual({ ok: true })
+  expect((await after.report()).totals.filter((total) => total.host !== 'probe.example.com')).toEqual([])
+}
+
 async function kill(child: ChildProcess, exit: Promise<{ signal: NodeJS.Signals | null }>) {
   child.kill('SIGKILL')
   expect((await exit).signal).toBe('SIGKILL')
 }
 
 describe('a paying process killed with SIGKILL', () => {
-  test('behavior: killed after its proof reached the merchant, the payment is resumed from the file ledger and settled exactly once', async () => {
+  test('behavior: killed after its proof reached the merchant, the payment is claimed by nobody until its lease passes, then resumed from the file ledger and settled exactly once', async () => {
     const ledgerPath = join(dir, 'paid.jsonl')
     const run = startWorker({ MODE: 'pay', LEDGER_PATH: ledgerPath, URL: `${merchant.url}/held` })
     // The merchant has verified and settled the proof; its answer is held. Kill the payer now.
@@ -99,9 +107,20 @@ describe('a paying process killed with SIGKILL', () => {
     expect(run.output()).not.toContain('answered')
     releaseHeld()
 
-    // A new ledger on the same file: what a restarted process sees.
-    const ledger = await fileLedger(ledgerPath)
+    // A new ledger on the same file: what a restarted process sees. The dead process's claim on
+    // its pending payment holds until its lease passes: nobody sends that proof alongside it.
     const signer = countingSigner(evm({ account: privateKeyToAccount(payerKey) }))
+    const early = createPayingFetch({ signers: [signer], ledger: await fileLedger(ledgerPath) })
+    const [held] = await early.pendingPayments()
+    await expect(early.resume(held as NonNullable<typeof held>)).rejects.toMatchObject({
+      code: 'PAYMENT_IN_PROGRESS',
+      details: { pendingId: held?.id, until: expect.any(Number) },
+    })
+    expect(merchant.seen.filter((entry) => entry.path === '/held' && entry.headers['payment-signature'])).toHaveLength(
+      1,
+    )
+    // One lease later (a clock moved on, not a wait) it is anyone's to resume.
+    const ledger = await fileLedger(ledgerPath, { now: () => Date.now() + 300_000 })
     const fetchPaid = createPayingFetch({ signers: [signer], ledger })
     const pending = await fetchPaid.pendingPayments()
     expect(pending).toEqual([
@@ -142,7 +161,7 @@ describe('a paying process killed with SIGKILL', () => {
     ])
   })
 
-  test('behavior: killed inside approve, before anything was signed, nothing is pending or settled, and the reservation stays counted', async () => {
+  test('behavior: killed inside approve, before anything was signed, nothing is pending or settled, and the reservation stays counted until its lease passes', async () => {
     const ledgerPath = join(dir, 'approve.jsonl')
     const before = {
       settled: merchant.settled.length,
@@ -154,15 +173,17 @@ describe('a paying process killed with SIGKILL', () => {
 
     const ledger = await fileLedger(ledgerPath)
     expect(await ledger.pending()).toEqual([])
-    // The amount is reserved before anyone is asked to approve it; a crash leaves it counted (fail closed).
+    // The amount is reserved before anyone is asked to approve it; a crash leaves it counted (fail closed)…
     expect((await ledger.report()).totals).toEqual([
       expect.objectContaining({ reserved: 10_000n, spent: 0n, unknown: 0n }),
     ])
+    // …until its lease passes: the first reserve after that releases it.
+    await expectReleasedAfterLease(ledgerPath)
     expect(merchant.settled.length).toBe(before.settled)
     expect(merchant.seen.filter((entry) => entry.headers['payment-signature']).length).toBe(before.proofs)
   })
 
-  test('behavior: killed after signing but before the proof left, nothing is pending or settled, and the reservation stays counted', async () => {
+  test('behavior: killed after signing but before the proof left, nothing is pending or settled, and the reservation stays counted until its lease passes', async () => {
     const ledgerPath = join(dir, 'sign.jsonl')
     const before = {
       settled: merchant.settled.length,
@@ -174,10 +195,12 @@ describe('a paying process killed with SIGKILL', () => {
 
     const ledger = await fileLedger(ledgerPath)
     expect(await ledger.pending()).toEqual([])
-    // Fail closed: the signed authorization never left, but nothing proves that to the ledger.
+    // Fail closed: the signed authorization never left, but nothing proves that to the ledger…
     expect((await ledger.report()).totals).toEqual([
       expect.objectContaining({ reserved: 10_000n, spent: 0n, unknown: 0n }),
     ])
+    // …but with no pending payment it cannot have left: released once its lease passes.
+    await expectReleasedAfterLease(ledgerPath)
     expect(merchant.settled.length).toBe(before.settled)
     expect(merchant.seen.filter((entry) => entry.headers['payment-signature']).length).toBe(before.proofs)
   })

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import { type LightningStack, startLightningStack } from '../../examples/local-stack/lightningStack.js'
 import { createPayingFetch, memorySessions, type SessionStore, type SessionToken } from '../../src/index.js'
 import { type LightningWallet, lightning } from '../../src/lightning/index.js'
@@ -76,17 +76,23 @@ describe('L402 token reuse', () => {
   })
 
   test('policy: a token past its <service>_valid_until caveat is not sent; the next call pays a fresh challenge', async () => {
-    // valid_until is in whole seconds: a 1 s token minted late in a second expired before its own
-    // replay now and then. With 2 s, the fresh token of the second call stays valid for at least
-    // 1 s after it is minted, and the first is past its time after 2.1 s.
-    const server = await stack.l402Server({ tokenTtlSeconds: 2 })
-    const { wallet, calls } = countingWallet()
-    const fetchPaid = createPayingFetch({ signers: [lightning({ wallet, networks: ['regtest'] })] })
-    expect((await fetchPaid(`${server.url}/a`)).status).toBe(200)
-    await new Promise((resolve) => setTimeout(resolve, 2100))
-    expect((await fetchPaid(`${server.url}/b`)).status).toBe(200)
-    expect(calls).toHaveLength(2)
-    expect(server.stats.refused).toBe(0)
+    // The clock is the test's: only Date moves (the server reads it too), timers and sockets run as ever.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() })
+    try {
+      const server = await stack.l402Server({ tokenTtlSeconds: 2 })
+      const { wallet, calls } = countingWallet()
+      const fetchPaid = createPayingFetch({ signers: [lightning({ wallet, networks: ['regtest'] })] })
+      expect((await fetchPaid(`${server.url}/a`)).status).toBe(200)
+      vi.setSystemTime(Date.now() + 1_000)
+      expect((await fetchPaid(`${server.url}/a`)).status).toBe(200)
+      expect(calls).toHaveLength(1)
+      vi.setSystemTime(Date.now() + 1_100)
+      expect((await fetchPaid(`${server.url}/b`)).status).toBe(200)
+      expect(calls).toHaveLength(2)
+      expect(server.stats.refused).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   test('behavior: 50 concurrent requests to one L402 resource make exactly one wallet payment and all succeed', async () => {

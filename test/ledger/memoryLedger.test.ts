@@ -5,8 +5,15 @@ import { createPolicy } from '../../src/caps/policy.js'
 import { memoryLedger } from '../../src/ledger/memoryLedger.js'
 import type { Offer } from '../../src/offer/Offer.js'
 import { ledgerContract, pendingFor, reservation, usdcBase } from '../support/ledgerContract.js'
+import { testClock } from '../support/ledgerFixtures.js'
 
-ledgerContract({ name: 'memoryLedger', create: async () => ({ ledger: memoryLedger() }) })
+ledgerContract({
+  name: 'memoryLedger',
+  create: async (options = {}) => {
+    const clock = testClock(options.now)
+    return { ledger: memoryLedger({ leaseMs: options.leaseMs, now: clock.now }), setNow: clock.set }
+  },
+})
 
 describe('memoryLedger with the charges of real caps', () => {
   const offer = (amount: bigint): Offer => ({

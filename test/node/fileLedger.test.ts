@@ -6,7 +6,8 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { fileLedger } from '../../src/node/fileLedger.js'
-import { ledgerContract, pendingFor, reservation } from '../support/ledgerContract.js'
+import { ledgerContract, pendingFor, reservation, usdcBase } from '../support/ledgerContract.js'
+import { t0, testClock } from '../support/ledgerFixtures.js'
 
 let dir = ''
 let files = 0
@@ -23,9 +24,11 @@ afterAll(async () => {
 ledgerContract({
   name: 'fileLedger',
   shared: true,
-  create: async () => {
+  create: async (options = {}) => {
     const path = journalPath()
-    return { ledger: await fileLedger(path), reopen: () => fileLedger(path) }
+    const clock = testClock(options.now)
+    const open = () => fileLedger(path, { leaseMs: options.leaseMs, now: clock.now })
+    return { ledger: await open(), reopen: open, setNow: clock.set }
   },
 })
 
@@ -55,13 +58,17 @@ const reserveIds = (lines: Line[]) =>
 const children = new Set<ChildProcess>()
 const childScript = join(import.meta.dirname, '../support/ledgerChild.ts')
 
-function startChild(args: string[]): {
+function startChild(
+  args: string[],
+  env: Record<string, string> = {},
+): {
   child: ChildProcess
   lines: AsyncIterator<string>
   exited: Promise<number | null>
 } {
   const child = spawn(process.execPath, ['--import', 'tsx', childScript, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
   })
   children.add(child)
   const exited = new Promise<number | null>((resolve) =>
@@ -245,5 +252,114 @@ describe('fileLedger: crash safety', () => {
     expect(results.every((result) => result.ok > 0)).toBe(true)
     const report = await (await fileLedger(path)).report([{ key: 'shared', limit: 1000n, windowMs: 3_600_000 }])
     expect(report.budgets[0]?.used).toBe(994n)
+  })
+})
+
+describe('fileLedger: compaction', () => {
+  const budget = { key: 'window', limit: 10n ** 12n, windowMs: 1_000 }
+  const charges = (amount: bigint) => [
+    { ...budget, amount },
+    { key: 'total', limit: 10n ** 12n, amount },
+  ]
+  const lineCount = async (path: string) => (await readFile(path, 'utf8')).split('\n').filter(Boolean).length
+
+  test('behavior: payments that left every window are compacted out of the journal; totals, budgets, pending payments and leases read back the same, here and in a fresh process', async () => {
+    const path = journalPath()
+    const ledger = await fileLedger(path, { compactAfter: 300 })
+    let pendingId = ''
+    for (let index = 0; index < 800; index++) {
+      const entry = { ...reservation(3n, { time: t0 + index * 10, charges: charges(3n) }), owner: 'payer' }
+      expect(await ledger.reserve(entry)).toEqual({ ok: true })
+      if (index === 790) {
+        pendingId = entry.id
+        await ledger.savePending(pendingFor(entry.id), 'payer')
+      } else if (index % 2) await ledger.commit(entry.id)
+      else await ledger.markUnknown(entry.id)
+    }
+    // 800 payments are 1 600 records; what is left is about the last second's hundred.
+    expect(await lineCount(path)).toBeLessThan(700)
+    const rules = [
+      { key: 'total', limit: 10n ** 12n },
+      { key: 'window', limit: 10n ** 12n, windowMs: 1_000 },
+    ]
+    const before = await ledger.report(rules)
+    expect(before.totals).toEqual([
+      { host: 'api.example.com', ...usdcBase, spent: 1_200n, reserved: 3n, unknown: 1_197n },
+    ])
+    expect(before.budgets.map((entry) => entry.used)).toEqual([2_400n, expect.any(BigInt)])
+    const fresh = await fileLedger(path)
+    expect(await fresh.report(rules)).toEqual(before)
+    expect((await fresh.pending()).map((entry) => entry.id)).toEqual([pendingId])
+    // The lease went through the snapshot: the sender still holds its pending payment.
+    expect(await fresh.claim(pendingId, 'someone-else')).toMatchObject({ ok: false, reason: 'held' })
+    expect(await fresh.claim(pendingId, 'payer')).toMatchObject({ ok: true })
+  })
+
+  test('behavior: a process sharing the journal notices that another one compacted it, reloads, and keeps one budget with it', async () => {
+    const path = journalPath()
+    const [a, b] = [await fileLedger(path, { compactAfter: 50 }), await fileLedger(path, { compactAfter: 1_000_000 })]
+    for (let index = 0; index < 60; index++) {
+      const entry = reservation(10n, { time: t0 + index, key: 'shared', limit: 1_000n })
+      expect(await (index % 2 ? a : b).reserve(entry)).toEqual({ ok: true })
+      await (index % 2 ? a : b).commit(entry.id)
+    }
+    expect(await lineCount(path)).toBeLessThan(120)
+    // 600 used: 40 more reservations of 10 fit, between both processes, then nothing.
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, index) =>
+        (index % 2 ? a : b).reserve(reservation(10n, { key: 'shared', limit: 1_000n })),
+      ),
+    )
+    expect(results.filter((result) => result.ok)).toHaveLength(40)
+    for (const ledger of [a, b, await fileLedger(path)])
+      expect((await ledger.report([{ key: 'shared', limit: 1_000n }])).budgets[0]?.used).toBe(1_000n)
+  })
+
+  test('behavior: a compaction that never reached its rename (a leftover .compact file) changes nothing', async () => {
+    const path = journalPath()
+    const ledger = await fileLedger(path)
+    await ledger.reserve(reservation(400n))
+    await writeFile(`${path}.compact`, '{"op":"snapshot","totals":{"budgets":[["total","999"]],"groups":[]}}\tdeadbeef')
+    expect((await (await fileLedger(path)).report([{ key: 'total', limit: 1000n }])).budgets[0]?.used).toBe(400n)
+    expect(await (await fileLedger(path)).reserve(reservation(600n))).toEqual({ ok: true })
+  })
+
+  test('behavior: a child killed with SIGKILL while it compacts every few records leaves a whole journal: every confirmed reservation and pending payment counted once', async () => {
+    const path = journalPath()
+    const confirmed = new Set<string>()
+    const confirmedPending = new Set<string>()
+    for (const [round, killAfter] of [
+      [0, 30],
+      [1, 61],
+      [2, 45],
+    ] as const) {
+      const { child, lines, exited } = startChild(['loop', path, `compact${round}`], { COMPACT_AFTER: '12' })
+      const record = (line: string) => {
+        const [kind, id] = line.split(' ') as [string, string]
+        if (kind === 'reserved') confirmed.add(id)
+        else confirmedPending.add(id)
+      }
+      for (let seen = 0; seen < killAfter; seen++) {
+        const next = await lines.next()
+        if (next.done) throw new Error(`child exited early: ${await exited}`)
+        record(next.value)
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 4))
+      child.kill('SIGKILL')
+      for (let next = await lines.next(); !next.done; next = await lines.next()) record(next.value)
+      await exited
+      await ageLeftoverLock(path)
+
+      const recovered = await fileLedger(path)
+      const used = (await recovered.report([{ key: 'crash', limit: 10n ** 12n }])).budgets[0]?.used ?? 0n
+      // Every confirmed reservation counts once; at most the one in flight per kill is there unconfirmed.
+      expect(used).toBeGreaterThanOrEqual(BigInt(confirmed.size))
+      expect(used).toBeLessThanOrEqual(BigInt(confirmed.size + round + 1))
+      const pendingIds = new Set((await recovered.pending()).map((entry) => entry.id))
+      for (const id of confirmedPending) expect(pendingIds.has(id), id).toBe(true)
+      expect(pendingIds.size).toBeLessThanOrEqual(Number(used))
+    }
+    // The journal was really rewritten along the way: it starts with a snapshot.
+    expect((await readFile(path, 'utf8')).startsWith('{"op":"snapshot"')).toBe(true)
   })
 })

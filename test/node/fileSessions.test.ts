@@ -18,6 +18,7 @@ afterAll(async () => {
 
 sessionContract({
   name: 'fileSessions',
+  locks: 'ttl',
   shared: true,
   create: async () => {
     const path = sessionsPath()

@@ -2,7 +2,7 @@ import { describe, expect, test, vi } from 'vitest'
 import { memorySessions } from '../../src/sessions/SessionStore.js'
 import { credential, origin, sessionContract } from './sessionContract.js'
 
-sessionContract({ name: 'memorySessions', create: async () => ({ store: memorySessions() }) })
+sessionContract({ name: 'memorySessions', locks: 'ttl', create: async () => ({ store: memorySessions() }) })
 
 describe('memorySessions', () => {
   test('behavior: expiry is exact to the millisecond: valid before expiresAt, gone at it', () => {

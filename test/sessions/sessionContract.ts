@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
 import type { SessionStore, SessionToken } from '../../src/sessions/SessionStore.js'
 
 /** How the contract reaches one session store; `reopen` opens the same store again (restart, other process). */
@@ -6,6 +6,11 @@ export type SessionHarness = {
   readonly name: string
   create(): Promise<{ store: SessionStore; reopen?: (() => Promise<SessionStore>) | undefined }>
   readonly shared?: boolean | undefined
+  /**
+   * `ttl`: `lock` is exclusive, and a holder that stops renewing loses it after its TTL (memory,
+   * file, Redis). `granted`: every lock is granted (Web Storage where the browser has no Web Locks).
+   */
+  readonly locks: 'ttl' | 'granted'
   setup?: (() => Promise<void>) | undefined
   cleanup?: (() => Promise<void>) | undefined
   teardown?: (() => Promise<void>) | undefined
@@ -56,10 +61,18 @@ export function sessionContract(harness: SessionHarness): void {
 
     test('behavior: a credential is returned until its expiresAt and never after', async () => {
       const store = await fresh()
-      await store.set(origin, credential('short', Date.now() + 300))
-      expect(await store.get(origin)).toEqual(expect.objectContaining({ headers: credential('short').headers }))
-      await sleep(450)
-      expect(await store.get(origin)).toBeUndefined()
+      const now = Date.now()
+      // The store's clock is moved by hand: a slow store under load cannot race a real deadline.
+      vi.useFakeTimers({ toFake: ['Date'], now })
+      try {
+        await store.set(origin, credential('short', now + 60_000))
+        vi.setSystemTime(now + 59_999)
+        expect(await store.get(origin)).toEqual(expect.objectContaining({ headers: credential('short').headers }))
+        vi.setSystemTime(now + 60_000)
+        expect(await store.get(origin)).toBeUndefined()
+      } finally {
+        vi.useRealTimers()
+      }
     })
 
     test('policy: setting an already expired credential replaces the old one: neither is returned', async () => {
@@ -68,6 +81,76 @@ export function sessionContract(harness: SessionHarness): void {
       await store.set(origin, credential('revoked', Date.now() - 1))
       expect(await store.get(origin)).toBeUndefined()
     })
+
+    const lockOf = (store: SessionStore) => {
+      if (!store.lock) throw new Error(`${harness.name} has no lock`)
+      return store.lock.bind(store)
+    }
+
+    if (harness.locks === 'granted')
+      test('behavior: without a way to lock, every lock is granted and releasing it is harmless', async () => {
+        const lock = lockOf(await fresh())
+        const [first, second] = [await lock(origin, 60_000), await lock(origin, 60_000)]
+        expect(first && second).toBeTruthy()
+        await first?.release()
+        expect(await second?.renew()).toBe(true)
+      })
+
+    if (harness.locks === 'ttl') {
+      test('policy: a lock has one holder at a time: others are refused until it is released; locks of other keys are free', async () => {
+        const store = await fresh()
+        const lock = lockOf(store)
+        const held = await lock(origin, 60_000)
+        expect(held).toBeDefined()
+        expect(await lock(origin, 60_000)).toBeUndefined()
+        const other = await lock('https://other.example.com', 60_000)
+        expect(other).toBeDefined()
+        expect(await held?.renew()).toBe(true)
+        expect(await lock(origin, 60_000)).toBeUndefined()
+        await held?.release()
+        const next = await lock(origin, 60_000)
+        expect(next).toBeDefined()
+        // The first holder letting go again does not free the next holder's lock.
+        await held?.release()
+        expect(await held?.renew()).toBe(false)
+        expect(await lock(origin, 60_000)).toBeUndefined()
+        await next?.release()
+        await other?.release()
+      })
+
+      test('behavior: a holder that stops renewing (a dead process) loses the lock once its TTL passes; its late renew and release change nothing', async () => {
+        const store = await fresh()
+        const lock = lockOf(store)
+        const dead = await lock(origin, 40)
+        expect(dead).toBeDefined()
+        // Polled until free: the TTL's end is a moment Redis or the file keeps, not one this test races.
+        let taken: Awaited<ReturnType<typeof lock>>
+        for (let tries = 0; !taken && tries < 500; tries++) {
+          taken = await lock(origin, 60_000)
+          if (!taken) await sleep(20)
+        }
+        expect(taken).toBeDefined()
+        expect(await dead?.renew()).toBe(false)
+        await dead?.release()
+        expect(await lock(origin, 60_000)).toBeUndefined()
+        await taken?.release()
+      })
+
+      if (harness.shared)
+        test('policy: the lock is one across instances of the store (processes): one holder, the other refused until release', async () => {
+          const { store, reopen } = await harness.create()
+          if (!reopen) throw new Error(`${harness.name} is shared but gave no reopen`)
+          const other = await reopen()
+          const held = await lockOf(store)(origin, 60_000)
+          expect(held).toBeDefined()
+          expect(await lockOf(other)(origin, 60_000)).toBeUndefined()
+          await held?.release()
+          const theirs = await lockOf(other)(origin, 60_000)
+          expect(theirs).toBeDefined()
+          expect(await lockOf(store)(origin, 60_000)).toBeUndefined()
+          await theirs?.release()
+        })
+    }
 
     if (harness.shared)
       test('behavior: the store opened again sees what the first one wrote, and its deletes', async () => {

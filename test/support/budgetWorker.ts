@@ -1,12 +1,12 @@
 // One agent process of the cross-process budget proof (test/e2e/budgetConcurrency.test.ts):
-// a paying fetch on a shared Redis ledger fires CALLS concurrent paid requests once told "go"
+// a paying fetch on a shared Redis (or Redis Cluster) ledger fires CALLS concurrent paid requests once told "go"
 // on stdin, then prints its outcome counts as one JSON line on stdout.
-import { Redis } from 'ioredis'
 import { privateKeyToAccount } from 'viem/accounts'
 import { evm } from '../../src/evm/index.js'
 import { createPayingFetch, getReceipt, isPayfetchError } from '../../src/index.js'
 import { redisLedger } from '../../src/redis/index.js'
 import { wrapPayers } from './countingSigner.js'
+import { redisFromEnv } from './redisConnection.js'
 
 export type WorkerReport = {
   pid: number
@@ -26,7 +26,8 @@ const env = (name: string) => {
 }
 const url = env('MERCHANT_URL')
 const calls = Number(env('CALLS'))
-const redis = new Redis(env('REDIS_URL'), { lazyConnect: false })
+// REDIS_URL, or REDIS_CLUSTER for a Redis Cluster (an ioredis Cluster client).
+const redis = redisFromEnv()
 const real = evm({ account: privateKeyToAccount(env('PAYER_KEY') as `0x${string}`) })
 let signed = 0
 const signer = wrapPayers(real, (pay) => (request, context) => (signed++, pay(request, context)))
@@ -70,7 +71,10 @@ for (const outcome of outcomes) {
   else {
     const code = isPayfetchError(outcome.reason) ? outcome.reason.code : 'OTHER'
     report.codes[code] = (report.codes[code] ?? 0) + 1
-    if (code !== 'BUDGET_EXHAUSTED' && report.others.length < 5) report.others.push(String(outcome.reason))
+    if (code !== 'BUDGET_EXHAUSTED' && report.others.length < 5)
+      report.others.push(
+        `${outcome.reason} (cause: ${(outcome.reason as Error)?.cause}: ${((outcome.reason as Error)?.cause as Error)?.cause})`,
+      )
   }
 }
 report.ms = performance.now() - started

@@ -1,6 +1,7 @@
 // A child process for the file ledger tests, run with `node --import tsx`:
 //
-//   loop <journal> <tag>         reserve 1 unit and save a pending payment, forever; prints
+//   loop <journal> <tag>         reserve 1 unit and save a pending payment, forever (compacting
+//                                every COMPACT_AFTER records when that is set); prints
 //                                `reserved <id>` once reserve resolved and `pending <id>` once
 //                                savePending resolved (the parent kills it with SIGKILL)
 //   spend <journal> <attempts>   reserve 7 against a budget of 1000, `attempts` times, 4 at a
@@ -10,7 +11,8 @@ import { pendingFor, reservation } from './ledgerFixtures.js'
 
 const [mode, path, arg] = process.argv.slice(2)
 if (!path) throw new Error('usage: ledgerChild.ts loop|spend <journal> <arg>')
-const ledger = await fileLedger(path)
+const compactAfter = Number(process.env.COMPACT_AFTER) || undefined
+const ledger = await fileLedger(path, { compactAfter })
 const print = (line: string) => new Promise<void>((resolve) => process.stdout.write(`${line}\n`, () => resolve()))
 
 if (mode === 'loop') {

@@ -12,7 +12,15 @@ export { pendingFor, reservation, usdcBase } from './ledgerFixtures.js'
  */
 export type LedgerHarness = {
   readonly name: string
-  create(): Promise<{ ledger: Ledger; reopen?: (() => Promise<Ledger>) | undefined }>
+  /**
+   * With `now`, the ledger (and its reopened twins) run on a test clock starting there, moved by
+   * `setNow`; with `leaseMs`, that lease.
+   */
+  create(options?: HarnessOptions): Promise<{
+    ledger: Ledger
+    reopen?: (() => Promise<Ledger>) | undefined
+    setNow?: ((now: number) => Promise<void>) | undefined
+  }>
   /** True when `create` gives `reopen`: the store outlives one instance (file, Redis, Web Storage). */
   readonly shared?: boolean | undefined
   /** Runs once before the suite (start a server…). */
@@ -22,6 +30,9 @@ export type LedgerHarness = {
   /** Runs once after the suite. */
   teardown?: (() => Promise<void>) | undefined
 }
+
+/** What a lease test asks of `create`. */
+export type HarnessOptions = { readonly leaseMs?: number | undefined; readonly now?: number | undefined }
 
 const ok = { ok: true }
 const sortedTotals = (report: SpendReport) =>
@@ -507,6 +518,164 @@ export function ledgerContract(harness: LedgerHarness): void {
       expect(report.budgets[0]?.used).toBe(994n)
       expect(report.totals[0]?.reserved).toBe(994n)
     })
+
+    // ---- leases and claims, on a test clock (leases never race the wall clock) ----
+
+    const l0 = 1_800_000_000_000
+    const leased = async (leaseMs = 1_000) => {
+      const created = await harness.create({ leaseMs, now: l0 })
+      const { setNow } = created
+      if (!setNow) throw new Error(`${harness.name} gave no test clock`)
+      return { ...created, setNow }
+    }
+    const owned = (amount: bigint, owner: string) => ({ ...reservation(amount), owner })
+
+    test('behavior: leaseMs is five minutes unless the ledger is given another', async () => {
+      expect((await fresh()).leaseMs).toBe(300_000)
+      expect((await leased(1_234)).ledger.leaseMs).toBe(1_234)
+    })
+
+    test('behavior: a reservation whose owner stopped renewing (a dead process) is released by the first reserve after its lease, and its room is free again', async () => {
+      const { ledger, setNow } = await leased()
+      const dead = owned(900n, 'dead-owner')
+      expect(await ledger.reserve(dead)).toEqual(ok)
+      await setNow(l0 + 999)
+      expect(await ledger.reserve(reservation(101n))).toEqual({ ok: false, key: 'total', used: 900n, limit: 1000n })
+      await setNow(l0 + 1_000)
+      expect(await ledger.reserve(reservation(1000n))).toEqual(ok)
+      expect((await ledger.report()).totals).toEqual([
+        { host: 'api.example.com', ...usdcBase, spent: 0n, reserved: 1000n, unknown: 0n },
+      ])
+      // Released for good: its owner coming back finds nothing to hold or to send.
+      expect(await ledger.claim(dead.id, 'dead-owner')).toEqual({ ok: false, reason: 'gone' })
+      await expect(ledger.savePending(pendingFor(dead.id), 'dead-owner')).rejects.toMatchObject({
+        code: 'STORE_FAILED',
+      })
+    })
+
+    test('policy: a live owner that renews keeps its reservation past the first lease; nobody else can renew or take a bare reservation', async () => {
+      const { ledger, setNow } = await leased()
+      const live = owned(900n, 'live-owner')
+      expect(await ledger.reserve(live)).toEqual(ok)
+      await setNow(l0 + 900)
+      expect(await ledger.claim(live.id, 'live-owner')).toEqual({ ok: true, until: l0 + 1_900 })
+      expect(await ledger.claim(live.id, 'stranger')).toEqual({ ok: false, reason: 'gone' })
+      // Past the first lease, inside the renewed one: still counted.
+      await setNow(l0 + 1_500)
+      expect(await ledger.reserve(reservation(101n))).toEqual({ ok: false, key: 'total', used: 900n, limit: 1000n })
+      await setNow(l0 + 1_899)
+      expect(await ledger.claim(live.id, 'live-owner')).toEqual({ ok: true, until: l0 + 2_899 })
+      await setNow(l0 + 2_898)
+      expect(await ledger.reserve(reservation(101n))).toEqual({ ok: false, key: 'total', used: 900n, limit: 1000n })
+      // It stops renewing: one lease later the room is free.
+      await setNow(l0 + 2_899)
+      expect(await ledger.reserve(reservation(1000n))).toEqual(ok)
+    })
+
+    test('policy: a reservation with a pending payment is never released by a lease: it stays counted and pending, and once its lease passes another owner may claim it', async () => {
+      const { ledger, setNow } = await leased()
+      const sent = owned(900n, 'sender')
+      expect(await ledger.reserve(sent)).toEqual(ok)
+      await ledger.savePending(pendingFor(sent.id), 'sender')
+      await setNow(l0 + 60_000)
+      expect(await ledger.reserve(reservation(101n))).toEqual({ ok: false, key: 'total', used: 900n, limit: 1000n })
+      expect(await ledger.pending()).toEqual([pendingFor(sent.id)])
+      expect(await ledger.claim(sent.id, 'resumer')).toEqual({ ok: true, until: l0 + 61_000 })
+      expect(await ledger.claim(sent.id, 'sender')).toEqual({ ok: false, reason: 'held', until: l0 + 61_000 })
+      expect((await ledger.report()).totals).toEqual([
+        { host: 'api.example.com', ...usdcBase, spent: 0n, reserved: 900n, unknown: 0n },
+      ])
+    })
+
+    test('policy: one resumer at a time: a claimed pending payment is refused to others until the claim ends (its lease passes, or it is marked unknown); settled, refused and released ones cannot be claimed', async () => {
+      const { ledger, setNow } = await leased()
+      const [unknown, refused, released] = [owned(10n, 'payer'), owned(10n, 'payer'), owned(10n, 'payer')]
+      for (const entry of [unknown, refused, released]) {
+        expect(await ledger.reserve(entry)).toEqual(ok)
+        await ledger.savePending(pendingFor(entry.id), 'payer')
+      }
+      // The sender holds it while it waits for the answer.
+      expect(await ledger.claim(unknown.id, 'first')).toEqual({ ok: false, reason: 'held', until: l0 + 1_000 })
+      // The answer never came: the claim ends with the attempt.
+      await ledger.markUnknown(unknown.id)
+      expect(await ledger.claim(unknown.id, 'first')).toEqual({ ok: true, until: l0 + 1_000 })
+      expect(await ledger.claim(unknown.id, 'second')).toEqual({ ok: false, reason: 'held', until: l0 + 1_000 })
+      await setNow(l0 + 400)
+      expect(await ledger.claim(unknown.id, 'first')).toEqual({ ok: true, until: l0 + 1_400 })
+      await setNow(l0 + 1_399)
+      expect(await ledger.claim(unknown.id, 'second')).toEqual({ ok: false, reason: 'held', until: l0 + 1_400 })
+      // The first resumer died: one lease after its last renewal the second may take it.
+      await setNow(l0 + 1_400)
+      expect(await ledger.claim(unknown.id, 'second')).toEqual({ ok: true, until: l0 + 2_400 })
+      await ledger.markUnknown(unknown.id)
+      expect(await ledger.claim(unknown.id, 'third')).toEqual({ ok: true, until: l0 + 2_400 })
+      await ledger.commit(unknown.id)
+      await ledger.markRefused(refused.id)
+      await ledger.release(released.id)
+      for (const entry of [unknown, refused, released])
+        expect(await ledger.claim(entry.id, 'late')).toEqual({ ok: false, reason: 'gone' })
+      expect(await ledger.claim('no-such-id', 'late')).toEqual({ ok: false, reason: 'gone' })
+    })
+
+    test('error: savePending rejects for a reservation that is not held (released, committed, refused, never made) and lists nothing', async () => {
+      const ledger = await fresh()
+      const [released, committed, refused] = [reservation(1n), reservation(1n), reservation(1n)]
+      for (const entry of [released, committed, refused]) expect(await ledger.reserve(entry)).toEqual(ok)
+      await ledger.release(released.id)
+      await ledger.commit(committed.id)
+      await ledger.markRefused(refused.id)
+      for (const id of [released.id, committed.id, refused.id, 'never-reserved'])
+        await expect(ledger.savePending(pendingFor(id)), id).rejects.toMatchObject({ code: 'STORE_FAILED' })
+      expect(await ledger.pending()).toEqual([])
+    })
+
+    test('behavior: a reservation marked unknown before its wallet pays (Lightning) takes its pending payment afterwards, with its lease, and is never released by a lease', async () => {
+      const { ledger, setNow } = await leased()
+      const paying = owned(900n, 'payer')
+      expect(await ledger.reserve(paying)).toEqual(ok)
+      await ledger.markUnknown(paying.id)
+      await setNow(l0 + 5_000)
+      expect(await ledger.reserve(reservation(101n))).toEqual({ ok: false, key: 'total', used: 900n, limit: 1000n })
+      await ledger.savePending(pendingFor(paying.id), 'payer')
+      expect(await ledger.pending()).toEqual([pendingFor(paying.id)])
+      expect(await ledger.claim(paying.id, 'other')).toEqual({ ok: false, reason: 'held', until: l0 + 6_000 })
+      await ledger.commit(paying.id)
+      expect((await ledger.report()).totals).toEqual([
+        { host: 'api.example.com', ...usdcBase, spent: 900n, reserved: 0n, unknown: 0n },
+      ])
+    })
+
+    test("behavior: a reservation without an owner has no lease: never released by one, and its pending payment is anyone's to claim", async () => {
+      const { ledger, setNow } = await leased()
+      const anonymous = reservation(900n)
+      expect(await ledger.reserve(anonymous)).toEqual(ok)
+      await setNow(l0 + 10 * 365 * 86_400_000)
+      expect(await ledger.reserve(reservation(101n))).toEqual({ ok: false, key: 'total', used: 900n, limit: 1000n })
+      await ledger.savePending(pendingFor(anonymous.id))
+      expect(await ledger.claim(anonymous.id, 'anyone')).toEqual({
+        ok: true,
+        until: l0 + 10 * 365 * 86_400_000 + 1_000,
+      })
+    })
+
+    if (harness.shared)
+      test("behavior: leases and claims hold across instances on one store: a claim through one is refused through the other, and a dead owner's room is freed for both", async () => {
+        const { ledger, reopen, setNow } = await leased()
+        if (!reopen) throw new Error(`${harness.name} is shared but gave no reopen`)
+        const other = await reopen()
+        const [dead, sent] = [owned(500n, 'dead'), owned(400n, 'sender')]
+        expect(await ledger.reserve(dead)).toEqual(ok)
+        expect(await ledger.reserve(sent)).toEqual(ok)
+        await ledger.savePending(pendingFor(sent.id), 'sender')
+        await ledger.markUnknown(sent.id)
+        expect(await other.claim(sent.id, 'resumer-b')).toEqual({ ok: true, until: l0 + 1_000 })
+        expect(await ledger.claim(sent.id, 'resumer-a')).toEqual({ ok: false, reason: 'held', until: l0 + 1_000 })
+        await setNow(l0 + 1_000)
+        // The dead owner's 500 is released by the other instance's reserve; the pending 400 stays.
+        expect(await other.reserve(reservation(600n))).toEqual(ok)
+        expect(await ledger.reserve(reservation(1n))).toEqual({ ok: false, key: 'total', used: 1000n, limit: 1000n })
+        expect(await ledger.claim(sent.id, 'resumer-a')).toEqual({ ok: true, until: l0 + 2_000 })
+      })
 
     if (harness.shared)
       test('behavior: the ledger opened again on the same store sees the budget and the pending payments, both ways', async () => {

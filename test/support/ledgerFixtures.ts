@@ -57,3 +57,15 @@ export function pendingFor(id: string): PendingPayment {
     time: t0,
   }
 }
+
+/** A clock a test moves by hand: `now` for a ledger's option, `set` for the contract's `setNow`. */
+export function testClock(start: number | undefined): { now?: () => number; set?: (now: number) => Promise<void> } {
+  if (start === undefined) return {}
+  let value = start
+  return {
+    now: () => value,
+    set: async (now) => {
+      value = now
+    },
+  }
+}
