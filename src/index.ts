@@ -32,7 +32,7 @@ export type { MethodKind, MethodProof, PaymentMethod, PaymentMethods } from './m
 export type { Permit2Proof, Permit2Request } from './methods/Permit2.js'
 export type { SplTransferProof, SplTransferRequest } from './methods/SplTransfer.js'
 export type { TempoTransferProof, TempoTransferRequest } from './methods/TempoTransfer.js'
-export type { Asset, Offer } from './offer/Offer.js'
+export type { Asset, Offer, PaymentFlow } from './offer/Offer.js'
 export type { InvoiceSummary, SignedInvoice } from './protocols/l402/readInvoice.js'
 export type { ProofContext, Protocol, Response402, SettlementReport } from './protocols/Protocol.js'
 export {

@@ -13,6 +13,11 @@ export type ErrorCode =
   | 'HOST_NOT_ALLOWED'
   /** The offer's network is not allowed by `caps.networks`. Nothing was paid. */
   | 'NETWORK_NOT_ALLOWED'
+  /**
+   * The offer settles before the server does the work (`upfront`, `escrow`) and `caps.flows` does
+   * not allow that flow. Nothing was paid.
+   */
+  | 'FLOW_NOT_ALLOWED'
   /** The offer's asset is unknown or not in `caps.assets`. Nothing was paid. */
   | 'ASSET_NOT_ALLOWED'
   /** A USD limit applies but the asset has no USD value (no `rates` for it). Nothing was paid. */

@@ -1,7 +1,7 @@
 import { findKnownAsset } from '../../caps/knownAssets.js'
 import { PayfetchError } from '../../errors/PayfetchError.js'
 import type { MethodProof, PaymentMethod } from '../../methods/PaymentMethod.js'
-import type { Offer } from '../../offer/Offer.js'
+import type { Offer, PaymentFlow } from '../../offer/Offer.js'
 import { decodeBase64Json } from '../../utils/base64.js'
 import { isRecord, isShortString, parseAtomicAmount, parseJson } from '../../utils/guards.js'
 import type { InvoiceSummary } from '../l402/readInvoice.js'
@@ -196,7 +196,7 @@ function toOffer(
     extensions: message.extensions,
   }
   // `extra.paymentFlow`: absent means `authorization` (verify, work, settle).
-  const flow = terms.extra.paymentFlow as Offer['flow'] | null
+  const flow = terms.extra.paymentFlow as PaymentFlow | null | undefined
   const knownFlow = flow == null || flows.includes(flow)
   return {
     protocol: 'x402',
@@ -215,7 +215,7 @@ function toOffer(
   }
 }
 
-const flows: unknown[] = ['authorization', 'upfront', 'escrow']
+const flows: readonly unknown[] = ['authorization', 'upfront', 'escrow'] satisfies PaymentFlow[]
 
 /** The payment method an x402 option asks for, when payfetch speaks its scheme on its network. */
 function methodOf(terms: X402Terms, { readInvoice }: DecodeX402Options): PaymentMethod | undefined {
