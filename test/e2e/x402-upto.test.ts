@@ -60,7 +60,9 @@ describe('x402 upto, settled on a local chain', () => {
     const before = await stack.balanceOf(stack.usdc, stack.payTo)
     const fetchPaid = createPayingFetch({ signers: [signer], fetch: recording, onEvent })
 
+    const started = performance.now()
     const response = await fetchPaid(`${stack.v2Url}/upto/tokens?charge=12345`)
+    const elapsed = performance.now() - started
 
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual({ metered: true })
@@ -82,6 +84,7 @@ describe('x402 upto, settled on a local chain', () => {
     expect((await fetchPaid.spendReport()).totals).toMatchObject([{ spent: 12_345n, reserved: 0n, unknown: 0n }])
     const chosen = events.find((event) => event.type === 'offer.chosen')
     expect(chosen?.type === 'offer.chosen' && chosen.offer.amount).toBe(ceiling)
+    console.info(`e2e: one paid x402 upto call (allowance read, permit, settle on anvil) took ${elapsed.toFixed(0)} ms`)
   })
 
   test('policy: caps reserve the ceiling: a per-request limit below it refuses before signing, whatever the charge would be', async () => {
