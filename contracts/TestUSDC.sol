@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.20;
 
-/// Minimal USDC-like ERC-20 with EIP-3009 (FiatToken v2.2 compatible surface).
+/// Minimal USDC-like ERC-20 with EIP-3009 and EIP-2612 (FiatToken v2.2 compatible surface).
 /// TEST ONLY: mint is unrestricted. Revert strings match FiatToken's because x402 facilitators map them to error codes.
 contract TestUSDC {
     // name and version must stay in slots 0 and 1: the local stack copies those two slots to impersonate USDC.
@@ -13,12 +13,16 @@ contract TestUSDC {
     mapping(address => uint256) public balanceOf;
     mapping(address => mapping(address => uint256)) public allowance;
     mapping(address => mapping(bytes32 => bool)) public authorizationState;
+    /// EIP-2612 permit nonces (FiatToken v2.2 has `permit` too: x402's EIP-2612 gas sponsoring uses it).
+    mapping(address => uint256) public nonces;
 
     bytes32 public constant TRANSFER_WITH_AUTHORIZATION_TYPEHASH =
         keccak256("TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)");
     bytes32 public constant RECEIVE_WITH_AUTHORIZATION_TYPEHASH =
         keccak256("ReceiveWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)");
     bytes32 public constant CANCEL_AUTHORIZATION_TYPEHASH = keccak256("CancelAuthorization(address authorizer,bytes32 nonce)");
+    bytes32 public constant PERMIT_TYPEHASH =
+        keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)");
 
     event Transfer(address indexed from, address indexed to, uint256 value);
     event Approval(address indexed owner, address indexed spender, uint256 value);
@@ -52,6 +56,15 @@ contract TestUSDC {
     function transfer(address to, uint256 value) external returns (bool) {
         _transfer(msg.sender, to, value);
         return true;
+    }
+
+    /// EIP-2612: an allowance granted by the owner's signature, so the owner needs no gas.
+    function permit(address owner, address spender, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s) external {
+        require(deadline >= block.timestamp, "FiatTokenV2: permit is expired");
+        bytes32 digest = _digest(keccak256(abi.encode(PERMIT_TYPEHASH, owner, spender, value, nonces[owner]++, deadline)));
+        require(_recover(digest, abi.encodePacked(r, s, v)) == owner, "EIP2612: invalid signature");
+        allowance[owner][spender] = value;
+        emit Approval(owner, spender, value);
     }
 
     function approve(address spender, uint256 value) external returns (bool) {

@@ -4,7 +4,13 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import solc from 'solc'
 
 const root = new URL('../', import.meta.url)
-const sources = ['TestUSDC.sol', 'MiniMulticall3.sol']
+const sources = [
+  'TestUSDC.sol',
+  'MiniMulticall3.sol',
+  'ISignatureTransfer.sol',
+  'X402ExactPermit2Proxy.sol',
+  'X402UptoPermit2Proxy.sol',
+]
 const outFile = new URL('examples/local-stack/artifacts.json', root)
 
 const input = {
@@ -29,11 +35,18 @@ if (errors.length > 0) {
 
 const testUsdc = output.contracts['TestUSDC.sol'].TestUSDC
 const multicall = output.contracts['MiniMulticall3.sol'].MiniMulticall3
+const runtime = (file, name) => {
+  const contract = output.contracts[file][name]
+  return { abi: contract.abi, deployedBytecode: `0x${contract.evm.deployedBytecode.object}` }
+}
 const artifacts = {
   // Deployed with its constructor, so the creation bytecode is what we need.
   TestUSDC: { abi: testUsdc.abi, bytecode: `0x${testUsdc.evm.bytecode.object}` },
   // Placed with anvil_setCode, which takes runtime code.
   MiniMulticall3: { abi: multicall.abi, deployedBytecode: `0x${multicall.evm.deployedBytecode.object}` },
+  // The x402 Permit2 proxies keep no constructor state, so their runtime code is placed at the canonical addresses.
+  X402ExactPermit2Proxy: runtime('X402ExactPermit2Proxy.sol', 'X402ExactPermit2Proxy'),
+  X402UptoPermit2Proxy: runtime('X402UptoPermit2Proxy.sol', 'X402UptoPermit2Proxy'),
 }
 writeFileSync(outFile, `${JSON.stringify(artifacts, null, 2)}\n`)
 console.log(`wrote ${outFile.pathname} with solc ${solc.version()}`)

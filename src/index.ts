@@ -29,20 +29,24 @@ export { type MemoryLedgerOptions, memoryLedger } from './ledger/memoryLedger.js
 export type { Bolt11Proof, Bolt11Request } from './methods/Bolt11.js'
 export type { Eip3009Proof, Eip3009Request } from './methods/Eip3009.js'
 export type { MethodKind, MethodProof, PaymentMethod, PaymentMethods } from './methods/PaymentMethod.js'
+export type { Permit2Proof, Permit2Request } from './methods/Permit2.js'
 export type { SplTransferProof, SplTransferRequest } from './methods/SplTransfer.js'
 export type { TempoTransferProof, TempoTransferRequest } from './methods/TempoTransfer.js'
-export type { Asset, Offer } from './offer/Offer.js'
+export type { Asset, Offer, PaymentFlow } from './offer/Offer.js'
 export type { InvoiceSummary, SignedInvoice } from './protocols/l402/readInvoice.js'
 export type { ProofContext, Protocol, Response402, SettlementReport } from './protocols/Protocol.js'
 export {
   type DecodeX402Options,
   decodeX402,
+  decodeX402Message,
   type PaymentRequired,
   readPaymentRequired,
+  type X402Terms,
 } from './protocols/x402/decode.js'
+export { x402With } from './protocols/x402/index.js'
 export { networkFromV1 } from './protocols/x402/networks.js'
 export { readSettlement, type Settlement } from './protocols/x402/settlement.js'
 export { getReceipt, type Receipt } from './receipts/Receipt.js'
 export { memorySessions, type SessionLock, type SessionStore, type SessionToken } from './sessions/SessionStore.js'
-export type { MethodPayer, MethodPayers, PayContext, Signer } from './signers/Signer.js'
+export type { MethodPayer, MethodPayers, PayContext, Signer, SignerReport } from './signers/Signer.js'
 export { decodeBase64Json, encodeBase64Json } from './utils/base64.js'

@@ -271,6 +271,8 @@ function describeEvent(event: PayfetchEvent): string {
       return `bookkeeping failed: ${event.error.shortMessage}`
     case 'fee.exceeded':
       return `the wallet's fee ${event.fee} was above its limit ${event.limit}`
+    case 'approval.sent':
+      return `approved ${event.spender} to move ${event.amount} of ${event.token} on ${event.network}; transaction ${event.transaction}`
   }
 }
 

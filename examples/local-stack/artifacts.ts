@@ -5,6 +5,8 @@ import type { Abi, Hex } from 'viem'
 export type Artifacts = {
   readonly TestUSDC: { readonly abi: Abi; readonly bytecode: Hex }
   readonly MiniMulticall3: { readonly abi: Abi; readonly deployedBytecode: Hex }
+  readonly X402ExactPermit2Proxy: { readonly abi: Abi; readonly deployedBytecode: Hex }
+  readonly X402UptoPermit2Proxy: { readonly abi: Abi; readonly deployedBytecode: Hex }
 }
 
 /** Reads `artifacts.json` beside this file. */

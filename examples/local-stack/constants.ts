@@ -25,3 +25,9 @@ export const devKeys = {
   /** Account #1: deploys contracts and mints, so test set-up never races the facilitator's nonces. */
   admin: '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d',
 } as const satisfies Record<string, Hex>
+
+/** Where x402 facilitators expect the `exact` Permit2 proxy (the same address on every chain). */
+export const exactPermit2Proxy: Address = '0x402085c248EeA27D92E8b30b2C58ed07f9E20001'
+
+/** Where x402 facilitators expect the `upto` Permit2 proxy. */
+export const uptoPermit2Proxy: Address = '0x4020A4f3b7b90ccA423B9fabCc0CE57C6C240002'

@@ -1,10 +1,11 @@
-import type { Address, Hash, Hex, TransactionReceipt } from 'viem'
+import type { Address, Chain, Hash, Hex, HttpTransport, TransactionReceipt, WalletClient } from 'viem'
+import { createWalletClient, http } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import type { Anvil } from './anvil.js'
 import { startAnvil } from './anvil.js'
 import type { LocalClients } from './clients.js'
-import { createLocalClients } from './clients.js'
+import { createLocalClients, localChain } from './clients.js'
 import { chainId, v1Network, v2Network } from './constants.js'
 import type { Settlement } from './facilitator.js'
 import { startFacilitator } from './facilitator.js'
@@ -67,6 +68,18 @@ export type EvmStack = {
   getTransactionReceipt(hash: Hash): Promise<TransactionReceipt>
   /** A fresh random account holding nothing; EIP-3009 payments need no ETH from the payer. */
   newAccount(): PrivateKeyAccount
+  /** Gives `address` this much ETH (wei), e.g. for a payer that sends its own Permit2 approval. */
+  setBalance(address: Address, wei: bigint): Promise<void>
+  /** The ETH balance of `address`, in wei. */
+  ethBalance(address: Address): Promise<bigint>
+  /** An ERC-20 allowance: what `spender` (Permit2) may move for `owner`. */
+  allowance(token: TokenRef, owner: Address, spender: Address): Promise<bigint>
+  /** A wallet client for `account` on the local chain, that can also read it. */
+  walletFor(account: PrivateKeyAccount): WalletClient<HttpTransport, Chain, PrivateKeyAccount>
+  /** The latest block number. */
+  blockNumber(): Promise<bigint>
+  /** How many transactions were mined after block `since` (all accounts). */
+  transactionsSince(since: bigint): Promise<number>
   /** Closes the servers and kills anvil. Safe to call twice. */
   stop(): Promise<void>
 }
@@ -147,6 +160,25 @@ export async function startEvmStack(options: EvmStackOptions = {}): Promise<EvmS
         }),
       getTransactionReceipt: (hash) => publicClient.getTransactionReceipt({ hash }),
       newAccount: () => privateKeyToAccount(generatePrivateKey()),
+      setBalance: (address, wei) => clients.testClient.setBalance({ address, value: wei }),
+      ethBalance: (address) => publicClient.getBalance({ address }),
+      allowance: (token, owner, spender) =>
+        publicClient.readContract({
+          address: addressOf(token),
+          abi: tokenAbi,
+          functionName: 'allowance',
+          args: [owner, spender],
+        }),
+      walletFor: (account) =>
+        createWalletClient({ account, chain: localChain(anvil.rpcUrl), transport: http(anvil.rpcUrl) }),
+      blockNumber: () => publicClient.getBlockNumber(),
+      async transactionsSince(since) {
+        const latest = await publicClient.getBlockNumber()
+        let count = 0
+        for (let block = since + 1n; block <= latest; block++)
+          count += await publicClient.getBlockTransactionCount({ blockNumber: block })
+        return count
+      },
       stop,
     }
   } catch (error) {

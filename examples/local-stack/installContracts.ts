@@ -3,7 +3,8 @@ import { getAddress, toHex } from 'viem'
 import type { Artifacts } from './artifacts.js'
 import { loadArtifacts } from './artifacts.js'
 import type { DevWallet, LocalClients } from './clients.js'
-import { baseSepoliaUsdc, multicall3 } from './constants.js'
+import { baseSepoliaUsdc, exactPermit2Proxy, multicall3, uptoPermit2Proxy } from './constants.js'
+import { deployPermit2 } from './permit2.js'
 
 /** An EIP-3009 token on the local chain, with the EIP-712 domain a payer must sign under. */
 export type TestToken = {
@@ -23,8 +24,9 @@ export type InstalledContracts = {
 }
 
 /**
- * Deploys the two test tokens, makes the Base Sepolia USDC address behave as USDC, and places
- * MiniMulticall3 at the canonical Multicall3 address.
+ * Deploys the two test tokens, makes the Base Sepolia USDC address behave as USDC, places
+ * MiniMulticall3 at the canonical Multicall3 address, deploys Permit2 at its canonical address and
+ * places the x402 `exact` and `upto` Permit2 proxies at theirs.
  */
 export async function installContracts(clients: LocalClients): Promise<InstalledContracts> {
   const { admin, testClient } = clients
@@ -36,6 +38,9 @@ export async function installContracts(clients: LocalClients): Promise<Installed
   await Promise.all([
     copyToken(clients, usdcTemplate.address, baseSepoliaUsdc),
     testClient.setCode({ address: multicall3, bytecode: artifacts.MiniMulticall3.deployedBytecode }),
+    testClient.setCode({ address: exactPermit2Proxy, bytecode: artifacts.X402ExactPermit2Proxy.deployedBytecode }),
+    testClient.setCode({ address: uptoPermit2Proxy, bytecode: artifacts.X402UptoPermit2Proxy.deployedBytecode }),
+    deployPermit2(clients),
   ])
   return { usdc: { ...usdcTemplate, address: getAddress(baseSepoliaUsdc) }, unknownToken }
 }

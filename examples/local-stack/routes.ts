@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
+import {
+  declareDiscoveryExtension,
+  declareEip2612GasSponsoringExtension,
+  declareErc20ApprovalGasSponsoringExtension,
+} from '@x402/extensions'
 
 /** What a route handler sees: the request with its body already read. */
 export type RouteRequest = {
@@ -29,11 +34,29 @@ export type PaidRoute = {
   readonly token: 'usdc' | 'unknownToken'
   readonly description?: string
   readonly handler: RouteHandler
+  /** The x402 scheme (v2 server only). Default `exact`; `upto` prices the ceiling and settles what the handler says. */
+  readonly scheme?: 'exact' | 'upto'
+  /** `permit2`: an `exact` price paid through Permit2 and the x402 exact proxy (v2 server only). */
+  readonly assetTransferMethod?: 'permit2'
+  /** `upfront`: settled before the handler runs (v2 server only). Default `authorization`. */
+  readonly paymentFlow?: 'upfront'
+  /** Extensions the route declares in its 402 (gas sponsoring, …), v2 server only. */
+  readonly extensions?: Readonly<Record<string, unknown>>
 }
+
+/**
+ * What an `upto` handler answers to charge less than the ceiling: the `Settlement-Overrides`
+ * header `@x402/express` reads (and strips) before it settles.
+ */
+export function charge(amount: bigint): Record<string, string> {
+  return { 'settlement-overrides': JSON.stringify({ amount: amount.toString() }) }
+}
+
+const jsonHeaders = { 'content-type': 'application/json' }
 
 /** A JSON response. */
 export function json(value: unknown, status = 200): RouteResponse {
-  return { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) }
+  return { status, headers: jsonHeaders, body: JSON.stringify(value) }
 }
 
 /**
@@ -85,6 +108,78 @@ export const defaultV2Routes: readonly PaidRoute[] = [
     token: 'usdc',
     description: 'Costs 5 USDC, above default caps',
     handler: () => json({ pricey: true }),
+  },
+  {
+    method: 'GET',
+    path: '/permit2/weather',
+    amount: 10_000n,
+    token: 'usdc',
+    assetTransferMethod: 'permit2',
+    description: 'Weather report, paid through Permit2',
+    handler: () => json({ weather: 'sunny', via: 'permit2' }),
+  },
+  {
+    method: 'GET',
+    path: '/permit2/eip2612',
+    amount: 10_000n,
+    token: 'usdc',
+    assetTransferMethod: 'permit2',
+    extensions: declareEip2612GasSponsoringExtension(),
+    description: 'Paid through Permit2; the facilitator submits an EIP-2612 approval with it',
+    handler: () => json({ weather: 'sunny', via: 'permit2+eip2612' }),
+  },
+  {
+    method: 'GET',
+    path: '/permit2/erc20-approval',
+    amount: 10_000n,
+    token: 'unknownToken',
+    assetTransferMethod: 'permit2',
+    extensions: declareErc20ApprovalGasSponsoringExtension(),
+    description: "Paid through Permit2; the facilitator funds and broadcasts the payer's approval",
+    handler: () => json({ weather: 'sunny', via: 'permit2+erc20-approval' }),
+  },
+  {
+    method: 'GET',
+    path: '/upto/tokens',
+    amount: 50_000n,
+    token: 'usdc',
+    scheme: 'upto',
+    description: 'Metered: up to 0.05 USDC, charged by ?charge=',
+    handler: ({ url }) => ({
+      ...json({ metered: true }),
+      headers: { ...jsonHeaders, ...charge(BigInt(url.searchParams.get('charge') ?? '0')) },
+    }),
+  },
+  {
+    method: 'GET',
+    path: '/discoverable/weather',
+    amount: 10_000n,
+    token: 'usdc',
+    description: 'Weather report, listed in the bazaar',
+    extensions: declareDiscoveryExtension({
+      input: { city: 'Paris' },
+      inputSchema: { properties: { city: { type: 'string' } }, required: ['city'] },
+      output: { example: { weather: 'sunny', temperature: 21 } },
+    }),
+    handler: () => json({ weather: 'sunny', temperature: 21 }),
+  },
+  {
+    method: 'GET',
+    path: '/discoverable/forecast',
+    amount: 30_000n,
+    token: 'usdc',
+    description: 'Five-day forecast, listed in the bazaar',
+    extensions: declareDiscoveryExtension({ input: { city: 'Paris' }, output: { example: { days: [] } } }),
+    handler: () => json({ days: ['sunny', 'sunny', 'rain', 'sunny', 'cloudy'] }),
+  },
+  {
+    method: 'GET',
+    path: '/upfront/weather',
+    amount: 10_000n,
+    token: 'usdc',
+    paymentFlow: 'upfront',
+    description: 'Settled before the handler runs',
+    handler: () => json({ weather: 'sunny', flow: 'upfront' }),
   },
 ]
 

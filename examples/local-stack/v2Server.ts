@@ -2,7 +2,9 @@ import { createServer } from 'node:http'
 import type { RouteConfig } from '@x402/core/server'
 import { HTTPFacilitatorClient } from '@x402/core/server'
 import { ExactEvmScheme } from '@x402/evm/exact/server'
+import { UptoEvmScheme } from '@x402/evm/upto/server'
 import { paymentMiddleware, x402ResourceServer } from '@x402/express'
+import { bazaarResourceServerExtension } from '@x402/extensions'
 import type { Address } from 'viem'
 import { v2Network } from './constants.js'
 import { createExpressApp, toExpress } from './express.js'
@@ -29,10 +31,11 @@ export type ResourceServer = {
  */
 export async function startV2Server(options: ResourceServerOptions): Promise<ResourceServer> {
   const { facilitatorUrl, routes, tokens, payTo } = options
-  const resourceServer = new x402ResourceServer(new HTTPFacilitatorClient({ url: facilitatorUrl })).register(
-    v2Network,
-    new ExactEvmScheme(),
-  )
+  const resourceServer = new x402ResourceServer(new HTTPFacilitatorClient({ url: facilitatorUrl }))
+    .register(v2Network, new ExactEvmScheme())
+    .register(v2Network, new UptoEvmScheme())
+    // Routes that declare `bazaar` get their HTTP method filled in, as the reference server does.
+    .registerExtension(bazaarResourceServerExtension)
 
   const app = createExpressApp()
   const priceList = Object.fromEntries(routes.map((route) => [routeKey(route), priced(route, tokens, payTo)]))
@@ -56,19 +59,19 @@ function routeKey(route: PaidRoute): string {
 // units for assets it knows, and the domain is what the payer signs under.
 function priced(route: PaidRoute, tokens: InstalledContracts, payTo: Address): RouteConfig {
   const token = tokens[route.token]
+  const extra: Record<string, string> = { name: token.name, version: token.version }
+  if (route.assetTransferMethod) extra.assetTransferMethod = route.assetTransferMethod
+  if (route.paymentFlow) extra.paymentFlow = route.paymentFlow
   return {
     accepts: {
-      scheme: 'exact',
+      scheme: route.scheme ?? 'exact',
       network: v2Network,
       payTo,
       maxTimeoutSeconds: 60,
-      price: {
-        amount: route.amount.toString(),
-        asset: token.address,
-        extra: { name: token.name, version: token.version },
-      },
+      price: { amount: route.amount.toString(), asset: token.address, extra },
     },
     ...(route.description === undefined ? {} : { description: route.description }),
+    ...(route.extensions === undefined ? {} : { extensions: { ...route.extensions } }),
     mimeType: 'application/json',
   }
 }

@@ -1,6 +1,6 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
 import { describeOffer } from '../offer/describeOffer.js'
-import type { Offer } from '../offer/Offer.js'
+import type { Offer, PaymentFlow } from '../offer/Offer.js'
 import { parseDecimal } from '../utils/decimal.js'
 import { type Budget, type BudgetRule, type Charge, chargesFor, parseBudgets } from './budgets.js'
 import { hostMatches } from './hosts.js'
@@ -23,6 +23,12 @@ export type Caps = {
    * `maxAmount` (or a price from `rates`).
    */
   assets?: readonly AssetAllowance[] | undefined
+  /**
+   * The payment flows that may be paid besides `authorization` (always allowed: nothing settles
+   * before the server did the work). `upfront` and `escrow` settle first, so a failing handler
+   * keeps the money; they are refused (`FLOW_NOT_ALLOWED`) unless listed. Absent: neither.
+   */
+  flows?: readonly PaymentFlow[] | undefined
   /** CAIP-2 networks that may be paid on, e.g. `['eip155:8453']`. Absent: any. */
   networks?: readonly string[] | undefined
   /** Hosts that may be paid (`api.example.com`, `*.example.com`, `host:port`). Deny wins. */
@@ -109,6 +115,7 @@ export type Policy = {
   charges(offer: Offer, url: URL, nanoUsd: bigint | undefined): Charge[]
 }
 
+const paymentFlows: readonly PaymentFlow[] = ['authorization', 'upfront', 'escrow']
 const defaultPerRequestUsd = '0.10'
 const defaultPerRequestSats = 100n
 
@@ -121,6 +128,11 @@ export function createPolicy(caps: Caps = {}): Policy {
   if (!Number.isSafeInteger(ratesTimeoutMs) || ratesTimeoutMs < 1)
     throw invalid('caps.ratesTimeoutMs must be a positive integer')
   const rules = parseBudgets(caps.budgets)
+  const flows = new Set<PaymentFlow>(['authorization'])
+  for (const flow of caps.flows ?? []) {
+    if (!paymentFlows.includes(flow)) throw invalid('caps.flows lists authorization, upfront or escrow')
+    flows.add(flow)
+  }
   for (const allowance of caps.assets ?? []) {
     const known = findKnownAsset(allowance.network, allowance.asset)
     if (allowance.maxAmount !== undefined && (typeof allowance.maxAmount !== 'bigint' || allowance.maxAmount < 0n))
@@ -143,6 +155,14 @@ export function createPolicy(caps: Caps = {}): Policy {
   ) {
     const details = fee > 0n ? { ...describeOffer(quoted), fee: fee.toString() } : describeOffer(quoted)
     const offer = { ...quoted, amount: quoted.amount + fee }
+    if (offer.flow && !flows.has(offer.flow))
+      return {
+        refusal: new PayfetchError(
+          'FLOW_NOT_ALLOWED',
+          `The offer's payment flow is ${offer.flow}: it settles before the server does the work; allow it in caps.flows.`,
+          { details },
+        ),
+      }
     if (caps.networks && !caps.networks.includes(offer.network))
       return {
         refusal: new PayfetchError('NETWORK_NOT_ALLOWED', `Network ${offer.network} is not in caps.networks.`, {

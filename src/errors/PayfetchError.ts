@@ -13,6 +13,11 @@ export type ErrorCode =
   | 'HOST_NOT_ALLOWED'
   /** The offer's network is not allowed by `caps.networks`. Nothing was paid. */
   | 'NETWORK_NOT_ALLOWED'
+  /**
+   * The offer settles before the server does the work (`upfront`, `escrow`) and `caps.flows` does
+   * not allow that flow. Nothing was paid.
+   */
+  | 'FLOW_NOT_ALLOWED'
   /** The offer's asset is unknown or not in `caps.assets`. Nothing was paid. */
   | 'ASSET_NOT_ALLOWED'
   /** A USD limit applies but the asset has no USD value (no `rates` for it). Nothing was paid. */
@@ -21,6 +26,11 @@ export type ErrorCode =
   | 'BUDGET_EXHAUSTED'
   /** The `approve` hook said no (or failed). Nothing was paid. */
   | 'APPROVAL_DENIED'
+  /**
+   * Permit2 may not move the token for the payer yet and no way to grant it was offered (server gas
+   * sponsoring) or configured (`evm({ approvePermit2 })`). Nothing was signed.
+   */
+  | 'ALLOWANCE_REQUIRED'
   /** The signer or wallet failed before a proof left this process. Nothing was paid. */
   | 'PAYMENT_FAILED'
   /** The server answered 402 again after receiving a proof: it refused the payment. */
@@ -42,6 +52,8 @@ export type ErrorCode =
    * `'unknown'`, or `true` when the wallet had paid before the store failed).
    */
   | 'STORE_FAILED'
+  /** A discovery listing (`discover()`) did not answer, or not with a listing payfetch can read. Nothing was paid. */
+  | 'DISCOVERY_FAILED'
   /** The options given to payfetch are not usable. */
   | 'INVALID_OPTIONS'
 

@@ -1,4 +1,4 @@
-import type { Account, Address, Hex, TypedDataDefinition } from 'viem'
+import type { Account, Address, Hex, TransactionSerializable, TypedDataDefinition } from 'viem'
 
 /** The typed data payfetch asks an EVM account to sign. */
 export type TypedDataRequest = TypedDataDefinition
@@ -7,6 +7,8 @@ export type TypedDataRequest = TypedDataDefinition
 export type EvmAccount = {
   readonly address: Address
   signTypedData(parameters: TypedDataRequest): Promise<Hex>
+  /** A local account's transaction signing: lets a server-sponsored Permit2 approval be signed. */
+  signTransaction?: ((transaction: TransactionSerializable) => Promise<Hex>) | undefined
 }
 
 /** A viem `WalletClient` with an account attached (a browser wallet, a JSON-RPC account). */
@@ -24,6 +26,8 @@ export type TypedDataSigner = {
   /** The only chain this signer may sign for, when the wallet is bound to one. */
   readonly chainId?: number | undefined
   sign(parameters: TypedDataRequest): Promise<Hex>
+  /** Signs a transaction without sending it, when the account can (a local account). */
+  signTransaction?: ((transaction: TransactionSerializable) => Promise<Hex>) | undefined
 }
 
 /** Normalises a `LocalAccount`, a `WalletClient` or a structural account into one signer. */
@@ -41,5 +45,10 @@ export function toTypedDataSigner(account: EvmAccount | EvmWalletClient): TypedD
     }
   }
   if (typeof account.address !== 'string' || typeof account.signTypedData !== 'function') return undefined
-  return { address: account.address, sign: (parameters) => account.signTypedData(parameters) }
+  const { signTransaction } = account
+  return {
+    address: account.address,
+    sign: (parameters) => account.signTypedData(parameters),
+    signTransaction: typeof signTransaction === 'function' ? (tx) => signTransaction.call(account, tx) : undefined,
+  }
 }

@@ -1,10 +1,14 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
 import type { Eip3009Request } from '../methods/Eip3009.js'
+import type { Permit2Request } from '../methods/Permit2.js'
 import { payment } from '../protocols/payment/index.js'
 import type { Signer } from '../signers/Signer.js'
 import { type EvmAccount, type EvmWalletClient, toTypedDataSigner } from './account.js'
 import { signTransferWithAuthorization } from './eip3009.js'
+import { signPermitWitnessTransfer } from './permit2.js'
+import { type EvmChainReader, ensurePermit2Allowance, type Permit2Approval } from './permit2Allowance.js'
 import { type EvmToken, findTokenDomain, knownTokens } from './tokenDomains.js'
+import { x402Permit2 } from './x402Permit2.js'
 
 export type EvmOptions = {
   /** A viem `LocalAccount`, a `WalletClient` with an account, or any `{ address, signTypedData }`. */
@@ -16,6 +20,19 @@ export type EvmOptions = {
    * `Payment` evm charge names only the token address). x402 servers name it in every offer.
    */
   tokens?: readonly EvmToken[] | undefined
+  /**
+   * Reads the chain for Permit2 payments (x402 `exact` with Permit2, `upto`): the payer's Permit2
+   * allowance before signing, and what a server-sponsored approval needs (an EIP-2612 nonce, fees).
+   * Without it, Permit2 offers are refused (EIP-3009 offers need no chain reads).
+   */
+  publicClient?: EvmChainReader | undefined
+  /**
+   * Opt-in: when Permit2 has no allowance and the server sponsors no approval, send the payer's own
+   * `approve(Permit2, allowance)` from this wallet (the payer pays its gas), reported as an
+   * `approval.sent` event. Needs `publicClient`. Without it payfetch refuses with
+   * `ALLOWANCE_REQUIRED` before signing.
+   */
+  approvePermit2?: Permit2Approval | undefined
 }
 
 const addressPattern = /^0x[0-9a-fA-F]{40}$/
@@ -25,8 +42,10 @@ const maxValiditySeconds = 3600
 
 /**
  * Pays EVM offers by signing an EIP-3009 `transferWithAuthorization` (USDC and other
- * FiatToken-style tokens): x402 `exact` and the `Payment` scheme's `evm` charge. Nothing is sent
- * on chain by the payer: the server settles, so the payer needs no gas.
+ * FiatToken-style tokens): x402 `exact` and the `Payment` scheme's `evm` charge; and by signing a
+ * Permit2 witness transfer to the x402 Permit2 proxies (any ERC-20): x402 `exact` with
+ * `assetTransferMethod: "permit2"` and x402 `upto`. Nothing is sent on chain by the payer: the
+ * server settles, so the payer needs no gas (except for an opt-in `approvePermit2`).
  *
  * @example
  * ```ts
@@ -44,6 +63,15 @@ export function evm(options: EvmOptions): Signer {
     throw new PayfetchError(
       'INVALID_OPTIONS',
       'evm() needs an account with an address and signTypedData (a viem LocalAccount or a WalletClient with an account).',
+    )
+  const approval = options.approvePermit2
+  if (
+    approval &&
+    (!options.publicClient || approval.wallet?.account?.address?.toLowerCase() !== signer.address.toLowerCase())
+  )
+    throw new PayfetchError(
+      'INVALID_OPTIONS',
+      'evm({ approvePermit2 }) needs a publicClient and a wallet whose account is the paying account.',
     )
 
   /** Why this signer cannot sign for the chain, or `undefined`. */
@@ -69,10 +97,23 @@ export function evm(options: EvmOptions): Signer {
     return chainRefusal(request.chainId)
   }
 
+  function permit2Refusal(request: Permit2Request): string | undefined {
+    // A permit Permit2 cannot honour would sit with the server until its deadline: look first.
+    if (!options.publicClient)
+      return 'paying through Permit2 needs evm({ publicClient }) to check the Permit2 allowance before signing'
+    if (!addressPattern.test(request.token)) return 'the token is not an address'
+    if (!addressPattern.test(request.to)) return 'the recipient is not an address'
+    if (request.amount <= 0n || request.amount > maxUint256) return 'the amount is not a uint256 above 0'
+    if (request.proxy === 'upto' && !addressPattern.test(request.facilitator ?? ''))
+      return 'the upto facilitator is not an address'
+    return chainRefusal(request.chainId)
+  }
+
   return {
     name: 'evm',
-    // The Payment scheme's evm charge is one more envelope for the same authorization.
-    protocols: [payment],
+    // The Payment scheme's evm charge is one more envelope for the same authorization; x402 offers
+    // paid through Permit2 (`exact` with Permit2, `upto`) are read here, not in the root.
+    protocols: [payment, x402Permit2],
     methods: {
       eip3009: {
         refusal,
@@ -88,6 +129,19 @@ export function evm(options: EvmOptions): Signer {
             validAfter: request.validAfterSeconds === undefined ? 0n : BigInt(now - request.validAfterSeconds),
             validBefore: BigInt(Math.min(until, now + maxValiditySeconds)),
           })
+        },
+      },
+      permit2: {
+        refusal: permit2Refusal,
+        async pay(request, context) {
+          const reason = permit2Refusal(request)
+          if (reason) throw new PayfetchError('PAYMENT_FAILED', `The evm signer cannot pay this offer: ${reason}.`)
+          const now = Math.floor(Date.now() / 1000)
+          const deadline = BigInt(now + Math.min(request.deadlineAfterSeconds, maxValiditySeconds))
+          // Before signing: a permit Permit2 cannot honour would only sit with the server until its deadline.
+          const sponsored = await ensurePermit2Allowance(signer, request, deadline, options, context)
+          const proof = await signPermitWitnessTransfer(signer, request, deadline)
+          return sponsored ? { ...proof, sponsored } : proof
         },
       },
     },

@@ -53,7 +53,8 @@ function findPayer(
 
 /**
  * Judges every offer: which signer can pay it and whether the caps allow it. Payable offers come
- * first, in the caller's `prefer` order of protocols, then cheapest first; refused ones last.
+ * first, in the caller's `prefer` order of protocols, `authorization` flows before those that settle
+ * first, then cheapest first; refused ones last.
  */
 export async function judgeOffers(
   offers: readonly { offer: Offer; protocol: Protocol }[],
@@ -94,9 +95,11 @@ export async function judgeOffers(
     }),
   )
   const prefer = options.prefer ?? []
+  // The caller's protocols first; within each, offers that settle after the work (authorization).
   const rank = (candidate: Candidate) => {
     const index = prefer.indexOf(candidate.offer.protocol)
-    return index < 0 ? prefer.length : index
+    const settlesFirst = candidate.offer.flow === 'upfront' || candidate.offer.flow === 'escrow' ? 1 : 0
+    return (index < 0 ? prefer.length : index) * 2 + settlesFirst
   }
   const payable = judged.filter((candidate) => !candidate.refusal)
   const ranks = [...new Set(payable.map(rank))].sort((a, b) => a - b)

@@ -107,7 +107,7 @@ const wrapped = Symbol.for('payfetch.payingFetch')
  *
  * @throws {PayfetchError} with a stable `code`: `INVALID_OPTIONS` here; on calls,
  * `CHALLENGE_INVALID`, `NO_SIGNER`, a cap refusal (`CAP_EXCEEDED`, `BUDGET_EXHAUSTED`,
- * `HOST_NOT_ALLOWED`, `NETWORK_NOT_ALLOWED`, `ASSET_NOT_ALLOWED`, `UNPRICEABLE`),
+ * `HOST_NOT_ALLOWED`, `NETWORK_NOT_ALLOWED`, `FLOW_NOT_ALLOWED`, `ASSET_NOT_ALLOWED`, `UNPRICEABLE`),
  * `APPROVAL_DENIED`, `PAYMENT_FAILED`, `PAYMENT_REJECTED`, `PAYMENT_OUTCOME_UNKNOWN`,
  * `REQUEST_TOO_LARGE`, `REDIRECT_REFUSED`.
  */
@@ -116,13 +116,14 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
   if (!Array.isArray(signers)) throw new PayfetchError('INVALID_OPTIONS', 'signers must be an array of signers.')
   if (options.fetch && (options.fetch as unknown as Record<symbol, unknown>)[wrapped])
     throw new PayfetchError('INVALID_OPTIONS', 'This fetch already pays; wrapping it again could pay twice.')
+  // One protocol per name; variants signers bring (x402 reading their offers) merge.
   const protocols = [
-    ...new Map(
-      [...defaultProtocols, ...signers.flatMap((signer) => signer.protocols ?? [])].map((protocol) => [
-        protocol.name,
-        protocol,
-      ]),
-    ).values(),
+    ...[...defaultProtocols, ...signers.flatMap((signer) => signer.protocols ?? [])]
+      .reduce(
+        (byName, protocol) => byName.set(protocol.name, byName.get(protocol.name)?.merge?.(protocol) ?? protocol),
+        new Map<string, Protocol>(),
+      )
+      .values(),
   ]
   const context: PayingContext = {
     signers,

@@ -1,6 +1,7 @@
 import type { PayfetchError } from '../errors/PayfetchError.js'
 import type { Offer } from '../offer/Offer.js'
 import type { Receipt } from '../receipts/Receipt.js'
+import type { SignerReport } from '../signers/Signer.js'
 
 /** What payfetch reports while it works; none of it contains a proof, signature or key. */
 export type PayfetchEvent =
@@ -21,5 +22,10 @@ export type PayfetchEvent =
    * response is still returned; `error.details.paid` says what the money did.
    */
   | { readonly type: 'store.failed'; readonly url: string; readonly error: PayfetchError }
+  /**
+   * A signer sent an on-chain approval before paying (`evm({ approvePermit2 })`): never silent. It
+   * spent the payer's gas, not the token.
+   */
+  | SignerReport
   /** The wallet reported a fee above the limit the caps counted; the ledger counts what it spent. */
   | { readonly type: 'fee.exceeded'; readonly url: string; readonly limit: bigint; readonly fee: bigint }

@@ -1,5 +1,6 @@
 import type { Bolt11Proof, Bolt11Request } from './Bolt11.js'
 import type { Eip3009Proof, Eip3009Request } from './Eip3009.js'
+import type { Permit2Proof, Permit2Request } from './Permit2.js'
 import type { SplTransferProof, SplTransferRequest } from './SplTransfer.js'
 import type { TempoTransferProof, TempoTransferRequest } from './TempoTransfer.js'
 
@@ -10,6 +11,7 @@ import type { TempoTransferProof, TempoTransferRequest } from './TempoTransfer.j
  */
 export type PaymentMethods = {
   eip3009: { request: Eip3009Request; proof: Eip3009Proof }
+  permit2: { request: Permit2Request; proof: Permit2Proof }
   bolt11: { request: Bolt11Request; proof: Bolt11Proof }
   'spl-transfer': { request: SplTransferRequest; proof: SplTransferProof }
   'tempo-transfer': { request: TempoTransferRequest; proof: TempoTransferProof }

@@ -9,6 +9,13 @@ export type Asset = {
 }
 
 /**
+ * When an offer's money moves (x402 `extra.paymentFlow`): `authorization` (verified, the work done,
+ * then settled), `upfront` (settled before the work runs: a failing handler keeps the money) or
+ * `escrow` (settled into escrow before the work, released to the server after).
+ */
+export type PaymentFlow = 'authorization' | 'upfront' | 'escrow'
+
+/**
  * One way to pay for a resource, normalised from whatever protocol the server spoke. Every amount
  * is a `bigint` in the asset's atomic units.
  */
@@ -29,6 +36,11 @@ export type Offer = {
   readonly resource: string
   /** The server's description: for display only, never trusted. */
   readonly description?: string | undefined
+  /**
+   * When the money moves, when the server says (absent: `authorization`). Caps allow `upfront` and
+   * `escrow` only when listed in `caps.flows`.
+   */
+  readonly flow?: PaymentFlow | undefined
   /** Unix time in milliseconds after which the offer cannot be paid, when the protocol says. */
   readonly expiresAt?: number | undefined
   /**

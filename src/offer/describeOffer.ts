@@ -9,5 +9,6 @@ export function describeOffer(offer: Offer): Record<string, string> {
     asset: offer.asset.id,
     amount: offer.amount.toString(),
     payTo: offer.payTo,
+    ...(offer.flow && { flow: offer.flow }),
   }
 }

@@ -46,6 +46,11 @@ export type Protocol = {
    * Protocols without one pay every request (x402).
    */
   sessionToken?(offer: Offer, proof: MethodProof): SessionToken | undefined
+  /**
+   * Combines this protocol with another of the same name that a signer brings (x402 variants that
+   * decode more offers). Without it, the protocol a signer brings replaces the default one.
+   */
+  merge?(other: Protocol): Protocol
 }
 
 /** What a server says about the settlement of a paid request. Checked against the payment before it is trusted. */

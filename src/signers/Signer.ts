@@ -52,6 +52,25 @@ export type PayContext = {
   /** The URL that asked for payment. */
   readonly url: string
   readonly signal?: AbortSignal | undefined
+  /** Reports what a payer did on its own besides signing (an on-chain approval), as a payfetch event. */
+  readonly report?: ((report: SignerReport) => void) | undefined
+}
+
+/** Something a payer did on chain on its way to paying, reported as an event of the same type. */
+export type SignerReport = {
+  /** An ERC-20 approval the payer's wallet sent (Permit2), mined before the payment was signed. */
+  readonly type: 'approval.sent'
+  /** The URL whose payment needed it. */
+  readonly url: string
+  /** CAIP-2 network id. */
+  readonly network: string
+  readonly token: string
+  /** Who may now move the token (Permit2). */
+  readonly spender: string
+  /** The allowance granted, in atomic units. */
+  readonly amount: bigint
+  /** The approval's transaction hash. */
+  readonly transaction: string
 }
 
 /** The signer's payer for `method`, when it declares one. */

@@ -285,6 +285,46 @@ describe('createPolicy', () => {
     expect(await verdict({ networks: ['eip155:1'] }, unknownToken, 10n ** 30n)).toBe('NETWORK_NOT_ALLOWED')
   })
 
+  test('policy: authorization offers always pass; upfront and escrow only when caps.flows lists them', async () => {
+    const judge = async (caps: Caps, flow?: 'authorization' | 'upfront' | 'escrow') =>
+      (await createPolicy(caps).judge({ ...offer(baseUsdc, 10_000n), flow })).refusal?.code ?? 'ok'
+    expect(await judge({})).toBe('ok')
+    expect(await judge({}, 'authorization')).toBe('ok')
+    expect(await judge({}, 'upfront')).toBe('FLOW_NOT_ALLOWED')
+    expect(await judge({}, 'escrow')).toBe('FLOW_NOT_ALLOWED')
+    expect(await judge({ flows: ['upfront'] }, 'upfront')).toBe('ok')
+    expect(await judge({ flows: ['upfront'] }, 'escrow')).toBe('FLOW_NOT_ALLOWED')
+    expect(await judge({ flows: ['escrow'] }, 'escrow')).toBe('ok')
+    // An allowed flow is still held to every other limit.
+    expect(
+      (await createPolicy({ flows: ['upfront'] }).judge({ ...offer(baseUsdc, 100_001n), flow: 'upfront' })).refusal
+        ?.code,
+    ).toBe('CAP_EXCEEDED')
+  })
+
+  test('policy: a FLOW_NOT_ALLOWED refusal names the flow and the offer', async () => {
+    const refused = (await createPolicy().judge({ ...offer(baseUsdc, 10_000n), flow: 'escrow' })).refusal
+    expect(summary(refused)).toMatchInlineSnapshot(`
+      {
+        "code": "FLOW_NOT_ALLOWED",
+        "details": {
+          "amount": "10000",
+          "asset": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+          "flow": "escrow",
+          "network": "eip155:8453",
+          "payTo": "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
+          "protocol": "x402",
+          "scheme": "exact",
+        },
+        "message": "[FLOW_NOT_ALLOWED] The offer's payment flow is escrow: it settles before the server does the work; allow it in caps.flows.",
+      }
+    `)
+  })
+
+  test('error: caps.flows with an unknown flow is INVALID_OPTIONS at creation', () => {
+    expect(creationError({ flows: ['later' as 'upfront'] }).code).toBe('INVALID_OPTIONS')
+  })
+
   test('error: a perRequest.usd that is not a plain decimal string is INVALID_OPTIONS', () => {
     expect(summary(creationError({ perRequest: { usd: '$0.10' } }))).toMatchInlineSnapshot(`
       {

@@ -124,6 +124,8 @@ describe('local EVM stack: x402 v2 reference server', () => {
         success: true,
         payer: payer.address,
         errorReason: undefined,
+        amount: undefined,
+        scheme: 'exact',
       },
     ])
     await expectSettledOnChain(receipt.transaction)

@@ -196,10 +196,10 @@ describe('evm', () => {
     expect(await verifies(payload, domain)).toBe(true)
   })
 
-  test('behavior: declares the eip3009 method only, and accepts a well-formed request (the baseline of the refusals below)', () => {
+  test('behavior: declares the eip3009 and permit2 methods, and accepts a well-formed request (the baseline of the refusals below)', () => {
     const signer = evm({ account })
     expect(signer.name).toBe('evm')
-    expect(Object.keys(signer.methods)).toEqual(['eip3009'])
+    expect(Object.keys(signer.methods)).toEqual(['eip3009', 'permit2'])
     expect(canPay(signer, request())).toBe(true)
     expect(canPay(signer, request({ chainId: 31337 }))).toBe(true)
   })

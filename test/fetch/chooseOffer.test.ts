@@ -204,6 +204,31 @@ describe('judgeOffers: prefer, call limits and rates', () => {
     ])
   })
 
+  test('policy: authorization offers come before cheaper upfront and escrow ones; those need caps.flows', async () => {
+    const offers: Offer[] = [
+      { ...offer(baseUsdc, 10_000n), flow: 'upfront' },
+      { ...offer(baseUsdc, 20_000n), flow: 'escrow' },
+      offer(baseUsdc, 30_000n),
+      { ...offer(baseUsdc, 40_000n), flow: 'authorization' },
+    ]
+    const flowOf = (candidates: Candidate[]) =>
+      candidates.map(({ offer: entry, refusal }) => `${entry.flow ?? '-'} ${entry.amount} ${refusal?.code ?? 'ok'}`)
+    expect(flowOf(await judge(offers))).toEqual([
+      '- 30000 ok',
+      'authorization 40000 ok',
+      'upfront 10000 FLOW_NOT_ALLOWED',
+      'escrow 20000 FLOW_NOT_ALLOWED',
+    ])
+    expect(flowOf(await judge(offers, [evmSigner], { ...defaultCaps, flows: ['upfront', 'escrow'] }))).toEqual([
+      '- 30000 ok',
+      'authorization 40000 ok',
+      'upfront 10000 ok',
+      'escrow 20000 ok',
+    ])
+    // Alone, an allowed upfront offer is paid; a refused one says why.
+    expect(pickError(await judge([offers[0] as Offer])).code).toBe('FLOW_NOT_ALLOWED')
+  })
+
   test('policy: a preferred protocol whose offer is refused does not outrank a payable one', async () => {
     const candidates = await judge(
       [offer(baseUsdc, 20_000n, 'x402'), offer(baseUsdc, 5_000_000n, 'l402')],

@@ -6,8 +6,8 @@ import type { Protocol, Response402 } from '../Protocol.js'
 import { challengeOf, decodePayment } from './decodePayment.js'
 import { matchesDigest } from './matchesDigest.js'
 
-// The `method/intent` pair each payment method answers, for `Accept-Payment`.
-const acceptable: Readonly<Record<MethodKind, string>> = {
+// The `method/intent` pair each payment method answers, for `Accept-Payment` (x402-only methods have none).
+const acceptable: Readonly<Partial<Record<MethodKind, string>>> = {
   eip3009: 'evm/charge',
   'tempo-transfer': 'tempo/charge',
   bolt11: 'lightning/charge',
@@ -24,7 +24,7 @@ export const payment: Protocol = {
   name: 'payment',
   decode: decodePayment,
   acceptHeaders(kinds) {
-    const pairs = [...new Set([...kinds].map((kind) => acceptable[kind]))]
+    const pairs = [...new Set([...kinds].flatMap((kind) => acceptable[kind] ?? []))]
     return pairs.length > 0 ? { 'accept-payment': pairs.join(', ') } : undefined
   },
   proofHeaders(offer: Offer, proof: MethodProof): Record<string, string> {
@@ -75,5 +75,7 @@ function payloadOf(proof: MethodProof): Record<string, string> {
       return { type: 'transaction', transaction: proof.transaction }
     case 'bolt11':
       return { preimage: proof.preimage }
+    default:
+      throw new TypeError(`The Payment scheme carries no ${proof.kind} proof.`)
   }
 }

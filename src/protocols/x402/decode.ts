@@ -1,7 +1,7 @@
 import { findKnownAsset } from '../../caps/knownAssets.js'
 import { PayfetchError } from '../../errors/PayfetchError.js'
-import type { PaymentMethod } from '../../methods/PaymentMethod.js'
-import type { Offer } from '../../offer/Offer.js'
+import type { MethodProof, PaymentMethod } from '../../methods/PaymentMethod.js'
+import type { Offer, PaymentFlow } from '../../offer/Offer.js'
 import { decodeBase64Json } from '../../utils/base64.js'
 import { isRecord, isShortString, parseAtomicAmount, parseJson } from '../../utils/guards.js'
 import type { InvoiceSummary } from '../l402/readInvoice.js'
@@ -78,11 +78,25 @@ export function readPaymentRequired(challenge: Response402): PaymentRequired | u
 export function decodeX402(challenge: Response402, options: DecodeX402Options = {}): Offer[] {
   const message = readPaymentRequired(challenge)
   if (message === undefined) return []
-  const resource = resourceOf(message, challenge.url)
+  return offersOf(message, challenge.url, options)
+}
+
+/**
+ * Decodes an x402 `PaymentRequired`-shaped value met outside a 402 (a discovery listing's entry)
+ * into offers, with the same checks.
+ *
+ * @throws {PayfetchError} `CHALLENGE_INVALID` when it is malformed or no option is usable.
+ */
+export function decodeX402Message(value: unknown, url: string, options: DecodeX402Options = {}): Offer[] {
+  return offersOf(toPaymentRequired(value, 'the x402 message'), url, options)
+}
+
+function offersOf(message: PaymentRequired, url: string, options: DecodeX402Options): Offer[] {
+  const resource = resourceOf(message, url)
   const problems: string[] = []
   const offers: Offer[] = []
   message.accepts.forEach((entry, index) => {
-    const offer = toOffer(entry, message.x402Version, resource, options)
+    const offer = toOffer(entry, message, resource, options)
     if (typeof offer === 'string') {
       problems.push(`accepts[${index}]: ${offer}`)
       return
@@ -119,7 +133,6 @@ function resourceOf(message: PaymentRequired, fallback: string): string {
   return isShortString(url, 2048) ? url : fallback
 }
 
-/** An offer, or a sentence saying why the entry cannot be one. */
 /** What the x402 decoder needs for offers whose method lives in a signer's subpath. */
 export type DecodeX402Options = {
   /**
@@ -127,9 +140,43 @@ export type DecodeX402Options = {
    * carry an invoice request; `payfetch/lightning` supplies it, keeping the reader out of the root.
    */
   readInvoice?: ((invoice: string) => InvoiceSummary | string) | undefined
+  /**
+   * Reads the methods a signer's subpath knows, before the built-in ones: `payfetch/evm` reads
+   * Permit2 (`exact` with `assetTransferMethod: "permit2"`, and `upto`). `undefined`: not one of its.
+   */
+  readMethod?: ((terms: X402Terms) => PaymentMethod | undefined) | undefined
+  /**
+   * Writes the scheme payload of the proofs those methods return, and the extensions echoed with
+   * it (`undefined`: not one of its proofs). `extensions` are the server's, ready to echo.
+   */
+  writeProof?:
+    | ((proof: MethodProof, extensions: unknown) => { payload: unknown; extensions: unknown } | undefined)
+    | undefined
 }
 
-function toOffer(entry: unknown, version: 1 | 2, resource: string, options: DecodeX402Options): Offer | string {
+/** One x402 option, validated, as method readers see it. */
+export type X402Terms = {
+  readonly scheme: string
+  /** CAIP-2. */
+  readonly network: string
+  readonly asset: string
+  readonly amount: bigint
+  readonly payTo: string
+  readonly version: 1 | 2
+  readonly extra: Record<string, unknown>
+  readonly maxTimeoutSeconds?: number | undefined
+  /** The message's `extensions` (v2), as the server sent them. */
+  readonly extensions?: unknown
+}
+
+/** An offer, or a sentence saying why the entry cannot be one. */
+function toOffer(
+  entry: unknown,
+  message: PaymentRequired,
+  resource: string,
+  options: DecodeX402Options,
+): Offer | string {
+  const version = message.x402Version
   if (!isRecord(entry)) return 'not an object'
   const { scheme, network, asset, payTo, maxTimeoutSeconds, extra } = entry
   if (!isShortString(scheme, 64)) return 'scheme is missing'
@@ -151,7 +198,20 @@ function toOffer(entry: unknown, version: 1 | 2, resource: string, options: Deco
   if (caip2 === undefined) return `unknown network ${JSON.stringify(network)}`
   const known = findKnownAsset(caip2, asset)
   const entryResource = version === 1 && isShortString(entry.resource, 2048) ? entry.resource : resource
-  const terms = { scheme, network: caip2, asset, amount, payTo, version, extra: isRecord(extra) ? extra : {} }
+  const terms: X402Terms = {
+    scheme,
+    network: caip2,
+    asset,
+    amount,
+    payTo,
+    version,
+    extra: isRecord(extra) ? extra : {},
+    maxTimeoutSeconds: maxTimeoutSeconds as number | undefined,
+    extensions: message.extensions,
+  }
+  // `extra.paymentFlow`: absent means `authorization` (verify, work, settle).
+  const flow = terms.extra.paymentFlow as PaymentFlow | null | undefined
+  const knownFlow = flow == null || flows.includes(flow)
   return {
     protocol: 'x402',
     version,
@@ -162,28 +222,18 @@ function toOffer(entry: unknown, version: 1 | 2, resource: string, options: Deco
     payTo,
     resource: entryResource,
     description: typeof entry.description === 'string' ? entry.description : undefined,
-    method: methodOf(terms, maxTimeoutSeconds as number | undefined, options),
+    // An offer whose money would move in a way payfetch does not know is shown, never paid.
+    method: knownFlow ? (options.readMethod?.(terms) ?? methodOf(terms, options)) : undefined,
+    ...(knownFlow && flow && { flow }),
     raw: entry,
   }
 }
 
-type Terms = {
-  scheme: string
-  network: string
-  asset: string
-  amount: bigint
-  payTo: string
-  version: 1 | 2
-  extra: Record<string, unknown>
-}
+const flows: readonly unknown[] = ['authorization', 'upfront', 'escrow'] satisfies PaymentFlow[]
 
 /** The payment method an x402 option asks for, when payfetch speaks its scheme on its network. */
-function methodOf(
-  terms: Terms,
-  maxTimeoutSeconds: number | undefined,
-  { readInvoice }: DecodeX402Options,
-): PaymentMethod | undefined {
-  const { scheme, network, asset, amount, payTo, extra } = terms
+function methodOf(terms: X402Terms, { readInvoice }: DecodeX402Options): PaymentMethod | undefined {
+  const { scheme, network, asset, amount, payTo, extra, maxTimeoutSeconds } = terms
   if (scheme !== 'exact') return undefined
   if (network.startsWith('bip122:') && extra.paymentMethod === 'lightning' && typeof extra.invoice === 'string') {
     // The invoice is authoritative: it must be for this network and exactly this amount (msat).

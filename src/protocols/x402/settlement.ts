@@ -27,7 +27,8 @@ export function readSettlement(headers: Headers): Settlement | undefined {
     transaction: text(value.transaction),
     network: network === undefined ? undefined : networkFromV1(network),
     payer: text(value.payer),
-    amount: parseAtomicAmount(value.amount),
+    // `upto` may settle nothing: "0" is a real report.
+    amount: value.amount === '0' ? 0n : parseAtomicAmount(value.amount),
     errorReason: text(value.errorReason) ?? text(value.errorMessage),
   }
 }

@@ -337,7 +337,9 @@ describe('decodeX402', () => {
   })
 
   test.each<[string, Record<string, unknown>]>([
-    ['the upto scheme', { scheme: 'upto' }],
+    ['the upto scheme without a facilitatorAddress', { scheme: 'upto' }],
+    ['an unknown assetTransferMethod', { extra: { name: 'USDC', version: '2', assetTransferMethod: 'erc7710' } }],
+    ['an unknown paymentFlow', { extra: { name: 'USDC', version: '2', paymentFlow: 'later' } }],
     ['a malformed eip155 network', { network: 'eip155:0' }],
     ['an eip155 chain id with a leading zero', { network: 'eip155:08453' }],
     ['an unsafe chain id', { network: 'eip155:9999999999999999' }],
@@ -345,7 +347,6 @@ describe('decodeX402', () => {
     ['missing extra.name', { extra: { version: '2' } }],
     ['missing extra.version', { extra: { name: 'USDC' } }],
     ['a numeric extra.version', { extra: { name: 'USDC', version: 2 } }],
-    ['assetTransferMethod permit2', { extra: { name: 'USDC', version: '2', assetTransferMethod: 'permit2' } }],
     ['a Solana entry without a fee payer', { network: solanaDevnet, extra: {} }],
     [
       'a Solana entry with a memo that is not a string',

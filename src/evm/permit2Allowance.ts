@@ -1,0 +1,216 @@
+import { type Address, getAddress, type Hex, type WalletClient } from 'viem'
+import { PayfetchError } from '../errors/PayfetchError.js'
+import type { Permit2Proof, Permit2Request } from '../methods/Permit2.js'
+import type { PayContext } from '../signers/Signer.js'
+import type { TypedDataSigner } from './account.js'
+import { permit2Address } from './permit2.js'
+
+/**
+ * The chain reads Permit2 payments need: what a viem `PublicClient` has, for any chain (typed by
+ * shape, since a client bound to a chain with its own formatters is not a plain `PublicClient`).
+ */
+export type EvmChainReader = {
+  readContract(parameters: never): Promise<unknown>
+  estimateFeesPerGas(): Promise<{ maxFeePerGas?: bigint | undefined; maxPriorityFeePerGas?: bigint | undefined }>
+  getTransactionCount(parameters: { address: Address; blockTag: 'pending' }): Promise<number>
+  waitForTransactionReceipt(parameters: { hash: Hex }): Promise<{ status: 'success' | 'reverted' }>
+}
+
+/** How `evm()` may make sure Permit2 can move the payer's token before it signs a Permit2 payment. */
+export type Permit2AllowanceOptions = {
+  /** Reads allowances, EIP-2612 nonces and fees. */
+  readonly publicClient?: EvmChainReader | undefined
+  /** Sends the payer's own `approve(Permit2, allowance)` when nothing else grants it. */
+  readonly approvePermit2?: Permit2Approval | undefined
+}
+
+/**
+ * An opt-in on-chain approval of Permit2, sent from the payer's own wallet (it pays the gas) when
+ * the server sponsors no grant. Reported as an `approval.sent` event.
+ */
+export type Permit2Approval = {
+  /** A viem `WalletClient` for the payer's address, bound to the chain it approves on. */
+  readonly wallet: WalletClient
+  /** The allowance granted. Default: unlimited, as Permit2 expects (each payment is still a capped signature). */
+  readonly allowance?: bigint | undefined
+}
+
+const erc20Abi = [
+  {
+    type: 'function',
+    name: 'allowance',
+    stateMutability: 'view',
+    inputs: [
+      { name: 'owner', type: 'address' },
+      { name: 'spender', type: 'address' },
+    ],
+    outputs: [{ type: 'uint256' }],
+  },
+  {
+    type: 'function',
+    name: 'nonces',
+    stateMutability: 'view',
+    inputs: [{ name: 'owner', type: 'address' }],
+    outputs: [{ type: 'uint256' }],
+  },
+  {
+    type: 'function',
+    name: 'approve',
+    stateMutability: 'nonpayable',
+    inputs: [
+      { name: 'spender', type: 'address' },
+      { name: 'amount', type: 'uint256' },
+    ],
+    outputs: [{ type: 'bool' }],
+  },
+] as const
+
+const eip2612Types = {
+  Permit: [
+    { name: 'owner', type: 'address' },
+    { name: 'spender', type: 'address' },
+    { name: 'value', type: 'uint256' },
+    { name: 'nonce', type: 'uint256' },
+    { name: 'deadline', type: 'uint256' },
+  ],
+} as const
+
+const maxUint256 = 2n ** 256n - 1n
+// What an `approve` costs at most; the server that sponsors it pays.
+const approveGas = 70_000n
+
+/**
+ * Makes sure Permit2 may move `request.amount` of the token for the payer, before anything is
+ * signed. Returns the grant to send along when the server sponsors one, `undefined` when the
+ * allowance is there (or was just granted by `approvePermit2`).
+ *
+ * @throws {PayfetchError} `ALLOWANCE_REQUIRED` when the allowance is short and no way to grant it
+ * was offered or configured; `PAYMENT_FAILED` when it cannot be read. Nothing was signed.
+ */
+export async function ensurePermit2Allowance(
+  signer: TypedDataSigner,
+  request: Permit2Request,
+  deadline: bigint,
+  options: Permit2AllowanceOptions,
+  context: PayContext,
+): Promise<Permit2Proof['sponsored']> {
+  const { publicClient, approvePermit2 } = options
+  if (!publicClient) throw new PayfetchError('PAYMENT_FAILED', 'Paying through Permit2 needs evm({ publicClient }).')
+  const owner = getAddress(signer.address)
+  const token = getAddress(request.token)
+  const read = (functionName: 'allowance' | 'nonces', args: readonly [Address] | readonly [Address, Address]) =>
+    publicClient.readContract({ address: token, abi: erc20Abi, functionName, args } as never) as Promise<bigint>
+  let allowance: bigint
+  try {
+    allowance = await read('allowance', [owner, permit2Address])
+  } catch (cause) {
+    throw new PayfetchError('PAYMENT_FAILED', 'The Permit2 allowance could not be read; nothing was signed.', {
+      details: { url: context.url, network: `eip155:${request.chainId}`, token },
+      cause,
+    })
+  }
+  if (allowance >= request.amount) return undefined
+  const offered = request.sponsoring ?? []
+  const base = { from: owner, asset: token, spender: permit2Address, amount: request.amount.toString(), version: '1' }
+
+  // The server's facilitator submits an EIP-2612 permit for Permit2 with the payment.
+  if (offered.includes('eip2612') && request.tokenDomain) {
+    const nonce = await read('nonces', [owner]).catch(() => undefined)
+    if (nonce !== undefined) {
+      const signature = await signer.sign({
+        domain: { ...request.tokenDomain, chainId: request.chainId, verifyingContract: token },
+        types: eip2612Types,
+        primaryType: 'Permit',
+        message: { owner, spender: permit2Address, value: request.amount, nonce, deadline },
+      })
+      return {
+        extension: 'eip2612GasSponsoring',
+        info: { ...base, nonce: nonce.toString(), deadline: deadline.toString(), signature },
+      }
+    }
+  }
+
+  // The server's facilitator funds and broadcasts the payer's signed `approve` with the payment.
+  if (offered.includes('erc20Approval') && signer.signTransaction) {
+    const fees = await publicClient.estimateFeesPerGas().catch(() => ({
+      maxFeePerGas: 1_000_000_000n,
+      maxPriorityFeePerGas: 100_000_000n,
+    }))
+    const signedTransaction = await signer.signTransaction({
+      type: 'eip1559',
+      chainId: request.chainId,
+      to: token,
+      data: approveCalldata(request.amount),
+      nonce: await publicClient.getTransactionCount({ address: owner, blockTag: 'pending' }),
+      gas: approveGas,
+      maxFeePerGas: fees.maxFeePerGas ?? 1_000_000_000n,
+      maxPriorityFeePerGas: fees.maxPriorityFeePerGas ?? 100_000_000n,
+    })
+    return { extension: 'erc20ApprovalGasSponsoring', info: { ...base, signedTransaction } }
+  }
+
+  if (approvePermit2) {
+    await approve(approvePermit2, token, request.chainId, publicClient, context)
+    return undefined
+  }
+  throw new PayfetchError(
+    'ALLOWANCE_REQUIRED',
+    `Permit2 may not move ${token} for ${owner} yet and the server sponsors no approval: approve Permit2 for this token once, or pass evm({ approvePermit2: { wallet } }) to let payfetch send that approval.`,
+    {
+      details: {
+        url: context.url,
+        network: `eip155:${request.chainId}`,
+        token,
+        spender: permit2Address,
+        allowance: allowance.toString(),
+        required: request.amount.toString(),
+      },
+    },
+  )
+}
+
+// One `approve(Permit2, allowance)` from the payer's wallet, mined before the permit is signed.
+async function approve(
+  { wallet, allowance = maxUint256 }: Permit2Approval,
+  token: Address,
+  chainId: number,
+  publicClient: EvmChainReader,
+  context: PayContext,
+): Promise<void> {
+  const account = wallet.account
+  if (!account) throw new PayfetchError('PAYMENT_FAILED', 'evm({ approvePermit2 }) needs a wallet with an account.')
+  let transaction: Hex
+  try {
+    transaction = await wallet.writeContract({
+      account,
+      chain: wallet.chain ?? null,
+      address: token,
+      abi: erc20Abi,
+      functionName: 'approve',
+      args: [permit2Address, allowance],
+    })
+    const receipt = await publicClient.waitForTransactionReceipt({ hash: transaction })
+    if (receipt.status !== 'success') throw new Error(`the approval ${transaction} reverted`)
+  } catch (cause) {
+    throw new PayfetchError('PAYMENT_FAILED', 'The Permit2 approval failed; nothing was signed.', {
+      details: { url: context.url, network: `eip155:${chainId}`, token },
+      cause,
+    })
+  }
+  context.report?.({
+    type: 'approval.sent',
+    url: context.url,
+    network: `eip155:${chainId}`,
+    token,
+    spender: permit2Address,
+    amount: allowance,
+    transaction,
+  })
+}
+
+// `approve(Permit2, amount)`: selector 0x095ea7b3 and two 32-byte words, encoded by hand to keep
+// viem's ABI encoder out of the bundle.
+function approveCalldata(amount: bigint): Hex {
+  const word = (hex: string) => hex.padStart(64, '0')
+  return `0x095ea7b3${word(permit2Address.slice(2).toLowerCase())}${word(amount.toString(16))}`
+}
