@@ -5,7 +5,9 @@ import type { RouteRequest, RouteResponse } from './routes.js'
 export async function listen(server: Server): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
+    // A deep accept queue: hundreds of clients connecting at once on a busy machine would overflow
+    // Node's default of 511, and a dropped SYN is retried only after seconds.
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
       server.off('error', reject)
       resolve()
     })
