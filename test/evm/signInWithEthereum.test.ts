@@ -1,6 +1,7 @@
 import { parseSIWxHeader, validateSIWxMessage, verifySIWxSignature } from '@x402/extensions/sign-in-with-x'
-import type { Hex } from 'viem'
+import { createWalletClient, type Hex, http } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import { base } from 'viem/chains'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { evm } from '../../src/evm/evm.js'
 import type { SignInWithX, SiwxAccess } from '../../src/signers/SignInWithX.js'
@@ -108,6 +109,18 @@ describe('sign-in-with-x for an EVM account (SIWE)', () => {
     expect(payload.address).toBe(account.address)
     expect(await verifySIWxSignature(payload)).toEqual({ isValid: true, payer: account.address })
     expect(signMessage.mock.calls[0]?.[0].message).toContain(`${account.address}\n\n\nURI: ${url}\n`)
+  })
+
+  test('behavior: a viem WalletClient signs in with its own signMessage, on the chain it is bound to', async () => {
+    const wallet = createWalletClient({ account, chain: base, transport: http('http://127.0.0.1:1') })
+    const signing = evm({ account: wallet }).signIn as SignInWithX
+    const chains = [
+      { chainId: 'eip155:84532', type: 'eip191' },
+      { chainId: 'eip155:8453', type: 'eip191' },
+    ]
+    const payload = parseSIWxHeader(headerOf(await signing.signIn({ extensions: challenge({}, chains), url })))
+    expect(payload.chainId).toBe('eip155:8453')
+    expect(await verifySIWxSignature(payload)).toEqual({ isValid: true, payer: account.address })
   })
 
   test('behavior: the chain the entitlement was paid on is preferred among the supported ones', async () => {
