@@ -1,6 +1,8 @@
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type EvmStack, startEvmStack } from '../../examples/local-stack/evmStack.js'
 import { decodeBase64Json } from '../../examples/local-stack/http.js'
+import { type RedisServer, startRedis } from '../../examples/local-stack/redis.js'
 import { type SiwxServer, startSiwxServer } from '../../examples/local-stack/siwxServer.js'
 import { evm } from '../../src/evm/index.js'
 import {
@@ -10,22 +12,34 @@ import {
   type PayfetchEvent,
   type SessionStore,
 } from '../../src/index.js'
+import { redisSessions } from '../../src/redis/index.js'
 
 // Sign-in-with-x against the x402 reference server (@x402/express) with the reference extension
 // (@x402/extensions: declareSIWxExtension, createSIWxResourceServerExtension, InMemorySIWxStorage)
 // and a facilitator settling on anvil: pay once, then re-access by signing a SIWE message.
 let stack: EvmStack
 let server: SiwxServer
+let redis: RedisServer
+const connections: Redis[] = []
 
 beforeAll(async () => {
-  stack = await startEvmStack({ v1Routes: [] })
+  ;[stack, redis] = await Promise.all([startEvmStack({ v1Routes: [] }), startRedis()])
   server = await startSiwxServer({ facilitatorUrl: stack.facilitatorUrl, token: stack.usdc, payTo: stack.payTo })
 })
 
 afterAll(async () => {
+  await Promise.all(connections.map((connection) => connection.quit().catch(() => connection.disconnect())))
   await server?.close()
+  await redis?.stop()
   await stack?.stop()
 })
+
+/** Sessions in the test Redis, each on its own connection, as each process of a fleet would have. */
+function fleetSessions(prefix: string): SessionStore {
+  const connection = new Redis(redis.url, { maxRetriesPerRequest: 1 })
+  connections.push(connection)
+  return redisSessions({ redis: connection, prefix })
+}
 
 /** A funded payer, and a way to build paying fetches for it that record what went on the wire. */
 async function payer() {
@@ -119,6 +133,19 @@ describe('x402 sign-in-with-x on a local chain', () => {
     expect(stack.settlements.length).toBe(settlements + 1)
     // The empty sessions held no entitlement: nothing was signed before paying.
     expect(sent.slice(4).map(({ signIn }) => signIn)).toEqual([null, null])
+  })
+
+  test('behavior: across a fleet: another paying fetch on its own Redis connection signs in where the first paid', async () => {
+    const { fetchFor, balances } = await payer()
+    const prefix = `siwx:${crypto.randomUUID()}:`
+    await fetchFor(fleetSessions(prefix))(`${server.url}/report`)
+    const paid = await balances()
+    const settlements = stack.settlements.length
+    const elsewhere = await fetchFor(fleetSessions(prefix))(`${server.url}/report`)
+    expect([elsewhere.status, await elsewhere.json()]).toEqual([200, { report: 'quarterly' }])
+    expect(getReceipt(elsewhere)).toBeUndefined()
+    expect(await balances()).toEqual(paid)
+    expect(stack.settlements.length).toBe(settlements)
   })
 
   test('behavior: the entitlement is per path: a path not paid for is paid, never signed for', async () => {
