@@ -20,6 +20,7 @@ export default defineConfig([
       'langchain/index': 'src/langchain/index.ts',
       'ai/index': 'src/ai/index.ts',
       'ky/index': 'src/ky/index.ts',
+      'discovery/index': 'src/discovery/index.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

@@ -38,6 +38,7 @@ export type { ProofContext, Protocol, Response402, SettlementReport } from './pr
 export {
   type DecodeX402Options,
   decodeX402,
+  decodeX402Message,
   type PaymentRequired,
   readPaymentRequired,
   type X402Terms,

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer } from 'node:http'
 import type { x402Facilitator } from '@x402/core/facilitator'
 import type { PaymentPayload, PaymentRequirements, SettleResponse, VerifyResponse } from '@x402/core/types'
+import { createBazaarCatalog } from './bazaarCatalog.js'
 import { close, isRecord, listen, readJson, sendJson } from './http.js'
 
 /** One call to the facilitator's `/settle`, whatever its outcome. */
@@ -28,10 +29,12 @@ export type ServedFacilitator = {
 
 /**
  * Serves a real x402 facilitator over loopback HTTP (`GET /supported`, `POST /verify`,
- * `POST /settle`), the API `HTTPFacilitatorClient` calls, for any chain it has schemes for.
+ * `POST /settle`), the API `HTTPFacilitatorClient` calls, for any chain it has schemes for; and
+ * the `bazaar` discovery catalog of the resources it settled (`GET /discovery/resources`).
  */
 export async function serveFacilitator(facilitator: x402Facilitator): Promise<ServedFacilitator> {
   const settlements: Settlement[] = []
+  const catalog = createBazaarCatalog()
 
   // A thrown verify or settle (malformed payload, unknown scheme) is still the payment's fault, not the
   // server's: answering with a failed result lets the resource server reply 402 with the reason, not 500.
@@ -59,6 +62,8 @@ export async function serveFacilitator(facilitator: x402Facilitator): Promise<Se
 
   const routes: Record<string, (request: IncomingMessage, response: ServerResponse) => Promise<void>> = {
     'GET /supported': async (_request, response) => sendJson(response, 200, facilitator.getSupported()),
+    'GET /discovery/resources': async (request, response) =>
+      sendJson(response, 200, catalog.list(new URL(request.url ?? '/', 'http://local').searchParams)),
     'POST /verify': async (request, response) => {
       const body = await readPaymentRequest(request, response)
       if (body) sendJson(response, 200, await verify(body.paymentPayload, body.paymentRequirements))
@@ -77,6 +82,7 @@ export async function serveFacilitator(facilitator: x402Facilitator): Promise<Se
         amount: result.amount,
         scheme: body.paymentRequirements.scheme,
       })
+      if (result.success) catalog.record(body.paymentPayload, body.paymentRequirements)
       sendJson(response, 200, result)
     },
   }

@@ -68,13 +68,19 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-/** Writes a route handler's answer. */
+/**
+ * Writes a route handler's answer. Headers are set on the response before `writeHead`: the x402
+ * middleware buffers `writeHead` and reads `Settlement-Overrides` (an `upto` charge) from the
+ * headers already set.
+ */
 export function writeRouteResponse(
   response: ServerResponse,
   answer: RouteResponse,
   headers: OutgoingHttpHeaders = {},
 ): void {
-  response.writeHead(answer.status ?? 200, { ...answer.headers, ...headers })
+  for (const [name, value] of Object.entries({ ...answer.headers, ...headers }))
+    if (value !== undefined) response.setHeader(name, value)
+  response.writeHead(answer.status ?? 200)
   response.end(answer.body ?? '')
 }
 

@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
-import { declareEip2612GasSponsoringExtension, declareErc20ApprovalGasSponsoringExtension } from '@x402/extensions'
+import {
+  declareDiscoveryExtension,
+  declareEip2612GasSponsoringExtension,
+  declareErc20ApprovalGasSponsoringExtension,
+} from '@x402/extensions'
 
 /** What a route handler sees: the request with its body already read. */
 export type RouteRequest = {
@@ -145,6 +149,28 @@ export const defaultV2Routes: readonly PaidRoute[] = [
       ...json({ metered: true }),
       headers: { ...jsonHeaders, ...charge(BigInt(url.searchParams.get('charge') ?? '0')) },
     }),
+  },
+  {
+    method: 'GET',
+    path: '/discoverable/weather',
+    amount: 10_000n,
+    token: 'usdc',
+    description: 'Weather report, listed in the bazaar',
+    extensions: declareDiscoveryExtension({
+      input: { city: 'Paris' },
+      inputSchema: { properties: { city: { type: 'string' } }, required: ['city'] },
+      output: { example: { weather: 'sunny', temperature: 21 } },
+    }),
+    handler: () => json({ weather: 'sunny', temperature: 21 }),
+  },
+  {
+    method: 'GET',
+    path: '/discoverable/forecast',
+    amount: 30_000n,
+    token: 'usdc',
+    description: 'Five-day forecast, listed in the bazaar',
+    extensions: declareDiscoveryExtension({ input: { city: 'Paris' }, output: { example: { days: [] } } }),
+    handler: () => json({ days: ['sunny', 'sunny', 'rain', 'sunny', 'cloudy'] }),
   },
   {
     method: 'GET',

@@ -4,6 +4,7 @@ import { HTTPFacilitatorClient } from '@x402/core/server'
 import { ExactEvmScheme } from '@x402/evm/exact/server'
 import { UptoEvmScheme } from '@x402/evm/upto/server'
 import { paymentMiddleware, x402ResourceServer } from '@x402/express'
+import { bazaarResourceServerExtension } from '@x402/extensions'
 import type { Address } from 'viem'
 import { v2Network } from './constants.js'
 import { createExpressApp, toExpress } from './express.js'
@@ -33,6 +34,8 @@ export async function startV2Server(options: ResourceServerOptions): Promise<Res
   const resourceServer = new x402ResourceServer(new HTTPFacilitatorClient({ url: facilitatorUrl }))
     .register(v2Network, new ExactEvmScheme())
     .register(v2Network, new UptoEvmScheme())
+    // Routes that declare `bazaar` get their HTTP method filled in, as the reference server does.
+    .registerExtension(bazaarResourceServerExtension)
 
   const app = createExpressApp()
   const priceList = Object.fromEntries(routes.map((route) => [routeKey(route), priced(route, tokens, payTo)]))

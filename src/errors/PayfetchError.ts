@@ -52,6 +52,8 @@ export type ErrorCode =
    * `'unknown'`, or `true` when the wallet had paid before the store failed).
    */
   | 'STORE_FAILED'
+  /** A discovery listing (`discover()`) did not answer, or not with a listing payfetch can read. Nothing was paid. */
+  | 'DISCOVERY_FAILED'
   /** The options given to payfetch are not usable. */
   | 'INVALID_OPTIONS'
 

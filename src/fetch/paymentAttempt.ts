@@ -456,9 +456,10 @@ async function settle(
   const refused = protocol.refuses ? protocol.refuses(status) : status === 402
   // Entries saved before `paidOnSigning` existed: only L402 paid on signing then.
   const paidOnSigning = pending.paidOnSigning ?? pending.protocol === 'l402'
-  const reported = hops.some((hop) => settlementOf(protocol, hop, pending) !== undefined)
-  if (paidOnSigning || (!refused && (status < 400 || reported))) {
-    await keep(context, pending.url, 'commit', pending.id, settledSpend(context, pending))
+  const reports = hops.flatMap((hop) => settlementOf(protocol, hop, pending) ?? [])
+  if (paidOnSigning || (!refused && (status < 400 || reports.length > 0))) {
+    const charged = chargedAmount(pending, reports.find((report) => report.amount !== undefined)?.amount)
+    await keep(context, pending.url, 'commit', pending.id, settledSpend(context, pending, charged))
     return { settled: true, refused }
   }
   await keep(context, pending.url, refused ? 'markRefused' : 'markUnknown', pending.id)
@@ -466,14 +467,24 @@ async function settle(
 }
 
 /**
- * What left the wallet when it differs from the reservation (a Lightning fee reported below or
- * above its limit): the amount plus the fee, valued and charged as the reservation was.
+ * What an `upto` payment charged: the settled amount the server reports, when it is within the
+ * ceiling signed. `undefined` (the ceiling stays counted) for every other scheme, without a
+ * report, or for a report above the ceiling, which the receipt flags instead of trusting.
  */
-function settledSpend(context: PayingContext, pending: PendingPayment): Settled | undefined {
-  if (pending.fee === undefined || pending.reserved === undefined) return undefined
+function chargedAmount(pending: PendingPayment, reported: bigint | undefined): bigint | undefined {
+  if (pending.scheme !== 'upto' || reported === undefined) return undefined
+  return reported <= BigInt(pending.amount) ? reported : undefined
+}
+
+/**
+ * What left the wallet when it differs from the reservation (an `upto` charge below its ceiling, a
+ * Lightning fee reported below or above its limit), valued and charged as the reservation was.
+ */
+function settledSpend(context: PayingContext, pending: PendingPayment, charged?: bigint): Settled | undefined {
+  if (pending.reserved === undefined) return undefined
   const reserved = BigInt(pending.reserved)
-  const spent = BigInt(pending.amount) + BigInt(pending.fee)
-  if (spent === reserved || reserved === 0n) return undefined
+  const spent = charged ?? (pending.fee === undefined ? undefined : BigInt(pending.amount) + BigInt(pending.fee))
+  if (spent === undefined || spent === reserved || reserved === 0n) return undefined
   // Valued like the reservation, rounded up.
   const nanoUsd =
     pending.nanoUsd === undefined ? undefined : (BigInt(pending.nanoUsd) * spent + reserved - 1n) / reserved
@@ -545,12 +556,10 @@ function receiptFor(
   })
   const report = reports.find((found) => found.reference) ?? reports[0]
   const authorized = BigInt(pending.amount)
-  let amount = authorized
-  if (report?.amount !== undefined) {
-    // A settled amount counts only up to an `upto` ceiling; an exact charge settles exactly.
-    if (pending.scheme === 'upto' ? report.amount <= authorized : report.amount === authorized) amount = report.amount
-    else ignored.add('amount')
-  }
+  const reportedAmount = reports.find((found) => found.amount !== undefined)?.amount
+  // A settled amount counts only up to an `upto` ceiling; an exact charge settles exactly.
+  const amount = chargedAmount(pending, reportedAmount) ?? authorized
+  if (reportedAmount !== undefined && reportedAmount !== amount) ignored.add('amount')
   // A server that quotes the proof back (its signature as a "transaction hash") is not believed.
   const honest = (field: 'reference' | 'payer', value: string | undefined) => {
     if (value === undefined || withoutProof(value, pending.proof, proof) === value) return value

@@ -67,11 +67,13 @@ describe('x402 exact through Permit2, settled on a local chain', () => {
     const { account, token, proofs, events, recording, onEvent } = await payer()
     await approvePermit2(account, token)
     const before = await stack.balanceOf(token, stack.payTo)
+    const started = performance.now()
     const response = await createPayingFetch({
       signers: [evm({ account, publicClient: stack.publicClient })],
       fetch: recording,
       onEvent,
     })(`${stack.v2Url}/permit2/weather`)
+    const elapsed = performance.now() - started
 
     expect(response.status).toBe(200)
     expect(await response.json()).toEqual({ weather: 'sunny', via: 'permit2' })
@@ -92,6 +94,9 @@ describe('x402 exact through Permit2, settled on a local chain', () => {
     expect(permit2Authorization.nonce).toMatch(/^[0-9]+$/)
     expect(proofs).toHaveLength(1)
     expect(events.map((event) => event.type)).toEqual(['challenge', 'offer.chosen', 'payment.sent', 'receipt'])
+    console.info(
+      `e2e: one paid x402 Permit2 call (allowance read, permit, settle on anvil) took ${elapsed.toFixed(0)} ms`,
+    )
   })
 
   test('policy: the same permit sent again is refused and moves nothing', async () => {

@@ -6,6 +6,8 @@ export type ProxyRules = {
   rewriteBody?(request: IncomingMessage, body: Uint8Array): Uint8Array
   /** Forwards the request but destroys the socket instead of answering: the client never sees the answer. */
   loseAnswer?(request: IncomingMessage): boolean
+  /** Changes the answer's headers (lower-cased names) before the client sees them: a server that lies. */
+  rewriteHeaders?(request: IncomingMessage, headers: Record<string, string>): Record<string, string>
 }
 
 export type InterceptingProxy = {
@@ -17,8 +19,8 @@ export type InterceptingProxy = {
 
 /**
  * A loopback HTTP proxy in front of a real server, for the faults a test cannot ask the server
- * for: an answer lost on the wire after the server acted on the request, or a request body the
- * server saw differently than the client sent it.
+ * for: an answer lost on the wire after the server acted on the request, a request body the
+ * server saw differently than the client sent it, or an answer whose headers say what did not happen.
  */
 export async function startInterceptingProxy(target: string, rules: ProxyRules = {}): Promise<InterceptingProxy> {
   const seen: InterceptingProxy['seen'] = []
@@ -43,7 +45,7 @@ export async function startInterceptingProxy(target: string, rules: ProxyRules =
     answer.headers.forEach((value, name) => {
       if (name !== 'content-length' && name !== 'transfer-encoding' && name !== 'connection') out[name] = value
     })
-    response.writeHead(answer.status, out).end(bytes)
+    response.writeHead(answer.status, rules.rewriteHeaders?.(request, out) ?? out).end(bytes)
   })
   const url = await listen(server)
   return { url, seen, close: () => close(server) }

@@ -78,7 +78,21 @@ export function readPaymentRequired(challenge: Response402): PaymentRequired | u
 export function decodeX402(challenge: Response402, options: DecodeX402Options = {}): Offer[] {
   const message = readPaymentRequired(challenge)
   if (message === undefined) return []
-  const resource = resourceOf(message, challenge.url)
+  return offersOf(message, challenge.url, options)
+}
+
+/**
+ * Decodes an x402 `PaymentRequired`-shaped value met outside a 402 (a discovery listing's entry)
+ * into offers, with the same checks.
+ *
+ * @throws {PayfetchError} `CHALLENGE_INVALID` when it is malformed or no option is usable.
+ */
+export function decodeX402Message(value: unknown, url: string, options: DecodeX402Options = {}): Offer[] {
+  return offersOf(toPaymentRequired(value, 'the x402 message'), url, options)
+}
+
+function offersOf(message: PaymentRequired, url: string, options: DecodeX402Options): Offer[] {
+  const resource = resourceOf(message, url)
   const problems: string[] = []
   const offers: Offer[] = []
   message.accepts.forEach((entry, index) => {

@@ -23,15 +23,22 @@ export function x402With(options: DecodeX402Options): Protocol {
     merge(other: X402Protocol) {
       const more = other.options
       if (!more) return other
-      // Every hook: this variant's answer, else the other's.
-      const merged: Record<string, unknown> = {}
-      for (const key of Object.keys({ ...options, ...more }) as (keyof DecodeX402Options)[]) {
-        const [first, second] = [options[key], more[key]] as ((...args: unknown[]) => unknown)[]
-        merged[key] = (...args: unknown[]) => first?.(...args) ?? second?.(...args)
-      }
-      return x402With(merged)
+      // Every hook: this variant's answer, else the other's (an invoice reader always answers).
+      return x402With({
+        readInvoice: options.readInvoice ?? more.readInvoice,
+        readMethod: either(options.readMethod, more.readMethod),
+        writeProof: either(options.writeProof, more.writeProof),
+      })
     },
   } as X402Protocol
+}
+
+/** A hook asking `first`, then `second` when `first` has no answer (`undefined`). */
+function either<args extends unknown[], result>(
+  first: ((...input: args) => result | undefined) | undefined,
+  second: ((...input: args) => result | undefined) | undefined,
+): ((...input: args) => result | undefined) | undefined {
+  return first && second ? (...input) => first(...input) ?? second(...input) : (first ?? second)
 }
 
 /**
