@@ -9,6 +9,8 @@ export type EvmAccount = {
   signTypedData(parameters: TypedDataRequest): Promise<Hex>
   /** A local account's transaction signing: lets a server-sponsored Permit2 approval be signed. */
   signTransaction?: ((transaction: TransactionSerializable) => Promise<Hex>) | undefined
+  /** EIP-191 message signing: lets the signer sign in (x402 sign-in-with-x, SIWE) where it paid before. */
+  signMessage?: ((parameters: { message: string }) => Promise<Hex>) | undefined
 }
 
 /** A viem `WalletClient` with an account attached (a browser wallet, a JSON-RPC account). */
@@ -18,6 +20,8 @@ export type EvmWalletClient = {
   readonly account: Account | undefined
   readonly chain?: { readonly id: number } | undefined
   signTypedData(parameters: TypedDataRequest & { account: Account }): Promise<Hex>
+  /** EIP-191 message signing (`personal_sign`), for signing in (x402 sign-in-with-x). */
+  signMessage?: ((parameters: { account: Account; message: string }) => Promise<Hex>) | undefined
 }
 
 /** The signing surface payfetch needs, whatever the caller passed. */
@@ -28,6 +32,8 @@ export type TypedDataSigner = {
   sign(parameters: TypedDataRequest): Promise<Hex>
   /** Signs a transaction without sending it, when the account can (a local account). */
   signTransaction?: ((transaction: TransactionSerializable) => Promise<Hex>) | undefined
+  /** Signs an EIP-191 personal message, when the account can. */
+  signMessage?: ((message: string) => Promise<Hex>) | undefined
 }
 
 /** Normalises a `LocalAccount`, a `WalletClient` or a structural account into one signer. */
@@ -38,17 +44,23 @@ export function toTypedDataSigner(account: EvmAccount | EvmWalletClient): TypedD
     const client = account
     const clientAccount = client.account
     if (!clientAccount) return undefined
+    const { signMessage } = client
     return {
       address: clientAccount.address,
       chainId: client.chain?.id,
       sign: (parameters) => client.signTypedData({ ...parameters, account: clientAccount }),
+      signMessage:
+        typeof signMessage === 'function'
+          ? (message) => signMessage.call(client, { account: clientAccount, message })
+          : undefined,
     }
   }
   if (typeof account.address !== 'string' || typeof account.signTypedData !== 'function') return undefined
-  const { signTransaction } = account
+  const { signTransaction, signMessage } = account
   return {
     address: account.address,
     sign: (parameters) => account.signTypedData(parameters),
     signTransaction: typeof signTransaction === 'function' ? (tx) => signTransaction.call(account, tx) : undefined,
+    signMessage: typeof signMessage === 'function' ? (message) => signMessage.call(account, { message }) : undefined,
   }
 }

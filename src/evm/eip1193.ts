@@ -1,4 +1,4 @@
-import { getTypesForEIP712Domain, type JsonRpcAccount, serializeTypedData, validateTypedData } from 'viem'
+import { getTypesForEIP712Domain, type JsonRpcAccount, serializeTypedData, stringToHex, validateTypedData } from 'viem'
 import { PayfetchError } from '../errors/PayfetchError.js'
 import type { EvmWalletClient } from './account.js'
 
@@ -20,7 +20,8 @@ const addressPattern = /^0x[0-9a-fA-F]{40}$/
 /**
  * A browser wallet as the account of `evm()`: asks the provider for its account
  * (`eth_requestAccounts`, which shows the wallet's connect prompt), optionally switches it to
- * `chainId`, and signs through `eth_signTypedData_v4`. The signer is bound to the wallet's chain,
+ * `chainId`, and signs through `eth_signTypedData_v4` (and `personal_sign` to sign in where it paid
+ * before, x402 sign-in-with-x). The signer is bound to the wallet's chain,
  * since wallets refuse typed data for another chain; build it again after `chainChanged` or
  * `accountsChanged`.
  *
@@ -90,9 +91,17 @@ export async function eip1193(provider: Eip1193Provider, options: Eip1193Options
         method: 'eth_signTypedData_v4',
         params: [address, serializeTypedData(typedData)],
       })
-      if (typeof signature !== 'string' || !/^0x[0-9a-fA-F]+$/.test(signature))
-        throw new TypeError('The wallet returned no signature.')
-      return signature as `0x${string}`
+      return signatureOf(signature)
+    },
+    async signMessage({ message }) {
+      // EIP-191 personal message: the wallet shows the text (a SIWE message) and prefixes it itself.
+      return signatureOf(await provider.request({ method: 'personal_sign', params: [stringToHex(message), address] }))
     },
   }
+}
+
+function signatureOf(value: unknown): `0x${string}` {
+  if (typeof value !== 'string' || !/^0x[0-9a-fA-F]+$/.test(value))
+    throw new TypeError('The wallet returned no signature.')
+  return value as `0x${string}`
 }

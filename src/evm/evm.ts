@@ -7,6 +7,7 @@ import { type EvmAccount, type EvmWalletClient, toTypedDataSigner } from './acco
 import { signTransferWithAuthorization } from './eip3009.js'
 import { signPermitWitnessTransfer } from './permit2.js'
 import { type EvmChainReader, ensurePermit2Allowance, type Permit2Approval } from './permit2Allowance.js'
+import { signInWithEthereum } from './signInWithEthereum.js'
 import { type EvmToken, findTokenDomain, knownTokens } from './tokenDomains.js'
 import { x402Permit2 } from './x402Permit2.js'
 
@@ -45,7 +46,9 @@ const maxValiditySeconds = 3600
  * FiatToken-style tokens): x402 `exact` and the `Payment` scheme's `evm` charge; and by signing a
  * Permit2 witness transfer to the x402 Permit2 proxies (any ERC-20): x402 `exact` with
  * `assetTransferMethod: "permit2"` and x402 `upto`. Nothing is sent on chain by the payer: the
- * server settles, so the payer needs no gas (except for an opt-in `approvePermit2`).
+ * server settles, so the payer needs no gas (except for an opt-in `approvePermit2`). An account that
+ * can `signMessage` also signs in (SIWE) to x402 servers that offer sign-in-with-x where it paid
+ * before, instead of paying again.
  *
  * @example
  * ```ts
@@ -114,6 +117,8 @@ export function evm(options: EvmOptions): Signer {
     // The Payment scheme's evm charge is one more envelope for the same authorization; x402 offers
     // paid through Permit2 (`exact` with Permit2, `upto`) are read here, not in the root.
     protocols: [payment, x402Permit2],
+    // Where it paid an x402 server that offers sign-in-with-x, it signs in (SIWE) instead of paying again.
+    signIn: signInWithEthereum(signer, chainRefusal),
     methods: {
       eip3009: {
         refusal,

@@ -28,6 +28,7 @@ import { read402 } from './read402.js'
 import { captureRequest, type ReplayableRequest } from './replayableRequest.js'
 import { sendFollowingRedirects } from './sendFollowingRedirects.js'
 import { type Flight, joinFlight } from './sharedFlight.js'
+import { keepEntitlement, signInAgain } from './signInAgain.js'
 import { storeFailed } from './storeFailed.js'
 import { withoutProof } from './withoutProof.js'
 
@@ -179,6 +180,7 @@ async function payingFetch(
   let paid: Paid | undefined
   let payments = 0
   let sharedTried = false
+  let signInTried = false
   while (response.status === 402) {
     const url = response.url || request.url
     const answer = await read402(response, url, { timeoutMs: context.readTimeoutMs, signal: request.signal })
@@ -201,6 +203,16 @@ async function payingFetch(
           )
         : undefined
     if (pending) return resumePayment(context, pending)
+    // Paid before (x402 sign-in-with-x): sign in instead of paying, once per call, before any
+    // offer is judged or reserved. A 402 to the signature is paid as usual.
+    if (!paid && !signInTried) {
+      signInTried = true
+      const signedIn = await signInAgain(context, request, url, answer)
+      if (signedIn) {
+        response = signedIn
+        continue
+      }
+    }
     const candidate = await choose(context, answer, request, url, bounds, paid)
     let flight: Flight | undefined
     if (candidate.protocol.sessionToken && !sharedTried) {
@@ -232,6 +244,7 @@ async function payingFetch(
       msat: candidate.offer.asset.id === 'BTC' ? candidate.cost : undefined,
     })
     response = paid.hops[paid.hops.length - 1] as Response
+    await keepEntitlement(context, url, paid)
     // A refusal other than 402 (the Payment scheme's 403) ends the call: never a second payment.
     if (paid.refused && response.status !== 402)
       throw fail(

@@ -27,5 +27,21 @@ export type PayfetchEvent =
    * spent the payer's gas, not the token.
    */
   | SignerReport
+  /**
+   * A sign-in-with-x signature answered the 402 (`siwx.accepted`: the server did not ask for
+   * payment again; nothing was paid, nothing reserved, and the response has no receipt) or did not
+   * (`siwx.declined`: a 402 again, which the call then pays once as usual).
+   */
+  | {
+      readonly type: 'siwx.accepted' | 'siwx.declined'
+      readonly url: string
+      /** The address that signed in. */
+      readonly address: string
+      /** CAIP-2 chain the message was signed for. */
+      readonly chainId: string
+      readonly status: number
+    }
+  /** An entitlement existed but nothing was signed (a check refused the challenge); the call pays as usual. */
+  | { readonly type: 'siwx.skipped'; readonly url: string; readonly reason: string }
   /** The wallet reported a fee above the limit the caps counted; the ledger counts what it spent. */
   | { readonly type: 'fee.exceeded'; readonly url: string; readonly limit: bigint; readonly fee: bigint }

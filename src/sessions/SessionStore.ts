@@ -1,5 +1,7 @@
 /**
- * Access a server grants again after one payment (an L402 token and its preimage), stored per origin.
+ * Access a server grants again after one payment: an L402 token and its preimage, stored per
+ * origin; or an x402 sign-in-with-x entitlement (protocol `x402-siwx`, no headers), stored per
+ * origin and resource path under a key that is never an origin (`x402-siwx:https://host/path`).
  * Not the IETF `Payment` credential: that is the proof header of one request.
  */
 export type SessionToken = {
@@ -9,12 +11,15 @@ export type SessionToken = {
   readonly headers: Readonly<Record<string, string>>
   /** Unix time in milliseconds after which it is not sent any more. */
   readonly expiresAt?: number | undefined
+  /** A sign-in-with-x entitlement: the address that paid (and may sign in) and the network it paid on. */
+  readonly entitlement?: { readonly address: string; readonly network: string } | undefined
 }
 
 /**
  * Where session tokens live between calls: memory by default; file, browser storage and
  * Redis stores share them across restarts and processes. Keys are origins
- * (`https://api.example.com`); a store never sees a request body or a wallet secret.
+ * (`https://api.example.com`), or `x402-siwx:` and an origin and path for sign-in-with-x
+ * entitlements; a store never sees a request body or a wallet secret.
  */
 export type SessionStore = {
   get(key: string): SessionToken | undefined | Promise<SessionToken | undefined>

@@ -1,5 +1,6 @@
 import type { MethodKind, MethodProof, PaymentMethod } from '../methods/PaymentMethod.js'
 import type { Protocol } from '../protocols/Protocol.js'
+import type { SignInWithX } from './SignInWithX.js'
 
 /**
  * A signer pays the payment methods it declares, whatever envelope (x402, L402, `Payment`) an offer
@@ -31,6 +32,11 @@ export type Signer = {
    * that never pays them never bundles their decoders. x402 is always spoken.
    */
   readonly protocols?: readonly Protocol[] | undefined
+  /**
+   * Signs in to x402 servers that advertise `sign-in-with-x`, so a resource this signer's address
+   * paid for is reached again by signing instead of paying (`evm()` signs SIWE messages).
+   */
+  readonly signIn?: SignInWithX | undefined
 }
 
 export type MethodPayers = { readonly [kind in MethodKind]?: MethodPayer<kind> | undefined }

@@ -1,8 +1,11 @@
 import {
   type Address,
   createKeyPairSignerFromBytes,
+  createSignableMessage,
   getAddressDecoder,
   isAddress,
+  isMessagePartialSigner,
+  type MessagePartialSigner,
   type Transaction,
   type TransactionModifyingSigner,
   type TransactionPartialSigner,
@@ -34,6 +37,8 @@ export type PayerSigner = {
   readonly address: Address
   /** Returns the transaction with the payer's signature; a modifying signer may change the message. */
   sign(transaction: SignableTransaction, signal?: AbortSignal): Promise<Transaction>
+  /** Signs message bytes with the payer's key (Ed25519), when the signer can: signing in (SIWS). */
+  signMessage?: ((message: Uint8Array) => Promise<Uint8Array>) | undefined
 }
 
 /** @internal */
@@ -66,6 +71,8 @@ export function toPayerSigner(signer: unknown): PayerSigner {
 function fromPartialSigner(signer: TransactionPartialSigner): PayerSigner {
   return {
     address: signer.address,
+    // A key pair signer (`generateKeyPairSigner()`) also signs messages.
+    signMessage: isMessagePartialSigner(signer) ? (message) => signMessageWith(signer, message) : undefined,
     async sign(transaction, signal) {
       const [signatures] = await signer.signTransactions([transaction], signal ? { abortSignal: signal } : undefined)
       // Only the payer's own signature is taken, whatever else the signer returns.
@@ -115,7 +122,17 @@ function fromKeypair(keypair: Web3Keypair): PayerSigner {
       })
       return fromPartialSigner(signer).sign(transaction, signal)
     },
+    async signMessage(message) {
+      return signMessageWith(await ready, message)
+    },
   }
+}
+
+async function signMessageWith(signer: MessagePartialSigner, message: Uint8Array): Promise<Uint8Array> {
+  const [signatures] = await signer.signMessages([createSignableMessage(message)])
+  const signature = signatures?.[signer.address]
+  if (!signature) throw new Error('The signer returned no message signature.')
+  return signature
 }
 
 function invalid(message: string): PayfetchError {

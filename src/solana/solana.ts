@@ -11,6 +11,7 @@ import { buildPaymentTransaction } from './paymentTransaction.js'
 import { isSolanaRpc, rpcFromUrl, type SolanaRpc } from './rpc.js'
 import { acceptSignedTransaction } from './signedTransaction.js'
 import { type SignableTransaction, type SolanaSigner, toPayerSigner } from './signer.js'
+import { signInWithSolana } from './signInWithSolana.js'
 
 export type SolanaOptions = {
   /** Who pays: a `@solana/kit` signer, a `@solana/web3.js` `Keypair`, or `walletAdapter(wallet, VersionedTransaction)`. */
@@ -95,6 +96,8 @@ export function solana(options: SolanaOptions): Signer {
   return {
     name: 'solana',
     protocols: [payment],
+    // Where it paid an x402 server that offers sign-in-with-x, it signs in (SIWS) instead of paying again.
+    signIn: signInWithSolana(payer, networks),
     methods: {
       'spl-transfer': {
         refusal,

@@ -1,3 +1,4 @@
+import { parseSIWxHeader, verifySIWxSignature } from '@x402/extensions/sign-in-with-x'
 import { verifyTypedData } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { describe, expect, test } from 'vitest'
@@ -65,6 +66,24 @@ describe('eip1193', () => {
         signature: proof.signature,
       }),
     ).toBe(true)
+  })
+
+  test('behavior: signs in (x402 sign-in-with-x) through personal_sign, on the wallet chain; the reference verifies it', async () => {
+    const provider = testEip1193Provider(account, { chainId: 84532 })
+    const signIn = evm({ account: await eip1193(provider) }).signIn
+    const url = 'https://api.example.com/report'
+    const info = { domain: 'api.example.com', uri: url, version: '1', issuedAt: new Date().toISOString() }
+    const chains = [
+      { chainId: 'eip155:8453', type: 'eip191' },
+      { chainId: 'eip155:84532', type: 'eip191' },
+    ]
+    const extensions = { 'sign-in-with-x': { info: { ...info, nonce: 'wallet1234abcd' }, supportedChains: chains } }
+    const access = await signIn?.signIn({ extensions, url })
+    expect(provider.calls.at(-1)).toBe('personal_sign')
+    const payload = parseSIWxHeader((access as { headers: Record<string, string> }).headers['sign-in-with-x'] as string)
+    // The wallet is bound to Base Sepolia: Base, listed first, is not signed for.
+    expect(payload.chainId).toBe('eip155:84532')
+    expect(await verifySIWxSignature(payload)).toEqual({ isValid: true, payer: account.address })
   })
 
   test('behavior: with chainId, asks the wallet to switch first and binds to that chain', async () => {

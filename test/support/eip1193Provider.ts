@@ -1,4 +1,4 @@
-import type { Hex, TypedDataDefinition } from 'viem'
+import { type Hex, hexToString, type TypedDataDefinition } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 
 /** An error as EIP-1193 providers throw them: a numeric `code` (4001 user rejected, 4902 unknown chain). */
@@ -32,7 +32,7 @@ export type TestEip1193Provider = {
 
 /**
  * A browser wallet for tests: an EIP-1193 provider whose account is a local key. Like MetaMask, it
- * signs `eth_signTypedData_v4` only for the chain it is on, switches chains on
+ * signs `eth_signTypedData_v4` only for the chain it is on, signs `personal_sign` messages, switches chains on
  * `wallet_switchEthereumChain`, and forwards node calls (`eth_blockNumber`, …) to `rpcUrl`.
  */
 export function testEip1193Provider(account: PrivateKeyAccount, options: TestEip1193Options): TestEip1193Provider {
@@ -78,6 +78,13 @@ export function testEip1193Provider(account: PrivateKeyAccount, options: TestEip
             primaryType,
             message,
           } as TypedDataDefinition) as Promise<Hex>
+        }
+        case 'personal_sign': {
+          // As MetaMask takes it: the message as hex of its UTF-8 bytes, then the account.
+          const [data, address] = params as [Hex, string]
+          if (address.toLowerCase() !== account.address.toLowerCase())
+            throw new ProviderRpcError(4100, 'The requested account has not been authorized.')
+          return account.signMessage({ message: hexToString(data) })
         }
       }
       if (!options.rpcUrl) throw new ProviderRpcError(4200, `Unsupported method: ${method}`)

@@ -41,6 +41,8 @@ export type MerchantOptions = {
   paymentIdentifier?: { required: boolean } | undefined
   /** Wait this long after receiving a proof before verifying it (a slow facilitator). */
   delayMs?: number | undefined
+  /** More extensions every 402 declares, made per 402 for the resource URL (sign-in-with-x's fresh nonce). */
+  extensions?: ((resourceUrl: string) => Record<string, unknown>) | undefined
 }
 
 export type ChargeOptions = {
@@ -133,8 +135,15 @@ export async function startMerchant(routes: Record<string, Handler>, options: Me
     },
     async charge(request, response, accepts, paid, chargeOptions = {}) {
       const resource = { url: `${base}${request.path}`, description: 'test resource', mimeType: 'application/json' }
+      const declared = { ...extensions, ...options.extensions?.(resource.url) }
       const challenge = (error: string, headers: OutgoingHttpHeaders = {}) => {
-        const required = { x402Version: 2, error, resource, accepts, ...(extensions ? { extensions } : {}) }
+        const required = {
+          x402Version: 2,
+          error,
+          resource,
+          accepts,
+          ...(Object.keys(declared).length > 0 ? { extensions: declared } : {}),
+        }
         response.writeHead(402, {
           'payment-required': encodeBase64Json(required),
           'content-type': 'application/json',

@@ -1,0 +1,113 @@
+import type { Response402 } from '../protocols/Protocol.js'
+import { messageOf, readPaymentRequired } from '../protocols/x402/decode.js'
+import type { SessionToken } from '../sessions/SessionStore.js'
+import type { SiwxAccess } from '../signers/SignInWithX.js'
+import { type PayingContext, refuse } from './context.js'
+import type { Paid } from './paymentAttempt.js'
+import type { ReplayableRequest } from './replayableRequest.js'
+import { sendFollowingRedirects } from './sendFollowingRedirects.js'
+import { storeFailed } from './storeFailed.js'
+
+/** The protocol name of a sign-in-with-x entitlement in the sessions store, and its keys' prefix. */
+const entitlementProtocol = 'x402-siwx'
+
+/**
+ * The sessions key of the entitlement to `url`'s resource: its origin and path (what the reference
+ * server records a payment under), behind a prefix no origin has, so L402 tokens never collide.
+ */
+export function entitlementKey(url: string): string {
+  const { origin, pathname } = new URL(url)
+  return `${entitlementProtocol}:${origin}${pathname}`
+}
+
+/**
+ * Reaches `url` again by signing in instead of paying, when its x402 v2 402 advertises
+ * sign-in-with-x and the sessions hold an entitlement an address of ours paid for. Resolves to the
+ * server's answer to the signed request, or `undefined` when nothing was signed (no entitlement, no
+ * signer for its address, or a check refused the challenge): then the call pays as usual. The
+ * signature goes to the 402's origin only; a redirect to another origin drops it.
+ */
+export async function signInAgain(
+  context: PayingContext,
+  request: ReplayableRequest,
+  url: string,
+  answer: Response402,
+): Promise<Response | undefined> {
+  let extensions: unknown
+  try {
+    const message = readPaymentRequired(answer)
+    extensions = message?.x402Version === 2 ? message.extensions : undefined
+  } catch {} // a malformed x402 message is the offers' decoder's to report
+  if (!(extensions as Record<string, unknown> | undefined)?.['sign-in-with-x']) return undefined
+  const entitlement = await entitlementFor(context, url)
+  if (!entitlement) return undefined
+  const { address, network } = entitlement
+  // Hex addresses compare without their checksum case.
+  const signIn = context.signers.find(
+    (signer) => signer.signIn?.address.toLowerCase() === address.toLowerCase(),
+  )?.signIn
+  let access: SiwxAccess | string | undefined = `no signer signs in as ${address}, the address that paid`
+  try {
+    access = await signIn?.signIn({ extensions, url, network, signal: request.signal })
+  } catch {
+    // A wallet that refuses to sign in (a person said no) leaves paying, which asks again.
+    if (request.signal?.aborted) throw request.signal.reason
+    access = 'the signer did not sign'
+  }
+  if (typeof access !== 'object') {
+    if (access) context.emit({ type: 'siwx.skipped', url, reason: access })
+    return undefined
+  }
+  const hops = await sendFollowingRedirects(
+    context.fetch,
+    request,
+    { url, proof: { ...access.headers } },
+    context.maxRedirects,
+  )
+  const response = hops[hops.length - 1] as Response
+  context.emit({
+    type: response.status === 402 ? 'siwx.declined' : 'siwx.accepted',
+    url,
+    address: access.address,
+    chainId: access.chainId,
+    status: response.status,
+  })
+  return response
+}
+
+/**
+ * After a paid x402 call to a server that advertised sign-in-with-x: keeps the entitlement (the
+ * paying address, per origin and path) so later calls, here or in processes sharing the sessions,
+ * sign in instead of paying. The server's `expirationTime` bounds it. Bookkeeping only: a store
+ * that fails costs a later payment, not this answer.
+ */
+export async function keepEntitlement(context: PayingContext, url: string, paid: Paid): Promise<void> {
+  const { offer, signer } = paid.candidate
+  const message = messageOf(offer)
+  const address = paid.pending.payer
+  const until = message?.x402Version === 2 ? signer.signIn?.entitlementUntil(message.extensions) : undefined
+  if (!paid.receipt || !address || !until || until <= Date.now()) return
+  const token: SessionToken = {
+    protocol: entitlementProtocol,
+    headers: {},
+    expiresAt: until === Number.POSITIVE_INFINITY ? undefined : until,
+    entitlement: { address, network: offer.network },
+  }
+  try {
+    await context.sessions.set(entitlementKey(url), token)
+  } catch (error) {
+    context.emit({ type: 'store.failed', url, error: storeFailed('sessions', 'set', true, url, error) })
+  }
+}
+
+async function entitlementFor(context: PayingContext, url: string): Promise<SessionToken['entitlement']> {
+  let token: SessionToken | undefined
+  try {
+    token = await context.sessions.get(entitlementKey(url))
+  } catch (error) {
+    throw refuse(context, url, storeFailed('sessions', 'get', false, url, error))
+  }
+  if (token?.protocol !== entitlementProtocol || (token.expiresAt ?? Number.POSITIVE_INFINITY) <= Date.now())
+    return undefined
+  return token.entitlement
+}
