@@ -78,19 +78,20 @@ export async function signInAgain(
 /**
  * After a paid x402 call to a server that advertised sign-in-with-x: keeps the entitlement (the
  * paying address, per origin and path) so later calls, here or in processes sharing the sessions,
- * sign in instead of paying. The server's `expirationTime` bounds it. Bookkeeping only: a store
- * that fails costs a later payment, not this answer.
+ * sign in instead of paying. It has no end of its own: a challenge's `expirationTime` bounds that
+ * one signature (servers set it afresh on every 402), and a server that no longer grants access
+ * answers the sign-in with a 402, which is paid once. Bookkeeping only: a store that fails costs a
+ * later payment, not this answer.
  */
 export async function keepEntitlement(context: PayingContext, url: string, paid: Paid): Promise<void> {
   const { offer, signer } = paid.candidate
   const message = messageOf(offer)
   const address = paid.pending.payer
-  const until = message?.x402Version === 2 ? signer.signIn?.entitlementUntil(message.extensions) : undefined
-  if (!paid.receipt || !address || !until || until <= Date.now()) return
+  const offered = message?.x402Version === 2 && signer.signIn?.offersSignIn(message.extensions)
+  if (!paid.receipt || !address || !offered) return
   const token: SessionToken = {
     protocol: entitlementProtocol,
     headers: {},
-    expiresAt: until === Number.POSITIVE_INFINITY ? undefined : until,
     entitlement: { address, network: offer.network },
   }
   try {

@@ -9,10 +9,9 @@ export type SignInWithX = {
   readonly address: string
   /**
    * Whether a paid x402 v2 message's `extensions` offer sign-in-with-x, so the payment is worth
-   * keeping as an entitlement: until when (Unix ms; `Infinity` when the server gives no
-   * `expirationTime`), or `undefined` when not offered.
+   * keeping as an entitlement.
    */
-  entitlementUntil(extensions: unknown): number | undefined
+  offersSignIn(extensions: unknown): boolean
   /**
    * Checks the challenge a 402's `extensions` carry and signs it: the headers that sign in, a
    * sentence saying which check refused it (nothing signed; the call pays as usual), or `undefined`

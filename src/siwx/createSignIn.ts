@@ -26,11 +26,9 @@ export function createSignIn(family: SignInFamily): SignInWithX {
   const { address, type } = family
   return {
     address,
-    entitlementUntil(extensions) {
+    offersSignIn(extensions) {
       const offer = readSignInWithX(extensions)
-      if (offer === undefined || typeof offer === 'string') return undefined
-      const { expirationTime } = offer.challenge
-      return expirationTime === undefined ? Number.POSITIVE_INFINITY : Date.parse(expirationTime) || undefined
+      return offer !== undefined && typeof offer !== 'string'
     },
     async signIn({ extensions, url, network }) {
       const offer = readSignInWithX(extensions)
