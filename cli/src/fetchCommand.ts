@@ -273,6 +273,12 @@ function describeEvent(event: PayfetchEvent): string {
       return `the wallet's fee ${event.fee} was above its limit ${event.limit}`
     case 'approval.sent':
       return `approved ${event.spender} to move ${event.amount} of ${event.token} on ${event.network}; transaction ${event.transaction}`
+    case 'siwx.accepted':
+      return `signed in as ${event.address} (paid before): nothing paid`
+    case 'siwx.declined':
+      return `signed in as ${event.address}, but the server asks for payment again`
+    case 'siwx.skipped':
+      return `did not sign in: ${event.reason}`
   }
 }
 

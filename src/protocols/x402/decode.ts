@@ -39,6 +39,16 @@ export type PaymentRequired = {
  * oversized or contradicts itself.
  */
 export function readPaymentRequired(challenge: Response402): PaymentRequired | undefined {
+  // Read once per 402: the offers' decoder and the sign-in step both ask.
+  if (readMessages.has(challenge)) return readMessages.get(challenge)
+  const message = parsePaymentRequired(challenge)
+  readMessages.set(challenge, message)
+  return message
+}
+
+const readMessages = new WeakMap<Response402, PaymentRequired | undefined>()
+
+function parsePaymentRequired(challenge: Response402): PaymentRequired | undefined {
   const header = challenge.headers.get(paymentRequiredHeader)
   const body = parseJsonBody(challenge.body)
   if (header !== null) {
