@@ -43,7 +43,9 @@ const ledger: Ledger = {
   ...inner,
   async savePending(pending, owner) {
     await redis.hset(sentKey, pending.id, JSON.stringify({ ref: paymentRef(pending), key: pending.idempotencyKey }))
-    return inner.savePending(pending, owner)
+    await inner.savePending(pending, owner)
+    // Kept: from here on the ledger must hold it until it settles (a kill before this line may lose it).
+    await redis.hset(`${sentKey}:saved`, pending.id, '1')
   },
 }
 const nodeUrl = env('NODE_URL')
