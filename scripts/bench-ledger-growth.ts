@@ -122,13 +122,14 @@ function pendingFor(id: string, host: string, amount: bigint): PendingPayment {
   }
 }
 
-const results: Record<string, { rows: Row[]; count: number; seconds: number }> = {}
+const results: Record<string, { rows: Row[]; count: number; seconds: number; load?: string }> = {}
 const loadAtStart = loadavg()[0] ?? 0
 const limitFor = (name: string) => Number(process.env[`${name.toUpperCase()}_PAYMENTS`] ?? payments)
 
 for (const name of ledgers) {
   const count = limitFor(name)
   const started = performance.now()
+  const loadBefore = loadavg()[0] ?? 0
   if (name === 'memory') {
     results[name] = {
       rows: await run(
@@ -192,7 +193,11 @@ for (const name of ledgers) {
     }
   }
   const result = results[name]
-  if (result) result.seconds = (performance.now() - started) / 1000
+  if (result) {
+    result.seconds = (performance.now() - started) / 1000
+    // Each section says its own load: runs of some ledgers keep the sections of earlier runs.
+    result.load = `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, 1-minute load average ${loadBefore.toFixed(1)} at its start, ${(loadavg()[0] ?? 0).toFixed(1)} at its end.`
+  }
 }
 
 const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU'
@@ -210,8 +215,9 @@ const lines = [
   'memory is `used_memory`). "report" is one `spendReport` with the three rules (12 budgets) at the end of the block.',
   '',
 ]
-for (const [name, { rows, count, seconds }] of Object.entries(results)) {
+for (const [name, { rows, count, seconds, load }] of Object.entries(results)) {
   lines.push(`## ${name} (${count.toLocaleString('en-US')} payments, ${(seconds / 60).toFixed(1)} min)`, '')
+  if (load) lines.push(`Run ${load}`, '')
   lines.push('| payments | reserve mean µs | reserve p99 µs | report ms | heap MiB | RSS MiB | store |')
   lines.push('| -------: | --------------: | -------------: | --------: | -------: | ------: | ----- |')
   for (const row of rows)
