@@ -179,6 +179,13 @@ async function approve(
 ): Promise<void> {
   const account = wallet.account
   if (!account) throw new PayfetchError('PAYMENT_FAILED', 'evm({ approvePermit2 }) needs a wallet with an account.')
+  // An approval on another chain would spend gas and grant nothing this payment can use.
+  if (wallet.chain?.id !== chainId)
+    throw new PayfetchError(
+      'ALLOWANCE_REQUIRED',
+      `evm({ approvePermit2 }) has a wallet for chain ${wallet.chain?.id ?? 'unknown'}, not ${chainId}: nothing was sent or signed.`,
+      { details: { url: context.url, network: `eip155:${chainId}`, token, spender: permit2Address } },
+    )
   let transaction: Hex
   try {
     transaction = await wallet.writeContract({

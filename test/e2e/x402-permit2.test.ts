@@ -1,6 +1,7 @@
 import { createServer } from 'node:http'
-import { type Hex, maxUint256 } from 'viem'
+import { createWalletClient, type Hex, http, maxUint256 } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
+import { mainnet } from 'viem/chains'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type EvmStack, startEvmStack } from '../../examples/local-stack/evmStack.js'
 import { close, decodeBase64Json, encodeBase64Json, listen } from '../../examples/local-stack/http.js'
@@ -211,6 +212,21 @@ describe('x402 exact through Permit2, settled on a local chain', () => {
       onEvent,
     })(`${stack.v2Url}/permit2/weather`)
     expect(events.filter((event) => event.type === 'approval.sent')).toHaveLength(1)
+  })
+
+  test('policy: approvePermit2 with a wallet on another chain sends nothing and signs nothing: ALLOWANCE_REQUIRED', async () => {
+    const { account, proofs, recording } = await payer()
+    await stack.setBalance(account.address, 10n ** 17n)
+    const nonceBefore = await stack.publicClient.getTransactionCount({ address: account.address })
+    const elsewhere = createWalletClient({ account, chain: mainnet, transport: http(stack.rpcUrl) })
+    const error = await createPayingFetch({
+      signers: [evm({ account, publicClient: stack.publicClient, approvePermit2: { wallet: elsewhere } })],
+      fetch: recording,
+    })(`${stack.v2Url}/permit2/weather`).catch((caught: unknown) => caught)
+    expect(error).toMatchObject({ code: 'ALLOWANCE_REQUIRED' })
+    expect((error as Error).message).toMatch(/chain 1, not 84532/)
+    expect(proofs).toEqual([])
+    expect(await stack.publicClient.getTransactionCount({ address: account.address })).toBe(nonceBefore)
   })
 
   test('behavior: the server sponsors an EIP-2612 approval: a payer with no ETH and no allowance pays, and Permit2 is granted only the price', async () => {
