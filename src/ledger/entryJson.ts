@@ -14,19 +14,23 @@ export type EntryJson = {
   lease?: Lease | undefined
 }
 
+/** A spend with its amounts as decimal strings. */
+export function spendToJson(spend: LedgerEntry['spend']): EntryJson['spend'] {
+  return {
+    network: spend.network,
+    asset: spend.asset,
+    host: spend.host,
+    amount: spend.amount.toString(),
+    nanoUsd: spend.nanoUsd?.toString(),
+  }
+}
+
 export function entryToJson(entry: LedgerEntry): EntryJson {
-  const { spend } = entry
   return {
     id: entry.id,
     time: entry.time,
     state: entry.state,
-    spend: {
-      network: spend.network,
-      asset: spend.asset,
-      host: spend.host,
-      amount: spend.amount.toString(),
-      nanoUsd: spend.nanoUsd?.toString(),
-    },
+    spend: spendToJson(entry.spend),
     charges: entry.charges.map((charge) => ({
       key: charge.key,
       limit: charge.limit.toString(),

@@ -1,5 +1,6 @@
 import type { Charge } from '../caps/budgets.js'
 import { PayfetchError } from '../errors/PayfetchError.js'
+import { spendToJson } from './entryJson.js'
 import type {
   ClaimResult,
   EntryState,
@@ -406,18 +407,11 @@ export function createLedgerState(): LedgerState {
       return [...entries.values()]
         .sort((a, b) => a.time - b.time)
         .map((entry) => {
-          const { spend } = entry
           return {
             id: entry.id,
             time: entry.time,
             state: entry.state,
-            spend: {
-              network: spend.network,
-              asset: spend.asset,
-              host: spend.host,
-              amount: spend.amount.toString(),
-              nanoUsd: spend.nanoUsd?.toString(),
-            },
+            spend: spendToJson(entry.spend),
             charges: entry.held.map((held) => ({
               key: held.key,
               limit: '0',
