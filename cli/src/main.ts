@@ -7,6 +7,7 @@ import { fileIdempotency } from './fileIdempotency.js'
 import { payingSetup } from './payingOptions.js'
 import { runTool } from './runTool.js'
 import { readSettings, SettingsError } from './settings.js'
+import { withDiscovery } from './withDiscovery.js'
 
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
   .version
@@ -101,7 +102,9 @@ async function runMcp(env: NodeJS.ProcessEnv, io: Io): Promise<number> {
     const tools = createPayfetchTools({
       payfetch: setup.options,
       confirm: settings.confirm,
-      services: setup.services,
+      services: settings.discoveryUrl
+        ? withDiscovery(setup.services, settings.discoveryUrl, (line) => io.stderr.write(line))
+        : setup.services,
       env,
       idempotency: await fileIdempotency(settings.stateDir, settings.redisUrl !== undefined),
     })

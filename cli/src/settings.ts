@@ -25,6 +25,8 @@ export type Settings = {
   readonly redisUrl?: string | undefined
   readonly confirm: ConfirmMode
   readonly servicesFile?: string | undefined
+  /** An x402 discovery service (`bazaar`) whose HTTP resources join the service catalog. */
+  readonly discoveryUrl?: string | undefined
   readonly prefer?: readonly string[] | undefined
 }
 
@@ -80,6 +82,9 @@ export function readSettings(env: Readonly<Record<string, string | undefined>>):
 
   const solanaRpcUrl = get('PAYFETCH_SOLANA_RPC_URL') ?? solanaMainnetRpc
   if (!/^https?:\/\//.test(solanaRpcUrl)) throw new SettingsError('PAYFETCH_SOLANA_RPC_URL must be an http(s) URL.')
+  const discoveryUrl = get('PAYFETCH_DISCOVERY_URL')
+  if (discoveryUrl !== undefined && !/^https?:\/\//.test(discoveryUrl))
+    throw new SettingsError('PAYFETCH_DISCOVERY_URL must be an http(s) URL.')
   const redisUrl = get('PAYFETCH_REDIS_URL')
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl))
     throw new SettingsError('PAYFETCH_REDIS_URL must be a redis:// or rediss:// URL.')
@@ -103,6 +108,7 @@ export function readSettings(env: Readonly<Record<string, string | undefined>>):
     redisUrl,
     confirm,
     servicesFile: get('PAYFETCH_SERVICES'),
+    discoveryUrl,
     prefer,
   }
 }

@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -79,5 +79,67 @@ describe('MCP: ClawPay x402_pay (x402 in USDC on Base)', () => {
     expect(pending.value.pending).toEqual([
       expect.objectContaining({ id: unknown.value.pending_id, url: `${stack.v2Url}/never`, amount: '10000' }),
     ])
+  })
+})
+
+describe('MCP: Paygrid list_services from a discovery listing (PAYFETCH_DISCOVERY_URL)', () => {
+  test('behavior: the facilitator’s bazaar resources join the catalog with live prices; call_service pays one', async () => {
+    // The reference facilitator lists a resource once a payment for it settled.
+    expect(await mcp.call('pay_fetch', { url: `${stack.v2Url}/discoverable/forecast` })).toMatchObject({
+      value: { ok: true, paid: true },
+    })
+    const dir = await mkdtemp(join(tmpdir(), 'payfetch-mcp-discovery-'))
+    const catalog = join(dir, 'services.json')
+    await writeFile(catalog, JSON.stringify([{ name: 'whoami', url: `${stack.v2Url}/whoami` }]))
+    const env = {
+      PAYFETCH_EVM_PRIVATE_KEY: key,
+      PAYFETCH_EVM_NETWORKS: stack.v2Network,
+      PAYFETCH_STATE_DIR: join(dir, 'state'),
+      PAYFETCH_SERVICES: catalog,
+    }
+    const discovering = await connectMcp({ ...env, PAYFETCH_DISCOVERY_URL: stack.facilitatorUrl })
+    try {
+      const listed = await discovering.call('list_services')
+      const forecast = `${new URL(stack.v2Url).host.replace(':', '-')}-discoverable-forecast`
+      expect(listed.value.services).toEqual([
+        expect.objectContaining({ name: 'whoami', price: expect.objectContaining({ amount: '10000' }) }),
+        expect.objectContaining({
+          name: forecast,
+          method: 'GET',
+          url: `${stack.v2Url}/discoverable/forecast`,
+          price: expect.objectContaining({ amount: '30000', payable: true }),
+        }),
+      ])
+      const before = await stack.balanceOf(stack.usdc, payer.address)
+      const called = await discovering.call('call_service', { service: forecast, input: 'city=Lyon' })
+      expect(called.value).toMatchObject({ ok: true, paid: true, payment: { amount: '30000' } })
+      expect(await stack.balanceOf(stack.usdc, payer.address)).toBe(before - 30_000n)
+    } finally {
+      await discovering.close()
+    }
+
+    // A listing that cannot be read leaves the catalog served, and the log says why.
+    const unreachable = await connectMcp({ ...env, PAYFETCH_DISCOVERY_URL: hanging.url.replace(/:\d+$/, ':9') })
+    try {
+      const listed = await unreachable.call('list_services')
+      expect(listed.value.services.map((service: { name: string }) => service.name)).toEqual(['whoami'])
+      expect(unreachable.stderr()).toContain('PAYFETCH_DISCOVERY_URL: The discovery listing could not be read')
+    } finally {
+      await unreachable.close()
+    }
+  })
+
+  test('error: PAYFETCH_DISCOVERY_URL that is not http(s) is named, nothing served', async () => {
+    const bad = await connectMcp({
+      PAYFETCH_DISCOVERY_URL: 'file:///etc/passwd',
+      PAYFETCH_STATE_DIR: await mkdtemp(join(tmpdir(), 'payfetch-mcp-bad-')),
+    })
+    try {
+      const result = await bad.call('pay_fetch', { url: `${stack.v2Url}/whoami` })
+      expect(result).toMatchObject({ isError: true })
+      expect(result.text).toContain('PAYFETCH_DISCOVERY_URL must be an http(s) URL')
+    } finally {
+      await bad.close()
+    }
   })
 })

@@ -15,6 +15,10 @@ export type DiscoveredResource = {
   readonly offers: readonly Offer[]
   /** The HTTP method the resource is called with, when the listing says (`bazaar` input). */
   readonly method?: string | undefined
+  /** How a body method's body is written (`json`, `text`, `form-data`), when the listing says. */
+  readonly bodyType?: string | undefined
+  /** The listing's example query parameters, as a query string (`city=Paris`). Display only. */
+  readonly queryExample?: string | undefined
   /** The server's words: for display only, never trusted. */
   readonly description?: string | undefined
   readonly mimeType?: string | undefined
@@ -149,10 +153,23 @@ function toResource(item: unknown): DiscoveredResource | undefined {
     x402Version,
     offers,
     method: isRecord(input) ? text(input.method, 16) : undefined,
+    bodyType: isRecord(input) ? text(input.bodyType, 16) : undefined,
+    queryExample: isRecord(input) ? queryString(input.queryParams) : undefined,
     description: text(item.description, 2048),
     mimeType: text(item.mimeType, 256),
     serviceName: text(item.serviceName),
     tags,
     lastUpdated: text(item.lastUpdated, 64),
   }
+}
+
+/** Example query parameters as a query string, when they are a flat object of short scalars. */
+function queryString(params: unknown): string | undefined {
+  if (!isRecord(params)) return undefined
+  const query = new URLSearchParams()
+  for (const [name, value] of Object.entries(params).slice(0, 32))
+    if (['string', 'number', 'boolean'].includes(typeof value) && String(value).length <= 256)
+      query.append(name, String(value))
+  const text = query.toString()
+  return text === '' || text.length > 1024 ? undefined : text
 }

@@ -38,8 +38,11 @@ export type PayfetchToolsOptions = {
   confirm?: ConfirmMode | undefined
   /** How long a `CONFIRMATION_REQUIRED` quote id stays valid, in ms. Default 300 000. */
   confirmTtlMs?: number | undefined
-  /** Paid services the agent may list and call by name. */
-  services?: readonly ServiceEntry[] | undefined
+  /**
+   * Paid services the agent may list and call by name, or a function that reads them when a
+   * service tool runs (a discovery listing, say), asked again on each `list_services`.
+   */
+  services?: readonly ServiceEntry[] | (() => Promise<readonly ServiceEntry[]>) | undefined
   /** Where `${NAME}` in service headers is looked up. Default: none (no expansion). */
   env?: Readonly<Record<string, string | undefined>> | undefined
   /** Finished calls by idempotency key. Default: memory, 24 h. */
@@ -439,11 +442,14 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
     }),
   ]
 
-  const services = options.services ?? []
-  if (services.length > 0) {
+  const catalog = options.services ?? []
+  if (typeof catalog === 'function' || catalog.length > 0) {
     const env = options.env ?? {}
-    const find = (name: string) => {
-      const service = services.find((entry) => entry.name === name)
+    // A loaded catalog is kept for `call_service`, which needs the entry the agent saw listed.
+    let loaded = typeof catalog === 'function' ? undefined : catalog
+    const load = async () => (loaded = typeof catalog === 'function' ? await catalog() : catalog)
+    const find = async (name: string) => {
+      const service = (loaded ?? (await load())).find((entry) => entry.name === name)
       if (!service) throw unpaid('SERVICE_NOT_FOUND', `No service is named "${name}"; see list_services.`)
       return service
     }
@@ -460,7 +466,7 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
           ok: true,
           output: {
             services: await Promise.all(
-              services.map(async (service) => {
+              (await load()).map(async (service) => {
                 const request = (() => {
                   try {
                     return serviceRequest(service, '', env)
@@ -499,7 +505,7 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
         output: payFetchOutput,
         annotations: paying,
         run: async (input, context) => {
-          const request = serviceRequest(find(input.service), input.input ?? '', env)
+          const request = serviceRequest(await find(input.service), input.input ?? '', env)
           return paidCall(
             request,
             {

@@ -14,6 +14,11 @@ export type ServiceEntry = {
   readonly headers?: Readonly<Record<string, string>> | undefined
   /** A text template, or a JSON value whose strings are templates. */
   readonly body?: unknown
+  /**
+   * `query`: the caller's input is a query string (`city=Paris&days=5`) added to the URL's own
+   * parameters, for services that take their input there.
+   */
+  readonly inputIn?: 'query' | undefined
 }
 
 /** A request ready to send: secrets expanded, input placed. */
@@ -49,7 +54,7 @@ export function parseServiceCatalog(value: unknown): ServiceEntry[] {
     const entry = raw as Record<string, unknown> | null
     const where = `services[${index}]`
     if (typeof entry !== 'object' || entry === null) throw new Error(`${where} must be an object.`)
-    const { name, description, url, method, headers, body } = entry
+    const { name, description, url, method, headers, body, inputIn } = entry
     if (typeof name !== 'string' || !namePattern.test(name))
       throw new Error(`${where}.name must be 1-64 letters, digits, "_", "." or "-".`)
     if (names.has(name)) throw new Error(`${where}.name "${name}" is used twice.`)
@@ -66,6 +71,7 @@ export function parseServiceCatalog(value: unknown): ServiceEntry[] {
         Object.values(headers).some((header) => typeof header !== 'string'))
     )
       throw new Error(`${where}.headers must map names to text.`)
+    if (inputIn !== undefined && inputIn !== 'query') throw new Error(`${where}.inputIn must be "query".`)
     return {
       name,
       url,
@@ -73,6 +79,7 @@ export function parseServiceCatalog(value: unknown): ServiceEntry[] {
       ...(method === undefined ? {} : { method: method.toUpperCase() }),
       ...(headers === undefined ? {} : { headers: headers as Record<string, string> }),
       ...(body === undefined ? {} : { body }),
+      ...(inputIn === undefined ? {} : { inputIn }),
     }
   })
 }
@@ -95,7 +102,12 @@ export function serviceRequest(
         throw unpaid('SERVICE_MISCONFIGURED', `Service "${service.name}" needs the environment variable ${variable}.`)
       return value
     })
-  const url = service.url.replaceAll('{{input}}', encodeURIComponent(input))
+  let url = service.url.replaceAll('{{input}}', encodeURIComponent(input))
+  if (service.inputIn === 'query' && input !== '') {
+    const withQuery = new URL(url)
+    for (const [name, value] of new URLSearchParams(input)) withQuery.searchParams.append(name, value)
+    url = withQuery.href
+  }
   let body: string | undefined
   if (typeof service.body === 'string') body = service.body.replaceAll('{{input}}', input)
   else if (service.body !== undefined) {

@@ -4,9 +4,10 @@ import { withBazaar } from '@x402/extensions'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type EvmStack, startEvmStack } from '../../examples/local-stack/evmStack.js'
 import { close, listen } from '../../examples/local-stack/http.js'
-import { discover } from '../../src/discovery/index.js'
+import { discover, discoveredServices } from '../../src/discovery/index.js'
 import { evm } from '../../src/evm/index.js'
 import { createPayingFetch, PayfetchError } from '../../src/index.js'
+import { createPayfetchTools, type ToolResult } from '../../src/tools/index.js'
 
 // Discovery (the x402 `bazaar` extension) against the x402 2.27 reference server and facilitator on
 // anvil: `/discoverable/*` routes declare the extension with @x402/extensions'
@@ -79,6 +80,104 @@ describe('discover(), against the reference facilitator’s bazaar catalog', () 
     expect(seen.length).toBeGreaterThan(0)
     expect(seen.every((headers) => !headers.has('payment-signature') && !headers.has('x-payment'))).toBe(true)
     expect(stack.settlements.length).toBe(settled)
+  })
+})
+
+describe('discovered services, through the agent tools', () => {
+  test('behavior: list_services lists what the facilitator discovered with live prices; call_service pays one with a query input', async () => {
+    const account = stack.newAccount()
+    await stack.mint(stack.usdc, account.address, 1_000_000n)
+    const tools = createPayfetchTools({
+      payfetch: { signers: [evm({ account })] },
+      services: async () => discoveredServices(await discover(stack.facilitatorUrl, { type: 'http' })),
+    })
+    const settled = stack.settlements.length
+    const listed = (await tools.get('list_services')?.run({})) as ToolResult<{
+      services: { name: string; description?: string; method: string; url: string; price?: { amount: string } }[]
+    }>
+    if (!listed.ok) throw new Error(JSON.stringify(listed.error))
+    const host = new URL(stack.v2Url).host.replace(':', '-')
+    expect(listed.output.services.map(({ name, method, price }) => [name, method, price?.amount]).sort()).toEqual([
+      [`${host}-discoverable-forecast`, 'GET', '30000'],
+      [`${host}-discoverable-weather`, 'GET', '10000'],
+    ])
+    const weather = listed.output.services.find((entry) => entry.name.endsWith('weather'))
+    expect(weather?.description).toBe('Weather report, listed in the bazaar (input: a query string, e.g. city=Paris)')
+    expect(stack.settlements.length).toBe(settled)
+
+    const called = await tools.get('call_service')?.run({ service: weather?.name, input: 'city=Lyon' })
+    expect(called).toMatchObject({ ok: true, output: { status: 200, paid: true, payment: { amount: '10000' } } })
+    expect(stack.settlements.length).toBe(settled + 1)
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
+  })
+
+  test('error: a listing that cannot be read is DISCOVERY_FAILED from list_services and call_service, nothing paid', async () => {
+    const server = await listingServer(() => ({ status: 503, body: '{}' }))
+    try {
+      const tools = createPayfetchTools({
+        payfetch: { signers: [evm({ account: stack.newAccount() })] },
+        services: async () => discoveredServices(await discover(server.url)),
+      })
+      for (const [name, input] of [
+        ['list_services', {}],
+        ['call_service', { service: 'anything' }],
+      ] as const)
+        expect(await tools.get(name)?.run(input)).toEqual({
+          ok: false,
+          error: expect.objectContaining({ code: 'DISCOVERY_FAILED', paid: false }),
+        })
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('discoveredServices()', () => {
+  test('behavior: names are unique and safe, body methods take the input as their body, form data is left out', () => {
+    const offers = [] as const
+    const resource = (resource: string, extra: object = {}) => ({
+      resource,
+      type: 'http',
+      x402Version: 2 as const,
+      offers,
+      ...extra,
+    })
+    expect(
+      discoveredServices([
+        resource('https://api.example.com/v1/summarize', {
+          method: 'POST',
+          bodyType: 'json',
+          serviceName: 'Summarize it!',
+        }),
+        resource('https://api.example.com/v1/summarize', {
+          method: 'POST',
+          bodyType: 'json',
+          serviceName: 'Summarize it!',
+        }),
+        resource('https://api.example.com/upload', { method: 'POST', bodyType: 'form-data' }),
+        resource('mcp://tools.example.com/x', { type: 'mcp' }),
+        resource('ftp://files.example.com/x'),
+        resource('https://api.example.com/echo', { method: 'PUT', bodyType: 'text', description: 'Echo' }),
+      ]),
+    ).toEqual([
+      {
+        name: 'Summarize-it',
+        description: '(input: the json request body)',
+        url: 'https://api.example.com/v1/summarize',
+        method: 'POST',
+        body: '{{input}}',
+        headers: { 'content-type': 'application/json' },
+      },
+      expect.objectContaining({ name: 'Summarize-it-2' }),
+      {
+        name: 'api.example.com-echo',
+        description: 'Echo (input: the text request body)',
+        url: 'https://api.example.com/echo',
+        method: 'PUT',
+        body: '{{input}}',
+        headers: { 'content-type': 'text/plain' },
+      },
+    ])
   })
 })
 

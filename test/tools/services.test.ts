@@ -2,6 +2,7 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { evm } from '../../src/evm/index.js'
 import { createPayfetchTools, parseServiceCatalog, type ToolResult } from '../../src/tools/index.js'
+import { serviceRequest } from '../../src/tools/serviceCatalog.js'
 import { type Merchant, requirement, startMerchant } from '../support/merchant.js'
 
 // list_services and call_service over a catalog, against an x402 merchant that checks signatures.
@@ -113,5 +114,20 @@ describe('services', () => {
     ).toThrowErrorMatchingInlineSnapshot(`[Error: services[0].name must be 1-64 letters, digits, "_", "." or "-".]`)
     expect(() => parseServiceCatalog({ services: [{ name: 'a', url: 'ftp://x' }] })).toThrow('services[0].url')
     expect(() => parseServiceCatalog({})).toThrow('{"services": [...]}')
+    expect(() => parseServiceCatalog([{ name: 'a', url: 'http://x', inputIn: 'body' }])).toThrow('services[0].inputIn')
+  })
+
+  test('behavior: inputIn "query" adds the input to the URL’s own parameters, encoded once', () => {
+    const [service] = parseServiceCatalog([
+      { name: 'weather', url: 'https://api.example.com/w?units=metric', inputIn: 'query' },
+    ])
+    if (!service) throw new Error('no entry')
+    expect(serviceRequest(service, 'city=São Paulo&days=3', {})).toEqual({
+      method: 'GET',
+      url: 'https://api.example.com/w?units=metric&city=S%C3%A3o+Paulo&days=3',
+      headers: {},
+      body: undefined,
+    })
+    expect(serviceRequest(service, '', {}).url).toBe('https://api.example.com/w?units=metric')
   })
 })
