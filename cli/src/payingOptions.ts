@@ -100,8 +100,10 @@ export async function payingSetup(settings: Settings): Promise<PayingSetup> {
     await mkdir(settings.stateDir, { recursive: true, mode: 0o700 }).catch(() => {
       throw new SettingsError('PAYFETCH_STATE_DIR cannot be created.')
     })
-    ledger = await fileLedger(join(settings.stateDir, 'ledger.jsonl'))
+    const journal = await fileLedger(join(settings.stateDir, 'ledger.jsonl'))
+    ledger = journal
     sessions = await fileSessions(join(settings.stateDir, 'sessions.json'))
+    close = () => journal.close()
   }
 
   return {

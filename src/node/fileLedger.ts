@@ -48,6 +48,12 @@ export type FileLedgerOptions = {
   now?: (() => number) | undefined
 }
 
+/** A {@link Ledger} in a file, which holds the file open until `close()`. */
+export type FileLedger = Ledger & {
+  /** Closes the journal after the writes under way; the ledger cannot be used afterwards. */
+  close(): Promise<void>
+}
+
 /**
  * A ledger in an append-only journal file. It survives `kill -9` (a torn last line is skipped, a
  * whole line counts once) and processes on one machine that share the file share the budget: a
@@ -68,7 +74,7 @@ export type FileLedgerOptions = {
  * const fetchPaid = createPayingFetch({ signers, ledger, caps: { budgets: [{ usd: '5', window: '1d' }] } })
  * ```
  */
-export async function fileLedger(path: string, options: FileLedgerOptions = {}): Promise<Ledger> {
+export async function fileLedger(path: string, options: FileLedgerOptions = {}): Promise<FileLedger> {
   const leaseMs = leaseOption(options.leaseMs)
   const now = options.now ?? Date.now
   const compactAfter = options.compactAfter ?? 10_000
@@ -127,6 +133,7 @@ export async function fileLedger(path: string, options: FileLedgerOptions = {}):
     })
   return {
     leaseMs,
+    close: () => journal.close(),
     reserve: (reservation) =>
       write(async (writer) => {
         const time = now()

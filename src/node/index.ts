@@ -3,5 +3,5 @@
  *
  * @module
  */
-export { type FileLedgerOptions, fileLedger } from './fileLedger.js'
+export { type FileLedger, type FileLedgerOptions, fileLedger } from './fileLedger.js'
 export { fileSessions } from './fileSessions.js'

@@ -19,6 +19,8 @@ export type Journal = {
   refresh(): Promise<void>
   /** Whole records in the current file. */
   readonly records: number
+  /** Closes the file once the calls under way are done; later calls fail. */
+  close(): Promise<void>
 }
 
 /** What `locked` work can do: append records (applied at once), or replace the whole file. */
@@ -130,6 +132,7 @@ export async function openJournal(path: string, apply: (record: unknown) => void
       queue = run.catch(() => {})
       return run
     },
+    close: () => queue.then(() => exclusive(() => handle.close())),
   }
 
   async function withLock<T>(work: (writer: JournalWriter) => Promise<T>): Promise<T> {

@@ -219,6 +219,19 @@ describe('fileLedger: crash safety', () => {
     ])
   })
 
+  test('behavior: close() waits for the write under way, lets the file go, and the ledger is refused afterwards', async () => {
+    const path = journalPath()
+    const ledger = await fileLedger(path)
+    const entry = reservation(10n)
+    const reserving = ledger.reserve(entry)
+    await ledger.close()
+    expect(await reserving).toEqual({ ok: true })
+    await expect(ledger.reserve(reservation(5n))).rejects.toThrow()
+    const reopened = await fileLedger(path)
+    expect((await reopened.report()).totals).toEqual([expect.objectContaining({ reserved: 10n })])
+    await reopened.close()
+  })
+
   test('policy: a lock left by a killed holder blocks writers until it is stale (30 s), then is taken over', async () => {
     const path = journalPath()
     const ledger = await fileLedger(path)
