@@ -5,6 +5,7 @@ import { judgeChallenge } from './chooseOffer.js'
 import type { PayingContext } from './context.js'
 import { read402 } from './read402.js'
 import { captureRequest } from './replayableRequest.js'
+import { reaccessFor } from './signInAgain.js'
 
 /** What a resource costs, as payfetch would judge it. Nothing is paid to produce it. */
 export type Quote = {
@@ -15,6 +16,11 @@ export type Quote = {
   readonly offers: readonly QuotedOffer[]
   /** The offer payfetch would pay, if any. */
   readonly best?: Offer | undefined
+  /**
+   * The address a paid call would first sign in as (x402 sign-in-with-x), because it paid for this
+   * resource before: the call pays only if the server declines the sign-in.
+   */
+  readonly signInFirst?: { readonly address: string; readonly network: string } | undefined
 }
 
 export type QuotedOffer = {
@@ -39,17 +45,15 @@ export async function quote(
     await response.body?.cancel().catch(() => {})
     return { url, status: response.status, offers: [] }
   }
-  const candidates = await judgeChallenge(
-    context,
-    await read402(response, url, { timeoutMs: context.readTimeoutMs, signal: request.signal }),
-    { url, body: request.body, signal: request.signal },
-    bounds,
-  )
+  const answer = await read402(response, url, { timeoutMs: context.readTimeoutMs, signal: request.signal })
+  const candidates = await judgeChallenge(context, answer, { url, body: request.body, signal: request.signal }, bounds)
   const best = candidates[0]
+  const reaccess = await reaccessFor(context, url, answer)
   return {
     url,
     status: 402,
     offers: candidates.map(({ offer, signer, refusal }) => ({ offer, signer: signer?.name, refusal })),
     best: best?.signer && !best.refusal ? best.offer : undefined,
+    ...(reaccess && { signInFirst: { address: reaccess.address, network: reaccess.network } }),
   }
 }

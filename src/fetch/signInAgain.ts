@@ -33,15 +33,9 @@ export async function signInAgain(
   url: string,
   answer: Response402,
 ): Promise<Response | undefined> {
-  let extensions: unknown
-  try {
-    const message = readPaymentRequired(answer)
-    extensions = message?.x402Version === 2 ? message.extensions : undefined
-  } catch {} // a malformed x402 message is the offers' decoder's to report
-  if (!(extensions as Record<string, unknown> | undefined)?.['sign-in-with-x']) return undefined
-  const entitlement = await entitlementFor(context, url)
-  if (!entitlement) return undefined
-  const { address, network } = entitlement
+  const advertised = await reaccessFor(context, url, answer)
+  if (!advertised) return undefined
+  const { extensions, address, network } = advertised
   // Hex addresses compare without their checksum case.
   const signIn = context.signers.find(
     (signer) => signer.signIn?.address.toLowerCase() === address.toLowerCase(),
@@ -73,6 +67,25 @@ export async function signInAgain(
     status: response.status,
   })
   return response
+}
+
+/**
+ * The entitlement a call to `url` would sign in with: when its x402 v2 402 advertises
+ * sign-in-with-x and the sessions hold one for the resource. Read by the loop and by `quote()`.
+ */
+export async function reaccessFor(
+  context: PayingContext,
+  url: string,
+  answer: Response402,
+): Promise<(NonNullable<SessionToken['entitlement']> & { readonly extensions: unknown }) | undefined> {
+  let extensions: unknown
+  try {
+    const message = readPaymentRequired(answer)
+    extensions = message?.x402Version === 2 ? message.extensions : undefined
+  } catch {} // a malformed x402 message is the offers' decoder's to report
+  if (!(extensions as Record<string, unknown> | undefined)?.['sign-in-with-x']) return undefined
+  const entitlement = await entitlementFor(context, url)
+  return entitlement && { ...entitlement, extensions }
 }
 
 /**

@@ -285,7 +285,15 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
       })),
     )
     const best = quote.best ? quote.offers.findIndex(({ offer }) => offer === quote.best) : -1
-    return { url: quote.url, status: quote.status, payment_required: quote.status === 402, offers, best }
+    const { url, status, signInFirst } = quote
+    return {
+      url,
+      status,
+      payment_required: status === 402,
+      offers,
+      best,
+      ...(signInFirst && { sign_in_first: signInFirst }),
+    }
   }
 
   const tools: PayfetchTool[] = [

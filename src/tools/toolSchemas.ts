@@ -122,6 +122,13 @@ export const quoteFetchOutput = z.object({
   payment_required: z.boolean(),
   offers: z.array(quotedOffer),
   best: z.optional(z.number().check(z.describe('Index in offers of the one pay_fetch would pay.'))),
+  sign_in_first: z.optional(
+    z
+      .object({ address: z.string(), network: z.string() })
+      .check(
+        z.describe('This address paid for the resource before: pay_fetch signs in first and pays only if refused.'),
+      ),
+  ),
 })
 
 /** Input of the tools that take nothing. */

@@ -13,6 +13,7 @@ import {
   type SessionStore,
 } from '../../src/index.js'
 import { redisSessions } from '../../src/redis/index.js'
+import { createPayfetchTools } from '../../src/tools/index.js'
 
 // Sign-in-with-x against the x402 reference server (@x402/express) with the reference extension
 // (@x402/extensions: declareSIWxExtension, createSIWxResourceServerExtension, InMemorySIWxStorage)
@@ -111,6 +112,28 @@ describe('x402 sign-in-with-x on a local chain', () => {
       type: 'eip191',
       statement: 'Sign in to read again what you paid for',
     })
+  })
+
+  test('behavior: quote() says a call would sign in first once the resource was paid for, and pays nothing', async () => {
+    const { account, fetchFor, balances } = await payer()
+    const sessions = memorySessions()
+    const fetchPaid = fetchFor(sessions)
+    const before = await fetchPaid.quote(`${server.url}/report`)
+    expect(before.signInFirst).toBeUndefined()
+    expect(before.best).toMatchObject({ amount: 10_000n })
+    expect((await fetchPaid(`${server.url}/report`)).status).toBe(200)
+    const paid = await balances()
+    const after = await fetchPaid.quote(`${server.url}/report`)
+    expect(after.signInFirst).toEqual({ address: account.address, network: stack.v2Network })
+    expect(after.best).toMatchObject({ amount: 10_000n }) // paid only if the server declines the sign-in
+    expect((await fetchPaid.quote(`${server.url}/other`)).signInFirst).toBeUndefined()
+    // The agent tool says so too.
+    const tools = createPayfetchTools({ payfetch: { signers: [evm({ account })], sessions } })
+    expect(await tools.get('quote_fetch')?.run({ url: `${server.url}/report` })).toMatchObject({
+      ok: true,
+      output: { status: 402, sign_in_first: { address: account.address, network: stack.v2Network } },
+    })
+    expect(await balances()).toEqual(paid)
   })
 
   test('behavior: a fresh paying fetch sharing the sessions signs in too; one with empty sessions pays', async () => {
