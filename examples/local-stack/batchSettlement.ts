@@ -30,45 +30,12 @@ import { BatchSettlementEvmScheme, InMemoryChannelStorage } from '@x402/evm/batc
 import type { Address, Hex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { batchSettlementAbi } from './batchSettlementAbi.js'
 import type { LocalClients } from './clients.js'
 import { batchSettlement, erc3009DepositCollector, permit2DepositCollector, v2Network } from './constants.js'
 
 /** The least delay the spec allows (15 minutes): a payer's own withdrawal waits this long. */
 export const batchWithdrawDelay = 900
-
-/** The parts of the channel contract's ABI the stack reads. */
-export const batchSettlementReadAbi = [
-  {
-    type: 'function',
-    name: 'channels',
-    stateMutability: 'view',
-    inputs: [{ name: 'channelId', type: 'bytes32' }],
-    outputs: [
-      { name: 'balance', type: 'uint128' },
-      { name: 'totalClaimed', type: 'uint128' },
-    ],
-  },
-  {
-    type: 'function',
-    name: 'receivers',
-    stateMutability: 'view',
-    inputs: [
-      { name: 'receiver', type: 'address' },
-      { name: 'token', type: 'address' },
-    ],
-    outputs: [
-      { name: 'totalClaimed', type: 'uint128' },
-      { name: 'totalSettled', type: 'uint128' },
-    ],
-  },
-  {
-    type: 'function',
-    name: 'refundNonce',
-    stateMutability: 'view',
-    inputs: [{ name: 'channelId', type: 'bytes32' }],
-    outputs: [{ name: '', type: 'uint256' }],
-  },
-] as const
 
 /** A channel as the contract holds it. `balance - totalClaimed` is what the payer can still get back. */
 export type OnchainChannel = {
@@ -135,7 +102,7 @@ export function createBatchSettlement(options: BatchSettlementOptions): BatchSet
     scheme,
     channels: () => scheme.getStorage().list(),
     async onchainChannel(channelId) {
-      const read = { address: batchSettlement, abi: batchSettlementReadAbi } as const
+      const read = { address: batchSettlement, abi: batchSettlementAbi } as const
       const [[balance, totalClaimed], refundNonce] = await Promise.all([
         clients.publicClient.readContract({ ...read, functionName: 'channels', args: [channelId] }),
         clients.publicClient.readContract({ ...read, functionName: 'refundNonce', args: [channelId] }),

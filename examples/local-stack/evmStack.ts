@@ -21,6 +21,7 @@ import { startV1Server } from './v1Server.js'
 import { startV2Server } from './v2Server.js'
 
 export type { BatchSettlementStack, OnchainChannel } from './batchSettlement.js'
+export { batchSettlementAbi } from './batchSettlementAbi.js'
 export type { Settlement } from './facilitator.js'
 export type { TestToken } from './installContracts.js'
 export type { PaidRoute, RouteHandler, RouteRequest, RouteResponse } from './routes.js'
@@ -199,9 +200,10 @@ export async function startEvmStack(options: EvmStackOptions = {}): Promise<EvmS
         }),
       walletFor: (account) =>
         createWalletClient({ account, chain: localChain(anvil.rpcUrl), transport: http(anvil.rpcUrl) }),
-      blockNumber: () => publicClient.getBlockNumber(),
+      // Uncached: viem reuses a block number read within its polling interval, which can predate the last receipt.
+      blockNumber: () => publicClient.getBlockNumber({ cacheTime: 0 }),
       async transactionsSince(since) {
-        const latest = await publicClient.getBlockNumber()
+        const latest = await publicClient.getBlockNumber({ cacheTime: 0 })
         let count = 0
         for (let block = since + 1n; block <= latest; block++)
           count += await publicClient.getBlockTransactionCount({ blockNumber: block })

@@ -9,7 +9,7 @@ import type { PrivateKeyAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { EvmStack } from '../../examples/local-stack/evmStack.js'
 import { startEvmStack } from '../../examples/local-stack/evmStack.js'
-import { decodeBase64Json, encodeBase64Json } from '../../examples/local-stack/http.js'
+import { encodeBase64Json } from '../../examples/local-stack/http.js'
 
 let stack: EvmStack
 
@@ -120,9 +120,123 @@ describe('batch-settlement on the local stack: reference client', () => {
     expect(channel.balance - channel.totalClaimed).toBe(10_000n - 5_000n)
     expect(await stack.balanceOf(stack.usdc, stack.batch.contract)).toBe(escrowBefore + 10_000n - 5_000n)
   })
-})
 
-// Kept for the next tests.
-void signVoucher
-void encodeBase64Json
-void decodeBase64Json
+  test('behavior: a handler that charges less than the price: each voucher covers the price, the channel is charged what the handler said', async () => {
+    const { account, fetchPaid } = await channelPayer()
+    const channelId = channelIdOf(account, await requirementsOf(stack.batch.meteredUrl))
+    const start = await stack.blockNumber()
+    const receiverBefore = await stack.balanceOf(stack.usdc, stack.payTo)
+
+    const charged: PaymentResponse[] = []
+    for (const query of ['?charge=1234', '?charge=0', '']) {
+      const response = await fetchPaid(`${stack.batch.meteredUrl}${query}`)
+      expect(response.status).toBe(200)
+      charged.push(paymentResponse(response))
+    }
+    expect(charged.map((r) => r.extra?.chargedAmount)).toEqual(['1234', '0', '5000'])
+    expect(charged.map((r) => r.extra?.channelState?.chargedCumulativeAmount)).toEqual(['1234', '1234', '6234'])
+    // The vouchers the server holds are for the charges so far plus the price of the call they paid for.
+    const channel = (await stack.batch.channels()).find((c) => c.channelId === channelId)
+    expect(channel).toMatchObject({ chargedCumulativeAmount: '6234', signedMaxClaimable: '6234' })
+
+    await stack.batch.claimAndSettle()
+    expect(await stack.balanceOf(stack.usdc, stack.payTo)).toBe(receiverBefore + 6_234n)
+    // One deposit (minDeposit: 10 × 5000), one claim, one settle.
+    expect(await stack.transactionsSince(start)).toBe(3)
+  })
+
+  test('error: a replayed payment (the same header bytes) is refused with a corrective 402 and charges nothing more', async () => {
+    const { account, sent, fetchPaid } = await channelPayer()
+    for (let call = 0; call < 2; call++) expect((await fetchPaid(stack.batch.weatherUrl)).status).toBe(200)
+    const proofs = sent.map((headers) => headers.get('payment-signature')).filter((proof) => proof !== null)
+    expect(proofs).toHaveLength(2)
+    const start = await stack.blockNumber()
+    const channelId = channelIdOf(account, await requirementsOf(stack.batch.weatherUrl))
+
+    // The deposit's header and the last voucher's header, sent again byte for byte.
+    for (const proof of proofs) {
+      const replay = await fetch(stack.batch.weatherUrl, { headers: { 'payment-signature': proof as string } })
+      expect(replay.status).toBe(402)
+      const corrective = decodePaymentRequiredHeader(replay.headers.get('payment-required') as string)
+      expect(corrective.error).toBe('invalid_batch_settlement_evm_cumulative_amount_mismatch')
+      expect(corrective.accepts[0]?.extra).toMatchObject({
+        channelState: { channelId, balance: '10000', totalClaimed: '0', chargedCumulativeAmount: '2000' },
+        voucherState: { signedMaxClaimable: '2000' },
+      })
+    }
+    expect(await stack.transactionsSince(start)).toBe(0)
+    expect((await stack.batch.channels()).find((c) => c.channelId === channelId)?.chargedCumulativeAmount).toBe('2000')
+
+    const receiverBefore = await stack.balanceOf(stack.usdc, stack.payTo)
+    await stack.batch.claimAndSettle()
+    expect(await stack.balanceOf(stack.usdc, stack.payTo)).toBe(receiverBefore + 2_000n)
+    expect(await stack.batch.onchainChannel(channelId)).toMatchObject({ balance: 10_000n, totalClaimed: 2_000n })
+  })
+
+  test('error: a voucher above the deposit is refused (cumulative_exceeds_balance) and nothing moves', async () => {
+    // A deposit of exactly 5000, then a voucher-only payment whose cumulative (1000 + 5000) is above it.
+    const { account, fetchPaid } = await channelPayer({ depositStrategy: () => '5000' })
+    expect((await fetchPaid(stack.batch.weatherUrl)).status).toBe(200)
+    const requirements = await requirementsOf(stack.batch.meteredUrl)
+    const channelConfig = new BatchSettlementEvmScheme(account).buildChannelConfig(requirements)
+    const channelId = computeChannelId(channelConfig, requirements.network)
+    const voucher = await signVoucher(account, channelId, '6000', requirements.network)
+    const start = await stack.blockNumber()
+    const payerBefore = await stack.balanceOf(stack.usdc, account.address)
+
+    const proof = encodeBase64Json({
+      x402Version: 2,
+      accepted: requirements,
+      payload: { type: 'voucher', channelConfig, voucher },
+    })
+    const refused = await fetch(stack.batch.meteredUrl, { headers: { 'payment-signature': proof } })
+    expect(refused.status).toBe(402)
+    const required = decodePaymentRequiredHeader(refused.headers.get('payment-required') as string)
+    expect(required.error).toBe('invalid_batch_settlement_evm_cumulative_exceeds_balance')
+    expect(await stack.transactionsSince(start)).toBe(0)
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(payerBefore)
+    expect((await stack.batch.channels()).find((c) => c.channelId === channelId)?.chargedCumulativeAmount).toBe('1000')
+    expect(await stack.batch.onchainChannel(channelId)).toMatchObject({ balance: 5_000n, totalClaimed: 0n })
+    await stack.batch.claimAndSettle()
+  })
+
+  test('behavior: a cooperative refund through the reference client returns the unclaimed rest to the payer, to the unit', async () => {
+    const { account, scheme, fetchPaid } = await channelPayer()
+    for (let call = 0; call < 3; call++) expect((await fetchPaid(stack.batch.weatherUrl)).status).toBe(200)
+    const channelId = channelIdOf(account, await requirementsOf(stack.batch.weatherUrl))
+    const start = await stack.blockNumber()
+
+    const refunded = (await scheme.refund(stack.batch.weatherUrl)) as PaymentResponse
+    expect(refunded).toMatchObject({ success: true, amount: '7000' })
+    expect(refunded.extra?.chargedAmount).toBeUndefined()
+    // One transaction: the outstanding voucher claimed and the rest refunded together.
+    expect(await stack.transactionsSince(start)).toBe(1)
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 3_000n)
+    expect(await stack.batch.onchainChannel(channelId)).toEqual({
+      balance: 3_000n,
+      totalClaimed: 3_000n,
+      refundNonce: 1n,
+    })
+    // The server forgets a fully refunded channel; the claimed 3000 still reach the receiver on settle.
+    expect((await stack.batch.channels()).some((c) => c.channelId === channelId)).toBe(false)
+    const receiverBefore = await stack.balanceOf(stack.usdc, stack.payTo)
+    await stack.batch.settle()
+    expect(await stack.balanceOf(stack.usdc, stack.payTo)).toBe(receiverBefore + 3_000n)
+  })
+
+  test('behavior: a server-initiated refund claims the outstanding voucher and returns the rest', async () => {
+    const { account, fetchPaid } = await channelPayer()
+    for (let call = 0; call < 2; call++) expect((await fetchPaid(stack.batch.weatherUrl)).status).toBe(200)
+    const channelId = channelIdOf(account, await requirementsOf(stack.batch.weatherUrl))
+
+    const [result] = await stack.batch.refund([channelId])
+    expect(result?.channel.toLowerCase()).toBe(channelId.toLowerCase())
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 2_000n)
+    expect(await stack.batch.onchainChannel(channelId)).toEqual({
+      balance: 2_000n,
+      totalClaimed: 2_000n,
+      refundNonce: 1n,
+    })
+    await stack.batch.settle()
+  })
+})
