@@ -1,14 +1,18 @@
 // Proves the local stack's x402 `batch-settlement` side with the x402 2.27 reference client: payfetch's own
 // channel client is tested against this stack, so a failure here is the harness, not payfetch.
+
+import { randomBytes } from 'node:crypto'
 import { decodePaymentRequiredHeader, decodePaymentResponseHeader } from '@x402/core/http'
 import type { PaymentRequirements } from '@x402/core/types'
 import { BatchSettlementEvmScheme, computeChannelId, signVoucher } from '@x402/evm/batch-settlement/client'
 import { wrapFetchWithPayment, x402Client } from '@x402/fetch'
-import type { Hex } from 'viem'
+import type { AbiItem, AbiParameter, Address, Hex } from 'viem'
+import { createTestClient, encodeAbiParameters, http, keccak256, parseAbi, toHex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { loadArtifacts } from '../../examples/local-stack/artifacts.js'
 import type { EvmStack } from '../../examples/local-stack/evmStack.js'
-import { startEvmStack } from '../../examples/local-stack/evmStack.js'
+import { batchSettlementAbi, startEvmStack } from '../../examples/local-stack/evmStack.js'
 import { encodeBase64Json } from '../../examples/local-stack/http.js'
 
 let stack: EvmStack
@@ -238,5 +242,213 @@ describe('batch-settlement on the local stack: reference client', () => {
       refundNonce: 1n,
     })
     await stack.batch.settle()
+  })
+})
+
+// The stand-in contract itself, called directly with a receiver key the test holds. The withdrawal test moves
+// the chain's clock forward by the withdraw delay, so it stays last: later ERC-3009 deposits would be expired.
+describe('batch-settlement contract on anvil (direct calls)', () => {
+  const contractErrors = parseAbi([
+    'error BadSignature()',
+    'error ClaimAboveBalance()',
+    'error ClaimAboveVoucher()',
+    'error NotReceiverSide()',
+    'error WithdrawalTooEarly()',
+  ])
+  const abi = [...batchSettlementAbi, ...contractErrors] as const
+
+  type Config = {
+    payer: Address
+    payerAuthorizer: Address
+    receiver: Address
+    receiverAuthorizer: Address
+    token: Address
+    withdrawDelay: number
+    salt: Hex
+  }
+
+  /** A channel of a fresh payer to a receiver the test holds, funded with `deposit` through the ERC-3009 collector. */
+  async function openChannel(deposit: bigint) {
+    const payer = stack.newAccount()
+    const receiver = stack.newAccount()
+    await stack.mint(stack.usdc, payer.address, 100_000n)
+    await Promise.all([stack.setBalance(receiver.address, 10n ** 18n), stack.setBalance(payer.address, 10n ** 18n)])
+    const config: Config = {
+      payer: payer.address,
+      payerAuthorizer: payer.address,
+      receiver: receiver.address,
+      receiverAuthorizer: stack.newAccount().address,
+      token: stack.usdc.address,
+      withdrawDelay: stack.batch.withdrawDelay,
+      salt: toHex(randomBytes(32)),
+    }
+    const channelId = computeChannelId(config, stack.chainId)
+    const salt = BigInt(toHex(randomBytes(32)))
+    const validBefore = (await stack.publicClient.getBlock()).timestamp + 3600n
+    const signature = await payer.signTypedData({
+      domain: { name: 'USDC', version: '2', chainId: stack.chainId, verifyingContract: stack.usdc.address },
+      types: {
+        ReceiveWithAuthorization: [
+          { name: 'from', type: 'address' },
+          { name: 'to', type: 'address' },
+          { name: 'value', type: 'uint256' },
+          { name: 'validAfter', type: 'uint256' },
+          { name: 'validBefore', type: 'uint256' },
+          { name: 'nonce', type: 'bytes32' },
+        ],
+      },
+      primaryType: 'ReceiveWithAuthorization',
+      message: {
+        from: payer.address,
+        to: stack.batch.erc3009Collector,
+        value: deposit,
+        validAfter: 0n,
+        validBefore,
+        nonce: keccak256(encodeAbiParameters([{ type: 'bytes32' }, { type: 'uint256' }], [channelId, salt])),
+      },
+    })
+    const collectorData = encodeAbiParameters(
+      [{ type: 'uint256' }, { type: 'uint256' }, { type: 'uint256' }, { type: 'bytes' }],
+      [0n, validBefore, salt, signature],
+    )
+    const asReceiver = stack.walletFor(receiver)
+    await mined(
+      asReceiver.writeContract({
+        address: stack.batch.contract,
+        abi,
+        functionName: 'deposit',
+        args: [config, deposit, stack.batch.erc3009Collector, collectorData],
+      }),
+    )
+    const voucher = async (max: bigint) => ({
+      voucher: { channel: config, maxClaimableAmount: max },
+      signature: (await signVoucher(payer, channelId, max.toString(), stack.v2Network)).signature,
+    })
+    return { payer, receiver, config, channelId, asReceiver, asPayer: stack.walletFor(payer), voucher }
+  }
+
+  // `tuple[]` of (a,b) is `(a,b)[]`: what a selector hashes, so two ABIs agree exactly when these do.
+  function canonicalType(parameter: AbiParameter): string {
+    if (!parameter.type.startsWith('tuple')) return parameter.type
+    const components = 'components' in parameter ? parameter.components : []
+    return `(${components.map(canonicalType).join(',')})${parameter.type.slice('tuple'.length)}`
+  }
+
+  async function mined(sending: Promise<Hex>) {
+    const receipt = await stack.publicClient.waitForTransactionReceipt({ hash: await sending })
+    expect(receipt.status).toBe('success')
+    return receipt
+  }
+
+  test('behavior: the compiled contract has every function and event of the x402 ABI, with the same types', () => {
+    const compiled = loadArtifacts().X402BatchSettlement.abi
+    const shape = (item: AbiItem) =>
+      JSON.stringify([
+        item.type,
+        'name' in item ? item.name : '',
+        'inputs' in item ? item.inputs.map(canonicalType) : [],
+        'outputs' in item ? item.outputs.map(canonicalType) : [],
+      ])
+    const available = new Set(compiled.map(shape))
+    for (const item of batchSettlementAbi) expect(available, shape(item)).toContain(shape(item))
+  })
+
+  test('behavior: the channel id is the EIP-712 hash of the config under the x402 Batch Settlement domain', async () => {
+    const { config, channelId } = await openChannel(1_000n)
+    const read = { address: stack.batch.contract, abi, functionName: 'getChannelId' } as const
+    expect(await stack.publicClient.readContract({ ...read, args: [config] })).toBe(channelId)
+    const otherSalt = { ...config, salt: toHex(randomBytes(32)) }
+    expect(await stack.publicClient.readContract({ ...read, args: [otherSalt] })).not.toBe(channelId)
+    expect(await stack.batch.onchainChannel(channelId)).toEqual({ balance: 1_000n, totalClaimed: 0n, refundNonce: 0n })
+  })
+
+  test('error: a claim never pays above the voucher or the deposit, nor a replayed or older voucher; settle pays what was claimed', async () => {
+    const { config, channelId, asReceiver, asPayer, receiver, payer, voucher } = await openChannel(10_000n)
+    const claim = (rows: readonly Awaited<ReturnType<typeof voucher>>[], totals: readonly bigint[]) =>
+      rows.map((row, index) => ({ ...row, totalClaimed: totals[index] as bigint }))
+    const simulate = (account: typeof receiver, rows: ReturnType<typeof claim>) =>
+      stack.publicClient.simulateContract({
+        account,
+        address: stack.batch.contract,
+        abi,
+        functionName: 'claim',
+        args: [rows],
+      })
+    const [v3000, v6000, v20000] = await Promise.all([voucher(3_000n), voucher(6_000n), voucher(20_000n)])
+
+    await expect(simulate(receiver, claim([v6000], [7_000n]))).rejects.toThrow(/ClaimAboveVoucher/)
+    await expect(simulate(receiver, claim([v20000], [15_000n]))).rejects.toThrow(/ClaimAboveBalance/)
+    await expect(simulate(payer, claim([v6000], [6_000n]))).rejects.toThrow(/NotReceiverSide/)
+    // The payer's signature for 6000, presented for 6001.
+    const forged = { ...v6000, voucher: { ...v6000.voucher, maxClaimableAmount: 6_001n } }
+    await expect(simulate(receiver, claim([forged], [6_001n]))).rejects.toThrow(/BadSignature/)
+
+    const send = (rows: ReturnType<typeof claim>) =>
+      mined(asReceiver.writeContract({ address: stack.batch.contract, abi, functionName: 'claim', args: [rows] }))
+    await send(claim([v6000], [6_000n]))
+    expect(await stack.batch.onchainChannel(channelId)).toMatchObject({ balance: 10_000n, totalClaimed: 6_000n })
+    // The same claim again, and an older voucher: accepted, and nothing more is claimed.
+    const replayed = await send(claim([v6000, v3000], [6_000n, 3_000n]))
+    expect(replayed.logs).toHaveLength(0)
+    expect(await stack.batch.onchainChannel(channelId)).toMatchObject({ totalClaimed: 6_000n })
+
+    const settle = () =>
+      mined(
+        asPayer.writeContract({
+          address: stack.batch.contract,
+          abi,
+          functionName: 'settle',
+          args: [receiver.address, config.token],
+        }),
+      )
+    await settle()
+    expect(await stack.balanceOf(stack.usdc, receiver.address)).toBe(6_000n)
+    await settle()
+    expect(await stack.balanceOf(stack.usdc, receiver.address)).toBe(6_000n)
+
+    // The receiver's own refund returns at most the unclaimed rest, and advances the refund nonce.
+    await mined(
+      asReceiver.writeContract({
+        address: stack.batch.contract,
+        abi,
+        functionName: 'refund',
+        args: [config, 1_000_000n],
+      }),
+    )
+    expect(await stack.balanceOf(stack.usdc, payer.address)).toBe(100_000n - 6_000n)
+    expect(await stack.batch.onchainChannel(channelId)).toEqual({
+      balance: 6_000n,
+      totalClaimed: 6_000n,
+      refundNonce: 1n,
+    })
+  })
+
+  test('behavior: the payer withdraws its unclaimed escrow only after withdrawDelay, and claims made meanwhile win', async () => {
+    const { config, channelId, asReceiver, asPayer, payer, voucher } = await openChannel(5_000n)
+    const call = { address: stack.batch.contract, abi } as const
+    await mined(asPayer.writeContract({ ...call, functionName: 'initiateWithdraw', args: [config, 5_000n] }))
+    await expect(
+      stack.publicClient.simulateContract({
+        ...call,
+        account: payer,
+        functionName: 'finalizeWithdraw',
+        args: [config],
+      }),
+    ).rejects.toThrow(/WithdrawalTooEarly/)
+    await mined(
+      asReceiver.writeContract({
+        ...call,
+        functionName: 'claim',
+        args: [[{ ...(await voucher(2_000n)), totalClaimed: 2_000n }]],
+      }),
+    )
+
+    const anvil = createTestClient({ mode: 'anvil', transport: http(stack.rpcUrl) })
+    await anvil.increaseTime({ seconds: stack.batch.withdrawDelay })
+    await anvil.mine({ blocks: 1 })
+    const before = await stack.balanceOf(stack.usdc, payer.address)
+    await mined(asPayer.writeContract({ ...call, functionName: 'finalizeWithdraw', args: [config] }))
+    expect(await stack.balanceOf(stack.usdc, payer.address)).toBe(before + 3_000n)
+    expect(await stack.batch.onchainChannel(channelId)).toMatchObject({ balance: 2_000n, totalClaimed: 2_000n })
   })
 })
