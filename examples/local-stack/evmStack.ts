@@ -32,7 +32,7 @@ export type EvmStackOptions = {
   readonly v2Routes?: readonly PaidRoute[]
   /**
    * `batch-settlement` routes of the v2 reference server, served beside `v2Routes`.
-   * Default: {@link defaultBatchRoutes} (`GET /batch/weather`, `GET /batch/metered`).
+   * Default: {@link defaultBatchRoutes} (`GET /batch/weather`, `/batch/metered`, `/batch/permit2/weather`).
    */
   readonly batchRoutes?: readonly PaidRoute[]
   /** Priced routes of the v1 server. Default: {@link defaultV1Routes}. */
@@ -75,6 +75,8 @@ export type EvmStack = {
     readonly weatherUrl: string
     /** `GET` up to 0.005 USDC a call; `?charge=<atomic units>` charges less (the default batch route). */
     readonly meteredUrl: string
+    /** `GET` 0.001 USDC a call, deposits through Permit2 (`extra.assetTransferMethod: permit2`; default route). */
+    readonly permit2WeatherUrl: string
   }
   /** Every `/settle` the facilitator received, oldest first; grows live. */
   readonly settlements: readonly Settlement[]
@@ -159,7 +161,12 @@ export async function startEvmStack(options: EvmStackOptions = {}): Promise<EvmS
       facilitatorAddress: facilitator.address,
       v2Url: v2.url,
       v1Url: v1.url,
-      batch: { ...batch, weatherUrl: `${v2.url}/batch/weather`, meteredUrl: `${v2.url}/batch/metered` },
+      batch: {
+        ...batch,
+        weatherUrl: `${v2.url}/batch/weather`,
+        meteredUrl: `${v2.url}/batch/metered`,
+        permit2WeatherUrl: `${v2.url}/batch/permit2/weather`,
+      },
       settlements: facilitator.settlements,
       publicClient,
       async mint(token, to, amount) {

@@ -40,7 +40,10 @@ export type PaidRoute = {
    * (at most `amount`).
    */
   readonly scheme?: 'exact' | 'upto' | 'batch-settlement'
-  /** `permit2`: an `exact` price paid through Permit2 and the x402 exact proxy (v2 server only). */
+  /**
+   * `permit2`: an `exact` price paid through Permit2 and the x402 exact proxy, or a `batch-settlement`
+   * deposit through Permit2 and the Permit2 deposit collector (v2 server only).
+   */
   readonly assetTransferMethod?: 'permit2'
   /** `upfront`: settled before the handler runs (v2 server only). Default `authorization`. */
   readonly paymentFlow?: 'upfront'
@@ -200,6 +203,16 @@ export const defaultBatchRoutes: readonly PaidRoute[] = [
     scheme: 'batch-settlement',
     description: 'Weather report, 0.001 USDC a call from a payment channel',
     handler: () => json({ weather: 'sunny', via: 'batch-settlement' }),
+  },
+  {
+    method: 'GET',
+    path: '/batch/permit2/weather',
+    amount: 1_000n,
+    token: 'usdc',
+    scheme: 'batch-settlement',
+    assetTransferMethod: 'permit2',
+    description: 'Weather report from a payment channel whose deposit goes through Permit2',
+    handler: () => json({ weather: 'sunny', via: 'batch-settlement+permit2' }),
   },
   {
     method: 'GET',

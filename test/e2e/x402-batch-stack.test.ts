@@ -7,13 +7,15 @@ import type { PaymentRequirements } from '@x402/core/types'
 import { BatchSettlementEvmScheme, computeChannelId, signVoucher } from '@x402/evm/batch-settlement/client'
 import { wrapFetchWithPayment, x402Client } from '@x402/fetch'
 import type { AbiItem, AbiParameter, Address, Hex } from 'viem'
-import { createTestClient, encodeAbiParameters, http, keccak256, parseAbi, toHex } from 'viem'
+import { createTestClient, encodeAbiParameters, http, keccak256, maxUint256, parseAbi, toHex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { loadArtifacts } from '../../examples/local-stack/artifacts.js'
 import type { EvmStack } from '../../examples/local-stack/evmStack.js'
 import { batchSettlementAbi, startEvmStack } from '../../examples/local-stack/evmStack.js'
 import { encodeBase64Json } from '../../examples/local-stack/http.js'
+import { permit2Address } from '../../examples/local-stack/permit2.js'
+import { tokenAbi } from '../../examples/local-stack/tokenAbi.js'
 
 let stack: EvmStack
 
@@ -147,6 +149,36 @@ describe('batch-settlement on the local stack: reference client', () => {
     expect(await stack.balanceOf(stack.usdc, stack.payTo)).toBe(receiverBefore + 6_234n)
     // One deposit (minDeposit: 10 × 5000), one claim, one settle.
     expect(await stack.transactionsSince(start)).toBe(3)
+  })
+
+  test('behavior: a deposit through Permit2 and the Permit2 collector, then vouchers', async () => {
+    const { account, fetchPaid } = await channelPayer()
+    await stack.setBalance(account.address, 10n ** 17n)
+    await stack.publicClient.waitForTransactionReceipt({
+      hash: await stack.walletFor(account).writeContract({
+        address: stack.usdc.address,
+        abi: tokenAbi,
+        functionName: 'approve',
+        args: [permit2Address, maxUint256],
+      }),
+    })
+    const requirements = await requirementsOf(stack.batch.permit2WeatherUrl)
+    expect(requirements.extra).toMatchObject({ assetTransferMethod: 'permit2' })
+    const channelId = channelIdOf(account, requirements)
+    const start = await stack.blockNumber()
+
+    for (let call = 0; call < 3; call++) {
+      const response = await fetchPaid(stack.batch.permit2WeatherUrl)
+      expect(response.status).toBe(200)
+      expect(paymentResponse(response).extra?.chargedAmount).toBe('1000')
+    }
+    expect(await stack.transactionsSince(start)).toBe(1)
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
+    expect(await stack.batch.onchainChannel(channelId)).toMatchObject({ balance: 10_000n, totalClaimed: 0n })
+
+    const receiverBefore = await stack.balanceOf(stack.usdc, stack.payTo)
+    await stack.batch.claimAndSettle()
+    expect(await stack.balanceOf(stack.usdc, stack.payTo)).toBe(receiverBefore + 3_000n)
   })
 
   test('error: a replayed payment (the same header bytes) is refused with a corrective 402 and charges nothing more', async () => {
