@@ -71,6 +71,8 @@ export type BatchSettlementStack = {
   settle(): Promise<SettleResult>
   /** `claim()`, then `settle()` when anything was claimed. */
   claimAndSettle(): Promise<{ readonly claims: readonly ClaimResult[]; readonly settle?: SettleResult | undefined }>
+  /** Drops the server's record of a channel, as a server that lost its state would (its unclaimed charges with it). */
+  forget(channelId: Hex): Promise<void>
   /** Server-initiated cooperative refund of the given channels (default: all), claiming their vouchers first. */
   refund(channelIds?: readonly Hex[]): Promise<readonly RefundResult[]>
 }
@@ -108,6 +110,9 @@ export function createBatchSettlement(options: BatchSettlementOptions): BatchSet
         clients.publicClient.readContract({ ...read, functionName: 'refundNonce', args: [channelId] }),
       ])
       return { balance, totalClaimed, refundNonce }
+    },
+    async forget(channelId) {
+      await scheme.getStorage().updateChannel(channelId, () => undefined)
     },
     claim: () => manager.claim(),
     settle: () => manager.settle(),

@@ -236,6 +236,24 @@ describe('batch-settlement on the local stack: reference client', () => {
     await stack.batch.claimAndSettle()
   })
 
+  test('behavior: a server that lost its channel record rebuilds its base from the next voucher (signed − price) and loses no charge', async () => {
+    const { account, fetchPaid } = await channelPayer()
+    for (let call = 0; call < 3; call++) expect((await fetchPaid(stack.batch.weatherUrl)).status).toBe(200)
+    const channelId = channelIdOf(account, await requirementsOf(stack.batch.weatherUrl))
+    await stack.batch.forget(channelId)
+
+    const response = await fetchPaid(stack.batch.weatherUrl)
+    expect(response.status).toBe(200)
+    // The server infers its base from the voucher (4000 signed − 1000 price) and charges on from there.
+    expect(paymentResponse(response).extra).toMatchObject({
+      chargedAmount: '1000',
+      channelState: { chargedCumulativeAmount: '4000' },
+    })
+    const receiverBefore = await stack.balanceOf(stack.usdc, stack.payTo)
+    await stack.batch.claimAndSettle()
+    expect(await stack.balanceOf(stack.usdc, stack.payTo)).toBe(receiverBefore + 4_000n)
+  })
+
   test('behavior: a cooperative refund through the reference client returns the unclaimed rest to the payer, to the unit', async () => {
     const { account, scheme, fetchPaid } = await channelPayer()
     for (let call = 0; call < 3; call++) expect((await fetchPaid(stack.batch.weatherUrl)).status).toBe(200)
