@@ -14,9 +14,9 @@ export type Settlement = {
   readonly success: boolean
   readonly payer?: string | undefined
   readonly errorReason?: string | undefined
-  /** The amount the facilitator reports it settled (`upto`). */
+  /** The amount the facilitator reports it settled (`upto`), deposited or refunded (`batch-settlement`). */
   readonly amount?: string | undefined
-  /** The scheme of the settled payment (`exact`, `upto`). */
+  /** The scheme of the settled payment (`exact`, `upto`, `batch-settlement`). */
   readonly scheme?: string | undefined
 }
 
