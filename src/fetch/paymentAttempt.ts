@@ -171,7 +171,14 @@ export async function payOffer(
           .filter(Boolean)
           .pop()
         const verified = await signedTerms
-          .checkReceipt({ offer, offerCheck: candidate.signed, receipt, extensions, fetch: context.fetch })
+          .checkReceipt({
+            offer,
+            offerCheck: candidate.signed,
+            receipt,
+            payer: pending.payer,
+            extensions,
+            fetch: context.fetch,
+          })
           .catch(() => ({ receipt: false, problems: ['the signature check failed'] }))
         // Server text, cut of every piece of this call's proof.
         if (verified)

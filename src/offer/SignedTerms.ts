@@ -38,6 +38,8 @@ export type SignedReceiptInput = {
   /** The offer's check, made before paying. */
   readonly offerCheck?: OfferCheck | undefined
   readonly receipt: Receipt
+  /** Who paid, as this call signed it (the receipt's `payer` may come from the server's report). */
+  readonly payer?: string | undefined
   readonly extensions: unknown
   readonly fetch: typeof fetch
   readonly signal?: AbortSignal | undefined

@@ -185,6 +185,7 @@ export function offerReceipt(options: OfferReceiptOptions = {}): SignedTerms {
   async function receiptCheck({
     offer,
     receipt,
+    payer,
     extensions,
     fetch,
     signal,
@@ -198,7 +199,7 @@ export function offerReceipt(options: OfferReceiptOptions = {}): SignedTerms {
         ? `the signed receipt names network ${payload.network}`
         : payload.resourceUrl !== offer.resource && payload.resourceUrl !== receipt.url
           ? 'the signed receipt names another resource'
-          : !receipt.payer || payload.payer.toLowerCase() !== receipt.payer.toLowerCase()
+          : payload.payer.toLowerCase() !== (payer ?? receipt.payer ?? '').toLowerCase()
             ? 'the signed receipt names another payer'
             : payload.issuedAt < now() - maxAge || payload.issuedAt > now() + clockSkewSeconds
               ? 'the signed receipt is not recent'

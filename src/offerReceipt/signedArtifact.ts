@@ -150,6 +150,9 @@ function readOfferPayload(value: unknown, format: 'eip712' | 'jws'): OfferPayloa
   if (typeof amount !== 'string' || !/^[0-9]{1,78}$/.test(amount)) return 'amount is not an integer string'
   // EIP-712 signs every field: an absent validUntil is sent as 0.
   if (validUntil === undefined ? format === 'eip712' : !isSeconds(validUntil)) return 'validUntil is not a time'
+  // Spec §3.1.1: an EIP-712 offer is for an EVM network and an EVM address.
+  if (format === 'eip712' && !(/^eip155:[0-9]+$/.test(network) && /^0x[0-9a-fA-F]{40}$/.test(payTo)))
+    return 'an EIP-712 offer names an eip155 network and an EVM payTo'
   return { version: 1, resourceUrl, scheme, network, asset, payTo, amount, validUntil: validUntil as number }
 }
 

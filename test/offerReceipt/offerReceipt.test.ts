@@ -206,6 +206,22 @@ describe('offerReceipt: signed offers', () => {
     })
   })
 
+  test('error: unknown options are INVALID_OPTIONS', () => {
+    expect(() => offerReceipt({ offers: 'maybe' as 'verify' })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTIONS' }),
+    )
+    expect(() => offerReceipt({ maxReceiptAgeSeconds: 0 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTIONS' }),
+    )
+  })
+
+  test('error: an EIP-712 offer for a non-EVM network or payTo is malformed (spec 3.1.1), whatever its signature', async () => {
+    const signed = await eip712Offer()
+    const solana = { ...signed, payload: { ...signed.payload, network: 'solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp' } }
+    const check = await offerReceipt().checkOffer(challenge([entry()], [solana]))
+    expect(check?.reason).toContain('offers[0]: an EIP-712 offer names an eip155 network and an EVM payTo')
+  })
+
   test('error: malformed signed offers are ignored with a reason, never thrown', async () => {
     const check = await offerReceipt({ offers: 'require' }).checkOffer(
       challenge([entry()], [{ format: 'eip712', signature: '0x12' }, { format: 'jws', signature: 'a.b' }, 7]),
@@ -282,6 +298,22 @@ describe('offerReceipt: signed receipts', () => {
       fetch,
     })
     expect(offerOnly).toEqual({ offer: true, signer: server.address })
+  })
+
+  test('policy: the payer this call signed as wins over the payer the server reported', async () => {
+    const receipt = await createReceiptEIP712(
+      { resourceUrl: resource, payer: stranger.address, network: 'eip155:8453' },
+      typedDataSigner(server),
+    )
+    // The server's report and its signed receipt agree on a payer that is not this call's.
+    const verified = await offerReceipt().checkReceipt({
+      offer: challenge([entry()], undefined).offer,
+      receipt: paid({ payer: stranger.address }),
+      payer,
+      extensions: { 'offer-receipt': { info: { receipt } } },
+      fetch,
+    })
+    expect(verified).toEqual({ receipt: false, problems: ['the signed receipt names another payer'] })
   })
 
   test('policy: a receipt naming another payer, network, transaction or an old time is flagged', async () => {
