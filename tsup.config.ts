@@ -21,6 +21,7 @@ export default defineConfig([
       'ai/index': 'src/ai/index.ts',
       'ky/index': 'src/ky/index.ts',
       'discovery/index': 'src/discovery/index.ts',
+      'offer-receipt/index': 'src/offerReceipt/index.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

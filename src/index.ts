@@ -33,6 +33,13 @@ export type { Permit2Proof, Permit2Request } from './methods/Permit2.js'
 export type { SplTransferProof, SplTransferRequest } from './methods/SplTransfer.js'
 export type { TempoTransferProof, TempoTransferRequest } from './methods/TempoTransfer.js'
 export type { Asset, Offer, PaymentFlow } from './offer/Offer.js'
+export type {
+  OfferCheck,
+  SignatureCheck,
+  SignedOfferInput,
+  SignedReceiptInput,
+  SignedTerms,
+} from './offer/SignedTerms.js'
 export type { InvoiceSummary, SignedInvoice } from './protocols/l402/readInvoice.js'
 export type { ProofContext, Protocol, Response402, SettlementReport } from './protocols/Protocol.js'
 export {
@@ -46,7 +53,7 @@ export {
 export { x402With } from './protocols/x402/index.js'
 export { networkFromV1 } from './protocols/x402/networks.js'
 export { readSettlement, type Settlement } from './protocols/x402/settlement.js'
-export { getReceipt, type Receipt } from './receipts/Receipt.js'
+export { getReceipt, type Receipt, type ReceiptVerification } from './receipts/Receipt.js'
 export { memorySessions, type SessionLock, type SessionStore, type SessionToken } from './sessions/SessionStore.js'
 export type { MethodPayer, MethodPayers, PayContext, Signer, SignerReport } from './signers/Signer.js'
 export type { SignInWithX, SiwxAccess, SiwxRequest } from './signers/SignInWithX.js'

@@ -258,7 +258,7 @@ function describeEvent(event: PayfetchEvent): string {
     case 'challenge':
       return `402 with ${event.offers.length} offer(s): ${event.offers.map((offer) => `${offer.protocol} ${offer.amount} on ${offer.network}`).join(', ')}`
     case 'offer.chosen':
-      return `paying ${event.offer.protocol} ${event.offer.amount} on ${event.offer.network} with ${event.signer}`
+      return `paying ${event.offer.protocol} ${event.offer.amount} on ${event.offer.network} with ${event.signer}${event.signed ? `; the server's signed offer ${event.signed.verified ? `verified (${event.signed.signer})` : `did not verify: ${event.signed.reason}`}` : ''}`
     case 'payment.sent':
       return 'proof sent; waiting for the paid answer'
     case 'receipt':

@@ -24,6 +24,12 @@ export type ErrorCode =
   | 'UNPRICEABLE'
   /** A rolling budget has no room left for this payment. Nothing was paid. */
   | 'BUDGET_EXHAUSTED'
+  /**
+   * Signed offers are required (`offerReceipt({ offers: 'require' })`) and the offer has none that
+   * verifies: missing, a bad signature, a signer not authorized for the resource, or signed terms
+   * other than the 402's. Nothing was paid.
+   */
+  | 'OFFER_UNVERIFIED'
   /** The `approve` hook said no (or failed). Nothing was paid. */
   | 'APPROVAL_DENIED'
   /**

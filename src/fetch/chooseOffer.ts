@@ -3,7 +3,9 @@ import { PayfetchError } from '../errors/PayfetchError.js'
 import { amountOf, networkOf, type PaymentMethod } from '../methods/PaymentMethod.js'
 import { describeOffer } from '../offer/describeOffer.js'
 import type { Offer } from '../offer/Offer.js'
+import type { OfferCheck } from '../offer/SignedTerms.js'
 import type { Protocol, Response402 } from '../protocols/Protocol.js'
+import { messageOf } from '../protocols/x402/decode.js'
 import { type MethodPayer, payerFor, type Signer } from '../signers/Signer.js'
 import type { PayingContext } from './context.js'
 import { decodeOffers } from './read402.js'
@@ -20,6 +22,8 @@ export type Candidate = {
   readonly cost?: bigint | undefined
   /** The cost in nano-dollars, when payfetch could value it. */
   readonly nanoUsd?: bigint | undefined
+  /** The check of the server's signed offer, when `signedTerms` had something to say. */
+  readonly signed?: OfferCheck | undefined
 }
 
 /** A candidate that may be paid. */
@@ -66,6 +70,8 @@ export async function judgeOffers(
     signal?: AbortSignal | undefined
     /** The body the paid request would replay, for protocols that bind a payment to it. */
     body?: Uint8Array<ArrayBuffer> | undefined
+    /** Checks the server's signed offer, before the caps (`signedTerms`). */
+    checkOffer?: ((offer: Offer) => Promise<OfferCheck | undefined>) | undefined
   } = {},
 ): Promise<Candidate[]> {
   const judged = await Promise.all(
@@ -83,12 +89,28 @@ export async function judgeOffers(
           }),
         }
       const { signer, payer, method } = found
+      // A check that fails denies, as every hook does.
+      const signed = await options
+        .checkOffer?.(offer)
+        .catch((): OfferCheck => ({ verified: false, refuse: true, reason: 'the signature check failed' }))
+      if (signed?.refuse)
+        return {
+          offer,
+          protocol,
+          signer,
+          payer,
+          signed,
+          refusal: new PayfetchError('OFFER_UNVERIFIED', `Signed offer not verified: ${signed.reason}.`, {
+            details: describeOffer(offer),
+          }),
+        }
       const fee = payer.maxFee?.(method) ?? 0n
       return {
         offer,
         protocol,
         signer,
         payer,
+        signed,
         cost: offer.amount + fee,
         ...(await policy.judge(offer, { bounds: options.bounds, fee, signal: options.signal })),
       }
@@ -177,10 +199,24 @@ export async function judgeChallenge(
 ): Promise<Candidate[]> {
   const hostRefusal = context.policy.checkHost(new URL(request.url))
   if (hostRefusal) throw hostRefusal
+  const { signedTerms, fetch } = context
   return judgeOffers(decodeOffers(context.protocols, response), context.signers, context.policy, {
     prefer: context.prefer,
     bounds,
     body: request.body,
     signal: request.signal,
+    checkOffer:
+      signedTerms &&
+      ((offer) => {
+        const message = messageOf(offer)
+        return signedTerms.checkOffer({
+          offer,
+          url: request.url,
+          extensions: message?.extensions,
+          accepts: message?.accepts,
+          fetch,
+          signal: request.signal,
+        })
+      }),
   })
 }

@@ -1,6 +1,7 @@
 import type { Policy } from '../caps/policy.js'
 import { isPayfetchError, type PayfetchError } from '../errors/PayfetchError.js'
 import type { Ledger } from '../ledger/Ledger.js'
+import type { SignedTerms } from '../offer/SignedTerms.js'
 import type { Protocol } from '../protocols/Protocol.js'
 import type { SessionStore, SessionToken } from '../sessions/SessionStore.js'
 import type { Signer } from '../signers/Signer.js'
@@ -23,6 +24,7 @@ export type PayingContext = {
   readonly maxPayments: number
   readonly maxBodyBytes: number
   readonly maxRedirects: number
+  readonly signedTerms?: SignedTerms | undefined
   /** How long payfetch waits for a body it reads itself (a 402's), in ms. */
   readonly readTimeoutMs: number
   /** Headers that tell a server what this fetch can pay (`Accept-Payment`), for a request to `url`. */

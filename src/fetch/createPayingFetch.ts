@@ -12,6 +12,7 @@ import type { Ledger, PendingPayment, SpendReport } from '../ledger/Ledger.js'
 import { memoryLedger } from '../ledger/memoryLedger.js'
 import type { MethodKind } from '../methods/PaymentMethod.js'
 import type { Offer } from '../offer/Offer.js'
+import type { SignedTerms } from '../offer/SignedTerms.js'
 import { defaultProtocols } from '../protocols/index.js'
 import type { Protocol, Response402 } from '../protocols/Protocol.js'
 import { attachReceipt } from '../receipts/Receipt.js'
@@ -70,6 +71,12 @@ export type PayingFetchOptions = {
    * browser page, `'always'` elsewhere.
    */
   acceptPayment?: 'always' | 'same-origin' | 'never' | undefined
+  /**
+   * Checks what x402 servers sign (the `offer-receipt` extension): `offerReceipt()` from
+   * `payfetch/offer-receipt`. Signed offers are checked before anything is reserved (and, with
+   * `offers: 'require'`, only verified ones are paid); signed receipts land in `getReceipt(response).verified`.
+   */
+  signedTerms?: SignedTerms | undefined
 }
 
 /** `fetch`, plus ways to look before paying, resume, and account for spending. */
@@ -138,6 +145,7 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
     approveTimeoutMs: positiveInteger(options.approveTimeoutMs ?? 60_000, 'approveTimeoutMs'),
     policyWebhook: options.policyWebhook,
     prefer: options.prefer,
+    signedTerms: options.signedTerms,
     maxPayments: positiveInteger(options.maxPayments ?? 1, 'maxPayments'),
     maxBodyBytes: positiveInteger(options.maxBodyBytes ?? 1024 * 1024, 'maxBodyBytes'),
     maxRedirects: positiveInteger(options.maxRedirects ?? 5, 'maxRedirects'),

@@ -1,5 +1,6 @@
 import type { PayfetchError } from '../errors/PayfetchError.js'
 import type { Offer } from '../offer/Offer.js'
+import type { OfferCheck } from '../offer/SignedTerms.js'
 import type { Receipt } from '../receipts/Receipt.js'
 import type { SignerReport } from '../signers/Signer.js'
 
@@ -7,8 +8,17 @@ import type { SignerReport } from '../signers/Signer.js'
 export type PayfetchEvent =
   /** A 402 arrived and was decoded. */
   | { readonly type: 'challenge'; readonly url: string; readonly offers: readonly Offer[] }
-  /** An offer passed the caps and goes to a signer. */
-  | { readonly type: 'offer.chosen'; readonly url: string; readonly offer: Offer; readonly signer: string }
+  /**
+   * An offer passed the caps and goes to a signer; `signed` is the check of the server's signed
+   * offer for it (`signedTerms`), when there was one: `verified: false` says why it did not verify.
+   */
+  | {
+      readonly type: 'offer.chosen'
+      readonly url: string
+      readonly offer: Offer
+      readonly signer: string
+      readonly signed?: OfferCheck | undefined
+    }
   /** A proof was sent with the replayed request. */
   | { readonly type: 'payment.sent'; readonly url: string; readonly offer: Offer; readonly idempotencyKey: string }
   /** The paid request succeeded. */

@@ -108,7 +108,7 @@ export async function payOffer(
         }),
       )
     }
-    context.emit({ type: 'offer.chosen', url, offer, signer: signer.name })
+    context.emit({ type: 'offer.chosen', url, offer, signer: signer.name, signed: candidate.signed })
     const paidOnSigning = paysOnSigning(offer.method)
     // Money may move inside the wallet call: no lease may release this reservation from now on.
     if (paidOnSigning)
@@ -162,7 +162,32 @@ export async function payOffer(
     const { settled, refused } = await settle(context, protocol, pending, hops)
     let receipt: Receipt | undefined
     if (settled && !refused) {
-      receipt = receiptFor(context, protocol, pending, hops, proof)
+      receipt = receiptFor(protocol, pending, hops, proof)
+      const { signedTerms } = context
+      if (signedTerms) {
+        // The last report with extensions: the paid answer's. A check that fails flags, never loses the answer.
+        const extensions = hops
+          .map((hop) => protocol.settlement?.(hop)?.extensions)
+          .filter(Boolean)
+          .pop()
+        const verified = await signedTerms
+          .checkReceipt({
+            offer,
+            offerCheck: candidate.signed,
+            receipt,
+            payer: pending.payer,
+            extensions,
+            fetch: context.fetch,
+          })
+          .catch(() => ({ receipt: false, problems: ['the signature check failed'] }))
+        // Server text, cut of every piece of this call's proof.
+        if (verified)
+          receipt = {
+            ...receipt,
+            verified: JSON.parse(withoutProof(JSON.stringify(verified), pending.proof, proof) as string),
+          }
+      }
+      context.emit({ type: 'receipt', receipt })
       token = protocol.sessionToken?.(offer, proof)
       // The answer is paid for and delivered: a store that cannot keep the token costs a later payment, not this answer.
       if (token)
@@ -255,7 +280,11 @@ async function resend(context: PayingContext, protocol: Protocol, pending: Pendi
       }),
     )
   }
-  if (settled) attachReceipt(response, receiptFor(context, protocol, pending, hops))
+  if (settled) {
+    const receipt = receiptFor(protocol, pending, hops)
+    context.emit({ type: 'receipt', receipt })
+    attachReceipt(response, receipt)
+  }
   return response
 }
 
@@ -538,7 +567,6 @@ function settlementOf(protocol: Protocol, hop: Response, pending: PendingPayment
  * piece of the proof as the reference) is ignored and named in `ignored`.
  */
 function receiptFor(
-  context: PayingContext,
   protocol: Protocol,
   pending: PendingPayment,
   hops: readonly Response[],
@@ -580,7 +608,6 @@ function receiptFor(
     ...(ignored.size > 0 && { ignored: [...ignored] }),
     ...(settlementHidden(protocol, hops) && { settlement: 'not-visible' as const }),
   }
-  context.emit({ type: 'receipt', receipt })
   return receipt
 }
 

@@ -63,6 +63,8 @@ export type SettlementReport = {
   readonly payer?: string | undefined
   /** The amount settled, when the server reports one (`upto`). */
   readonly amount?: bigint | undefined
+  /** The protocol's extensions to the report (x402 `extensions`), unchecked. */
+  readonly extensions?: unknown
 }
 
 /** What the loop knows about the call a proof is for. */

@@ -28,10 +28,33 @@ export type Receipt = {
    * never a guessed one. Absent when the report was readable or the protocol has none (L402).
    */
   readonly settlement?: 'not-visible' | undefined
+  /**
+   * What the server signed about this payment (x402 `offer-receipt`), when a `signedTerms` check
+   * ran and the server signed something: `offer` / `receipt` say whether its signed offer and its
+   * signed receipt verified (valid signature, authorized signer, the terms that were paid), absent
+   * when it sent none. `signer` is who signed what verified; `problems` say why the rest did not.
+   * A receipt that fails is flagged here, never trusted.
+   */
+  readonly verified?: ReceiptVerification | undefined
   /** The URL of the paid resource. */
   readonly url: string
   /** Unix time in milliseconds when the paid response arrived. */
   readonly time: number
+}
+
+/**
+ * Whether what the server signed about a payment verified (x402 `offer-receipt`): a valid signature,
+ * by a signer authorized for the resource, over the terms that were paid.
+ */
+export type ReceiptVerification = {
+  /** The server's signed offer for what was paid; absent when it signed none. */
+  readonly offer?: boolean | undefined
+  /** The signed receipt in its settlement report; absent when it sent none. */
+  readonly receipt?: boolean | undefined
+  /** Who signed what verified: an EVM address or a key id (DID URL). */
+  readonly signer?: string | undefined
+  /** Why the rest did not verify. */
+  readonly problems?: readonly string[] | undefined
 }
 
 // One registry per realm, shared by every copy of payfetch loaded (its ESM and CJS builds, each

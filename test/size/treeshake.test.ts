@@ -54,6 +54,16 @@ describe('bundle', () => {
     expect(inputs.filter((input) => input.includes('@solana-program/'))).toEqual([])
   })
 
+  test('behavior: the root carries only the signed-terms seam; payfetch/offer-receipt pulls noble and nothing else', async () => {
+    const root = await bundleInputs(`export * from './src/index.ts'`)
+    expect(root.filter((input) => /src\/offerReceipt\/|@noble/.test(input))).toEqual([])
+    const inputs = await bundleInputs(`export * from './src/offerReceipt/index.ts'`)
+    const packages = new Set(
+      inputs.flatMap((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.slice(1) ?? []),
+    )
+    expect([...packages].sort()).toEqual(['@noble/curves', '@noble/hashes'])
+  })
+
   test('behavior: the root entry carries none of the agent subpaths (tools, LangChain, AI SDK, ky) nor zod', async () => {
     const inputs = await bundleInputs(`export * from './src/index.ts'`)
     expect(inputs.filter((input) => /src\/(tools|langchain|ai|ky)\/|zod/.test(input))).toEqual([])

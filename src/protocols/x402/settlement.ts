@@ -12,6 +12,8 @@ export type Settlement = {
   /** The settled amount, when the server reports one (`upto`). */
   readonly amount?: bigint | undefined
   readonly errorReason?: string | undefined
+  /** The report's `extensions` as the server sent them (a signed receipt rides in `offer-receipt`). */
+  readonly extensions?: unknown
 }
 
 /** Reads the settlement header of an x402 response; `undefined` when absent or unreadable. */
@@ -30,5 +32,6 @@ export function readSettlement(headers: Headers): Settlement | undefined {
     // `upto` may settle nothing: "0" is a real report.
     amount: value.amount === '0' ? 0n : parseAtomicAmount(value.amount),
     errorReason: text(value.errorReason) ?? text(value.errorMessage),
+    extensions: value.extensions,
   }
 }

@@ -726,6 +726,7 @@ describe('readSettlement', () => {
       {
         "amount": undefined,
         "errorReason": undefined,
+        "extensions": undefined,
         "network": "eip155:84532",
         "payer": "0x857b06519E91e3A54538791bDbb0E22373e36b66",
         "success": true,
