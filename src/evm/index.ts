@@ -5,6 +5,8 @@
  * @module
  */
 export type { EvmAccount, EvmWalletClient } from './account.js'
+export type { ChannelOptions } from './batchChannel.js'
+export { batchSettlementAddress, erc3009DepositCollector } from './batchSignatures.js'
 export { type Eip1193Options, type Eip1193Provider, eip1193 } from './eip1193.js'
 export { type EvmOptions, evm } from './evm.js'
 export { permit2Address, permit2Proxies } from './permit2.js'

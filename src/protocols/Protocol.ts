@@ -63,6 +63,14 @@ export type SettlementReport = {
   readonly payer?: string | undefined
   /** The amount settled, when the server reports one (`upto`). */
   readonly amount?: bigint | undefined
+  /** A payment channel's charge: this call's and the channel's total, as the server reports them. */
+  readonly channel?:
+    | {
+        readonly charged?: bigint | undefined
+        readonly cumulative?: bigint | undefined
+        readonly id?: string | undefined
+      }
+    | undefined
 }
 
 /** What the loop knows about the call a proof is for. */

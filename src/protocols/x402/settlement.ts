@@ -12,6 +12,10 @@ export type Settlement = {
   /** The settled amount, when the server reports one (`upto`). */
   readonly amount?: bigint | undefined
   readonly errorReason?: string | undefined
+  /** `batch-settlement`: `extra.chargedAmount` and `extra.channelState`. */
+  readonly channel?:
+    | { charged?: bigint | undefined; cumulative?: bigint | undefined; id?: string | undefined }
+    | undefined
 }
 
 /** Reads the settlement header of an x402 response; `undefined` when absent or unreadable. */
@@ -30,5 +34,17 @@ export function readSettlement(headers: Headers): Settlement | undefined {
     // `upto` may settle nothing: "0" is a real report.
     amount: value.amount === '0' ? 0n : parseAtomicAmount(value.amount),
     errorReason: text(value.errorReason) ?? text(value.errorMessage),
+    channel: isRecord(value.extra) ? channelOf(value.extra) : undefined,
   }
+}
+
+// A charge of "0" is a real report.
+const atomic = (value: unknown) => (value === '0' ? 0n : parseAtomicAmount(value))
+
+function channelOf({ chargedAmount, channelState }: Record<string, unknown>) {
+  const state = isRecord(channelState) ? channelState : {}
+  const id = isShortString(state.channelId, 66) ? state.channelId : undefined
+  return chargedAmount === undefined && !isRecord(channelState)
+    ? undefined
+    : { charged: atomic(chargedAmount), cumulative: atomic(state.chargedCumulativeAmount), id }
 }
