@@ -10,6 +10,9 @@ const sources = [
   'ISignatureTransfer.sol',
   'X402ExactPermit2Proxy.sol',
   'X402UptoPermit2Proxy.sol',
+  'X402BatchSettlement.sol',
+  'ERC3009DepositCollector.sol',
+  'Permit2DepositCollector.sol',
 ]
 const outFile = new URL('examples/local-stack/artifacts.json', root)
 
@@ -47,6 +50,10 @@ const artifacts = {
   // The x402 Permit2 proxies keep no constructor state, so their runtime code is placed at the canonical addresses.
   X402ExactPermit2Proxy: runtime('X402ExactPermit2Proxy.sol', 'X402ExactPermit2Proxy'),
   X402UptoPermit2Proxy: runtime('X402UptoPermit2Proxy.sol', 'X402UptoPermit2Proxy'),
+  // The batch-settlement channel contract and its two deposit collectors, stateless in the same way.
+  X402BatchSettlement: runtime('X402BatchSettlement.sol', 'X402BatchSettlement'),
+  ERC3009DepositCollector: runtime('ERC3009DepositCollector.sol', 'ERC3009DepositCollector'),
+  Permit2DepositCollector: runtime('Permit2DepositCollector.sol', 'Permit2DepositCollector'),
 }
 writeFileSync(outFile, `${JSON.stringify(artifacts, null, 2)}\n`)
 console.log(`wrote ${outFile.pathname} with solc ${solc.version()}`)

@@ -7,6 +7,9 @@ export type Artifacts = {
   readonly MiniMulticall3: { readonly abi: Abi; readonly deployedBytecode: Hex }
   readonly X402ExactPermit2Proxy: { readonly abi: Abi; readonly deployedBytecode: Hex }
   readonly X402UptoPermit2Proxy: { readonly abi: Abi; readonly deployedBytecode: Hex }
+  readonly X402BatchSettlement: { readonly abi: Abi; readonly deployedBytecode: Hex }
+  readonly ERC3009DepositCollector: { readonly abi: Abi; readonly deployedBytecode: Hex }
+  readonly Permit2DepositCollector: { readonly abi: Abi; readonly deployedBytecode: Hex }
 }
 
 /** Reads `artifacts.json` beside this file. */

@@ -31,3 +31,12 @@ export const exactPermit2Proxy: Address = '0x402085c248EeA27D92E8b30b2C58ed07f9E
 
 /** Where x402 facilitators expect the `upto` Permit2 proxy. */
 export const uptoPermit2Proxy: Address = '0x4020A4f3b7b90ccA423B9fabCc0CE57C6C240002'
+
+/** The x402 `batch-settlement` channel contract (`x402BatchSettlement`), the same address on every chain. */
+export const batchSettlement: Address = '0x4020074e9dF2ce1deE5A9C1b5c3f541D02a10003'
+
+/** The batch-settlement collector that pulls a deposit with ERC-3009 `receiveWithAuthorization`. */
+export const erc3009DepositCollector: Address = '0x4020806089470a89826cB9fB1f4059150b550004'
+
+/** The batch-settlement collector that pulls a deposit through Permit2 with a channel-id witness. */
+export const permit2DepositCollector: Address = '0x4020425FAf3B746C082C2f942b4E5159887B0005'

@@ -1,9 +1,12 @@
+import { HTTPFacilitatorClient } from '@x402/core/server'
 import type { Address, Chain, Hash, Hex, HttpTransport, TransactionReceipt, WalletClient } from 'viem'
 import { createWalletClient, http } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import type { Anvil } from './anvil.js'
 import { startAnvil } from './anvil.js'
+import type { BatchSettlementStack } from './batchSettlement.js'
+import { createBatchSettlement } from './batchSettlement.js'
 import type { LocalClients } from './clients.js'
 import { createLocalClients, localChain } from './clients.js'
 import { chainId, v1Network, v2Network } from './constants.js'
@@ -12,19 +15,25 @@ import { startFacilitator } from './facilitator.js'
 import type { TestToken } from './installContracts.js'
 import { installContracts } from './installContracts.js'
 import type { PaidRoute } from './routes.js'
-import { defaultV1Routes, defaultV2Routes } from './routes.js'
+import { defaultBatchRoutes, defaultV1Routes, defaultV2Routes } from './routes.js'
 import { tokenAbi } from './tokenAbi.js'
 import { startV1Server } from './v1Server.js'
 import { startV2Server } from './v2Server.js'
 
+export type { BatchSettlementStack, OnchainChannel } from './batchSettlement.js'
 export type { Settlement } from './facilitator.js'
 export type { TestToken } from './installContracts.js'
 export type { PaidRoute, RouteHandler, RouteRequest, RouteResponse } from './routes.js'
-export { defaultV1Routes, defaultV2Routes, echo, json } from './routes.js'
+export { charge, defaultBatchRoutes, defaultV1Routes, defaultV2Routes, echo, json } from './routes.js'
 
 export type EvmStackOptions = {
   /** Priced routes of the v2 reference server. Default: {@link defaultV2Routes}. */
   readonly v2Routes?: readonly PaidRoute[]
+  /**
+   * `batch-settlement` routes of the v2 reference server, served beside `v2Routes`.
+   * Default: {@link defaultBatchRoutes} (`GET /batch/weather`, `GET /batch/metered`).
+   */
+  readonly batchRoutes?: readonly PaidRoute[]
   /** Priced routes of the v1 server. Default: {@link defaultV1Routes}. */
   readonly v1Routes?: readonly PaidRoute[]
   /** Who gets paid. Default: a fresh address, so balances start at zero. */
@@ -56,6 +65,16 @@ export type EvmStack = {
   readonly v2Url: string
   /** Base URL of the hand-written x402 v1 server. */
   readonly v1Url: string
+  /**
+   * `batch-settlement` on the v2 server: the channel contracts, the receiver authorizer, the server's channel
+   * records, and its claim, settle and refund (nothing happens on a timer).
+   */
+  readonly batch: BatchSettlementStack & {
+    /** `GET` 0.001 USDC a call (the default batch route). */
+    readonly weatherUrl: string
+    /** `GET` up to 0.005 USDC a call; `?charge=<atomic units>` charges less (the default batch route). */
+    readonly meteredUrl: string
+  }
   /** Every `/settle` the facilitator received, oldest first; grows live. */
   readonly settlements: readonly Settlement[]
   /** Reads the chain (receipts, blocks, logs, contract calls). */
@@ -86,7 +105,8 @@ export type EvmStack = {
 
 /**
  * Starts the local EVM payment stack: anvil on chain 84532 with USDC impersonated at its Base
- * Sepolia address, a real x402 facilitator, the x402 v2 reference server and an x402 v1 server.
+ * Sepolia address, a real x402 facilitator, the x402 v2 reference server (with `batch-settlement`
+ * channels: see `batchSettlement.ts`) and an x402 v1 server.
  *
  * @example
  * const stack = await startEvmStack()
@@ -112,8 +132,15 @@ export async function startEvmStack(options: EvmStackOptions = {}): Promise<EvmS
     const facilitator = await startFacilitator(clients.facilitator)
     stoppers.push(facilitator.close)
     const serverOptions = { facilitatorUrl: facilitator.url, tokens, payTo }
+    const batch = createBatchSettlement({
+      clients,
+      facilitator: new HTTPFacilitatorClient({ url: facilitator.url }),
+      payTo,
+      token: tokens.usdc.address,
+    })
+    const v2Routes = [...(options.v2Routes ?? defaultV2Routes), ...(options.batchRoutes ?? defaultBatchRoutes)]
     const [v2, v1] = await Promise.all([
-      startV2Server({ ...serverOptions, routes: options.v2Routes ?? defaultV2Routes }),
+      startV2Server({ ...serverOptions, routes: v2Routes, schemes: [batch.scheme] }),
       startV1Server({ ...serverOptions, routes: options.v1Routes ?? defaultV1Routes }),
     ])
     stoppers.push(v2.close, v1.close)
@@ -131,6 +158,7 @@ export async function startEvmStack(options: EvmStackOptions = {}): Promise<EvmS
       facilitatorAddress: facilitator.address,
       v2Url: v2.url,
       v1Url: v1.url,
+      batch: { ...batch, weatherUrl: `${v2.url}/batch/weather`, meteredUrl: `${v2.url}/batch/metered` },
       settlements: facilitator.settlements,
       publicClient,
       async mint(token, to, amount) {

@@ -2,6 +2,7 @@ import { x402Facilitator } from '@x402/core/facilitator'
 import type { Network } from '@x402/core/types'
 import type { FacilitatorEvmSigner } from '@x402/evm'
 import { toFacilitatorEvmSigner } from '@x402/evm'
+import { BatchSettlementEvmScheme } from '@x402/evm/batch-settlement/facilitator'
 import { ExactEvmScheme } from '@x402/evm/exact/facilitator'
 import { ExactEvmSchemeV1 } from '@x402/evm/exact/v1/facilitator'
 import { UptoEvmScheme } from '@x402/evm/upto/facilitator'
@@ -26,7 +27,8 @@ export type FacilitatorServer = {
 /**
  * A real x402 facilitator over loopback HTTP (`GET /supported`, `POST /verify`, `POST /settle`),
  * settling `exact` EVM payments (EIP-3009 and Permit2) on the local chain for x402 v2 and v1 alike,
- * and `upto` payments (Permit2) for v2. It sponsors a payer's Permit2 approval both ways x402
+ * `upto` payments (Permit2) and `batch-settlement` channels (deposits, claims, settles, refunds) for v2.
+ * It sponsors a payer's Permit2 approval both ways x402
  * defines: an EIP-2612 permit it submits with the payment, or the payer's signed `approve`, whose gas
  * it funds before broadcasting it.
  */
@@ -35,6 +37,8 @@ export async function startFacilitator(wallet: DevWallet): Promise<FacilitatorSe
   const facilitator = new x402Facilitator()
     .register(v2Network, new ExactEvmScheme(signer))
     .register(v2Network, new UptoEvmScheme(signer))
+    // No authorizer key: the resource server signs its own claims and refunds (its receiverAuthorizer).
+    .register(v2Network, new BatchSettlementEvmScheme(signer))
     // v1 payloads name the network (`base-sepolia`), so v1 has its own registration and scheme; the
     // SDK types every network as CAIP-2 even here, hence the cast.
     .registerV1(v1Network as Network, new ExactEvmSchemeV1(signer))

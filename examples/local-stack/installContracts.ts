@@ -3,7 +3,15 @@ import { getAddress, toHex } from 'viem'
 import type { Artifacts } from './artifacts.js'
 import { loadArtifacts } from './artifacts.js'
 import type { DevWallet, LocalClients } from './clients.js'
-import { baseSepoliaUsdc, exactPermit2Proxy, multicall3, uptoPermit2Proxy } from './constants.js'
+import {
+  baseSepoliaUsdc,
+  batchSettlement,
+  erc3009DepositCollector,
+  exactPermit2Proxy,
+  multicall3,
+  permit2DepositCollector,
+  uptoPermit2Proxy,
+} from './constants.js'
 import { deployPermit2 } from './permit2.js'
 
 /** An EIP-3009 token on the local chain, with the EIP-712 domain a payer must sign under. */
@@ -26,7 +34,8 @@ export type InstalledContracts = {
 /**
  * Deploys the two test tokens, makes the Base Sepolia USDC address behave as USDC, places
  * MiniMulticall3 at the canonical Multicall3 address, deploys Permit2 at its canonical address and
- * places the x402 `exact` and `upto` Permit2 proxies at theirs.
+ * places the x402 `exact` and `upto` Permit2 proxies at theirs, and the `batch-settlement` channel
+ * contract with its two deposit collectors at theirs.
  */
 export async function installContracts(clients: LocalClients): Promise<InstalledContracts> {
   const { admin, testClient } = clients
@@ -40,6 +49,15 @@ export async function installContracts(clients: LocalClients): Promise<Installed
     testClient.setCode({ address: multicall3, bytecode: artifacts.MiniMulticall3.deployedBytecode }),
     testClient.setCode({ address: exactPermit2Proxy, bytecode: artifacts.X402ExactPermit2Proxy.deployedBytecode }),
     testClient.setCode({ address: uptoPermit2Proxy, bytecode: artifacts.X402UptoPermit2Proxy.deployedBytecode }),
+    testClient.setCode({ address: batchSettlement, bytecode: artifacts.X402BatchSettlement.deployedBytecode }),
+    testClient.setCode({
+      address: erc3009DepositCollector,
+      bytecode: artifacts.ERC3009DepositCollector.deployedBytecode,
+    }),
+    testClient.setCode({
+      address: permit2DepositCollector,
+      bytecode: artifacts.Permit2DepositCollector.deployedBytecode,
+    }),
     deployPermit2(clients),
   ])
   return { usdc: { ...usdcTemplate, address: getAddress(baseSepoliaUsdc) }, unknownToken }

@@ -34,8 +34,12 @@ export type PaidRoute = {
   readonly token: 'usdc' | 'unknownToken'
   readonly description?: string
   readonly handler: RouteHandler
-  /** The x402 scheme (v2 server only). Default `exact`; `upto` prices the ceiling and settles what the handler says. */
-  readonly scheme?: 'exact' | 'upto'
+  /**
+   * The x402 scheme (v2 server only). Default `exact`; `upto` prices the ceiling and settles what the handler
+   * says; `batch-settlement` is paid from a channel with cumulative vouchers, and charges what the handler says
+   * (at most `amount`).
+   */
+  readonly scheme?: 'exact' | 'upto' | 'batch-settlement'
   /** `permit2`: an `exact` price paid through Permit2 and the x402 exact proxy (v2 server only). */
   readonly assetTransferMethod?: 'permit2'
   /** `upfront`: settled before the handler runs (v2 server only). Default `authorization`. */
@@ -45,8 +49,8 @@ export type PaidRoute = {
 }
 
 /**
- * What an `upto` handler answers to charge less than the ceiling: the `Settlement-Overrides`
- * header `@x402/express` reads (and strips) before it settles.
+ * What an `upto` or `batch-settlement` handler answers to charge less than the price: the
+ * `Settlement-Overrides` header `@x402/express` reads (and strips) before it settles.
  */
 export function charge(amount: bigint): Record<string, string> {
   return { 'settlement-overrides': JSON.stringify({ amount: amount.toString() }) }
@@ -180,6 +184,37 @@ export const defaultV2Routes: readonly PaidRoute[] = [
     paymentFlow: 'upfront',
     description: 'Settled before the handler runs',
     handler: () => json({ weather: 'sunny', flow: 'upfront' }),
+  },
+]
+
+/**
+ * The v2 server's `batch-settlement` routes unless a caller passes its own: one channel per payer serves
+ * both (same receiver, token and authorizer).
+ */
+export const defaultBatchRoutes: readonly PaidRoute[] = [
+  {
+    method: 'GET',
+    path: '/batch/weather',
+    amount: 1_000n,
+    token: 'usdc',
+    scheme: 'batch-settlement',
+    description: 'Weather report, 0.001 USDC a call from a payment channel',
+    handler: () => json({ weather: 'sunny', via: 'batch-settlement' }),
+  },
+  {
+    method: 'GET',
+    path: '/batch/metered',
+    amount: 5_000n,
+    token: 'usdc',
+    scheme: 'batch-settlement',
+    description: 'Metered from a payment channel: up to 0.005 USDC a call, charged by ?charge= (default all)',
+    handler: ({ url }) => {
+      const charged = url.searchParams.get('charge')
+      return {
+        ...json({ metered: true, via: 'batch-settlement' }),
+        headers: { ...jsonHeaders, ...(charged === null ? {} : charge(BigInt(charged))) },
+      }
+    },
   },
 ]
 

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http'
 import type { RouteConfig } from '@x402/core/server'
 import { HTTPFacilitatorClient } from '@x402/core/server'
+import type { SchemeNetworkServer } from '@x402/core/types'
 import { ExactEvmScheme } from '@x402/evm/exact/server'
 import { UptoEvmScheme } from '@x402/evm/upto/server'
 import { paymentMiddleware, x402ResourceServer } from '@x402/express'
@@ -18,6 +19,8 @@ export type ResourceServerOptions = {
   readonly routes: readonly PaidRoute[]
   readonly tokens: InstalledContracts
   readonly payTo: Address
+  /** More server schemes to register (the stack's `batch-settlement` scheme, which holds channel state). */
+  readonly schemes?: readonly SchemeNetworkServer[]
 }
 
 export type ResourceServer = {
@@ -36,6 +39,7 @@ export async function startV2Server(options: ResourceServerOptions): Promise<Res
     .register(v2Network, new UptoEvmScheme())
     // Routes that declare `bazaar` get their HTTP method filled in, as the reference server does.
     .registerExtension(bazaarResourceServerExtension)
+  for (const scheme of options.schemes ?? []) resourceServer.register(v2Network, scheme)
 
   const app = createExpressApp()
   const priceList = Object.fromEntries(routes.map((route) => [routeKey(route), priced(route, tokens, payTo)]))
