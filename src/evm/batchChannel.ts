@@ -31,8 +31,18 @@ export function channelKey(url: string, request: BatchSettlementRequest, payer: 
   return `x402-channel:${parts.map((part) => part.toLowerCase()).join('|')}`
 }
 
+/** Channels as `evm()` hands them to payfetch, plus the cooperative refund `refundChannel` takes. */
+export type BatchChannels = ChannelPayer<'batch-settlement'> & {
+  /** Takes the channel to close it: a voucher at exactly what was charged, and the refund's amount (all if absent). */
+  refund(
+    request: BatchSettlementRequest,
+    context: ChannelContext,
+    amount?: bigint,
+  ): Promise<ChannelTurn<'batch-settlement'>>
+}
+
 /** Reads, sizes and keeps channels in the sessions for one payer; what `evm()` hands payfetch. */
-export function batchChannels(payerAddress: string, options: ChannelOptions = {}): ChannelPayer<'batch-settlement'> {
+export function batchChannels(payerAddress: string, options: ChannelOptions = {}): BatchChannels {
   const multiplier = BigInt(options.depositMultiplier ?? 10)
   const payer = getAddress(payerAddress)
   const salt = options.salt ?? zeroSalt
@@ -69,21 +79,28 @@ export function batchChannels(payerAddress: string, options: ChannelOptions = {}
       return depositFor(request, cumulative, BigInt(record?.deposited ?? '0')) ?? 0n
     },
 
-    async take(request, context) {
-      const key = channelKey(context.url, request, payer)
-      const lock = await hold(context, key, options.waitMs ?? 15_000)
-      const stopRenewing = renewing(lock)
-      const end = async () => {
-        stopRenewing()
-        await lock?.release().catch(() => {})
-      }
-      try {
-        return await turnOf(request, context, key, end)
-      } catch (error) {
-        await end()
-        throw error
-      }
-    },
+    take: (request, context) => taken(request, context),
+    refund: (request, context, amount) => taken(request, context, { amount }),
+  }
+
+  async function taken(
+    request: BatchSettlementRequest,
+    context: ChannelContext,
+    refund?: { amount?: bigint | undefined },
+  ): Promise<ChannelTurn<'batch-settlement'>> {
+    const key = channelKey(context.url, request, payer)
+    const lock = await hold(context, key, options.waitMs ?? 15_000)
+    const stopRenewing = renewing(lock)
+    const end = async () => {
+      stopRenewing()
+      await lock?.release().catch(() => {})
+    }
+    try {
+      return await turnOf(request, context, key, end, refund)
+    } catch (error) {
+      await end()
+      throw error
+    }
   }
 
   async function turnOf(
@@ -91,6 +108,7 @@ export function batchChannels(payerAddress: string, options: ChannelOptions = {}
     context: ChannelContext,
     key: string,
     end: () => Promise<void>,
+    refund?: { amount?: bigint | undefined },
   ): Promise<ChannelTurn<'batch-settlement'>> {
     const { sessions, url } = context
     let record = await read(sessions, key)
@@ -102,6 +120,14 @@ export function batchChannels(payerAddress: string, options: ChannelOptions = {}
         details: { url, network, asset: offered.token, channelId, reason, ...details },
       })
     if (record?.unusable) throw invalid(record.unusable)
+    if (refund && (!record || BigInt(record.deposited) <= BigInt(record.charged)))
+      throw new PayfetchError(
+        'INVALID_OPTIONS',
+        'This payer has no channel with money left to refund at this server.',
+        {
+          details: { url, network, asset: offered.token, channelId },
+        },
+      )
     if (record && record.channelId.toLowerCase() !== channelId.toLowerCase())
       throw invalid('the server changed the channel terms (receiver authorizer or withdraw delay)')
 
@@ -109,6 +135,9 @@ export function batchChannels(payerAddress: string, options: ChannelOptions = {}
     const baseOf = (kept: ChannelRecord | undefined) =>
       kept?.open ? BigInt(kept.signed) : BigInt(kept?.charged ?? '0')
     const resolve = (kept: ChannelRecord | undefined): BatchSettlementRequest => {
+      // A refund's voucher closes the channel at exactly what was charged.
+      if (refund)
+        return { ...offered, serverState: undefined, turn: { salt: channelSalt, cumulative: baseOf(kept), refund } }
       const cumulative = baseOf(kept) + offered.amount
       const deposit = depositFor(offered, cumulative, BigInt(kept?.deposited ?? '0'))
       return { ...offered, serverState: undefined, turn: { salt: channelSalt, cumulative, deposit } }
@@ -152,7 +181,17 @@ export function batchChannels(payerAddress: string, options: ChannelOptions = {}
       async answered(answer) {
         const turn = request.turn as NonNullable<BatchSettlementRequest['turn']>
         const kept = record as ChannelRecord
-        const base = turn.cumulative - offered.amount
+        const base = turn.cumulative - (refund ? 0n : offered.amount)
+        if (refund && !answer.refused) {
+          // What came back: the server's report, else the whole rest (or the amount asked).
+          const rest = BigInt(kept.deposited) - BigInt(kept.charged)
+          const returned = answer.report?.amount ?? refund.amount ?? rest
+          if (returned > rest) return setAside(invalid('the server reported a refund above what was left'), 0n)
+          if (returned === rest) await sessions.delete(key)
+          else await save({ ...kept, deposited: (BigInt(kept.deposited) - returned).toString(), open: false })
+          report('channel.refund', returned, { cumulative: BigInt(kept.charged), detail: answer.report?.reference })
+          return { kind: 'charged', charged: returned }
+        }
         if (!answer.refused) {
           const channel = answer.report?.channel
           // A success without a charge report counts the whole price: the server holds a voucher for it.

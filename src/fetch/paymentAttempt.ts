@@ -693,7 +693,9 @@ function receiptFor(
   })
   const report = reports.find((found) => found.reference) ?? reports[0]
   const authorized = BigInt(pending.amount)
-  const reportedAmount = reports.find((found) => found.amount !== undefined)?.amount
+  // A channel's report names the deposit or refund as `amount`; its charge is already in `pending`.
+  const reportedAmount =
+    pending.scheme === 'batch-settlement' ? undefined : reports.find((found) => found.amount !== undefined)?.amount
   // A settled amount counts only up to an `upto` ceiling; an exact charge settles exactly.
   const amount = chargedAmount(pending, reportedAmount) ?? authorized
   if (reportedAmount !== undefined && reportedAmount !== amount) ignored.add('amount')
