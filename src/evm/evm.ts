@@ -1,18 +1,15 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
-import type { BatchSettlementRequest } from '../methods/BatchSettlement.js'
 import type { Eip3009Request } from '../methods/Eip3009.js'
 import type { Permit2Request } from '../methods/Permit2.js'
 import { payment } from '../protocols/payment/index.js'
 import type { Signer } from '../signers/Signer.js'
 import { type EvmAccount, type EvmWalletClient, toTypedDataSigner } from './account.js'
-import { batchChannels, type ChannelOptions } from './batchChannel.js'
-import { signBatchTurn } from './batchSignatures.js'
+import type { BatchSettlement } from './batchSettlement.js'
 import { signTransferWithAuthorization } from './eip3009.js'
 import { signPermitWitnessTransfer } from './permit2.js'
 import { type EvmChainReader, ensurePermit2Allowance, type Permit2Approval } from './permit2Allowance.js'
 import { signInWithEthereum } from './signInWithEthereum.js'
 import { type EvmToken, findTokenDomain, knownTokens } from './tokenDomains.js'
-import { x402Batch } from './x402Batch.js'
 import { x402Permit2 } from './x402Permit2.js'
 
 export type EvmOptions = {
@@ -39,11 +36,11 @@ export type EvmOptions = {
    */
   approvePermit2?: Permit2Approval | undefined
   /**
-   * How x402 `batch-settlement` channels are paid: deposit size (`depositMultiplier`, `maxDeposit`),
-   * salt, and how long a call waits for another holding the channel. Channels are kept in the
-   * paying fetch's `sessions`, so a file or Redis store lets a restarted process continue them.
+   * Opt-in: pay x402 `batch-settlement` channels, as `batchSettlement({ depositMultiplier,
+   * maxDeposit, … })` sizes them. Channels are kept in the paying fetch's `sessions`, so a file or
+   * Redis store lets a restarted process continue them. Without it such offers are shown, never paid.
    */
-  channels?: ChannelOptions | undefined
+  batchSettlement?: BatchSettlement | undefined
 }
 
 const addressPattern = /^0x[0-9a-fA-F]{40}$/
@@ -98,22 +95,6 @@ export function evm(options: EvmOptions): Signer {
     return undefined
   }
 
-  const multiplier = options.channels?.depositMultiplier ?? 10
-  if (!Number.isSafeInteger(multiplier) || multiplier < 1 || multiplier > 100)
-    throw new PayfetchError(
-      'INVALID_OPTIONS',
-      'evm({ channels: { depositMultiplier } }) must be a whole number from 1 to 100.',
-    )
-  const { maxDeposit, salt } = options.channels ?? {}
-  if (
-    (maxDeposit !== undefined && (typeof maxDeposit !== 'bigint' || maxDeposit <= 0n)) ||
-    (salt !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(salt))
-  )
-    throw new PayfetchError(
-      'INVALID_OPTIONS',
-      'evm({ channels }) needs maxDeposit as a bigint above 0 and salt as 32 bytes of hex.',
-    )
-
   const tokens = [...(options.tokens ?? []), ...knownTokens]
   const domainOf = (request: Eip3009Request) =>
     request.domain ?? findTokenDomain(tokens, request.chainId, request.token)
@@ -138,18 +119,13 @@ export function evm(options: EvmOptions): Signer {
     return chainRefusal(request.chainId)
   }
 
-  function batchRefusal(request: BatchSettlementRequest): string | undefined {
-    if (![request.token, request.receiver, request.receiverAuthorizer].every((address) => addressPattern.test(address)))
-      return 'the channel terms name something that is not an address'
-    if (request.amount <= 0n || request.amount >= 2n ** 128n) return 'the price is not a uint128 above 0'
-    return chainRefusal(request.chainId)
-  }
-
   return {
     name: 'evm',
     // The Payment scheme's evm charge is one more envelope for the same authorization; x402 offers
     // paid through Permit2 (`exact` with Permit2, `upto`) are read here, not in the root.
-    protocols: [payment, x402Permit2, x402Batch],
+    protocols: options.batchSettlement
+      ? [payment, x402Permit2, options.batchSettlement.protocol]
+      : [payment, x402Permit2],
     // Where it paid an x402 server that offers sign-in-with-x, it signs in (SIWE) instead of paying again.
     signIn: signInWithEthereum(signer, chainRefusal),
     methods: {
@@ -182,15 +158,7 @@ export function evm(options: EvmOptions): Signer {
           return sponsored ? { ...proof, sponsored } : proof
         },
       },
-      'batch-settlement': {
-        refusal: batchRefusal,
-        async pay(request) {
-          const reason = batchRefusal(request)
-          if (reason) throw new PayfetchError('PAYMENT_FAILED', `The evm signer cannot pay this offer: ${reason}.`)
-          return signBatchTurn(signer, request, Math.floor(Date.now() / 1000))
-        },
-        channel: batchChannels(signer.address, options.channels),
-      },
+      'batch-settlement': options.batchSettlement?.payer(signer, chainRefusal),
     },
   }
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { EvmStack } from '../../examples/local-stack/evmStack.js'
 import { startEvmStack } from '../../examples/local-stack/evmStack.js'
-import { evm, refundChannel } from '../../src/evm/index.js'
+import { batchSettlement, evm, refundChannel } from '../../src/evm/index.js'
 import {
   type ChannelReport,
   createPayingFetch,
@@ -39,7 +39,7 @@ async function payer() {
 function paying(account: Awaited<ReturnType<typeof payer>>, sessions: SessionStore) {
   const events: PayfetchEvent[] = []
   const fetchPaid = createPayingFetch({
-    signers: [evm({ account })],
+    signers: [evm({ account, batchSettlement: batchSettlement() })],
     sessions,
     ledger: memoryLedger(),
     caps: { budgets: [{ usd: '1', window: '1d' }] },

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterEach, describe, expect, test } from 'vitest'
-import { type ChannelOptions, evm } from '../../src/evm/index.js'
+import { batchSettlement, type ChannelOptions, evm } from '../../src/evm/index.js'
 import {
   type ChannelReport,
   createPayingFetch,
@@ -33,7 +33,7 @@ function paying(sessions: SessionStore = memorySessions(), channels: ChannelOpti
   const events: PayfetchEvent[] = []
   const ledger = memoryLedger()
   const fetchPaid = createPayingFetch({
-    signers: [evm({ account, channels })],
+    signers: [evm({ account, batchSettlement: batchSettlement(channels) })],
     sessions,
     ledger,
     onEvent: (event) => events.push(event),
@@ -210,6 +210,24 @@ describe('batch-settlement channels', () => {
     const { fetchPaid } = paying(memorySessions(), {}, { caps: { budgets: [{ usd: '0.005', window: '1d' }] } })
     expect(await thrown(fetchPaid(`${self.url}/weather`))).toMatchObject({ code: 'BUDGET_EXHAUSTED' })
     expect(self.payloads).toHaveLength(0)
+  })
+
+  test('policy: without batchSettlement() evm() shows channel offers but never pays them (NO_SIGNER)', async () => {
+    const self = await start()
+    const fetchPaid = createPayingFetch({ signers: [evm({ account })] })
+    expect((await fetchPaid.quote(`${self.url}/weather`)).offers[0]?.offer.scheme).toBe('batch-settlement')
+    expect(await thrown(fetchPaid(`${self.url}/weather`))).toMatchObject({ code: 'NO_SIGNER' })
+    expect(self.payloads).toHaveLength(0)
+  })
+
+  test('error: batchSettlement() refuses a multiplier, maxDeposit or salt it cannot use (INVALID_OPTIONS)', () => {
+    for (const options of [
+      { depositMultiplier: 0 },
+      { depositMultiplier: 101 },
+      { maxDeposit: 0n },
+      { salt: '0x12' as const },
+    ])
+      expect(() => batchSettlement(options)).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS' }))
   })
 
   test('behavior: two fetches on one store never sign the same cumulative amount for different calls', async () => {

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type RedisServer, startRedis } from '../../examples/local-stack/redis.js'
-import { evm } from '../../src/evm/index.js'
+import { batchSettlement, evm } from '../../src/evm/index.js'
 import { createPayingFetch, memoryLedger } from '../../src/index.js'
 import { redisSessions } from '../../src/redis/index.js'
 import { type ChannelServer, startChannelServer } from '../support/channelServer.js'
@@ -31,7 +31,7 @@ describe('batch-settlement channels on Redis sessions', () => {
       const connection = new Redis(redis.url, { maxRetriesPerRequest: 1 })
       connections.push(connection)
       return createPayingFetch({
-        signers: [evm({ account })],
+        signers: [evm({ account, batchSettlement: batchSettlement() })],
         sessions: redisSessions({ redis: connection, prefix }),
         ledger: memoryLedger(),
       })
@@ -48,7 +48,7 @@ describe('batch-settlement channels on Redis sessions', () => {
     const connection = new Redis(redis.url, { maxRetriesPerRequest: 1 })
     connections.push(connection)
     const later = createPayingFetch({
-      signers: [evm({ account })],
+      signers: [evm({ account, batchSettlement: batchSettlement() })],
       sessions: redisSessions({ redis: connection, prefix }),
     })
     expect((await later(`${server.url}/weather`)).status).toBe(200)
