@@ -81,7 +81,7 @@ export async function payOffer(
   try {
     // Reserve first: nobody is asked to approve a payment the budget would refuse, and an approved
     // payment keeps its room while the human thinks (its lease renewed meanwhile).
-    const id = await reserve(context, candidate, url, owner, turn)
+    const [id, charges] = await reserve(context, candidate, url, owner, turn)
     stopLease = keepLease(context.ledger, id, owner)
     await requireApproval(
       {
@@ -175,6 +175,7 @@ export async function payOffer(
         pending,
         hops,
         owner,
+        charges,
       }))
     } else ({ settled, refused } = await settle(context, protocol, pending, hops))
     let receipt: Receipt | undefined
@@ -211,9 +212,9 @@ async function settleChannel(
   candidate: Payable,
   turn: ChannelTurn,
   request: ReplayableRequest,
-  sent: { pending: PendingPayment; hops: Response[]; owner: string },
+  sent: { pending: PendingPayment; hops: Response[]; owner: string; charges: Settled['charges'] },
 ): Promise<ChannelSettled> {
-  const { protocol, offer } = candidate
+  const { protocol, offer, nanoUsd } = candidate
   let { pending, hops } = sent
   for (let tries = 0; ; tries++) {
     const last = hops[hops.length - 1] as Response
@@ -238,7 +239,12 @@ async function settleChannel(
     })
     if (outcome.kind === 'charged' || outcome.kind === 'invalid') {
       const { charged } = outcome
-      await keep(context, pending.url, 'commit', pending.id, channelSpend(context, candidate, pending, turn, charged))
+      // Spent: the charge. Budgets: what was reserved (the deposit, or nothing drawn from one).
+      const spend = { network: offer.network, asset: offer.asset.id, host: new URL(pending.url).host }
+      await keep(context, pending.url, 'commit', pending.id, {
+        spend: { ...spend, amount: charged, nanoUsd: scaled(nanoUsd, charged, offer.amount) },
+        charges: sent.charges,
+      })
       if (outcome.kind === 'invalid') context.emit({ type: 'payment.failed', url: pending.url, error: outcome.error })
       // The receipt shows the charge, not the price.
       return { settled: true, refused: false, hops, pending: { ...pending, amount: charged.toString() } }
@@ -256,39 +262,6 @@ async function settleChannel(
       await kept(context, pending.url, pending.id, () => context.ledger.savePending(pending, sent.owner))
     }
     hops = await replay(context, request, pending)
-  }
-}
-
-/**
- * What a channel payment counts: its charge as spent; against the budgets, the deposit it made (the
- * money put at risk, counted once) or nothing (a charge drawn from a deposit already counted).
- */
-function channelSpend(
-  context: PayingContext,
-  { offer, nanoUsd }: Payable,
-  pending: PendingPayment,
-  turn: ChannelTurn,
-  charged: bigint,
-): Settled | undefined {
-  const target = new URL(pending.url)
-  const value = (amount: bigint) =>
-    nanoUsd === undefined ? undefined : (nanoUsd * amount + offer.amount - 1n) / offer.amount
-  try {
-    return {
-      spend: {
-        network: offer.network,
-        asset: offer.asset.id,
-        amount: charged,
-        host: target.host,
-        nanoUsd: value(charged),
-      },
-      charges:
-        turn.deposit > 0n
-          ? context.policy.charges({ ...offer, amount: turn.deposit }, target, value(turn.deposit))
-          : [],
-    }
-  } catch {
-    return undefined
   }
 }
 
@@ -407,16 +380,13 @@ async function reserve(
   url: string,
   owner: string,
   turn: ChannelTurn | undefined,
-): Promise<string> {
+): Promise<[string, Settled['charges']]> {
   const { offer } = candidate
   // Caps and budgets count the worst case: the amount plus the signer's fee limit; a channel's
   // deposit when it makes one, and nothing more for a price drawn from a deposit already counted.
   const deposit = turn?.deposit ?? 0n
   const amount = deposit || (candidate.cost ?? offer.amount)
-  const nanoUsd =
-    deposit && candidate.nanoUsd !== undefined
-      ? (candidate.nanoUsd * deposit + offer.amount - 1n) / offer.amount
-      : candidate.nanoUsd
+  const nanoUsd = deposit ? scaled(candidate.nanoUsd, deposit, offer.amount) : candidate.nanoUsd
   const target = new URL(url)
   let charges: ReturnType<PayingContext['policy']['charges']>
   try {
@@ -445,8 +415,12 @@ async function reserve(
         },
       }),
     )
-  return id
+  return [id, charges]
 }
+
+/** A value in nano-dollars for `amount`, from the value of `of`, rounded up. */
+const scaled = (nanoUsd: bigint | undefined, amount: bigint, of: bigint) =>
+  nanoUsd === undefined ? undefined : (nanoUsd * amount + of - 1n) / of
 
 // A wallet that may have paid keeps its reservation counted; any other failure frees it.
 async function sign(
