@@ -181,6 +181,20 @@ describe('batch-settlement channels', () => {
     expect(self.charged()).toBe(3_000n)
   })
 
+  test('behavior: after a lost answer the next voucher builds on the open one, never signing its total again', async () => {
+    const self = await start()
+    const { fetchPaid } = paying()
+    await fetchPaid(`${self.url}/weather`)
+    self.options.loseNext = true
+    expect(await thrown(fetchPaid(`${self.url}/weather`))).toMatchObject({ code: 'PAYMENT_OUTCOME_UNKNOWN' })
+    expect((await fetchPaid(`${self.url}/weather`)).status).toBe(200)
+    const totals = self.payloads.map(
+      (payload) => (payload.voucher as { maxClaimableAmount: string }).maxClaimableAmount,
+    )
+    expect(totals).toEqual(['1000', '2000', '3000'])
+    expect(self.charged()).toBe(3_000n)
+  })
+
   test('behavior: channel_busy sends the same voucher again, a bounded number of times', async () => {
     const self = await start({ busy: 2 })
     const { fetchPaid } = paying()

@@ -26,6 +26,8 @@ export type ChannelServerOptions = {
   busy?: number | undefined
   /** The server's own idea of what was charged before, set to force a corrective 402. */
   serverCharged?: bigint | undefined
+  /** Charge the next voucher, then drop the connection instead of answering. */
+  loseNext?: boolean | undefined
   /** Sign the corrective 402's voucher with this key's account instead of echoing the payer's. */
   forgeWith?: { signTypedData: (parameters: never) => Promise<Hex> } | undefined
 }
@@ -139,6 +141,11 @@ export async function startChannelServer(options: ChannelServerOptions = {}): Pr
     deposited += deposit
     charged = signed
     last = { signed, signature: voucher.signature }
+    if (options.loseNext) {
+      options.loseNext = false
+      request.socket.destroy()
+      return
+    }
     const reported = options.reportCharged?.() ?? price
     response
       .writeHead(200, {
