@@ -158,7 +158,7 @@ export function evm(options: EvmOptions): Signer {
           return sponsored ? { ...proof, sponsored } : proof
         },
       },
-      'batch-settlement': options.batchSettlement?.payer(signer, chainRefusal),
+      ...(options.batchSettlement && { 'batch-settlement': options.batchSettlement.payer(signer, chainRefusal) }),
     },
   }
 }

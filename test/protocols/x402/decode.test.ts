@@ -725,6 +725,7 @@ describe('readSettlement', () => {
     expect(readSettlement(headers)).toMatchInlineSnapshot(`
       {
         "amount": undefined,
+        "channel": undefined,
         "errorReason": undefined,
         "network": "eip155:84532",
         "payer": "0x857b06519E91e3A54538791bDbb0E22373e36b66",
