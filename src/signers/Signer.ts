@@ -97,8 +97,6 @@ export type ChannelTurn<kind extends MethodKind = MethodKind> = {
 
 /** The server's answer to a channel payment, as the protocol read it. */
 export type ChannelAnswer = {
-  /** No answer came: the voucher may have been charged. */
-  readonly lost?: boolean | undefined
   readonly refused: boolean
   readonly report?: SettlementReport | undefined
   /** The refusal's reason code. */
