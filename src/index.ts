@@ -26,6 +26,13 @@ export type {
   SpendReport,
 } from './ledger/Ledger.js'
 export { type MemoryLedgerOptions, memoryLedger } from './ledger/memoryLedger.js'
+export type {
+  BatchChannelConfig,
+  BatchServerState,
+  BatchSettlementProof,
+  BatchSettlementRequest,
+  BatchTurn,
+} from './methods/BatchSettlement.js'
 export type { Bolt11Proof, Bolt11Request } from './methods/Bolt11.js'
 export type { Eip3009Proof, Eip3009Request } from './methods/Eip3009.js'
 export type { MethodKind, MethodProof, PaymentMethod, PaymentMethods } from './methods/PaymentMethod.js'
@@ -54,7 +61,26 @@ export { x402With } from './protocols/x402/index.js'
 export { networkFromV1 } from './protocols/x402/networks.js'
 export { readSettlement, type Settlement } from './protocols/x402/settlement.js'
 export { getReceipt, type Receipt, type ReceiptVerification } from './receipts/Receipt.js'
-export { memorySessions, type SessionLock, type SessionStore, type SessionToken } from './sessions/SessionStore.js'
-export type { MethodPayer, MethodPayers, PayContext, Signer, SignerReport } from './signers/Signer.js'
+export {
+  type ChannelRecord,
+  memorySessions,
+  type SessionLock,
+  type SessionStore,
+  type SessionToken,
+} from './sessions/SessionStore.js'
+export type {
+  ApprovalReport,
+  ChannelAnswer,
+  ChannelContext,
+  ChannelOutcome,
+  ChannelPayer,
+  ChannelReport,
+  ChannelTurn,
+  MethodPayer,
+  MethodPayers,
+  PayContext,
+  Signer,
+  SignerReport,
+} from './signers/Signer.js'
 export type { SignInWithX, SiwxAccess, SiwxRequest } from './signers/SignInWithX.js'
 export { decodeBase64Json, encodeBase64Json } from './utils/base64.js'

@@ -273,6 +273,14 @@ function describeEvent(event: PayfetchEvent): string {
       return `the wallet's fee ${event.fee} was above its limit ${event.limit}`
     case 'approval.sent':
       return `approved ${event.spender} to move ${event.amount} of ${event.token} on ${event.network}; transaction ${event.transaction}`
+    case 'channel.deposit':
+      return `deposited ${event.amount} of ${event.token} into channel ${event.channelId} on ${event.network}`
+    case 'channel.voucher':
+      return `channel ${event.channelId} charged ${event.amount} (total ${event.cumulative})`
+    case 'channel.refund':
+      return `channel ${event.channelId} refunded ${event.amount}${event.detail ? `; transaction ${event.detail}` : ''}`
+    case 'channel.unusable':
+      return `channel ${event.channelId} set aside: ${event.detail}`
     case 'siwx.accepted':
       return `signed in as ${event.address} (paid before): nothing paid`
     case 'siwx.declined':

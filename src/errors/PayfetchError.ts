@@ -60,6 +60,12 @@ export type ErrorCode =
   | 'STORE_FAILED'
   /** A discovery listing (`discover()`) did not answer, or not with a listing payfetch can read. Nothing was paid. */
   | 'DISCOVERY_FAILED'
+  /**
+   * An x402 payment channel's server contradicted what was signed (a charge above the price,
+   * another channel, totals that do not add up, a forged voucher): the channel is set aside, nothing
+   * more is signed on it; refund it.
+   */
+  | 'CHANNEL_INVALID'
   /** The options given to payfetch are not usable. */
   | 'INVALID_OPTIONS'
 

@@ -4,6 +4,7 @@ import type { Permit2Request } from '../methods/Permit2.js'
 import { payment } from '../protocols/payment/index.js'
 import type { Signer } from '../signers/Signer.js'
 import { type EvmAccount, type EvmWalletClient, toTypedDataSigner } from './account.js'
+import type { BatchSettlement } from './batchSettlement.js'
 import { signTransferWithAuthorization } from './eip3009.js'
 import { signPermitWitnessTransfer } from './permit2.js'
 import { type EvmChainReader, ensurePermit2Allowance, type Permit2Approval } from './permit2Allowance.js'
@@ -34,6 +35,12 @@ export type EvmOptions = {
    * `ALLOWANCE_REQUIRED` before signing.
    */
   approvePermit2?: Permit2Approval | undefined
+  /**
+   * Opt-in: pay x402 `batch-settlement` channels, as `batchSettlement({ depositMultiplier,
+   * maxDeposit, … })` sizes them. Channels are kept in the paying fetch's `sessions`, so a file or
+   * Redis store lets a restarted process continue them. Without it such offers are shown, never paid.
+   */
+  batchSettlement?: BatchSettlement | undefined
 }
 
 const addressPattern = /^0x[0-9a-fA-F]{40}$/
@@ -116,7 +123,9 @@ export function evm(options: EvmOptions): Signer {
     name: 'evm',
     // The Payment scheme's evm charge is one more envelope for the same authorization; x402 offers
     // paid through Permit2 (`exact` with Permit2, `upto`) are read here, not in the root.
-    protocols: [payment, x402Permit2],
+    protocols: options.batchSettlement
+      ? [payment, x402Permit2, options.batchSettlement.protocol]
+      : [payment, x402Permit2],
     // Where it paid an x402 server that offers sign-in-with-x, it signs in (SIWE) instead of paying again.
     signIn: signInWithEthereum(signer, chainRefusal),
     methods: {
@@ -149,6 +158,7 @@ export function evm(options: EvmOptions): Signer {
           return sponsored ? { ...proof, sponsored } : proof
         },
       },
+      ...(options.batchSettlement && { 'batch-settlement': options.batchSettlement.payer(signer, chainRefusal) }),
     },
   }
 }

@@ -1,12 +1,13 @@
 import { formatNanoUsd } from '../caps/policy.js'
 import { isPayfetchError, PayfetchError } from '../errors/PayfetchError.js'
 import type { PendingPayment, Settled } from '../ledger/Ledger.js'
-import { type MethodProof, paysOnSigning } from '../methods/PaymentMethod.js'
+import { type MethodProof, type PaymentMethod, paysOnSigning } from '../methods/PaymentMethod.js'
 import { describeOffer } from '../offer/describeOffer.js'
 import type { Offer } from '../offer/Offer.js'
 import type { Protocol, Response402 } from '../protocols/Protocol.js'
 import { attachReceipt, type Receipt } from '../receipts/Receipt.js'
 import type { SessionToken } from '../sessions/SessionStore.js'
+import type { ChannelTurn } from '../signers/Signer.js'
 import { base64ToBytes, bytesToBase64 } from '../utils/base64.js'
 import { requireApproval } from './approval.js'
 import type { Payable } from './chooseOffer.js'
@@ -70,10 +71,17 @@ export async function payOffer(
   let token: SessionToken | undefined
   const owner = newPaymentKey()
   let stopLease = () => {}
+  // A channel payment: the channel's state decides what is reserved (a deposit, or the price drawn
+  // from one already counted) and signed; one call at a time holds it.
+  const turn = await candidate.payer.channel
+    ?.take(offer.method, { url, signal: request.signal, report: context.emit, sessions: context.sessions })
+    .catch((error: unknown) => {
+      throw refuse(context, url, error)
+    })
   try {
     // Reserve first: nobody is asked to approve a payment the budget would refuse, and an approved
     // payment keeps its room while the human thinks (its lease renewed meanwhile).
-    const id = await reserve(context, candidate, url, owner)
+    const [id, charges] = await reserve(context, candidate, url, owner, turn)
     stopLease = keepLease(context.ledger, id, owner)
     await requireApproval(
       {
@@ -116,8 +124,9 @@ export async function payOffer(
         await release(context, id)
         throw refuse(context, url, storeFailed('ledger', 'markUnknown', false, url, error))
       })
-    const proof = await sign(context, candidate, url, request.signal, id)
-    const pending: PendingPayment = {
+    const proof = await sign(context, candidate, url, request.signal, id, turn?.request)
+    if (turn) await kept(context, url, id, () => turn.signed(proof))
+    let pending: PendingPayment = {
       id,
       idempotencyKey,
       protocol: protocol.name,
@@ -130,7 +139,7 @@ export async function payOffer(
       network: offer.network,
       asset: offer.asset.id,
       amount: offer.amount.toString(),
-      reserved: (candidate.cost ?? offer.amount).toString(),
+      reserved: (turn?.deposit || (candidate.cost ?? offer.amount)).toString(),
       nanoUsd: candidate.nanoUsd?.toString(),
       payTo: offer.payTo,
       payer: 'payer' in proof ? proof.payer : undefined,
@@ -158,8 +167,17 @@ export async function payOffer(
       context.emit({ type: 'store.failed', url, error: storeFailed('ledger', 'savePending', true, url, error) })
     }
     if (!request.signal?.aborted) context.emit({ type: 'payment.sent', url, offer, idempotencyKey })
-    const hops = await replay(context, request, pending)
-    const { settled, refused } = await settle(context, protocol, pending, hops)
+    let hops = await replay(context, request, pending)
+    let settled: boolean
+    let refused: boolean
+    if (turn) {
+      ;({ settled, refused, hops, pending } = await settleChannel(context, candidate, turn, request, {
+        pending,
+        hops,
+        owner,
+        charges,
+      }))
+    } else ({ settled, refused } = await settle(context, protocol, pending, hops))
     let receipt: Receipt | undefined
     if (settled && !refused) {
       receipt = receiptFor(protocol, pending, hops, proof)
@@ -200,6 +218,85 @@ export async function payOffer(
     return { candidate, proof, pending, hops, settled, refused, receipt, token }
   } finally {
     stopLease()
+    await turn?.end()
+  }
+}
+
+/** What a channel payment's answers came to, after any resync or resend of the same proof. */
+type ChannelSettled = { settled: boolean; refused: boolean; hops: Response[]; pending: PendingPayment }
+
+const busyRetries = 3
+
+/**
+ * The server's answer to a channel payment, checked by the channel before anything more is signed.
+ * A corrective 402 whose server state the channel verified is answered with one voucher signed
+ * again on that state; a busy channel gets the same proof again, a few times, after a pause.
+ */
+async function settleChannel(
+  context: PayingContext,
+  candidate: Payable,
+  turn: ChannelTurn,
+  request: ReplayableRequest,
+  sent: { pending: PendingPayment; hops: Response[]; owner: string; charges: Settled['charges'] },
+): Promise<ChannelSettled> {
+  const { protocol, offer, nanoUsd } = candidate
+  let { pending, hops } = sent
+  for (let tries = 0; ; tries++) {
+    const last = hops[hops.length - 1] as Response
+    const refused = protocol.refuses ? protocol.refuses(last.status) : last.status === 402
+    const report = hops.flatMap((hop) => settlementOf(protocol, hop, pending) ?? [])[0]
+    if (!refused && last.status >= 400 && !report) {
+      // No answer about the money: the voucher may have been charged; it stays open in the channel.
+      await keep(context, pending.url, 'markUnknown', pending.id)
+      return { settled: false, refused: false, hops, pending }
+    }
+    // The 402's challenge travels in its header (x402 v2): its body stays for the caller.
+    const answer = refused ? { url: pending.url, headers: last.headers, body: undefined } : undefined
+    let offered: PaymentMethod | undefined
+    try {
+      offered = answer && protocol.decode(answer).find((found) => found.method?.kind === offer.method.kind)?.method
+    } catch {}
+    const outcome = await turn.answered({
+      refused,
+      report,
+      reason: answer && protocol.refusalReason(answer),
+      offered,
+    })
+    if (outcome.kind === 'charged' || outcome.kind === 'invalid') {
+      const { charged } = outcome
+      // Spent: the charge. Budgets: what was reserved (the deposit, or nothing drawn from one).
+      const spend = { network: offer.network, asset: offer.asset.id, host: new URL(pending.url).host }
+      await keep(context, pending.url, 'commit', pending.id, {
+        spend: { ...spend, amount: charged, nanoUsd: scaled(nanoUsd, charged, offer.amount) },
+        charges: sent.charges,
+      })
+      if (outcome.kind === 'invalid') context.emit({ type: 'payment.failed', url: pending.url, error: outcome.error })
+      // The receipt shows the charge, not the price.
+      return { settled: true, refused: false, hops, pending: { ...pending, amount: charged.toString() } }
+    }
+    if (outcome.kind === 'refused' || tries >= busyRetries) {
+      await keep(context, pending.url, 'markRefused', pending.id)
+      return { settled: false, refused: true, hops, pending }
+    }
+    if (outcome.kind === 'busy') await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** tries))
+    else {
+      const proof = await sign(context, candidate, pending.url, request.signal, pending.id, outcome.request)
+      await kept(context, pending.url, pending.id, () => turn.signed(proof))
+      const headers = await proofHeaders(context, candidate, proof, pending.url, pending.id, pending.idempotencyKey)
+      pending = { ...pending, proof: headers }
+      await kept(context, pending.url, pending.id, () => context.ledger.savePending(pending, sent.owner))
+    }
+    hops = await replay(context, request, pending)
+  }
+}
+
+/** A channel write that must succeed before a proof leaves: else nothing is sent and the room is freed. */
+async function kept(context: PayingContext, url: string, id: string, write: () => Promise<void>): Promise<void> {
+  try {
+    await write()
+  } catch (error) {
+    await release(context, id)
+    throw fail(context, url, storeFailed('sessions', 'set', false, url, error))
   }
 }
 
@@ -306,14 +403,23 @@ export function newPaymentKey(): string {
   return `pf_${crypto.randomUUID().replaceAll('-', '')}`
 }
 
-async function reserve(context: PayingContext, candidate: Payable, url: string, owner: string): Promise<string> {
-  const { offer, nanoUsd } = candidate
-  // Caps and budgets count the worst case: the amount plus the signer's fee limit.
-  const amount = candidate.cost ?? offer.amount
+async function reserve(
+  context: PayingContext,
+  candidate: Payable,
+  url: string,
+  owner: string,
+  turn: ChannelTurn | undefined,
+): Promise<[string, Settled['charges']]> {
+  const { offer } = candidate
+  // Caps and budgets count the worst case: the amount plus the signer's fee limit; a channel's
+  // deposit when it makes one, and nothing more for a price drawn from a deposit already counted.
+  const deposit = turn?.deposit ?? 0n
+  const amount = deposit || (candidate.cost ?? offer.amount)
+  const nanoUsd = deposit ? scaled(candidate.nanoUsd, deposit, offer.amount) : candidate.nanoUsd
   const target = new URL(url)
   let charges: ReturnType<PayingContext['policy']['charges']>
   try {
-    charges = context.policy.charges({ ...offer, amount }, target, nanoUsd)
+    charges = turn && !deposit ? [] : context.policy.charges({ ...offer, amount }, target, nanoUsd)
   } catch (error) {
     throw refuse(context, url, error)
   }
@@ -338,8 +444,12 @@ async function reserve(context: PayingContext, candidate: Payable, url: string, 
         },
       }),
     )
-  return id
+  return [id, charges]
 }
+
+/** A value in nano-dollars for `amount`, from the value of `of`, rounded up. */
+const scaled = (nanoUsd: bigint | undefined, amount: bigint, of: bigint) =>
+  nanoUsd === undefined ? undefined : (nanoUsd * amount + of - 1n) / of
 
 // A wallet that may have paid keeps its reservation counted; any other failure frees it.
 async function sign(
@@ -348,9 +458,10 @@ async function sign(
   url: string,
   signal: AbortSignal | undefined,
   id: string,
+  method: PaymentMethod = offer.method,
 ): Promise<MethodProof> {
   try {
-    const proof = await payer.pay(offer.method, {
+    const proof = await payer.pay(method, {
       url,
       signal,
       report: context.emit,
@@ -584,7 +695,9 @@ function receiptFor(
   })
   const report = reports.find((found) => found.reference) ?? reports[0]
   const authorized = BigInt(pending.amount)
-  const reportedAmount = reports.find((found) => found.amount !== undefined)?.amount
+  // A channel's report names the deposit or refund as `amount`; its charge is already in `pending`.
+  const reportedAmount =
+    pending.scheme === 'batch-settlement' ? undefined : reports.find((found) => found.amount !== undefined)?.amount
   // A settled amount counts only up to an `upto` ceiling; an exact charge settles exactly.
   const amount = chargedAmount(pending, reportedAmount) ?? authorized
   if (reportedAmount !== undefined && reportedAmount !== amount) ignored.add('amount')

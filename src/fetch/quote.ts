@@ -29,6 +29,11 @@ export type QuotedOffer = {
   readonly signer?: string | undefined
   /** Why it would not be paid. */
   readonly refusal?: PayfetchError | undefined
+  /**
+   * A channel offer (x402 `batch-settlement`): the deposit paying now would make first (`0n`: the
+   * channel has room, only the offer's `amount` is drawn from it).
+   */
+  readonly deposit?: bigint | undefined
 }
 
 /** Sends the request once, unpaid, and judges the offers of a 402 as a paid call would. */
@@ -52,7 +57,17 @@ export async function quote(
   return {
     url,
     status: 402,
-    offers: candidates.map(({ offer, signer, refusal }) => ({ offer, signer: signer?.name, refusal })),
+    offers: await Promise.all(
+      candidates.map(async ({ offer, signer, refusal, payer }) => ({
+        offer,
+        signer: signer?.name,
+        refusal,
+        ...(payer?.channel &&
+          offer.method && {
+            deposit: await payer.channel.peek(offer.method, { url, sessions: context.sessions }).catch(() => undefined),
+          }),
+      })),
+    ),
     best: best?.signer && !best.refusal ? best.offer : undefined,
     ...(reaccess && { signInFirst: { address: reaccess.address, network: reaccess.network } }),
   }

@@ -1,3 +1,4 @@
+import type { BatchSettlementProof, BatchSettlementRequest } from './BatchSettlement.js'
 import type { Bolt11Proof, Bolt11Request } from './Bolt11.js'
 import type { Eip3009Proof, Eip3009Request } from './Eip3009.js'
 import type { Permit2Proof, Permit2Request } from './Permit2.js'
@@ -15,6 +16,7 @@ export type PaymentMethods = {
   bolt11: { request: Bolt11Request; proof: Bolt11Proof }
   'spl-transfer': { request: SplTransferRequest; proof: SplTransferProof }
   'tempo-transfer': { request: TempoTransferRequest; proof: TempoTransferProof }
+  'batch-settlement': { request: BatchSettlementRequest; proof: BatchSettlementProof }
 }
 
 export type MethodKind = keyof PaymentMethods

@@ -65,6 +65,14 @@ export type SettlementReport = {
   readonly amount?: bigint | undefined
   /** The protocol's extensions to the report (x402 `extensions`), unchecked. */
   readonly extensions?: unknown
+  /** A payment channel's charge: this call's and the channel's total, as the server reports them. */
+  readonly channel?:
+    | {
+        readonly charged?: bigint | undefined
+        readonly cumulative?: bigint | undefined
+        readonly id?: string | undefined
+      }
+    | undefined
 }
 
 /** What the loop knows about the call a proof is for. */

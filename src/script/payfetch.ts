@@ -10,7 +10,23 @@
  * @module
  */
 export * from '../browser/index.js'
-export * from '../evm/index.js'
+// Everything of payfetch/evm but batch-settlement channels (about 10 KiB gzip with viem's signature
+// recovery): a page that pays channels bundles payfetch/evm itself.
+export {
+  type Eip1193Options,
+  type Eip1193Provider,
+  type EvmAccount,
+  type EvmChainReader,
+  type EvmOptions,
+  type EvmToken,
+  type EvmWalletClient,
+  eip1193,
+  evm,
+  type Permit2AllowanceOptions,
+  type Permit2Approval,
+  permit2Address,
+  permit2Proxies,
+} from '../evm/index.js'
 export * from '../index.js'
 export {
   type AuthChallenge,

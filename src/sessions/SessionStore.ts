@@ -13,6 +13,29 @@ export type SessionToken = {
   readonly expiresAt?: number | undefined
   /** A sign-in-with-x entitlement: the address that paid (and may sign in) and the network it paid on. */
   readonly entitlement?: { readonly address: string; readonly network: string } | undefined
+  /** A payment channel's state (protocol `x402-channel`, no headers), under a key that is never an origin. */
+  readonly channel?: ChannelRecord | undefined
+}
+
+/**
+ * What payfetch keeps about one x402 `batch-settlement` channel, so a restarted process (or another
+ * one on the same sessions) continues it. Amounts are decimal strings of atomic units.
+ */
+export type ChannelRecord = {
+  readonly channelId: string
+  /** The address that deposits and signs vouchers. */
+  readonly payer: string
+  readonly salt: string
+  /** Everything deposited so far. */
+  readonly deposited: string
+  /** What the server has charged in total, as checked from its answers. */
+  readonly charged: string
+  /** The highest voucher signed (`maxClaimableAmount`). */
+  readonly signed: string
+  /** A voucher was signed whose answer never came: the server may have charged it. */
+  readonly open?: boolean | undefined
+  /** Why the channel must not be used again (the server contradicted what was signed). */
+  readonly unusable?: string | undefined
 }
 
 /**

@@ -14,6 +14,10 @@ export type Settlement = {
   readonly errorReason?: string | undefined
   /** The report's `extensions` as the server sent them (a signed receipt rides in `offer-receipt`). */
   readonly extensions?: unknown
+  /** `batch-settlement`: `extra.chargedAmount` and `extra.channelState`. */
+  readonly channel?:
+    | { charged?: bigint | undefined; cumulative?: bigint | undefined; id?: string | undefined }
+    | undefined
 }
 
 /** Reads the settlement header of an x402 response; `undefined` when absent or unreadable. */
@@ -33,5 +37,17 @@ export function readSettlement(headers: Headers): Settlement | undefined {
     amount: value.amount === '0' ? 0n : parseAtomicAmount(value.amount),
     errorReason: text(value.errorReason) ?? text(value.errorMessage),
     extensions: value.extensions,
+    channel: isRecord(value.extra) ? channelOf(value.extra) : undefined,
   }
+}
+
+// A charge of "0" is a real report.
+const atomic = (value: unknown) => (value === '0' ? 0n : parseAtomicAmount(value))
+
+function channelOf({ chargedAmount, channelState }: Record<string, unknown>) {
+  const state = isRecord(channelState) ? channelState : {}
+  const id = isShortString(state.channelId, 66) ? state.channelId : undefined
+  return chargedAmount === undefined && !isRecord(channelState)
+    ? undefined
+    : { charged: atomic(chargedAmount), cumulative: atomic(state.chargedCumulativeAmount), id }
 }

@@ -725,6 +725,7 @@ describe('readSettlement', () => {
     expect(readSettlement(headers)).toMatchInlineSnapshot(`
       {
         "amount": undefined,
+        "channel": undefined,
         "errorReason": undefined,
         "extensions": undefined,
         "network": "eip155:84532",
