@@ -62,5 +62,8 @@ function describePayment(prompt: ConfirmPrompt): string {
   const amount = prompt.amount_usd
     ? `$${prompt.amount_usd}`
     : `${prompt.amount} atomic units of ${prompt.symbol ?? prompt.asset}`
-  return `Pay ${amount} (${prompt.protocol} on ${prompt.network}) to ${prompt.payee} for ${prompt.method} ${prompt.url}?`
+  const deposit = prompt.deposit
+    ? `, after depositing ${prompt.deposit_usd ? `$${prompt.deposit_usd}` : `${prompt.deposit} atomic units`} into a payment channel`
+    : ''
+  return `Pay ${amount}${deposit} (${prompt.protocol} on ${prompt.network}) to ${prompt.payee} for ${prompt.method} ${prompt.url}?`
 }

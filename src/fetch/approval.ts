@@ -10,6 +10,11 @@ export type ApprovalRequest = {
   readonly usd?: string | undefined
   /** The signer that would pay. */
   readonly signer: string
+  /**
+   * A payment channel's deposit this payment makes first (x402 `batch-settlement`): money put at
+   * risk beyond the price, in the offer's atomic units, and in US dollars when valued.
+   */
+  readonly deposit?: { readonly amount: bigint; readonly usd?: string | undefined } | undefined
 }
 
 /** Asks before paying: resolve `true` to pay. Anything else, an error or a timeout denies. */

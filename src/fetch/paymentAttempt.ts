@@ -87,8 +87,11 @@ export async function payOffer(
       {
         url,
         offer,
-        usd: candidate.nanoUsd === undefined ? undefined : formatNanoUsd(candidate.nanoUsd),
+        usd: usd(candidate.nanoUsd),
         signer: signer.name,
+        ...(turn?.deposit && {
+          deposit: { amount: turn.deposit, usd: usd(scaled(candidate.nanoUsd, turn.deposit, offer.amount)) },
+        }),
       },
       {
         approve: context.approve,
@@ -448,6 +451,8 @@ async function reserve(
 }
 
 /** A value in nano-dollars for `amount`, from the value of `of`, rounded up. */
+const usd = (nanoUsd: bigint | undefined) => (nanoUsd === undefined ? undefined : formatNanoUsd(nanoUsd))
+
 const scaled = (nanoUsd: bigint | undefined, amount: bigint, of: bigint) =>
   nanoUsd === undefined ? undefined : (nanoUsd * amount + of - 1n) / of
 

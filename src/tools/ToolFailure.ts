@@ -30,6 +30,9 @@ export type ConfirmationQuote = {
   readonly symbol?: string | undefined
   readonly amount: string
   readonly amount_usd?: string | undefined
+  /** A payment channel's deposit made first (atomic units): the money put at risk. */
+  readonly deposit?: string | undefined
+  readonly deposit_usd?: string | undefined
   readonly payee: string
   readonly url: string
   readonly method: string

@@ -85,6 +85,10 @@ export function createConfirmations(options: {
         ...(summary.symbol === undefined ? {} : { symbol: summary.symbol }),
         amount: summary.amount,
         ...(approval.usd === undefined ? {} : { amount_usd: approval.usd }),
+        ...(approval.deposit && {
+          deposit: approval.deposit.amount.toString(),
+          ...(approval.deposit.usd === undefined ? {} : { deposit_usd: approval.deposit.usd }),
+        }),
         payee: summary.payee,
         url: call.request.url,
         method: call.request.method,
@@ -93,7 +97,8 @@ export function createConfirmations(options: {
       const personAvailable = call.ask !== undefined
       if (options.mode === 'never') return true
       if (options.mode === 'auto' && !personAvailable) return true
-      if (options.mode !== 'auto' && !needed(approval.usd)) return true
+      // A channel's deposit is the money at risk: the threshold judges it, not the price.
+      if (options.mode !== 'auto' && !needed(approval.deposit ? approval.deposit.usd : approval.usd)) return true
       const answer = await call.ask?.(prompt)
       if (answer === true) return true
       if (answer === false) {

@@ -5,6 +5,7 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterEach, describe, expect, test } from 'vitest'
 import { batchSettlement, type ChannelOptions, evm } from '../../src/evm/index.js'
 import {
+  type ApprovalRequest,
   type ChannelReport,
   createPayingFetch,
   getReceipt,
@@ -14,6 +15,7 @@ import {
   type SessionStore,
 } from '../../src/index.js'
 import { fileSessions } from '../../src/node/index.js'
+import { createPayfetchTools } from '../../src/tools/index.js'
 import { type ChannelServer, type ChannelServerOptions, price, startChannelServer } from '../support/channelServer.js'
 
 // The client side of x402 batch-settlement against a loopback server that checks every voucher
@@ -210,6 +212,45 @@ describe('batch-settlement channels', () => {
     expect(error).toMatchObject({ code: 'PAYMENT_REJECTED' })
     expect(stubborn.payloads).toHaveLength(4)
     expect(new Set(stubborn.payloads.map((payload) => JSON.stringify(payload))).size).toBe(1)
+  })
+
+  test('policy: the approve hook is shown the deposit a call makes first, and no deposit once the channel has room', async () => {
+    const self = await start()
+    const asked: ApprovalRequest[] = []
+    const { fetchPaid } = paying(memorySessions(), {}, { approve: (request: ApprovalRequest) => !!asked.push(request) })
+    expect((await fetchPaid(`${self.url}/weather`)).status).toBe(200)
+    expect((await fetchPaid(`${self.url}/weather`)).status).toBe(200)
+    expect(asked.map(({ offer, deposit }) => [offer.amount, deposit?.amount])).toEqual([
+      [1_000n, 10_000n],
+      [1_000n, undefined],
+    ])
+  })
+
+  test('policy: an agent tool confirming above $0.005 asks for the $0.01 deposit, not for the $0.001 voucher after it', async () => {
+    const self = await start()
+    const sessions = memorySessions()
+    const tools = createPayfetchTools({
+      payfetch: { signers: [evm({ account, batchSettlement: batchSettlement() })], sessions },
+      confirm: { aboveUsd: '0.005' },
+    })
+    const pay = tools.get('pay_fetch')
+    const first = await pay?.run({ url: `${self.url}/weather` })
+    expect(first).toMatchObject({
+      ok: false,
+      error: {
+        code: 'CONFIRMATION_REQUIRED',
+        paid: false,
+        quote: { amount: '1000', deposit: '10000', deposit_usd: '0.01' },
+      },
+    })
+    expect(self.payloads).toHaveLength(0)
+    const quoteId = first?.ok === false ? first.error.quote?.quote_id : undefined
+    expect(await pay?.run({ url: `${self.url}/weather`, confirm_quote_id: quoteId })).toMatchObject({
+      ok: true,
+      output: { paid: true },
+    })
+    expect(await pay?.run({ url: `${self.url}/weather` })).toMatchObject({ ok: true, output: { paid: true } })
+    expect(self.payloads.map((payload) => (payload as { type: string }).type)).toEqual(['deposit', 'voucher'])
   })
 
   test('policy: a deposit above maxDeposit is refused before anything is signed (CAP_EXCEEDED)', async () => {
