@@ -59,7 +59,7 @@ export function batchChannels(payerAddress: string, options: ChannelOptions = {}
       if (needed > max || (request.minDeposit ?? 0n) > max)
         throw new PayfetchError(
           'CAP_EXCEEDED',
-          `The channel needs a deposit of ${deposit} but evm({ channels: { maxDeposit } }) allows ${max}.`,
+          `The channel needs a deposit of ${deposit} but batchSettlement({ maxDeposit }) allows ${max}.`,
           { details: { network: `eip155:${request.chainId}`, asset: request.token, deposit: deposit.toString() } },
         )
       deposit = max
