@@ -114,7 +114,9 @@ function readArtifact<payload>(
     if (typeof payload === 'string') return payload
     return { format, payload, signature, acceptIndex: hint }
   }
-  if (format !== 'jws') return `unknown format ${JSON.stringify(String(format).slice(0, 16))}`
+  // Never String() a server's value: `{"toString": false}` makes that throw.
+  if (format !== 'jws')
+    return typeof format === 'string' ? `unknown format ${JSON.stringify(format.slice(0, 16))}` : 'no format'
   // The compact string carries the payload; a second copy beside it could say something else.
   if (entry.payload !== undefined) return 'a JWS offer or receipt carries no separate payload'
   if (typeof signature !== 'string' || signature.length > maxJwsLength || !jwsPattern.test(signature))

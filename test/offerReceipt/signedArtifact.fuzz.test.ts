@@ -59,6 +59,12 @@ describe('offer-receipt decoder (fuzz)', () => {
     )
   })
 
+  test('error: a format that cannot be made text (`{"toString": false}`, found by this fuzz) is a reason, not a throw', () => {
+    const value = { 'offer-receipt': { info: { offers: [{ format: { toString: false } }], receipt: { format: [] } } } }
+    expect(readSignedOffers(value)?.problems).toEqual(['offers[0]: no format'])
+    expect(readSignedReceipt(value)).toBe('the signed receipt is malformed: no format')
+  })
+
   test('error: checkOffer and checkReceipt resolve (never reject) and never verify a random artifact', async () => {
     const terms = offerReceipt({ offers: 'require', trust: ['did:jwk:x'] })
     await fc.assert(
