@@ -8,65 +8,116 @@ import type { SessionLock, SessionStore, SessionToken } from '../sessions/Sessio
  * renamed over the old one: a crash leaves the old or the new file, never half of one. The file
  * holds bearer credentials: keep it private (it is created with mode 0600).
  *
+ * Processes on one machine may share the file: a write takes a lock file, reads what the others
+ * wrote and changes only its own key, and a read notices a file another store replaced (its inode,
+ * size and time) and reads it again, so no process writes back another's stale copy.
+ *
  * Its lock (taken per origin before paying for a token) is a file in `<path>.locks/`, created
  * exclusively and holding its taker's token and end; a lock past its end is moved aside
  * atomically and looked at before it is replaced, so processes on one machine pay once.
  */
 export async function fileSessions(path: string): Promise<SessionStore> {
   await mkdir(dirname(path), { recursive: true })
-  let credentials: Record<string, SessionToken> = await readFile(path, 'utf8').then(
-    (text) => JSON.parse(text) as Record<string, SessionToken>,
-    () => ({}),
-  )
+  const locks = `${path}.locks`
+  let credentials: Record<string, SessionToken> = {}
+  // The file last read, by inode, size and modification time; `undefined` before the first read.
+  let seen: string | undefined
+  async function load(): Promise<void> {
+    const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined
+      throw error
+    })
+    if (!handle) {
+      credentials = {}
+      seen = ''
+      return
+    }
+    try {
+      const info = await handle.stat()
+      const version = `${info.ino}:${info.size}:${info.mtimeMs}`
+      if (version === seen) return
+      credentials = JSON.parse(await handle.readFile('utf8')) as Record<string, SessionToken>
+      seen = version
+    } finally {
+      await handle.close()
+    }
+  }
+  await load()
+
   let writing: Promise<void> = Promise.resolve()
   let writes = 0
-  const save = () => {
-    const snapshot = JSON.stringify(credentials)
+  // One write at a time in this process; across processes, under the write lock.
+  const update = (change: (all: Record<string, SessionToken>) => Record<string, SessionToken>) => {
     // A failed write rejects its own set only; without the catch every later write would reject too.
     // Each write has its own temporary file, so two stores on one path cannot rename each other's.
     const write = writing
       .catch(() => {})
       .then(async () => {
-        const temporary = `${path}.${process.pid}.${++writes}.${Math.random().toString(36).slice(2, 10)}.tmp`
-        await writeFile(temporary, snapshot, { mode: 0o600 })
-        await rename(temporary, path).catch(async (error: unknown) => {
-          await rm(temporary, { force: true })
-          throw error
-        })
+        await mkdir(locks, { recursive: true })
+        const lock = await waitForLock(join(locks, 'write'))
+        try {
+          await load()
+          const next = change(credentials)
+          const temporary = `${path}.${process.pid}.${++writes}.${Math.random().toString(36).slice(2, 10)}.tmp`
+          await writeFile(temporary, JSON.stringify(next), { mode: 0o600 })
+          await rename(temporary, path).catch(async (error: unknown) => {
+            await rm(temporary, { force: true })
+            throw error
+          })
+          credentials = next
+          seen = undefined // read back once: the next read learns the new file's version
+        } finally {
+          await lock.release()
+        }
       })
     writing = write
     return write
   }
-  const locks = `${path}.locks`
+  // A read waits for this process's writes, then sees what every process wrote.
+  const current = async () => {
+    await writing.catch(() => {})
+    await load()
+    return credentials
+  }
   return {
     async lock(key, ttlMs) {
       await mkdir(locks, { recursive: true })
       return takeLock(join(locks, createHash('sha256').update(key).digest('hex').slice(0, 32)), ttlMs)
     },
-    get(key) {
-      const credential = credentials[key]
+    async get(key) {
+      const credential = (await current())[key]
       if (credential?.expiresAt !== undefined && credential.expiresAt <= Date.now()) return undefined
       return credential
     },
-    set(key, credential) {
-      credentials = { ...credentials, [key]: credential }
-      return save()
-    },
-    delete(key) {
-      const { [key]: _removed, ...rest } = credentials
-      credentials = rest
-      return save()
-    },
+    set: (key, credential) => update((all) => ({ ...all, [key]: credential })),
+    delete: (key) =>
+      update((all) => {
+        const { [key]: _removed, ...rest } = all
+        return rest
+      }),
   }
+}
+
+// A write holds the file's lock for milliseconds; one held longer than this was left by a dead process.
+const writeLockTtlMs = 10_000
+
+/** Takes the write lock, waiting (bounded) while another store holds it. */
+async function waitForLock(file: string): Promise<SessionLock> {
+  for (let waited = 0; waited <= writeLockTtlMs; waited += 5) {
+    const lock = await takeLock(file, writeLockTtlMs)
+    if (lock) return lock
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  throw new Error('Another process holds the sessions file’s write lock.')
 }
 
 type LockFile = { token: string; until: number }
 
+// A lock file its taker is still writing reads as empty: `undefined`, like a missing one.
 const readLock = (file: string) =>
-  readFile(file, 'utf8').then(
-    (text) => JSON.parse(text) as LockFile,
-    () => undefined,
-  )
+  readFile(file, 'utf8')
+    .then((text) => JSON.parse(text) as LockFile)
+    .catch(() => undefined)
 
 /** Creates `file` exclusively with a new token; a lock past its end is taken over. */
 async function takeLock(file: string, ttlMs: number): Promise<SessionLock | undefined> {

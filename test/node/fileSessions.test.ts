@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,8 +7,10 @@ import { fileSessions } from '../../src/node/fileSessions.js'
 import { credential, origin, sessionContract } from '../sessions/sessionContract.js'
 
 let dir = ''
-let files = 0
-const sessionsPath = () => join(dir, `sessions-${++files}`, 'sessions.json')
+let opened = 0
+const sessionsPath = () => join(dir, `sessions-${++opened}`, 'sessions.json')
+// What a store leaves beside its file, but its locks directory.
+const files = async (path: string) => (await readdir(join(path, '..'))).filter((name) => !name.endsWith('.locks'))
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'payfetch-file-sessions-'))
@@ -43,7 +46,7 @@ describe('fileSessions', () => {
     const expiresAt = Date.now() + 3_600_000
     await store.set(origin, credential('kept', expiresAt))
     const restarted = await fileSessions(path)
-    expect(restarted.get(origin)).toEqual(credential('kept', expiresAt))
+    expect(await restarted.get(origin)).toEqual(credential('kept', expiresAt))
     expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ [origin]: credential('kept', expiresAt) })
   })
 
@@ -54,7 +57,7 @@ describe('fileSessions', () => {
     const before = (await stat(path)).ino
     await store.set(origin, credential('two'))
     expect((await stat(path)).ino).not.toBe(before)
-    expect(await readdir(join(path, '..'))).toEqual(['sessions.json'])
+    expect(await files(path)).toEqual(['sessions.json'])
   })
 
   test('behavior: a reader never sees a half-written file, however many writes are in flight', async () => {
@@ -85,7 +88,7 @@ describe('fileSessions', () => {
     const store = await fileSessions(path)
     const writes = Array.from({ length: 20 }, (_, i) => store.set(origin, credential(`v${i}`)))
     await Promise.all(writes)
-    expect((await fileSessions(path)).get(origin)).toEqual(credential('v19'))
+    expect(await (await fileSessions(path)).get(origin)).toEqual(credential('v19'))
   })
 
   test('error: a failed write rejects that set only; later writes go through', async () => {
@@ -99,7 +102,7 @@ describe('fileSessions', () => {
     await expect(store.set(origin, credential('blocked'))).rejects.toThrow()
     await rm(path, { recursive: true })
     await store.set(origin, credential('after'))
-    expect((await fileSessions(path)).get(origin)).toEqual(credential('after'))
+    expect(await (await fileSessions(path)).get(origin)).toEqual(credential('after'))
   })
 
   test('behavior: two stores on one file in one process never fail each other’s writes', async () => {
@@ -112,7 +115,48 @@ describe('fileSessions', () => {
       ])
       expect(results.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled'])
     }
-    expect(await readdir(join(path, '..'))).toEqual(['sessions.json'])
+    expect(await files(path)).toEqual(['sessions.json'])
+  })
+
+  test('behavior: stores sharing one file (processes on one machine) see each other’s writes and never write back a stale copy', async () => {
+    const path = sessionsPath()
+    const [a, b] = [await fileSessions(path), await fileSessions(path)]
+    await a.set('https://a.example.com', credential('a1'))
+    // b opened before a wrote: it reads the new file, and its own write keeps a's key.
+    expect(await b.get('https://a.example.com')).toEqual(credential('a1'))
+    await b.set('https://b.example.com', credential('b1'))
+    await a.set('https://a.example.com', credential('a2'))
+    await b.delete('https://gone.example.com')
+    const reader = await fileSessions(path)
+    expect([await reader.get('https://a.example.com'), await reader.get('https://b.example.com')]).toEqual([
+      credential('a2'),
+      credential('b1'),
+    ])
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({
+      'https://a.example.com': credential('a2'),
+      'https://b.example.com': credential('b1'),
+    })
+    // Concurrent writes of different keys from both lose none.
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).set(`https://k${i}.example.com`, credential(`k${i}`))),
+    )
+    expect(Object.keys(JSON.parse(await readFile(path, 'utf8')))).toHaveLength(12)
+  })
+
+  test('policy: a lock file its taker has created but not yet written is held, not an error (lock and write alike)', async () => {
+    const path = sessionsPath()
+    const store = await fileSessions(path)
+    const locks = `${path}.locks`
+    await mkdir(locks, { recursive: true })
+    await writeFile(join(locks, createHash('sha256').update('race').digest('hex').slice(0, 32)), '')
+    expect(await store.lock?.('race', 5_000)).toBeUndefined()
+    // The write lock too: a write waits for it (here: until the empty file is removed) instead of failing.
+    await writeFile(join(locks, 'write'), '')
+    const writing = store.set(origin, credential('after the wait'))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await rm(join(locks, 'write'))
+    await writing
+    expect(await (await fileSessions(path)).get(origin)).toEqual(credential('after the wait'))
   })
 
   test('error: a sessions file that is not JSON is refused at open, and left as it was', async () => {
@@ -128,8 +172,8 @@ describe('fileSessions', () => {
   test('behavior: a missing file (and a missing directory) starts empty', async () => {
     const path = join(dir, 'not', 'yet', 'there', 'sessions.json')
     const store = await fileSessions(path)
-    expect(store.get(origin)).toBeUndefined()
+    expect(await store.get(origin)).toBeUndefined()
     await store.set(origin, credential('first'))
-    expect((await fileSessions(path)).get(origin)).toEqual(credential('first'))
+    expect(await (await fileSessions(path)).get(origin)).toEqual(credential('first'))
   })
 })
