@@ -9,6 +9,7 @@ import {
 } from 'viem'
 import type { BatchChannelConfig, BatchSettlementProof, BatchSettlementRequest } from '../methods/BatchSettlement.js'
 import type { TypedDataSigner } from './account.js'
+import { authorizationFields } from './eip3009.js'
 
 /** The x402 batch-settlement contract, at the same CREATE2 address on every chain. */
 export const batchSettlementAddress: Hex = '0x4020074e9dF2ce1deE5A9C1b5c3f541D02a10003'
@@ -22,7 +23,8 @@ const domainOf = (chainId: number) => ({
   verifyingContract: batchSettlementAddress,
 })
 
-const channelConfigTypes = {
+/** The EIP-712 types whose hash under the batch-settlement domain is the channel id. */
+export const channelConfigTypes = {
   ChannelConfig: [
     { name: 'payer', type: 'address' },
     { name: 'payerAuthorizer', type: 'address' },
@@ -34,23 +36,15 @@ const channelConfigTypes = {
   ],
 } as const
 
-const voucherTypes = {
+/** A cumulative voucher's EIP-712 types. */
+export const voucherTypes = {
   Voucher: [
     { name: 'channelId', type: 'bytes32' },
     { name: 'maxClaimableAmount', type: 'uint128' },
   ],
 } as const
 
-const receiveWithAuthorizationTypes = {
-  ReceiveWithAuthorization: [
-    { name: 'from', type: 'address' },
-    { name: 'to', type: 'address' },
-    { name: 'value', type: 'uint256' },
-    { name: 'validAfter', type: 'uint256' },
-    { name: 'validBefore', type: 'uint256' },
-    { name: 'nonce', type: 'bytes32' },
-  ],
-} as const
+const receiveWithAuthorizationTypes = { ReceiveWithAuthorization: authorizationFields } as const
 
 /** The channel's fixed terms for this payer (who also authorizes its vouchers) and salt. */
 export function channelConfigOf(payer: string, request: BatchSettlementRequest, salt: Hex): BatchChannelConfig {

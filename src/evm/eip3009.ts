@@ -2,16 +2,17 @@ import { bytesToHex, getAddress, type Hex, keccak256, stringToHex } from 'viem'
 import type { Eip3009Proof, Eip3009Request } from '../methods/Eip3009.js'
 import type { TypedDataSigner } from './account.js'
 
-const transferWithAuthorizationTypes = {
-  TransferWithAuthorization: [
-    { name: 'from', type: 'address' },
-    { name: 'to', type: 'address' },
-    { name: 'value', type: 'uint256' },
-    { name: 'validAfter', type: 'uint256' },
-    { name: 'validBefore', type: 'uint256' },
-    { name: 'nonce', type: 'bytes32' },
-  ],
-} as const
+/** EIP-3009's authorization fields, shared by `transferWithAuthorization` and `receiveWithAuthorization`. */
+export const authorizationFields = [
+  { name: 'from', type: 'address' },
+  { name: 'to', type: 'address' },
+  { name: 'value', type: 'uint256' },
+  { name: 'validAfter', type: 'uint256' },
+  { name: 'validBefore', type: 'uint256' },
+  { name: 'nonce', type: 'bytes32' },
+] as const
+
+const transferWithAuthorizationTypes = { TransferWithAuthorization: authorizationFields } as const
 
 /** The request with its validity window resolved to Unix seconds at signing time. */
 export type AuthorizationParameters = Omit<Eip3009Request, 'validAfterSeconds' | 'validBefore' | 'domain'> & {

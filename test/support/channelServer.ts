@@ -1,6 +1,7 @@
 import { createServer } from 'node:http'
 import { type Hex, hashTypedData, verifyTypedData } from 'viem'
 import { close, decodeBase64Json, encodeBase64Json, listen } from '../../examples/local-stack/http.js'
+import { channelConfigTypes, voucherTypes } from '../../src/evm/batchSignatures.js'
 
 export const usdc = '0x036CbD53842c5426634e7929541eC2318f3dCF7e'
 export const receiver = '0x209693Bc6afc0C5328bA36FaF03C514EF312287C'
@@ -41,25 +42,6 @@ export type ChannelServer = {
   options: ChannelServerOptions
   close(): Promise<void>
 }
-
-const voucherTypes = {
-  Voucher: [
-    { name: 'channelId', type: 'bytes32' },
-    { name: 'maxClaimableAmount', type: 'uint128' },
-  ],
-} as const
-
-const configTypes = {
-  ChannelConfig: [
-    { name: 'payer', type: 'address' },
-    { name: 'payerAuthorizer', type: 'address' },
-    { name: 'receiver', type: 'address' },
-    { name: 'receiverAuthorizer', type: 'address' },
-    { name: 'token', type: 'address' },
-    { name: 'withdrawDelay', type: 'uint40' },
-    { name: 'salt', type: 'bytes32' },
-  ],
-} as const
 
 /**
  * A loopback x402 server speaking the `batch-settlement` wire as the 2.27 reference server does
@@ -106,7 +88,7 @@ export async function startChannelServer(options: ChannelServerOptions = {}): Pr
     const voucher = payload.voucher as { channelId: Hex; maxClaimableAmount: string; signature: Hex }
     const channelId = hashTypedData({
       domain,
-      types: configTypes,
+      types: channelConfigTypes,
       primaryType: 'ChannelConfig',
       message: config as never,
     })
