@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto'
-import { link, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { link, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { SessionLock, SessionStore, SessionToken } from '../sessions/SessionStore.js'
 
@@ -20,27 +20,21 @@ export async function fileSessions(path: string): Promise<SessionStore> {
   await mkdir(dirname(path), { recursive: true })
   const locks = `${path}.locks`
   let credentials: Record<string, SessionToken> = {}
-  // The file last read, by inode, size and modification time; `undefined` before the first read.
+  // The file last read, by inode, size and modification time; `undefined` for none (or after a write).
   let seen: string | undefined
+  // One stat per read; the file is read only when another store replaced it since.
+  const missing = (error: NodeJS.ErrnoException): undefined => {
+    if (error.code !== 'ENOENT') throw error
+  }
   async function load(): Promise<void> {
-    const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined
-      throw error
-    })
-    if (!handle) {
-      credentials = {}
-      seen = ''
-      return
-    }
-    try {
-      const info = await handle.stat()
-      const version = `${info.ino}:${info.size}:${info.mtimeMs}`
-      if (version === seen) return
-      credentials = JSON.parse(await handle.readFile('utf8')) as Record<string, SessionToken>
-      seen = version
-    } finally {
-      await handle.close()
-    }
+    const info = await stat(path).catch(missing)
+    const version = info && `${info.ino}:${info.size}:${info.mtimeMs}`
+    if (version === seen) return
+    // Replaced between the stat and the read: what was read is newer than `version`, so the next read reads again.
+    credentials = info
+      ? (JSON.parse((await readFile(path, 'utf8').catch(missing)) ?? '{}') as Record<string, SessionToken>)
+      : {}
+    seen = version
   }
   await load()
 
