@@ -156,6 +156,7 @@ export function pickOffer(candidates: readonly Candidate[]): Payable {
 // would keep that order), so each comparable group is sorted within the positions it holds and
 // incomparable offers keep the server's order.
 function cheapestFirst(candidates: readonly Candidate[]): Candidate[] {
+  if (candidates.length < 2) return [...candidates]
   const groups = new Map<string, number[]>()
   candidates.forEach((candidate, index) => {
     const key = costGroup(candidate)

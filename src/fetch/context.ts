@@ -32,6 +32,8 @@ export type PayingContext = {
   /** Origins being paid right now in this process: calls that need the same token wait for that payment. */
   readonly flights: Map<string, Promise<SessionToken | undefined>>
   emit(event: PayfetchEvent): void
+  /** Whether anyone receives events: an event that is costly to build is built only then. */
+  readonly observed: boolean
 }
 
 /** Reports a failed payment and returns the error, for `throw fail(…)`. */
@@ -46,4 +48,10 @@ export function refuse<T>(context: PayingContext, url: string, error: T): T {
   return error
 }
 
-export const originOf = (url: string) => new URL(url).origin
+export function originOf(url: string): string {
+  // One call asks for the same URL's origin several times (sessions, tokens, redirects): parse it once.
+  if (url !== last.url) last = { url, origin: new URL(url).origin }
+  return last.origin
+}
+
+let last = { url: '', origin: '' }

@@ -151,6 +151,7 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
     maxRedirects: positiveInteger(options.maxRedirects ?? 5, 'maxRedirects'),
     readTimeoutMs: positiveInteger(options.readTimeoutMs ?? 10_000, 'readTimeoutMs'),
     flights: new Map(),
+    observed: onEvent !== undefined,
     emit(event) {
       try {
         // An async hook that rejects must not become an unhandled rejection.

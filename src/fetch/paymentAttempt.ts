@@ -49,8 +49,8 @@ export type Paid = {
   readonly settled: boolean
   /** The server refused the proof (402, or what else its protocol refuses with). */
   readonly refused: boolean
-  /** The receipt, when the payment settled and the server did not refuse it. */
-  readonly receipt?: Receipt | undefined
+  /** The receipt, built when first asked for, when the payment settled and the server did not refuse it. */
+  readonly receipt?: (() => Receipt) | undefined
   /** The reusable token the payment bought (L402), already stored in the sessions. */
   readonly token?: SessionToken | undefined
 }
@@ -69,6 +69,7 @@ export async function payOffer(
   const { offer, protocol, signer } = candidate
   const origin = originOf(url)
   let token: SessionToken | undefined
+  // The attempt's key names its reservation and holds its lease.
   const owner = newPaymentKey()
   let stopLease = () => {}
   // A channel payment: the channel's state decides what is reserved (a deposit, or the price drawn
@@ -181,9 +182,9 @@ export async function payOffer(
         charges,
       }))
     } else ({ settled, refused } = await settle(context, protocol, pending, hops))
-    let receipt: Receipt | undefined
+    let receipt: (() => Receipt) | undefined
     if (settled && !refused) {
-      receipt = receiptFor(protocol, pending, hops, proof)
+      receipt = lazyReceipt(protocol, pending, hops, proof)
       const { signedTerms } = context
       if (signedTerms) {
         // The last report with extensions: the paid answer's. A check that fails flags, never loses the answer.
@@ -195,20 +196,22 @@ export async function payOffer(
           .checkReceipt({
             offer,
             offerCheck: candidate.signed,
-            receipt,
+            receipt: receipt(),
             payer: pending.payer,
             extensions,
             fetch: context.fetch,
           })
           .catch(() => ({ receipt: false, problems: ['the signature check failed'] }))
         // Server text, cut of every piece of this call's proof.
-        if (verified)
-          receipt = {
-            ...receipt,
+        if (verified) {
+          const checked = {
+            ...receipt(),
             verified: JSON.parse(withoutProof(JSON.stringify(verified), pending.proof, proof) as string),
           }
+          receipt = () => checked
+        }
       }
-      context.emit({ type: 'receipt', receipt })
+      if (context.observed) context.emit({ type: 'receipt', receipt: receipt() })
       token = protocol.sessionToken?.(offer, proof)
       // The answer is paid for and delivered: a store that cannot keep the token costs a later payment, not this answer.
       if (token)
@@ -381,8 +384,8 @@ async function resend(context: PayingContext, protocol: Protocol, pending: Pendi
     )
   }
   if (settled) {
-    const receipt = receiptFor(protocol, pending, hops)
-    context.emit({ type: 'receipt', receipt })
+    const receipt = lazyReceipt(protocol, pending, hops)
+    if (context.observed) context.emit({ type: 'receipt', receipt: receipt() })
     attachReceipt(response, receipt)
   }
   return response
@@ -426,7 +429,7 @@ async function reserve(
   } catch (error) {
     throw refuse(context, url, error)
   }
-  const id = newPaymentKey()
+  const id = owner
   const spend = { network: offer.network, asset: offer.asset.id, amount, host: target.host, nanoUsd }
   let result: Awaited<ReturnType<PayingContext['ledger']['reserve']>>
   try {
@@ -601,9 +604,13 @@ async function settle(
   const refused = protocol.refuses ? protocol.refuses(status) : status === 402
   // Entries saved before `paidOnSigning` existed: only L402 paid on signing then.
   const paidOnSigning = pending.paidOnSigning ?? pending.protocol === 'l402'
-  const reports = hops.flatMap((hop) => settlementOf(protocol, hop, pending) ?? [])
-  if (paidOnSigning || (!refused && (status < 400 || reports.length > 0))) {
-    const charged = chargedAmount(pending, reports.find((report) => report.amount !== undefined)?.amount)
+  // Reports are read only when they decide something: an error status, or what an `upto` charged.
+  const reports = () => hops.flatMap((hop) => settlementOf(protocol, hop, pending) ?? [])
+  if (paidOnSigning || (!refused && (status < 400 || reports().length > 0))) {
+    const charged =
+      pending.scheme === 'upto'
+        ? chargedAmount(pending, reports().find((report) => report.amount !== undefined)?.amount)
+        : undefined
     await keep(context, pending.url, 'commit', pending.id, settledSpend(context, pending, charged))
     return { settled: true, refused }
   }
@@ -677,6 +684,21 @@ function settlementOf(protocol: Protocol, hop: Response, pending: PendingPayment
   return report?.success && (report.network === undefined || report.network === pending.network) ? report : undefined
 }
 
+/** The receipt, built once when first asked for, dated now: when the paid answer arrived. */
+function lazyReceipt(
+  protocol: Protocol,
+  pending: PendingPayment,
+  hops: readonly Response[],
+  proof?: MethodProof,
+): () => Receipt {
+  const time = Date.now()
+  let receipt: Receipt | undefined
+  return () => {
+    receipt ??= receiptFor(protocol, pending, hops, time, proof)
+    return receipt
+  }
+}
+
 /**
  * The receipt: what was paid, with the server's settlement report where it agrees with the payment.
  * A report that contradicts it (another amount for an exact charge, more than an `upto` ceiling, a
@@ -686,6 +708,7 @@ function receiptFor(
   protocol: Protocol,
   pending: PendingPayment,
   hops: readonly Response[],
+  time: number,
   proof?: MethodProof,
 ): Receipt {
   const ignored = new Set<'amount' | 'reference' | 'payer' | 'network'>()
@@ -722,7 +745,7 @@ function receiptFor(
     payer: honest('payer', report?.payer) ?? pending.payer,
     reference: honest('reference', report?.reference) ?? pending.reference,
     url: pending.url,
-    time: Date.now(),
+    time,
     ...(ignored.size > 0 && { ignored: [...ignored] }),
     ...(settlementHidden(protocol, hops) && { settlement: 'not-visible' as const }),
   }

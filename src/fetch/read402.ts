@@ -4,6 +4,7 @@ import type { Protocol, Response402 } from '../protocols/Protocol.js'
 import { type ReadWait, readCapped } from './readCapped.js'
 
 const maxChallengeBodyBytes = 64 * 1024
+const utf8 = new TextDecoder()
 
 /** The headers the built-in protocols read challenges from, as a server lists them for CORS. */
 export const challengeHeaders = ['PAYMENT-REQUIRED', 'WWW-Authenticate'] as const
@@ -17,7 +18,7 @@ const crossOrigin = new WeakSet<Response402>()
  */
 export async function read402(response: Response, url: string, wait: ReadWait = {}): Promise<Response402> {
   const bytes = response.body ? await readCapped(response.body, maxChallengeBodyBytes, wait) : new Uint8Array()
-  const body = bytes === undefined ? undefined : new TextDecoder().decode(bytes)
+  const body = bytes === undefined ? undefined : utf8.decode(bytes)
   const answer = { url, headers: response.headers, body }
   if (response.type === 'cors') crossOrigin.add(answer)
   return answer

@@ -1,4 +1,5 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
+import { originOf } from './context.js'
 import { readCapped } from './readCapped.js'
 
 const callerCredentials = ['authorization', 'cookie', 'proxy-authorization']
@@ -113,7 +114,6 @@ function replayable(
   body: Uint8Array<ArrayBuffer> | undefined,
   rest: RequestInit,
 ): ReplayableRequest {
-  const origin = new URL(url).origin
   return {
     url,
     method,
@@ -127,7 +127,7 @@ function replayable(
       const sent = new Headers(headers)
       // The caller's own credentials stay with the origin they were given for, as fetch does on a
       // redirect: also when payfetch follows one by hand, or pays a 402 a redirect led to.
-      if (to !== url && new URL(to).origin !== origin) for (const name of callerCredentials) sent.delete(name)
+      if (to !== url && originOf(to) !== originOf(url)) for (const name of callerCredentials) sent.delete(name)
       for (const name of overrides.drop ?? []) sent.delete(name)
       for (const [name, value] of Object.entries(overrides.headers ?? {})) sent.set(name, value)
       // A redirect that turns the request into a GET drops the body and its type.

@@ -13,8 +13,24 @@ export function withoutProof(
   proof: Readonly<Record<string, string>>,
   payload?: unknown,
 ): string | undefined {
-  // Too short to hold a secret: the common case (an address, a transaction hash) costs nothing.
+  // Too short to hold a secret: the common case (an address, an amount) costs nothing.
   if (text === undefined || text.length < minSecretLength) return text
+  const lower = text.toLowerCase()
+  const found = secretsOf(proof, payload).filter((secret) => lower.includes(secret.toLowerCase()))
+  let redacted = text
+  for (const secret of found.sort((a, b) => b.length - a.length)) {
+    redacted = redacted.replaceAll(secret, '[proof]')
+    if (/^[0-9a-fA-F]+$/.test(secret)) redacted = redacted.replace(new RegExp(secret, 'gi'), '[proof]')
+  }
+  return redacted
+}
+
+// One payment's pieces are gathered once, however many texts (receipt fields, events) are checked.
+const gathered = new WeakMap<object, { payload: unknown; secrets: string[] }>()
+
+function secretsOf(proof: Readonly<Record<string, string>>, payload: unknown): string[] {
+  const known = gathered.get(proof)
+  if (known && known.payload === payload) return known.secrets
   const secrets = new Set<string>()
   const add = (value: string) => {
     if (value.length < minSecretLength) return
@@ -27,14 +43,9 @@ export function withoutProof(
     leaves(decodeBase64Json(value), add)
   }
   leaves(payload, add)
-  const lower = text.toLowerCase()
-  const found = [...secrets].filter((secret) => lower.includes(secret.toLowerCase()))
-  let redacted = text
-  for (const secret of found.sort((a, b) => b.length - a.length)) {
-    redacted = redacted.replaceAll(secret, '[proof]')
-    if (/^[0-9a-fA-F]+$/.test(secret)) redacted = redacted.replace(new RegExp(secret, 'gi'), '[proof]')
-  }
-  return redacted
+  const list = [...secrets]
+  gathered.set(proof, { payload, secrets: list })
+  return list
 }
 
 function leaves(value: unknown, add: (value: string) => void, depth = 0): void {

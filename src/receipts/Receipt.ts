@@ -60,12 +60,13 @@ export type ReceiptVerification = {
 // One registry per realm, shared by every copy of payfetch loaded (its ESM and CJS builds, each
 // subpath's CJS bundle, a bundled CLI): a receipt attached by one is read by all.
 const registry = Symbol.for('payfetch.receipts')
-const realm = globalThis as { [registry]?: WeakMap<Response, Receipt> }
+// A receipt may be kept as the function that builds it: most callers never read theirs.
+const realm = globalThis as { [registry]?: WeakMap<Response, Receipt | (() => Receipt)> }
 realm[registry] ??= new WeakMap()
 const receipts = realm[registry]
 
 /** @internal */
-export function attachReceipt(response: Response, receipt: Receipt): void {
+export function attachReceipt(response: Response, receipt: Receipt | (() => Receipt)): void {
   receipts.set(response, receipt)
 }
 
@@ -82,5 +83,9 @@ export function attachReceipt(response: Response, receipt: Receipt): void {
  * ```
  */
 export function getReceipt(response: Response): Receipt | undefined {
-  return receipts.get(response)
+  const kept = receipts.get(response)
+  if (typeof kept !== 'function') return kept
+  const receipt = kept()
+  receipts.set(response, receipt)
+  return receipt
 }

@@ -20,7 +20,9 @@ export const maxJsonDepth = 64
 
 /** Parses JSON, or `undefined` when it is not JSON or nests deeper than {@link maxJsonDepth}. */
 export function parseJson(text: string): unknown {
-  // The nesting is counted on the text, before parsing: one pass, no allocation, no recursion.
+  // The nesting is counted on the text, before parsing: one pass, no allocation, no recursion. Text
+  // with no more brackets than the limit cannot nest deeper, and most text has a few: it skips the pass.
+  if (!hasBrackets(text, maxJsonDepth + 1)) return parseOrUndefined(text)
   let depth = 0
   let inString = false
   for (let index = 0; index < text.length; index++) {
@@ -34,9 +36,21 @@ export function parseJson(text: string): unknown {
       if (++depth > maxJsonDepth) return undefined
     } else if (code === 0x7d || code === 0x5d) depth--
   }
+  return parseOrUndefined(text)
+}
+
+function parseOrUndefined(text: string): unknown {
   try {
     return JSON.parse(text)
   } catch {
     return undefined
   }
+}
+
+/** Whether `text` holds at least `count` opening brackets, found with `indexOf` (native) rather than char by char. */
+function hasBrackets(text: string, count: number): boolean {
+  let found = 0
+  for (const bracket of ['{', '['])
+    for (let at = text.indexOf(bracket); at >= 0; at = text.indexOf(bracket, at + 1)) if (++found >= count) return true
+  return false
 }

@@ -1,8 +1,15 @@
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import { decodeBase64Json, encodeBase64Json } from '../../examples/local-stack/http.js'
 import { evm } from '../../src/evm/index.js'
-import { createPayingFetch, getReceipt, isPayfetchError, PayfetchError, type PayfetchEvent } from '../../src/index.js'
+import {
+  createPayingFetch,
+  getReceipt,
+  isPayfetchError,
+  PayfetchError,
+  type PayfetchEvent,
+  type Receipt,
+} from '../../src/index.js'
 import { wrapPayers } from '../support/countingSigner.js'
 import { type Merchant, payTo, requirement, startMerchant, usdc } from '../support/merchant.js'
 
@@ -235,6 +242,28 @@ describe('createPayingFetch', () => {
     const response = await fetchPaid(`${merchant.url}/weather`, { dispatcher } as RequestInit)
     expect(await response.text()).toBe('sunny')
     expect(seen).toEqual([dispatcher, dispatcher])
+  })
+
+  test('behavior: a receipt read later is the one of the paid answer: dated when it arrived, the same the event carried', async () => {
+    const arrived = Date.UTC(2026, 11, 1, 12)
+    vi.useFakeTimers({ toFake: ['Date'], now: arrived })
+    try {
+      const quiet = await createPayingFetch({ signers })(`${merchant.url}/weather`)
+      let carried: Receipt | undefined
+      const observed = await createPayingFetch({
+        signers,
+        onEvent: (event) => {
+          if (event.type === 'receipt') carried = event.receipt
+        },
+      })(`${merchant.url}/weather`)
+      vi.setSystemTime(arrived + 60_000)
+      expect(getReceipt(quiet)).toMatchObject({ time: arrived, amount: 10000n, payer: account.address })
+      expect(getReceipt(quiet)).toBe(getReceipt(quiet))
+      expect(getReceipt(observed)).toBe(carried)
+      expect(carried?.time).toBe(arrived)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   test('policy: a settlement report for another network or a bigger amount does not make the receipt', async () => {

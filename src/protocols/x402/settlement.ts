@@ -24,6 +24,17 @@ export type Settlement = {
 export function readSettlement(headers: Headers): Settlement | undefined {
   const header = headers.get('payment-response') ?? headers.get('x-payment-response')
   if (header === null || header.length > 16 * 1024) return undefined
+  // The ledger, the receipt and signed terms each ask: one header is decoded once.
+  const known = read.get(headers)
+  if (known?.header === header) return known.settlement
+  const settlement = decodeSettlement(header)
+  read.set(headers, { header, settlement })
+  return settlement
+}
+
+const read = new WeakMap<Headers, { header: string; settlement: Settlement | undefined }>()
+
+function decodeSettlement(header: string): Settlement | undefined {
   const value = decodeBase64Json(header)
   if (!isRecord(value) || typeof value.success !== 'boolean') return undefined
   const text = (field: unknown) => (isShortString(field, 512) ? field : undefined)

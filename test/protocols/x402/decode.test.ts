@@ -750,6 +750,18 @@ describe('readSettlement', () => {
     })
   })
 
+  test('behavior: a header read again is the same report, and a header changed since is read anew', () => {
+    const headers = new Headers({
+      'PAYMENT-RESPONSE': encodeBase64Json({ success: true, transaction: '0x01', network: 'eip155:8453' }),
+    })
+    const first = readSettlement(headers)
+    expect(readSettlement(headers)).toBe(first)
+    headers.set('PAYMENT-RESPONSE', encodeBase64Json({ success: false, errorReason: 'insufficient_funds' }))
+    expect(readSettlement(headers)).toMatchObject({ success: false, errorReason: 'insufficient_funds' })
+    headers.delete('PAYMENT-RESPONSE')
+    expect(readSettlement(headers)).toBeUndefined()
+  })
+
   test('behavior: PAYMENT-RESPONSE wins over X-PAYMENT-RESPONSE', () => {
     const headers = new Headers({
       'PAYMENT-RESPONSE': encodeBase64Json({ success: true, transaction: '0x01', network: 'eip155:8453' }),
