@@ -4,6 +4,7 @@ import type { PendingPayment, Settled } from '../ledger/Ledger.js'
 import { type MethodProof, type PaymentMethod, paysOnSigning } from '../methods/PaymentMethod.js'
 import { describeOffer } from '../offer/describeOffer.js'
 import type { Offer } from '../offer/Offer.js'
+import type { OfferCheck } from '../offer/SignedTerms.js'
 import type { Protocol, Response402 } from '../protocols/Protocol.js'
 import { attachReceipt, type Receipt } from '../receipts/Receipt.js'
 import type { SessionToken } from '../sessions/SessionStore.js'
@@ -184,33 +185,11 @@ export async function payOffer(
     } else ({ settled, refused } = await settle(context, protocol, pending, hops))
     let receipt: (() => Receipt) | undefined
     if (settled && !refused) {
-      receipt = lazyReceipt(protocol, pending, hops, proof)
-      const { signedTerms } = context
-      if (signedTerms) {
-        // The last report with extensions: the paid answer's. A check that fails flags, never loses the answer.
-        const extensions = hops
-          .map((hop) => protocol.settlement?.(hop)?.extensions)
-          .filter(Boolean)
-          .pop()
-        const verified = await signedTerms
-          .checkReceipt({
-            offer,
-            offerCheck: candidate.signed,
-            receipt: receipt(),
-            payer: pending.payer,
-            extensions,
-            fetch: context.fetch,
-          })
-          .catch(() => ({ receipt: false, problems: ['the signature check failed'] }))
-        // Server text, cut of every piece of this call's proof.
-        if (verified) {
-          const checked = {
-            ...receipt(),
-            verified: JSON.parse(withoutProof(JSON.stringify(verified), pending.proof, proof) as string),
-          }
-          receipt = () => checked
-        }
-      }
+      receipt = await checkedReceipt(context, protocol, pending, hops, {
+        resource: offer.resource,
+        offerCheck: candidate.signed,
+        proof,
+      })
       if (context.observed) context.emit({ type: 'receipt', receipt: receipt() })
       token = protocol.sessionToken?.(offer, proof)
       // The answer is paid for and delivered: a store that cannot keep the token costs a later payment, not this answer.
@@ -384,7 +363,7 @@ async function resend(context: PayingContext, protocol: Protocol, pending: Pendi
     )
   }
   if (settled) {
-    const receipt = lazyReceipt(protocol, pending, hops)
+    const receipt = await checkedReceipt(context, protocol, pending, hops)
     if (context.observed) context.emit({ type: 'receipt', receipt: receipt() })
     attachReceipt(response, receipt)
   }
@@ -682,6 +661,42 @@ async function keep(
 function settlementOf(protocol: Protocol, hop: Response, pending: PendingPayment) {
   const report = protocol.settlement?.(hop)
   return report?.success && (report.network === undefined || report.network === pending.network) ? report : undefined
+}
+
+/**
+ * The receipt, with what the server signed about the payment checked when the fetch checks signed
+ * terms (`verified`, cut of every piece of the proof). A check that fails flags, never loses the answer.
+ */
+async function checkedReceipt(
+  context: PayingContext,
+  protocol: Protocol,
+  pending: PendingPayment,
+  hops: readonly Response[],
+  paid: { resource?: string | undefined; offerCheck?: OfferCheck | undefined; proof?: MethodProof } = {},
+): Promise<() => Receipt> {
+  const receipt = lazyReceipt(protocol, pending, hops, paid.proof)
+  if (!context.signedTerms) return receipt
+  // The last report with extensions: the paid answer's.
+  const extensions = hops
+    .map((hop) => protocol.settlement?.(hop)?.extensions)
+    .filter(Boolean)
+    .pop()
+  const verified = await context.signedTerms
+    .checkReceipt({
+      resource: paid.resource,
+      offerCheck: paid.offerCheck,
+      receipt: receipt(),
+      payer: pending.payer,
+      extensions,
+      fetch: context.fetch,
+    })
+    .catch(() => ({ receipt: false, problems: ['the signature check failed'] }))
+  if (!verified) return receipt
+  const checked = {
+    ...receipt(),
+    verified: JSON.parse(withoutProof(JSON.stringify(verified), pending.proof, paid.proof) as string),
+  }
+  return () => checked
 }
 
 /** The receipt, built once when first asked for, dated now: when the paid answer arrived. */

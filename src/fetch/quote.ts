@@ -1,6 +1,7 @@
 import type { CallBounds } from '../caps/policy.js'
 import type { PayfetchError } from '../errors/PayfetchError.js'
 import type { Offer } from '../offer/Offer.js'
+import type { OfferCheck } from '../offer/SignedTerms.js'
 import { judgeChallenge } from './chooseOffer.js'
 import type { PayingContext } from './context.js'
 import { read402 } from './read402.js'
@@ -34,6 +35,8 @@ export type QuotedOffer = {
    * channel has room, only the offer's `amount` is drawn from it).
    */
   readonly deposit?: bigint | undefined
+  /** What the server's signed offer check said (`signedTerms`), when it had something to say. */
+  readonly signed?: OfferCheck | undefined
 }
 
 /** Sends the request once, unpaid, and judges the offers of a 402 as a paid call would. */
@@ -58,10 +61,11 @@ export async function quote(
     url,
     status: 402,
     offers: await Promise.all(
-      candidates.map(async ({ offer, signer, refusal, payer }) => ({
+      candidates.map(async ({ offer, signer, refusal, payer, signed }) => ({
         offer,
         signer: signer?.name,
         refusal,
+        ...(signed && { signed }),
         ...(payer?.channel &&
           offer.method && {
             deposit: await payer.channel.peek(offer.method, { url, sessions: context.sessions }).catch(() => undefined),

@@ -34,8 +34,9 @@ export type SignedOfferInput = {
 
 /** What the receipt check sees: what was paid, and the settlement report's `extensions`. */
 export type SignedReceiptInput = {
-  readonly offer: Offer
-  /** The offer's check, made before paying. */
+  /** The resource the offer named (x402 `resource.url`); absent for a resumed payment, whose receipt's `url` stands in. */
+  readonly resource?: string | undefined
+  /** The offer's check, made before paying; absent for a resumed payment. */
   readonly offerCheck?: OfferCheck | undefined
   readonly receipt: Receipt
   /** Who paid, as this call signed it (the receipt's `payer` may come from the server's report). */

@@ -183,7 +183,7 @@ export function offerReceipt(options: OfferReceiptOptions = {}): SignedTerms {
 
   /** The signed receipt's check, or `undefined` when there is none. */
   async function receiptCheck({
-    offer,
+    resource,
     receipt,
     payer,
     extensions,
@@ -197,7 +197,7 @@ export function offerReceipt(options: OfferReceiptOptions = {}): SignedTerms {
     const problem =
       payload.network !== receipt.network
         ? `the signed receipt names network ${payload.network}`
-        : payload.resourceUrl !== offer.resource && payload.resourceUrl !== receipt.url
+        : payload.resourceUrl !== resource && payload.resourceUrl !== receipt.url
           ? 'the signed receipt names another resource'
           : payload.payer.toLowerCase() !== (payer ?? receipt.payer ?? '').toLowerCase()
             ? 'the signed receipt names another payer'

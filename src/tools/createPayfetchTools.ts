@@ -278,10 +278,17 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
       signal: AbortSignal.timeout(timeoutMs ?? defaultTimeoutMs),
     })
     const offers: QuotedOfferOutput[] = await Promise.all(
-      quote.offers.map(async ({ offer, signer, refusal }) => ({
+      quote.offers.map(async ({ offer, signer, refusal, signed }) => ({
         ...(await summarizeOffer(offer, base.caps?.rates)),
         payable: signer !== undefined && refusal === undefined,
         ...(refusal ? { refusal: { code: refusal.code, message: refusal.shortMessage } } : {}),
+        ...(signed && {
+          signed_offer: {
+            verified: signed.verified,
+            ...(signed.signer && { signer: signed.signer }),
+            ...(signed.reason && { reason: signed.reason }),
+          },
+        }),
       })),
     )
     const best = quote.best ? quote.offers.findIndex(({ offer }) => offer === quote.best) : -1

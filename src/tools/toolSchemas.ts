@@ -113,6 +113,11 @@ export const quotedOffer = z.object({
   expires_at: z.optional(z.string()),
   payable: z.boolean(),
   refusal: z.optional(z.object({ code: z.string(), message: z.string() })),
+  signed_offer: z.optional(
+    z
+      .object({ verified: z.boolean(), signer: z.optional(z.string()), reason: z.optional(z.string()) })
+      .check(z.describe("The check of the server's signature over this offer.")),
+  ),
 })
 
 /** Output of `quote_fetch`. */

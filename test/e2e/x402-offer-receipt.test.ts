@@ -43,14 +43,24 @@ type Message = { accepts: [{ payTo: string; amount: string }] }
 type Report = { extensions: { 'offer-receipt': { info: { receipt: { payload: { issuedAt: number } } } } } }
 
 /** A funded payer and a paying fetch for it that records what it sends and reports. */
-async function payer(signedTerms: SignedTerms) {
+async function payer(signedTerms: SignedTerms, { loseFirstProof = false } = {}) {
   const account = stack.newAccount()
   await stack.mint(stack.usdc, account.address, 1_000_000n)
   const events: PayfetchEvent[] = []
   const proofs: string[] = []
+  let lose = loseFirstProof
   const recording: typeof fetch = async (input, init) => {
     const request = new Request(input, init)
-    if (request.headers.has('payment-signature')) proofs.push(request.url)
+    if (request.headers.has('payment-signature')) {
+      // A connection reset as the proof goes out: payfetch cannot know whether it arrived.
+      if (lose) {
+        lose = false
+        throw new TypeError('fetch failed', {
+          cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
+        })
+      }
+      proofs.push(request.url)
+    }
     return fetch(request)
   }
   const fetchPaid = createPayingFetch({
@@ -155,6 +165,34 @@ describe('x402 offer-receipt on a local chain', () => {
     // The reference server does not know the rewritten terms: it refuses the proof and nothing settles.
     expect(error).toMatchObject({ code: 'PAYMENT_REJECTED' })
     expect(await balance()).toBe(1_000_000n)
+  })
+
+  test("behavior: quote() shows each offer's signed-offer check before anything is paid, a rewritten one unverified", async () => {
+    const { fetchPaid, proofs } = await payer(offerReceipt())
+    const quoted = await fetchPaid.quote(`${signing.url}/report`)
+    expect(quoted.offers[0]?.signed).toEqual({ verified: true, signer: signing.payTo })
+    const proxy = await proxyRewriting(signing.url, {
+      required: (message) => void (message.accepts[0].payTo = stack.newAccount().address),
+    })
+    const rewritten = await fetchPaid.quote(`${proxy.url}/report`)
+    expect(rewritten.offers[0]?.signed).toMatchObject({
+      verified: false,
+      reason: expect.stringContaining('the signed payTo'),
+    })
+    expect(proofs).toEqual([])
+  })
+
+  test('behavior: a payment resumed after its answer was lost has its signed receipt checked too', async () => {
+    const { account, fetchPaid, proofs, balance } = await payer(offerReceipt(), { loseFirstProof: true })
+    expect(await thrown(fetchPaid(`${signing.url}/report`))).toMatchObject({ code: 'PAYMENT_OUTCOME_UNKNOWN' })
+    expect(proofs).toEqual([])
+    const [pending] = await fetchPaid.pendingPayments()
+    const response = await fetchPaid.resume(pending as NonNullable<typeof pending>)
+    expect([response.status, await response.json()]).toEqual([200, { report: 'quarterly' }])
+    expect(await balance()).toBe(1_000_000n - 10_000n)
+    expect(getReceipt(response)).toMatchObject({ amount: 10_000n, payer: account.address })
+    // No offer check on a resume (its 402 is long gone): the signed receipt alone.
+    expect(getReceipt(response)?.verified).toEqual({ receipt: true, signer: signing.payTo })
   })
 
   test('error: a tampered signed receipt is flagged, never trusted; the paid answer is still returned', async () => {

@@ -250,7 +250,7 @@ describe('offerReceipt: signed receipts', () => {
   })
   const check = (terms: SignedTerms, receipt: unknown, overrides: Partial<Receipt> = {}) =>
     terms.checkReceipt({
-      offer: challenge([entry()], undefined).offer,
+      resource: challenge([entry()], undefined).offer.resource,
       receipt: paid(overrides),
       extensions: { 'offer-receipt': { info: { receipt } } },
       fetch: globalThis.fetch,
@@ -264,7 +264,7 @@ describe('offerReceipt: signed receipts', () => {
     expect(await check(offerReceipt(), receipt)).toEqual({ receipt: true, signer: server.address })
     expect(
       await offerReceipt().checkReceipt({
-        offer: challenge([entry()], undefined).offer,
+        resource: challenge([entry()], undefined).offer.resource,
         receipt: paid(),
         extensions: {},
         fetch,
@@ -278,7 +278,7 @@ describe('offerReceipt: signed receipts', () => {
       typedDataSigner(server),
     )
     const verified = await offerReceipt().checkReceipt({
-      offer: challenge([entry()], undefined).offer,
+      resource: challenge([entry()], undefined).offer.resource,
       offerCheck: { verified: false, reason: 'the signed payTo differs' },
       receipt: paid(),
       extensions: { 'offer-receipt': { info: { receipt } } },
@@ -291,7 +291,7 @@ describe('offerReceipt: signed receipts', () => {
       problems: ['the signed payTo differs'],
     })
     const offerOnly = await offerReceipt().checkReceipt({
-      offer: challenge([entry()], undefined).offer,
+      resource: challenge([entry()], undefined).offer.resource,
       offerCheck: { verified: true, signer: server.address },
       receipt: paid(),
       extensions: undefined,
@@ -307,7 +307,7 @@ describe('offerReceipt: signed receipts', () => {
     )
     // The server's report and its signed receipt agree on a payer that is not this call's.
     const verified = await offerReceipt().checkReceipt({
-      offer: challenge([entry()], undefined).offer,
+      resource: challenge([entry()], undefined).offer.resource,
       receipt: paid({ payer: stranger.address }),
       payer,
       extensions: { 'offer-receipt': { info: { receipt } } },

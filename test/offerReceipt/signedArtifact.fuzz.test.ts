@@ -77,7 +77,12 @@ describe('offer-receipt decoder (fuzz)', () => {
           fetch: globalThis.fetch,
         })
         expect(checked).toMatchObject({ verified: false, refuse: true })
-        const verified = await terms.checkReceipt({ offer, receipt, extensions: value, fetch: globalThis.fetch })
+        const verified = await terms.checkReceipt({
+          resource: offer.resource,
+          receipt,
+          extensions: value,
+          fetch: globalThis.fetch,
+        })
         expect(verified?.receipt).not.toBe(true)
       }),
       { numRuns },
