@@ -5,6 +5,7 @@ import { type OfferReceiptServer, startOfferReceiptServer } from '../../examples
 import { evm } from '../../src/evm/index.js'
 import { createPayingFetch, getReceipt, PayfetchError, type PayfetchEvent, type SignedTerms } from '../../src/index.js'
 import { offerReceipt } from '../../src/offerReceipt/index.js'
+import { createPayfetchTools } from '../../src/tools/index.js'
 import { type InterceptingProxy, startInterceptingProxy } from '../support/interceptingProxy.js'
 
 // Signed offers and receipts against the x402 reference server (@x402/express) with the reference
@@ -180,6 +181,13 @@ describe('x402 offer-receipt on a local chain', () => {
       reason: expect.stringContaining('the signed payTo'),
     })
     expect(proofs).toEqual([])
+    const tools = createPayfetchTools({
+      payfetch: { signers: [evm({ account: stack.newAccount() })], signedTerms: offerReceipt() },
+    })
+    expect(await tools.get('quote_fetch')?.run({ url: `${signing.url}/report` })).toMatchObject({
+      ok: true,
+      output: { offers: [{ payable: true, signed_offer: { verified: true, signer: signing.payTo } }] },
+    })
   })
 
   test('behavior: a payment resumed after its answer was lost has its signed receipt checked too', async () => {
