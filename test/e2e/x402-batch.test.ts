@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { declareEip2612GasSponsoringExtension } from '@x402/extensions'
+import { declareEip2612GasSponsoringExtension, declareErc20ApprovalGasSponsoringExtension } from '@x402/extensions'
 import { type Hex, maxUint256 } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -39,6 +39,17 @@ beforeAll(async () => {
         extensions: declareEip2612GasSponsoringExtension(),
         description: 'A Permit2 channel whose server sponsors the Permit2 allowance with an EIP-2612 permit',
         handler: () => json({ weather: 'sunny', via: 'batch-settlement+permit2+eip2612' }),
+      },
+      {
+        method: 'GET',
+        path: '/batch/permit2/erc20-approval',
+        amount: 1_000n,
+        token: 'usdc',
+        scheme: 'batch-settlement',
+        assetTransferMethod: 'permit2',
+        extensions: declareErc20ApprovalGasSponsoringExtension(),
+        description: "A Permit2 channel whose server funds and broadcasts the payer's signed approve",
+        handler: () => json({ weather: 'sunny', via: 'batch-settlement+permit2+erc20-approval' }),
       },
     ],
   })
@@ -376,6 +387,19 @@ describe('batch-settlement through Permit2 on the local stack: payfetch', () => 
     // The permit granted exactly the deposit and the deposit used it up.
     expect(await stack.allowance(stack.usdc, account.address, permit2Address)).toBe(0n)
     expect(await stack.ethBalance(account.address)).toBe(0n)
+  })
+
+  test("behavior: the server sponsors the payer's signed approve: the facilitator funds and broadcasts it, then submits the deposit", async () => {
+    const { account, fetchPaid, proofs } = await permit2Payer()
+    const start = await stack.blockNumber()
+    expect((await fetchPaid(`${stack.v2Url}/batch/permit2/erc20-approval`)).status).toBe(200)
+    const info = proofs[0]?.extensions?.erc20ApprovalGasSponsoring?.info
+    expect(info).toMatchObject({ from: account.address, spender: permit2Address, amount: '10000', version: '1' })
+    expect(info?.signedTransaction).toMatch(/^0x02/)
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
+    expect(await stack.allowance(stack.usdc, account.address, permit2Address)).toBe(0n)
+    // The facilitator's gas for the payer, the payer's approve, the deposit; the payer sent nothing itself.
+    expect(await stack.transactionsSince(start)).toBe(3)
   })
 })
 
