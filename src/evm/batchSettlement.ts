@@ -65,7 +65,7 @@ export function batchSettlement(options: ChannelOptions = {}): BatchSettlement {
         if (request.amount <= 0n || request.amount >= 2n ** 128n) return 'the price is not a uint128 above 0'
         // A permit Permit2 cannot honour would only sit with the server: the allowance is read first.
         if (request.depositMethod.kind === 'permit2' && !allowance.publicClient)
-          return 'a channel deposit through Permit2 needs evm({ publicClient }) to check the Permit2 allowance before signing'
+          return 'a Permit2 channel deposit needs evm({ publicClient }) to check the Permit2 allowance before signing'
         return chainRefusal(request.chainId)
       }
       return {

@@ -84,8 +84,9 @@ const approveGas = 70_000n
 
 /**
  * Makes sure Permit2 may move `request.amount` of the token for the payer (a payment's price or
- * ceiling, a channel's deposit), before anything is signed. Returns the grant to send along when the server sponsors one, `undefined` when the
- * allowance is there (or was just granted by `approvePermit2`).
+ * ceiling, a channel's deposit), before anything is signed. Returns the grant to send along when
+ * the server sponsors one, `undefined` when the allowance is there (or was just granted by
+ * `approvePermit2`).
  *
  * @throws {PayfetchError} `ALLOWANCE_REQUIRED` when the allowance is short and no way to grant it
  * was offered or configured; `PAYMENT_FAILED` when it cannot be read. Nothing was signed.

@@ -17,8 +17,9 @@ const atomic = (value: unknown): bigint | undefined =>
 /**
  * The channel payment an x402 `batch-settlement` option asks for, its deposit through EIP-3009
  * (the default) or Permit2 (`extra.assetTransferMethod: "permit2"`); `undefined` for any other
- * option, or one whose channel terms are missing or out of the spec's bounds (shown, never paid). A corrective 402's `channelState` and `voucherState` come along as
- * `serverState`, unchecked: the channel checks the signature before believing it.
+ * option, or one whose channel terms are missing or out of the spec's bounds (shown, never paid).
+ * A corrective 402's `channelState` and `voucherState` come along as `serverState`, unchecked: the
+ * channel checks the signature before believing it.
  */
 export function readBatchOffer(terms: X402Terms): BatchSettlementRequest | undefined {
   const { scheme, network, asset, amount, payTo, extra, maxTimeoutSeconds, extensions } = terms
