@@ -226,12 +226,12 @@ const refusalOf = (response: Response) =>
   (decodeBase64Json(response.headers.get('payment-required') as string) as { error?: string }).error
 
 /** The payer approves Permit2 itself, as a wallet would once. */
-async function approve(account: PrivateKeyAccount) {
+async function approve(account: PrivateKeyAccount, allowance = maxUint256) {
   const hash = await stack.walletFor(account).writeContract({
     address: stack.usdc.address,
     abi: tokenAbi,
     functionName: 'approve',
-    args: [permit2Address, maxUint256],
+    args: [permit2Address, allowance],
   })
   await stack.publicClient.waitForTransactionReceipt({ hash })
 }
@@ -326,6 +326,33 @@ describe('batch-settlement through Permit2 on the local stack: payfetch', () => 
     expect(sent).toHaveLength(1)
     expect((await fetchPaid.spendReport()).totals[0]).toMatchObject({ spent: 1_000n, reserved: 0n, unknown: 0n })
     expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
+  })
+
+  test('policy: a top-up deposit checks the allowance again: Permit2 allowed only the first deposit, so the eleventh call is ALLOWANCE_REQUIRED with nothing reserved, and the channel goes on once approved', async () => {
+    const { account, fetchPaid, sent, channel } = await permit2Payer()
+    await stack.setBalance(account.address, 10n ** 17n)
+    await approve(account, 10_000n)
+    for (let call = 0; call < 10; call++) expect((await fetchPaid(stack.batch.permit2WeatherUrl)).status).toBe(200)
+    // The first deposit used the whole allowance; its 10 000 carried ten calls.
+    expect(await stack.allowance(stack.usdc, account.address, permit2Address)).toBe(0n)
+    const error = await fetchPaid(stack.batch.permit2WeatherUrl).catch((caught: unknown) => caught)
+    expect(error).toMatchObject({ code: 'ALLOWANCE_REQUIRED', details: { allowance: '0', required: '10000' } })
+    expect(sent).toHaveLength(10)
+    const [total] = (await fetchPaid.spendReport()).totals
+    expect(total).toMatchObject({ spent: 10_000n, reserved: 0n, unknown: 0n })
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
+
+    await approve(account, 10_000n)
+    expect((await fetchPaid(stack.batch.permit2WeatherUrl)).status).toBe(200)
+    expect(
+      channel()
+        .map((event) => [event.type, event.cumulative])
+        .slice(-2),
+    ).toEqual([
+      ['channel.deposit', 20_000n],
+      ['channel.voucher', 11_000n],
+    ])
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 20_000n)
   })
 
   test('policy: without a publicClient a Permit2 channel is refused before signing, saying what to do', async () => {
