@@ -28,6 +28,8 @@ export type {
 export { type MemoryLedgerOptions, memoryLedger } from './ledger/memoryLedger.js'
 export type {
   BatchChannelConfig,
+  BatchDepositMethod,
+  BatchDepositProof,
   BatchServerState,
   BatchSettlementProof,
   BatchSettlementRequest,

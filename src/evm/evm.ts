@@ -23,9 +23,10 @@ export type EvmOptions = {
    */
   tokens?: readonly EvmToken[] | undefined
   /**
-   * Reads the chain for Permit2 payments (x402 `exact` with Permit2, `upto`): the payer's Permit2
-   * allowance before signing, and what a server-sponsored approval needs (an EIP-2612 nonce, fees).
-   * Without it, Permit2 offers are refused (EIP-3009 offers need no chain reads).
+   * Reads the chain for Permit2 payments (x402 `exact` with Permit2, `upto`, a `batch-settlement`
+   * deposit through Permit2): the payer's Permit2 allowance before signing, and what a
+   * server-sponsored approval needs (an EIP-2612 nonce, fees). Without it, Permit2 offers are
+   * refused (EIP-3009 offers need no chain reads).
    */
   publicClient?: EvmChainReader | undefined
   /**
@@ -158,7 +159,9 @@ export function evm(options: EvmOptions): Signer {
           return sponsored ? { ...proof, sponsored } : proof
         },
       },
-      ...(options.batchSettlement && { 'batch-settlement': options.batchSettlement.payer(signer, chainRefusal) }),
+      ...(options.batchSettlement && {
+        'batch-settlement': options.batchSettlement.payer(signer, chainRefusal, options),
+      }),
     },
   }
 }

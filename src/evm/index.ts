@@ -7,7 +7,7 @@
 export type { EvmAccount, EvmWalletClient, TypedDataRequest, TypedDataSigner } from './account.js'
 export type { ChannelOptions } from './batchChannel.js'
 export { type BatchSettlement, batchSettlement } from './batchSettlement.js'
-export { batchSettlementAddress, erc3009DepositCollector } from './batchSignatures.js'
+export { batchSettlementAddress, erc3009DepositCollector, permit2DepositCollector } from './batchSignatures.js'
 export { type Eip1193Options, type Eip1193Provider, eip1193 } from './eip1193.js'
 export { type EvmOptions, evm } from './evm.js'
 export { permit2Address, permit2Proxies } from './permit2.js'

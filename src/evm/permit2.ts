@@ -83,7 +83,8 @@ export async function signPermitWitnessTransfer(
   }
 }
 
-function randomUint256(): bigint {
+/** A random Permit2 nonce: Permit2 nonces are an unordered bitmap, so any unused uint256 will do. */
+export function randomUint256(): bigint {
   const bytes = crypto.getRandomValues(new Uint8Array(32))
   return BigInt(`0x${Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('')}`)
 }

@@ -75,21 +75,25 @@ const eip2612Types = {
   ],
 } as const
 
+/** What Permit2 must be allowed to move for one permit (a payment, a channel deposit), and what the server sponsors. */
+export type Permit2Need = Pick<Permit2Request, 'chainId' | 'token' | 'amount' | 'tokenDomain' | 'sponsoring'>
+
 const maxUint256 = 2n ** 256n - 1n
 // What an `approve` costs at most; the server that sponsors it pays.
 const approveGas = 70_000n
 
 /**
- * Makes sure Permit2 may move `request.amount` of the token for the payer, before anything is
- * signed. Returns the grant to send along when the server sponsors one, `undefined` when the
- * allowance is there (or was just granted by `approvePermit2`).
+ * Makes sure Permit2 may move `request.amount` of the token for the payer (a payment's price or
+ * ceiling, a channel's deposit), before anything is signed. Returns the grant to send along when
+ * the server sponsors one, `undefined` when the allowance is there (or was just granted by
+ * `approvePermit2`).
  *
  * @throws {PayfetchError} `ALLOWANCE_REQUIRED` when the allowance is short and no way to grant it
  * was offered or configured; `PAYMENT_FAILED` when it cannot be read. Nothing was signed.
  */
 export async function ensurePermit2Allowance(
   signer: TypedDataSigner,
-  request: Permit2Request,
+  request: Permit2Need,
   deadline: bigint,
   options: Permit2AllowanceOptions,
   context: PayContext,

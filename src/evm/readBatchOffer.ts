@@ -1,5 +1,6 @@
-import type { BatchServerState, BatchSettlementRequest } from '../methods/BatchSettlement.js'
+import type { BatchDepositMethod, BatchServerState, BatchSettlementRequest } from '../methods/BatchSettlement.js'
 import type { X402Terms } from '../protocols/x402/decode.js'
+import { sponsoringOffered } from './sponsoringOffered.js'
 
 const addressPattern = /^0x[0-9a-fA-F]{40}$/
 const zeroAddress = /^0x0{40}$/
@@ -14,19 +15,26 @@ const atomic = (value: unknown): bigint | undefined =>
   typeof value === 'string' && /^[0-9]{1,39}$/.test(value) ? BigInt(value) : undefined
 
 /**
- * The channel payment an x402 `batch-settlement` option asks for, deposits through EIP-3009 only;
- * `undefined` for any other option, or one whose channel terms are missing or out of the spec's
- * bounds (shown, never paid). A corrective 402's `channelState` and `voucherState` come along as
- * `serverState`, unchecked: the channel checks the signature before believing it.
+ * The channel payment an x402 `batch-settlement` option asks for, its deposit through EIP-3009
+ * (the default) or Permit2 (`extra.assetTransferMethod: "permit2"`); `undefined` for any other
+ * option, or one whose channel terms are missing or out of the spec's bounds (shown, never paid).
+ * A corrective 402's `channelState` and `voucherState` come along as `serverState`, unchecked: the
+ * channel checks the signature before believing it.
  */
 export function readBatchOffer(terms: X402Terms): BatchSettlementRequest | undefined {
-  const { scheme, network, asset, amount, payTo, extra, maxTimeoutSeconds } = terms
+  const { scheme, network, asset, amount, payTo, extra, maxTimeoutSeconds, extensions } = terms
   if (scheme !== 'batch-settlement' || terms.version !== 2) return undefined
   const chainId = Number(/^eip155:([1-9][0-9]{0,15})$/.exec(network)?.[1])
   if (!Number.isSafeInteger(chainId)) return undefined
   const { name, version, receiverAuthorizer, withdrawDelay, assetTransferMethod, minDeposit } = extra
-  if (assetTransferMethod !== undefined && assetTransferMethod !== 'eip3009') return undefined
-  if (typeof name !== 'string' || typeof version !== 'string') return undefined
+  const tokenDomain = typeof name === 'string' && typeof version === 'string' ? { name, version } : undefined
+  let depositMethod: BatchDepositMethod
+  if (assetTransferMethod === 'permit2')
+    depositMethod = { kind: 'permit2', tokenDomain, sponsoring: sponsoringOffered(extensions) }
+  // An EIP-3009 deposit is signed under the token's domain: without it there is nothing to sign.
+  else if ((assetTransferMethod === undefined || assetTransferMethod === 'eip3009') && tokenDomain)
+    depositMethod = { kind: 'eip3009', tokenDomain }
+  else return undefined
   if (
     ![asset, payTo, receiverAuthorizer].every((address) => typeof address === 'string' && addressPattern.test(address))
   )
@@ -39,7 +47,7 @@ export function readBatchOffer(terms: X402Terms): BatchSettlementRequest | undef
     kind: 'batch-settlement',
     chainId,
     token: asset,
-    tokenDomain: { name, version },
+    depositMethod,
     receiver: payTo,
     receiverAuthorizer: receiverAuthorizer as string,
     withdrawDelay: delay as number,

@@ -1,5 +1,6 @@
 import type { Permit2Request } from '../methods/Permit2.js'
 import type { X402Terms } from '../protocols/x402/decode.js'
+import { sponsoringOffered } from './sponsoringOffered.js'
 
 const addressPattern = /^0x[0-9a-fA-F]{40}$/
 
@@ -20,11 +21,6 @@ export function readPermit2Offer(terms: X402Terms): Permit2Request | undefined {
     if (typeof facilitatorAddress !== 'string' || !addressPattern.test(facilitatorAddress)) return undefined
     facilitator = facilitatorAddress
   } else if (scheme !== 'exact' || assetTransferMethod !== 'permit2') return undefined
-  const declared = typeof extensions === 'object' && extensions !== null ? (extensions as Record<string, unknown>) : {}
-  // The Permit2 allowance grants the server offers to sponsor.
-  const sponsoring = (['eip2612', 'erc20Approval'] as const).filter(
-    (way) => typeof declared[`${way}GasSponsoring`] === 'object' && declared[`${way}GasSponsoring`] !== null,
-  )
   return {
     kind: 'permit2',
     chainId,
@@ -35,6 +31,6 @@ export function readPermit2Offer(terms: X402Terms): Permit2Request | undefined {
     facilitator,
     deadlineAfterSeconds: terms.maxTimeoutSeconds ?? 60,
     tokenDomain: typeof name === 'string' && typeof version === 'string' ? { name, version } : undefined,
-    sponsoring: sponsoring.length > 0 ? sponsoring : undefined,
+    sponsoring: sponsoringOffered(extensions),
   }
 }

@@ -3,10 +3,15 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { declareEip2612GasSponsoringExtension, declareErc20ApprovalGasSponsoringExtension } from '@x402/extensions'
+import { type Hex, maxUint256 } from 'viem'
+import type { PrivateKeyAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { EvmStack } from '../../examples/local-stack/evmStack.js'
-import { startEvmStack } from '../../examples/local-stack/evmStack.js'
-import { batchSettlement, evm, refundChannel } from '../../src/evm/index.js'
+import { defaultBatchRoutes, json, startEvmStack } from '../../examples/local-stack/evmStack.js'
+import { decodeBase64Json } from '../../examples/local-stack/http.js'
+import { tokenAbi } from '../../examples/local-stack/tokenAbi.js'
+import { batchSettlement, evm, permit2Address, permit2DepositCollector, refundChannel } from '../../src/evm/index.js'
 import {
   type ChannelReport,
   createPayingFetch,
@@ -21,7 +26,33 @@ let stack: EvmStack
 let dir: string
 
 beforeAll(async () => {
-  stack = await startEvmStack()
+  stack = await startEvmStack({
+    batchRoutes: [
+      ...defaultBatchRoutes,
+      {
+        method: 'GET',
+        path: '/batch/permit2/eip2612',
+        amount: 1_000n,
+        token: 'usdc',
+        scheme: 'batch-settlement',
+        assetTransferMethod: 'permit2',
+        extensions: declareEip2612GasSponsoringExtension(),
+        description: 'A Permit2 channel whose server sponsors the Permit2 allowance with an EIP-2612 permit',
+        handler: () => json({ weather: 'sunny', via: 'batch-settlement+permit2+eip2612' }),
+      },
+      {
+        method: 'GET',
+        path: '/batch/permit2/erc20-approval',
+        amount: 1_000n,
+        token: 'usdc',
+        scheme: 'batch-settlement',
+        assetTransferMethod: 'permit2',
+        extensions: declareErc20ApprovalGasSponsoringExtension(),
+        description: "A Permit2 channel whose server funds and broadcasts the payer's signed approve",
+        handler: () => json({ weather: 'sunny', via: 'batch-settlement+permit2+erc20-approval' }),
+      },
+    ],
+  })
   dir = await mkdtemp(join(tmpdir(), 'payfetch-batch-'))
 })
 
@@ -132,6 +163,270 @@ describe('batch-settlement on the local stack: payfetch', () => {
       ['channel.voucher', 5_000n, 6_234n],
     ])
     expect((await fetchPaid.spendReport()).totals[0]?.spent).toBe(6_234n)
+  })
+})
+
+type DepositPayload = {
+  payload: {
+    type: string
+    voucher: { channelId: Hex; maxClaimableAmount: string }
+    deposit?: {
+      amount: string
+      authorization: {
+        permit2Authorization?: {
+          from: string
+          spender: string
+          permitted: { token: string; amount: string }
+          nonce: string
+          deadline: string
+          witness: { channelId: Hex }
+          signature: Hex
+        }
+      }
+    }
+  }
+  extensions?: Record<string, { info?: Record<string, string> }>
+}
+
+/** A funded payer paying Permit2 channels, with every proof it sent. */
+async function permit2Payer(options: { approved?: boolean; approvePermit2?: boolean; publicClient?: boolean } = {}) {
+  const account = await payer()
+  if (options.approved || options.approvePermit2) await stack.setBalance(account.address, 10n ** 17n)
+  if (options.approved) await approve(account)
+  const proofs: DepositPayload[] = []
+  const sent: string[] = []
+  const events: PayfetchEvent[] = []
+  const fetchPaid = createPayingFetch({
+    signers: [
+      evm({
+        account,
+        batchSettlement: batchSettlement(),
+        ...(options.publicClient !== false && { publicClient: stack.publicClient }),
+        ...(options.approvePermit2 && { approvePermit2: { wallet: stack.walletFor(account) } }),
+      }),
+    ],
+    ledger: memoryLedger(),
+    caps: { budgets: [{ usd: '1', window: '1d' }] },
+    onEvent: (event) => events.push(event),
+    fetch: async (input, init) => {
+      const request = new Request(input, init)
+      const proof = request.headers.get('payment-signature')
+      if (proof) {
+        sent.push(proof)
+        proofs.push(decodeBase64Json(proof) as DepositPayload)
+      }
+      return fetch(request)
+    },
+  })
+  const channel = () => events.filter((event): event is ChannelReport => event.type.startsWith('channel.'))
+  return { account, fetchPaid, proofs, sent, events, channel }
+}
+
+const refusalOf = (response: Response) =>
+  (decodeBase64Json(response.headers.get('payment-required') as string) as { error?: string }).error
+
+/** The payer approves Permit2 itself, as a wallet would once. */
+async function approve(account: PrivateKeyAccount, allowance = maxUint256) {
+  const hash = await stack.walletFor(account).writeContract({
+    address: stack.usdc.address,
+    abi: tokenAbi,
+    functionName: 'approve',
+    args: [permit2Address, allowance],
+  })
+  await stack.publicClient.waitForTransactionReceipt({ hash })
+}
+
+describe('batch-settlement through Permit2 on the local stack: payfetch', () => {
+  test('behavior: three calls on a Permit2 channel cost one on-chain transaction (the deposit through the Permit2 collector); claim + settle pays the receiver exactly the charges', async () => {
+    const { account, fetchPaid, proofs, channel } = await permit2Payer({ approved: true })
+    // Earlier tests' charges are claimed first, so the receiver's balance below moves by this channel's only.
+    await stack.batch.claimAndSettle()
+    const start = await stack.blockNumber()
+    const timings: number[] = []
+    for (let call = 0; call < 3; call++) {
+      const began = performance.now()
+      const response = await fetchPaid(stack.batch.permit2WeatherUrl)
+      timings.push(performance.now() - began)
+      expect(response.status).toBe(200)
+      expect(await response.json()).toEqual({ weather: 'sunny', via: 'batch-settlement+permit2' })
+      expect(getReceipt(response)?.amount).toBe(1_000n)
+    }
+    expect(await stack.transactionsSince(start)).toBe(1)
+    // The deposit is signed as the reference client signs it: to the Permit2 collector, the channel id its witness.
+    const [deposit, ...vouchers] = proofs
+    const channelId = deposit?.payload.voucher.channelId as Hex
+    expect(deposit?.payload.type).toBe('deposit')
+    expect(deposit?.payload.deposit).toMatchObject({
+      amount: '10000',
+      authorization: {
+        permit2Authorization: {
+          from: account.address,
+          spender: permit2DepositCollector,
+          permitted: { token: stack.usdc.address, amount: '10000' },
+          witness: { channelId },
+        },
+      },
+    })
+    expect(deposit?.payload.deposit?.authorization.permit2Authorization?.nonce).toMatch(/^[0-9]+$/)
+    expect(vouchers.map((proof) => [proof.payload.type, proof.payload.voucher.maxClaimableAmount])).toEqual([
+      ['voucher', '2000'],
+      ['voucher', '3000'],
+    ])
+    expect(channel().map((event) => [event.type, event.amount, event.cumulative])).toEqual([
+      ['channel.deposit', 10_000n, 10_000n],
+      ['channel.voucher', 1_000n, 1_000n],
+      ['channel.voucher', 1_000n, 2_000n],
+      ['channel.voucher', 1_000n, 3_000n],
+    ])
+    const report = await fetchPaid.spendReport()
+    expect(report.totals.map(({ spent, reserved, unknown }) => ({ spent, reserved, unknown }))).toEqual([
+      { spent: 3_000n, reserved: 0n, unknown: 0n },
+    ])
+    // As with an EIP-3009 deposit, the budget counts the deposit once: 0.01 USDC.
+    expect(report.budgets[0]?.used).toBe(10_000_000n)
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
+    expect(await stack.batch.onchainChannel(channelId)).toMatchObject({ balance: 10_000n, totalClaimed: 0n })
+
+    const receiverBefore = await stack.balanceOf(stack.usdc, stack.payTo)
+    await stack.batch.claimAndSettle()
+    expect(await stack.balanceOf(stack.usdc, stack.payTo)).toBe(receiverBefore + 3_000n)
+    expect(await stack.batch.onchainChannel(channelId)).toMatchObject({ balance: 10_000n, totalClaimed: 3_000n })
+    expect(await stack.transactionsSince(start)).toBe(3)
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
+    console.log(
+      `batch-settlement Permit2 client time: deposit call ${timings[0]?.toFixed(1)} ms, voucher calls ${timings
+        .slice(1)
+        .map((time) => time.toFixed(1))
+        .join(', ')} ms`,
+    )
+  })
+
+  test('policy: no Permit2 allowance, no sponsoring, no approvePermit2: ALLOWANCE_REQUIRED before anything is signed; nothing moves, nothing stays reserved, and the channel opens once Permit2 is approved', async () => {
+    const { account, fetchPaid, sent, events } = await permit2Payer()
+    const start = await stack.blockNumber()
+    const error = await fetchPaid(stack.batch.permit2WeatherUrl).catch((caught: unknown) => caught)
+    expect(error).toMatchObject({
+      code: 'ALLOWANCE_REQUIRED',
+      details: { token: stack.usdc.address, spender: permit2Address, allowance: '0', required: '10000' },
+    })
+    expect((error as Error).message).toMatch(/approvePermit2/)
+    expect(sent).toEqual([])
+    expect(events.map((event) => event.type)).not.toContain('channel.deposit')
+    const report = await fetchPaid.spendReport()
+    expect(report.totals.every(({ spent, reserved, unknown }) => spent + reserved + unknown === 0n)).toBe(true)
+    expect(report.budgets[0]?.used ?? 0n).toBe(0n)
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n)
+    expect(await stack.transactionsSince(start)).toBe(0)
+
+    // Nothing was kept against the channel: once Permit2 is approved, the same fetch deposits and pays.
+    await stack.setBalance(account.address, 10n ** 17n)
+    await approve(account)
+    const response = await fetchPaid(stack.batch.permit2WeatherUrl)
+    expect(response.status).toBe(200)
+    expect(sent).toHaveLength(1)
+    expect((await fetchPaid.spendReport()).totals[0]).toMatchObject({ spent: 1_000n, reserved: 0n, unknown: 0n })
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
+  })
+
+  test('policy: a top-up deposit checks the allowance again: Permit2 allowed only the first deposit, so the eleventh call is ALLOWANCE_REQUIRED with nothing reserved, and the channel goes on once approved', async () => {
+    const { account, fetchPaid, sent, channel } = await permit2Payer()
+    await stack.setBalance(account.address, 10n ** 17n)
+    await approve(account, 10_000n)
+    for (let call = 0; call < 10; call++) expect((await fetchPaid(stack.batch.permit2WeatherUrl)).status).toBe(200)
+    // The first deposit used the whole allowance; its 10 000 carried ten calls.
+    expect(await stack.allowance(stack.usdc, account.address, permit2Address)).toBe(0n)
+    const error = await fetchPaid(stack.batch.permit2WeatherUrl).catch((caught: unknown) => caught)
+    expect(error).toMatchObject({ code: 'ALLOWANCE_REQUIRED', details: { allowance: '0', required: '10000' } })
+    expect(sent).toHaveLength(10)
+    const [total] = (await fetchPaid.spendReport()).totals
+    expect(total).toMatchObject({ spent: 10_000n, reserved: 0n, unknown: 0n })
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
+
+    await approve(account, 10_000n)
+    expect((await fetchPaid(stack.batch.permit2WeatherUrl)).status).toBe(200)
+    expect(
+      channel()
+        .map((event) => [event.type, event.cumulative])
+        .slice(-2),
+    ).toEqual([
+      ['channel.deposit', 20_000n],
+      ['channel.voucher', 11_000n],
+    ])
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 20_000n)
+  })
+
+  test('policy: without a publicClient a Permit2 channel is refused before signing, saying what to do', async () => {
+    const { fetchPaid, sent } = await permit2Payer({ publicClient: false })
+    const error = await fetchPaid(stack.batch.permit2WeatherUrl).catch((caught: unknown) => caught)
+    expect(error).toMatchObject({ code: 'NO_SIGNER' })
+    expect((error as Error).message).toMatch(/evm\(\{ publicClient \}\)/)
+    expect(sent).toEqual([])
+  })
+
+  test('behavior: approvePermit2 sends one approval from the payer wallet, reported before the deposit, then vouchers only', async () => {
+    const { account, fetchPaid, events } = await permit2Payer({ approvePermit2: true })
+    const start = await stack.blockNumber()
+    for (let call = 0; call < 2; call++) expect((await fetchPaid(stack.batch.permit2WeatherUrl)).status).toBe(200)
+    const steps = events
+      .filter((event) => event.type === 'approval.sent' || event.type.startsWith('channel.'))
+      .map((event) => event.type)
+    expect(steps).toEqual(['approval.sent', 'channel.deposit', 'channel.voucher', 'channel.voucher'])
+    const approval = events.find((event) => event.type === 'approval.sent') as { transaction: Hex; amount: bigint }
+    expect(approval.amount).toBe(maxUint256)
+    const mined = await stack.getTransactionReceipt(approval.transaction)
+    expect(mined.from.toLowerCase()).toBe(account.address.toLowerCase())
+    // The approval and the deposit; the second call is a voucher.
+    expect(await stack.transactionsSince(start)).toBe(2)
+    expect(await stack.allowance(stack.usdc, account.address, permit2Address)).toBe(maxUint256)
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
+  })
+
+  test('error: the deposit sent again byte for byte is refused and moves nothing', async () => {
+    const { account, fetchPaid, sent, proofs } = await permit2Payer({ approved: true })
+    expect((await fetchPaid(stack.batch.permit2WeatherUrl)).status).toBe(200)
+    expect(proofs[0]?.payload.type).toBe('deposit')
+    const channelId = proofs[0]?.payload.voucher.channelId as Hex
+    const start = await stack.blockNumber()
+    const replay = await fetch(stack.batch.permit2WeatherUrl, { headers: { 'payment-signature': sent[0] as string } })
+    expect(replay.status).toBe(402)
+    expect(refusalOf(replay)).toBe('invalid_batch_settlement_evm_cumulative_amount_mismatch')
+    expect(await stack.transactionsSince(start)).toBe(0)
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
+    expect(await stack.batch.onchainChannel(channelId)).toMatchObject({ balance: 10_000n })
+    // Even a server that lost its record cannot have the permit submitted twice: Permit2 spent its nonce
+    // (the facilitator's simulation of the deposit fails).
+    await stack.batch.forget(channelId)
+    const again = await fetch(stack.batch.permit2WeatherUrl, { headers: { 'payment-signature': sent[0] as string } })
+    expect(again.status).toBe(402)
+    expect(refusalOf(again)).toBe('invalid_batch_settlement_evm_deposit_simulation_failed')
+    expect(await stack.transactionsSince(start)).toBe(0)
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
+    expect(await stack.batch.onchainChannel(channelId)).toMatchObject({ balance: 10_000n })
+  })
+
+  test('behavior: the server sponsors an EIP-2612 grant: a payer with no ETH and no allowance deposits through Permit2, granting it only the deposit', async () => {
+    const { account, fetchPaid, proofs } = await permit2Payer()
+    const url = `${stack.v2Url}/batch/permit2/eip2612`
+    expect((await fetchPaid(url)).status).toBe(200)
+    const info = proofs[0]?.extensions?.eip2612GasSponsoring?.info
+    expect(info).toMatchObject({ from: account.address, spender: permit2Address, amount: '10000', version: '1' })
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
+    // The permit granted exactly the deposit and the deposit used it up.
+    expect(await stack.allowance(stack.usdc, account.address, permit2Address)).toBe(0n)
+    expect(await stack.ethBalance(account.address)).toBe(0n)
+  })
+
+  test("behavior: the server sponsors the payer's signed approve: the facilitator funds and broadcasts it, then submits the deposit", async () => {
+    const { account, fetchPaid, proofs } = await permit2Payer()
+    const start = await stack.blockNumber()
+    expect((await fetchPaid(`${stack.v2Url}/batch/permit2/erc20-approval`)).status).toBe(200)
+    const info = proofs[0]?.extensions?.erc20ApprovalGasSponsoring?.info
+    expect(info).toMatchObject({ from: account.address, spender: permit2Address, amount: '10000', version: '1' })
+    expect(info?.signedTransaction).toMatch(/^0x02/)
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
+    expect(await stack.allowance(stack.usdc, account.address, permit2Address)).toBe(0n)
+    // The facilitator's gas for the payer, the payer's approve, the deposit; the payer sent nothing itself.
+    expect(await stack.transactionsSince(start)).toBe(3)
   })
 })
 

@@ -33,8 +33,8 @@ function requirement(extra: Record<string, unknown> = {}, overrides: Record<stri
   }
 }
 
-function challenge(accepts: unknown[], error?: string): Response402 {
-  const message = { x402Version: 2, error, resource: { url: 'https://api.example.com/r' }, accepts }
+function challenge(accepts: unknown[], error?: string, extensions?: unknown): Response402 {
+  const message = { x402Version: 2, error, resource: { url: 'https://api.example.com/r' }, accepts, extensions }
   return {
     url: 'https://api.example.com/r',
     headers: new Headers({ 'payment-required': encodeBase64Json(message) }),
@@ -51,7 +51,7 @@ describe('x402 batch-settlement offers', () => {
       kind: 'batch-settlement',
       chainId: 84532,
       token: usdc,
-      tokenDomain: { name: 'USDC', version: '2' },
+      depositMethod: { kind: 'eip3009', tokenDomain: { name: 'USDC', version: '2' } },
       receiver: payTo,
       receiverAuthorizer: authorizer,
       withdrawDelay: 900,
@@ -59,6 +59,27 @@ describe('x402 batch-settlement offers', () => {
       minDeposit: 10000n,
       validForSeconds: 60,
       serverState: undefined,
+    })
+  })
+
+  test('behavior: a channel whose deposit goes through Permit2 decodes with the Permit2 deposit method and the grants the server sponsors', () => {
+    const [offer] = x402Batch.decode(challenge([requirement({ assetTransferMethod: 'permit2' })]))
+    expect(offer?.method).toMatchObject({
+      kind: 'batch-settlement',
+      token: usdc,
+      receiver: payTo,
+      amount: 1000n,
+      depositMethod: { kind: 'permit2', tokenDomain: { name: 'USDC', version: '2' }, sponsoring: undefined },
+    })
+    // Permit2 signs under its own domain: a channel whose server names no token domain is still paid.
+    const [bare] = x402Batch.decode(
+      challenge([requirement({ assetTransferMethod: 'permit2', name: undefined, version: undefined })], undefined, {
+        eip2612GasSponsoring: { info: {} },
+        erc20ApprovalGasSponsoring: { info: {} },
+      }),
+    )
+    expect(bare?.method).toMatchObject({
+      depositMethod: { kind: 'permit2', tokenDomain: undefined, sponsoring: ['eip2612', 'erc20Approval'] },
     })
   })
 
@@ -88,8 +109,15 @@ describe('x402 batch-settlement offers', () => {
     ['a zero receiver authorizer', { receiverAuthorizer: `0x${'0'.repeat(40)}` }],
     ['a withdraw delay under 15 minutes', { withdrawDelay: 60 }],
     ['a withdraw delay over 30 days', { withdrawDelay: 2_592_001 }],
-    ['a Permit2 deposit (not paid yet)', { assetTransferMethod: 'permit2' }],
-    ['no token domain', { name: undefined }],
+    ['an unknown deposit method', { assetTransferMethod: 'erc7710' }],
+    ['a deposit method that is not a string', { assetTransferMethod: ['permit2'] }],
+    ['a Permit2 deposit method in another case', { assetTransferMethod: 'Permit2' }],
+    [
+      'a Permit2 deposit and a zero receiver authorizer',
+      { assetTransferMethod: 'permit2', receiverAuthorizer: `0x${'0'.repeat(40)}` },
+    ],
+    ['a Permit2 deposit and a withdraw delay under 15 minutes', { assetTransferMethod: 'permit2', withdrawDelay: 899 }],
+    ['an EIP-3009 deposit and no token domain', { name: undefined }],
   ])('policy: an offer with %s is shown, never paid (no method)', (_, extra) => {
     const [offer] = x402Batch.decode(challenge([requirement(extra)]))
     expect(offer?.scheme).toBe('batch-settlement')
@@ -123,7 +151,14 @@ describe('x402 batch-settlement offers', () => {
       const headers = x402Batch.proofHeaders(offer, proof, { idempotencyKey: 'pf_1' })
       return (decodeBase64Json(headers['payment-signature'] as string) as { payload: unknown }).payload
     }
-    const deposit = { amount: '10000', validAfter: '0', validBefore: '99', salt: '0x02', signature: '0x03' } as const
+    const deposit = {
+      kind: 'eip3009',
+      amount: '10000',
+      validAfter: '0',
+      validBefore: '99',
+      salt: '0x02',
+      signature: '0x03',
+    } as const
     expect(payloadOf({ ...base, type: 'deposit', deposit })).toEqual({
       type: 'deposit',
       channelConfig: base.channelConfig,
@@ -133,6 +168,29 @@ describe('x402 batch-settlement offers', () => {
         authorization: {
           erc3009Authorization: { validAfter: '0', validBefore: '99', salt: '0x02', signature: '0x03' },
         },
+      },
+    })
+    const permit2Authorization = {
+      from: payTo,
+      permitted: { token: usdc, amount: '10000' },
+      spender: '0x4020425FAf3B746C082C2f942b4E5159887B0005',
+      nonce: '12345',
+      deadline: '99',
+      witness: { channelId: base.voucher.channelId },
+    } as const
+    expect(
+      payloadOf({
+        ...base,
+        type: 'deposit',
+        deposit: { kind: 'permit2', amount: '10000', signature: '0x04', permit2Authorization },
+      }),
+    ).toEqual({
+      type: 'deposit',
+      channelConfig: base.channelConfig,
+      voucher: base.voucher,
+      deposit: {
+        amount: '10000',
+        authorization: { permit2Authorization: { ...permit2Authorization, signature: '0x04' } },
       },
     })
     expect(payloadOf({ ...base, type: 'voucher' })).toEqual({
