@@ -61,6 +61,15 @@ const payment = z.object({
   amount: z.string().check(z.describe('Atomic units of the asset, as a decimal string.')),
   amount_usd: z.optional(z.string()),
   fee: z.optional(z.string()),
+  deposit: z.optional(
+    z
+      .string()
+      .check(
+        z.describe(
+          'A payment channel deposit this call made first (atomic units; one transaction); amount is the charge.',
+        ),
+      ),
+  ),
   payee: z.optional(z.string()),
   reference: z.optional(z.string().check(z.describe('Transaction hash, signature or Lightning payment hash.'))),
 })
