@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type EvmStack, startEvmStack } from '../../examples/local-stack/evmStack.js'
+import { type RedisServer, startRedis } from '../../examples/local-stack/redis.js'
 import { connectMcp } from './support/mcpClient.js'
 import { runCli } from './support/runCli.js'
 
@@ -11,16 +12,17 @@ import { runCli } from './support/runCli.js'
 // server and facilitator with the channel contracts on anvil: one deposit, then vouchers, across
 // processes that share only the state dir; a refund back on chain.
 let stack: EvmStack
+let redis: RedisServer
 let dir: string
 const minted = 1_000_000n
 
 beforeAll(async () => {
-  stack = await startEvmStack()
+  ;[stack, redis] = await Promise.all([startEvmStack(), startRedis()])
   dir = await mkdtemp(join(tmpdir(), 'payfetch-cli-channels-'))
 })
 
 afterAll(async () => {
-  await stack?.stop()
+  await Promise.all([stack?.stop(), redis?.stop()])
 })
 
 /** A fresh funded payer, its own state dir, and the settings that turn channels on. */
@@ -107,6 +109,25 @@ describe('payfetch with PAYFETCH_EVM_CHANNELS=on', () => {
     expect(empty).toMatchObject({ code: 4, stdout: '' })
     expect(empty.stderr).toMatch(/^payfetch: INVALID_OPTIONS: This payer has no channel with money left to refund/)
     expect(await stack.transactionsSince(before)).toBe(0)
+  })
+
+  test('behavior: with PAYFETCH_REDIS_URL, processes on different machines (state dirs) share the channel: one deposit; payfetch channels lists it from Redis; a refund from a third clears it', async () => {
+    const { address, env } = await payer('fleet-a', { PAYFETCH_REDIS_URL: redis.url })
+    const start = await stack.blockNumber()
+    for (const machine of ['fleet-a', 'fleet-b']) {
+      const run = await runCli([stack.batch.weatherUrl], { ...env, PAYFETCH_STATE_DIR: join(dir, machine) })
+      expect(run.code, run.stderr).toBe(0)
+    }
+    expect(await stack.transactionsSince(start)).toBe(1)
+    const elsewhere = { ...env, PAYFETCH_STATE_DIR: join(dir, 'fleet-c') }
+    const listed = JSON.parse((await runCli(['channels'], elsewhere)).stdout).channels
+    expect(listed).toEqual([
+      expect.objectContaining({ payer: address, deposited: '10000', charged: '2000', balance: '8000' }),
+    ])
+    const refund = await runCli(['refund', stack.batch.weatherUrl], elsewhere)
+    expect(refund.code, refund.stderr).toBe(0)
+    expect(await stack.balanceOf(stack.usdc, address)).toBe(minted - 2_000n)
+    expect(JSON.parse((await runCli(['channels'], elsewhere)).stdout)).toEqual({ channels: [] })
   })
 
   test('error: each bad channel setting is named (exit 2), its value never shown, and nothing is paid', async () => {
