@@ -44,6 +44,10 @@ describe('payfetch with PAYFETCH_EVM_CHANNELS=on', () => {
   test('behavior: two runs in a row make one deposit transaction, the second pays by voucher from the state dir; payfetch channels lists the channel; payfetch refund returns the rest on chain to the unit', async () => {
     const { key, address, env } = await payer('two-runs')
     const start = await stack.blockNumber()
+    const quoted = async () => JSON.parse((await runCli(['quote', stack.batch.weatherUrl], env)).stdout).offers
+    expect(await quoted()).toContainEqual(
+      expect.objectContaining({ scheme: 'batch-settlement', amount: '1000', deposit: '10000', payable: true }),
+    )
 
     const first = await runCli(['-v', stack.batch.weatherUrl], env)
     expect(first.code, first.stderr).toBe(0)
@@ -62,6 +66,7 @@ describe('payfetch with PAYFETCH_EVM_CHANNELS=on', () => {
     expect(second.stderr).toMatch(/voucher for 1000 atomic units \(2000 charged in all\); no transaction/)
     expect(await stack.transactionsSince(start)).toBe(1)
     expect(await stack.balanceOf(stack.usdc, address)).toBe(minted - 10_000n)
+    expect(await quoted()).toContainEqual(expect.objectContaining({ scheme: 'batch-settlement', deposit: '0' }))
 
     const listed = await runCli(['channels'], env)
     expect(listed.code, listed.stderr).toBe(0)

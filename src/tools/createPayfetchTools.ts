@@ -283,8 +283,9 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
       signal: AbortSignal.timeout(timeoutMs ?? defaultTimeoutMs),
     })
     const offers: QuotedOfferOutput[] = await Promise.all(
-      quote.offers.map(async ({ offer, signer, refusal }) => ({
+      quote.offers.map(async ({ offer, signer, refusal, deposit }) => ({
         ...(await summarizeOffer(offer, base.caps?.rates)),
+        ...(deposit === undefined ? {} : { deposit: deposit.toString() }),
         payable: signer !== undefined && refusal === undefined,
         ...(refusal ? { refusal: { code: refusal.code, message: refusal.shortMessage } } : {}),
       })),

@@ -117,6 +117,11 @@ export const quotedOffer = z.object({
   decimals: z.optional(z.number()),
   amount: z.string(),
   amount_usd: z.optional(z.string()),
+  deposit: z.optional(
+    z
+      .string()
+      .check(z.describe('A channel offer: the deposit paying it now makes first (atomic units; "0": none needed).')),
+  ),
   payee: z.string(),
   description: z.optional(z.string()),
   expires_at: z.optional(z.string()),
