@@ -135,7 +135,7 @@ describe('payfetch with PAYFETCH_EVM_CHANNELS=on', () => {
     expect(JSON.parse((await runCli(['channels'], elsewhere)).stdout)).toEqual({ channels: [] })
   })
 
-  test('error: each bad channel setting is named (exit 2), its value never shown, and nothing is paid', async () => {
+  test('error: each bad channel setting or refund flag is named (exit 2), its value never shown, and nothing is paid; a refund at a server without channels is exit 4', async () => {
     const { address, env } = await payer('bad-settings')
     const start = await stack.blockNumber()
     const cases: [Record<string, string>, string][] = [
@@ -161,6 +161,19 @@ describe('payfetch with PAYFETCH_EVM_CHANNELS=on', () => {
     const noKey = await runCli([stack.batch.weatherUrl], keyless)
     expect(noKey).toMatchObject({ code: 2 })
     expect(noKey.stderr).toContain('PAYFETCH_EVM_CHANNELS is on but PAYFETCH_EVM_PRIVATE_KEY is missing.')
+
+    // refund: flags and settings are checked first (exit 2); a server with no channel offer is exit 4.
+    const refunds: [string[], Record<string, string>, number, string][] = [
+      [['refund'], env, 2, 'payfetch refund needs exactly one URL of the server.'],
+      [['refund', stack.batch.weatherUrl, '--amount', '1.5'], env, 2, '--amount must be a whole number'],
+      [['refund', stack.batch.weatherUrl], keyless, 2, 'payfetch refund needs PAYFETCH_EVM_PRIVATE_KEY'],
+      [['refund', `${stack.v2Url}/weather`], env, 4, 'payfetch: CHALLENGE_INVALID: The URL offers no batch-settlement'],
+    ]
+    for (const [args, runEnv, code, message] of refunds) {
+      const run = await runCli(args, { ...runEnv, PAYFETCH_EVM_CHANNELS: 'off' })
+      expect(run.code, message).toBe(code)
+      expect(run.stderr).toContain(message)
+    }
 
     // A cap below what the channel needs (the price is 1000): refused before anything is signed.
     const capped = await runCli([stack.batch.weatherUrl], { ...env, PAYFETCH_EVM_CHANNEL_MAX_DEPOSIT: '500' })
