@@ -49,7 +49,9 @@ describe('payfetch with PAYFETCH_EVM_CHANNELS=on', () => {
       expect.objectContaining({ scheme: 'batch-settlement', amount: '1000', deposit: '10000', payable: true }),
     )
 
+    let began = performance.now()
     const first = await runCli(['-v', stack.batch.weatherUrl], env)
+    const firstMs = performance.now() - began
     expect(first.code, first.stderr).toBe(0)
     expect(JSON.parse(first.stdout)).toBeTruthy()
     expect(first.stderr).toMatch(
@@ -60,7 +62,9 @@ describe('payfetch with PAYFETCH_EVM_CHANNELS=on', () => {
     expect(await stack.transactionsSince(start)).toBe(1)
 
     // Another process: the channel comes from the state dir, so no deposit and no transaction.
+    began = performance.now()
     const second = await runCli(['-v', stack.batch.weatherUrl], env)
+    const secondMs = performance.now() - began
     expect(second.code, second.stderr).toBe(0)
     expect(second.stderr).not.toContain('deposited')
     expect(second.stderr).toMatch(/voucher for 1000 atomic units \(2000 charged in all\); no transaction/)
@@ -88,7 +92,9 @@ describe('payfetch with PAYFETCH_EVM_CHANNELS=on', () => {
     expect(await stack.batch.onchainChannel(channelId)).toMatchObject({ balance: 10_000n, totalClaimed: 0n })
 
     // A partial refund, then the rest: each comes back on chain, to the unit.
+    began = performance.now()
     const partial = await runCli(['refund', stack.batch.weatherUrl, '--amount', '3000'], env)
+    const refundMs = performance.now() - began
     expect(partial.code, partial.stderr).toBe(0)
     expect(partial.stderr).toMatch(
       new RegExp(`^payfetch: channel ${channelId} refunded 3000 atomic units; transaction 0x[0-9a-f]{64}\\n$`),
@@ -114,6 +120,9 @@ describe('payfetch with PAYFETCH_EVM_CHANNELS=on', () => {
     expect(empty).toMatchObject({ code: 4, stdout: '' })
     expect(empty.stderr).toMatch(/^payfetch: INVALID_OPTIONS: This payer has no channel with money left to refund/)
     expect(await stack.transactionsSince(before)).toBe(0)
+    console.log(
+      `payfetch CLI process, channel: deposit run ${firstMs.toFixed(0)} ms, voucher run ${secondMs.toFixed(0)} ms, refund run ${refundMs.toFixed(0)} ms`,
+    )
   })
 
   test('behavior: with PAYFETCH_REDIS_URL, processes on different machines (state dirs) share the channel: one deposit; payfetch channels lists it from Redis; a refund from a third clears it', async () => {
