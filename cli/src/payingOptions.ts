@@ -114,21 +114,16 @@ export async function payingSetup(settings: Settings): Promise<PayingSetup> {
     sessions = redisSessions({ redis })
     sessionsStartingWith = async (prefix) => {
       // redisSessions' default key prefix; SCAN walks the keyspace without blocking the server.
-      const keyPrefix = `payfetch:session:${prefix}`
+      const namespace = 'payfetch:session:'
+      const pattern = `${`${namespace}${prefix}`.replace(/[*?[\]\\]/g, '\\$&')}*`
       const found: [string, SessionToken][] = []
       let cursor = '0'
       do {
-        const [next, keys] = await redis.scan(
-          cursor,
-          'MATCH',
-          `${keyPrefix.replace(/[*?[\]\\]/g, '\\$&')}*`,
-          'COUNT',
-          200,
-        )
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 200)
         cursor = next
         for (const key of keys) {
-          const token = await sessions.get(key.slice('payfetch:session:'.length))
-          if (token) found.push([key.slice('payfetch:session:'.length), token])
+          const token = await sessions.get(key.slice(namespace.length))
+          if (token) found.push([key.slice(namespace.length), token])
         }
       } while (cursor !== '0')
       return found
