@@ -94,7 +94,9 @@ export async function fetchCommand(
 
   let declined: ToolFailure | undefined
   const approve = async (approval: ApprovalRequest): Promise<boolean> => {
-    if (values.yes || !needsConfirmation(confirm, approval.usd, io.interactive)) return true
+    // A channel's deposit is the money at risk: the threshold judges it, not the price.
+    const atRisk = approval.deposit ? approval.deposit.usd : approval.usd
+    if (values.yes || !needsConfirmation(confirm, atRisk, io.interactive)) return true
     if (!io.interactive) {
       declined = {
         code: 'CONFIRMATION_REQUIRED',
@@ -245,8 +247,13 @@ function nanoUsd(text: string): bigint {
 
 function describeAmount(approval: ApprovalRequest): string {
   const { offer } = approval
-  const units = `${offer.amount} atomic ${offer.asset.symbol ?? offer.asset.id}`
-  return approval.usd ? `$${approval.usd} (${units})` : units
+  const asset = offer.asset.symbol ?? offer.asset.id
+  const units = `${offer.amount} atomic ${asset}`
+  const price = approval.usd ? `$${approval.usd} (${units})` : units
+  const deposit = approval.deposit
+  if (!deposit) return price
+  const depositUnits = `${deposit.amount} atomic ${asset}`
+  return `${price}, after depositing ${deposit.usd ? `$${deposit.usd} (${depositUnits})` : depositUnits} into a payment channel,`
 }
 
 function describeReceipt(receipt: Receipt): string {
@@ -274,11 +281,11 @@ function describeEvent(event: PayfetchEvent): string {
     case 'approval.sent':
       return `approved ${event.spender} to move ${event.amount} of ${event.token} on ${event.network}; transaction ${event.transaction}`
     case 'channel.deposit':
-      return `deposited ${event.amount} of ${event.token} into channel ${event.channelId} on ${event.network}`
+      return `channel ${event.channelId}: deposited ${event.amount} atomic units of ${event.token} on ${event.network} (${event.cumulative ?? event.amount} deposited in all)`
     case 'channel.voucher':
-      return `channel ${event.channelId} charged ${event.amount} (total ${event.cumulative})`
+      return `channel ${event.channelId}: voucher for ${event.amount} atomic units (${event.cumulative ?? event.amount} charged in all); no transaction`
     case 'channel.refund':
-      return `channel ${event.channelId} refunded ${event.amount}${event.detail ? `; transaction ${event.detail}` : ''}`
+      return `channel ${event.channelId}: refunded ${event.amount} atomic units${event.detail ? `; transaction ${event.detail}` : ''}`
     case 'channel.unusable':
       return `channel ${event.channelId} set aside: ${event.detail}`
     case 'siwx.accepted':

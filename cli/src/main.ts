@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { createPayingFetch } from 'payfetch'
 import { createPayfetchTools, type ToolFailure } from 'payfetch/tools'
+import { listChannels } from './channelsCommand.js'
 import { exitCodeFor, exitCodes } from './exitCodes.js'
 import { fetchCommand, type Io, UsageError } from './fetchCommand.js'
 import { fileIdempotency } from './fileIdempotency.js'
 import { payingSetup } from './payingOptions.js'
+import { refundCommand } from './refundCommand.js'
 import { runTool } from './runTool.js'
 import { readSettings, SettingsError } from './settings.js'
 import { withDiscovery } from './withDiscovery.js'
@@ -20,6 +22,9 @@ Usage:
   payfetch report               spent, reserved and unknown amounts, and budgets
   payfetch pending              payments whose outcome is unknown
   payfetch resume <id>          finish a pending payment (same proof, never a new payment)
+  payfetch channels             open payment channels (x402 batch-settlement) kept in the state
+  payfetch refund <url> [--amount ATOMIC]
+                                close this payer's channel with that server; the rest comes back on chain
   payfetch mcp                  run as an MCP server over stdio
 
 Flags: -X METHOD, -H "Name: value" (repeatable), -d DATA|@file|@-, --json DATA|@file|@-, -i, -o FILE,
@@ -27,7 +32,8 @@ Flags: -X METHOD, -H "Name: value" (repeatable), -d DATA|@file|@-, --json DATA|@
   --idempotency-key KEY
 
 Keys and limits come from the environment only (PAYFETCH_EVM_PRIVATE_KEY, PAYFETCH_SOLANA_SECRET_KEY,
-PAYFETCH_NWC_URL, PAYFETCH_MAX_USD, PAYFETCH_MAX_SATS, PAYFETCH_BUDGET_USD, PAYFETCH_CONFIRM, ...).
+PAYFETCH_NWC_URL, PAYFETCH_MAX_USD, PAYFETCH_MAX_SATS, PAYFETCH_BUDGET_USD, PAYFETCH_CONFIRM,
+PAYFETCH_EVM_CHANNELS=on, ...).
 
 Exit codes: 0 ok, 2 usage or settings, 3 refused (nothing paid), 4 failed (nothing paid),
   5 outcome unknown (see payfetch pending), 22 HTTP error with -f.
@@ -60,6 +66,17 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
         io.stdout.write(`${JSON.stringify(result.output, null, 2)}\n`)
         return exitCodes.ok
       }
+      case 'channels': {
+        const channels = await listChannels(setup)
+        io.stdout.write(`${JSON.stringify({ channels }, null, 2)}\n`)
+        return exitCodes.ok
+      }
+      case 'refund':
+        return await refundCommand(
+          rest,
+          { evmAccount: setup.evmAccount, sessions: setup.sessions, channels: settings.evmChannels },
+          io,
+        )
       case 'resume': {
         const id = rest[0]
         if (!id) throw new UsageError('payfetch resume needs the id of a pending payment (see payfetch pending).')
@@ -110,7 +127,7 @@ async function runMcp(env: NodeJS.ProcessEnv, io: Io): Promise<number> {
     })
     server = createMcpServer(tools.tools, { version })
     io.stderr.write(
-      `payfetch mcp ${version}: ${setup.signers.length ? `paying with ${setup.signers.join(', ')}` : 'no key set: quotes only'}; confirm=${typeof settings.confirm === 'string' ? settings.confirm : `above:${settings.confirm.aboveUsd}`}\n`,
+      `payfetch mcp ${version}: ${setup.signers.length ? `paying with ${setup.signers.join(', ')}` : 'no key set: quotes only'}${settings.evmChannels ? '; channels on' : ''}; confirm=${typeof settings.confirm === 'string' ? settings.confirm : `above:${settings.confirm.aboveUsd}`}\n`,
     )
   } catch (error) {
     if (!(error instanceof SettingsError)) throw error

@@ -1,6 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Budget, Caps, Ledger, PayingFetchOptions, SessionStore, Signer } from 'payfetch'
+import type { Budget, Caps, Ledger, PayingFetchOptions, SessionStore, SessionToken, Signer } from 'payfetch'
+import type { EvmAccount } from 'payfetch/evm'
 import { fileLedger, fileSessions } from 'payfetch/node'
 import { parseServiceCatalog, type ServiceEntry } from 'payfetch/tools'
 import { type Settings, SettingsError } from './settings.js'
@@ -11,6 +12,12 @@ export type PayingSetup = {
   readonly services: ServiceEntry[]
   /** Signer names, for the start-up line. */
   readonly signers: readonly string[]
+  /** The store in `options.sessions` (files in the state dir, or Redis). */
+  readonly sessions: SessionStore
+  /** The EVM account (`PAYFETCH_EVM_PRIVATE_KEY`), for a channel refund. */
+  readonly evmAccount?: EvmAccount | undefined
+  /** Every stored session whose key starts with `prefix` (a `SessionStore` cannot list: read where it keeps them). */
+  sessionsStartingWith(prefix: string): Promise<[string, SessionToken][]>
   close(): Promise<void>
 }
 
@@ -24,15 +31,26 @@ export type PayingSetup = {
  */
 export async function payingSetup(settings: Settings): Promise<PayingSetup> {
   const signers: Signer[] = []
+  let evmAccount: EvmAccount | undefined
   if (settings.evmPrivateKey) {
-    const [{ privateKeyToAccount }, { evm }] = await Promise.all([import('viem/accounts'), import('payfetch/evm')])
+    const [{ privateKeyToAccount }, { batchSettlement, evm }] = await Promise.all([
+      import('viem/accounts'),
+      import('payfetch/evm'),
+    ])
     let account: ReturnType<typeof privateKeyToAccount>
     try {
       account = privateKeyToAccount(settings.evmPrivateKey)
     } catch {
       throw new SettingsError('PAYFETCH_EVM_PRIVATE_KEY is not a valid secp256k1 private key.')
     }
-    signers.push(evm({ account, ...(settings.evmNetworks ? { networks: settings.evmNetworks } : {}) }))
+    evmAccount = account
+    signers.push(
+      evm({
+        account,
+        ...(settings.evmNetworks ? { networks: settings.evmNetworks } : {}),
+        ...(settings.evmChannels ? { batchSettlement: batchSettlement(settings.evmChannels) } : {}),
+      }),
+    )
   }
   if (settings.solanaSecretKey) {
     const [{ createKeyPairSignerFromBytes, getBase58Encoder }, { solana }] = await Promise.all([
@@ -85,6 +103,7 @@ export async function payingSetup(settings: Settings): Promise<PayingSetup> {
   let ledger: Ledger
   let sessions: SessionStore
   let close = async () => {}
+  let sessionsStartingWith: PayingSetup['sessionsStartingWith']
   if (settings.redisUrl) {
     const [{ Redis }, { redisLedger, redisSessions }] = await Promise.all([import('ioredis'), import('payfetch/redis')])
     const redis = new Redis(settings.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 })
@@ -93,6 +112,22 @@ export async function payingSetup(settings: Settings): Promise<PayingSetup> {
     })
     ledger = redisLedger({ redis })
     sessions = redisSessions({ redis })
+    sessionsStartingWith = async (prefix) => {
+      // redisSessions' default key prefix; SCAN walks the keyspace without blocking the server.
+      const namespace = 'payfetch:session:'
+      const pattern = `${`${namespace}${prefix}`.replace(/[*?[\]\\]/g, '\\$&')}*`
+      const found: [string, SessionToken][] = []
+      let cursor = '0'
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 200)
+        cursor = next
+        for (const key of keys) {
+          const token = await sessions.get(key.slice(namespace.length))
+          if (token) found.push([key.slice(namespace.length), token])
+        }
+      } while (cursor !== '0')
+      return found
+    }
     close = async () => {
       redis.disconnect()
     }
@@ -102,7 +137,16 @@ export async function payingSetup(settings: Settings): Promise<PayingSetup> {
     })
     const journal = await fileLedger(join(settings.stateDir, 'ledger.jsonl'))
     ledger = journal
-    sessions = await fileSessions(join(settings.stateDir, 'sessions.json'))
+    const sessionsFile = join(settings.stateDir, 'sessions.json')
+    sessions = await fileSessions(sessionsFile)
+    sessionsStartingWith = async (prefix) => {
+      // fileSessions keeps one JSON object of key → token; a missing file holds none.
+      const text = await readFile(sessionsFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return '{}'
+        throw error
+      })
+      return Object.entries(JSON.parse(text) as Record<string, SessionToken>).filter(([key]) => key.startsWith(prefix))
+    }
     close = () => journal.close()
   }
 
@@ -116,6 +160,9 @@ export async function payingSetup(settings: Settings): Promise<PayingSetup> {
     },
     services: settings.servicesFile ? await readServices(settings.servicesFile) : [],
     signers: signers.map((signer) => signer.name),
+    sessions,
+    evmAccount,
+    sessionsStartingWith,
     close,
   }
 }

@@ -11,6 +11,8 @@ export class SettingsError extends Error {
 export type Settings = {
   readonly evmPrivateKey?: `0x${string}` | undefined
   readonly evmNetworks?: readonly string[] | undefined
+  /** x402 `batch-settlement` channels (`PAYFETCH_EVM_CHANNELS=on`): deposit once, then vouchers. */
+  readonly evmChannels?: ChannelSettings | undefined
   readonly solanaSecretKey?: string | undefined
   readonly solanaRpcUrl: string
   readonly solanaNetworks?: readonly string[] | undefined
@@ -28,6 +30,14 @@ export type Settings = {
   /** An x402 discovery service (`bazaar`) whose HTTP resources join the service catalog. */
   readonly discoveryUrl?: string | undefined
   readonly prefer?: readonly string[] | undefined
+}
+
+/** How channels are sized; absent fields take `batchSettlement()`'s defaults. */
+export type ChannelSettings = {
+  /** The largest deposit ever signed, in the token's atomic units. */
+  readonly maxDeposit?: bigint | undefined
+  /** A new deposit is this many times the call's price (1 to 100). */
+  readonly depositMultiplier?: number | undefined
 }
 
 export type LightningSettings =
@@ -58,6 +68,8 @@ export function readSettings(env: Readonly<Record<string, string | undefined>>):
   const evmPrivateKey = get('PAYFETCH_EVM_PRIVATE_KEY')
   if (evmPrivateKey !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(evmPrivateKey))
     throw new SettingsError('PAYFETCH_EVM_PRIVATE_KEY must be 0x followed by 64 hex digits.')
+
+  const evmChannels = readChannels(get, evmPrivateKey !== undefined)
 
   const maxUsd = get('PAYFETCH_MAX_USD')
   if (maxUsd !== undefined && !decimal.test(maxUsd))
@@ -92,6 +104,7 @@ export function readSettings(env: Readonly<Record<string, string | undefined>>):
   return {
     evmPrivateKey: evmPrivateKey as `0x${string}` | undefined,
     evmNetworks: list('PAYFETCH_EVM_NETWORKS'),
+    evmChannels,
     solanaSecretKey: get('PAYFETCH_SOLANA_SECRET_KEY'),
     solanaRpcUrl,
     solanaNetworks: list('PAYFETCH_SOLANA_NETWORKS'),
@@ -110,6 +123,38 @@ export function readSettings(env: Readonly<Record<string, string | undefined>>):
     servicesFile: get('PAYFETCH_SERVICES'),
     discoveryUrl,
     prefer,
+  }
+}
+
+function readChannels(get: (name: string) => string | undefined, hasKey: boolean): ChannelSettings | undefined {
+  const switched = get('PAYFETCH_EVM_CHANNELS') ?? 'off'
+  if (switched !== 'on' && switched !== 'off') throw new SettingsError("PAYFETCH_EVM_CHANNELS must be 'on' or 'off'.")
+  const maxDepositText = get('PAYFETCH_EVM_CHANNEL_MAX_DEPOSIT')
+  const multiplierText = get('PAYFETCH_EVM_CHANNEL_MULTIPLIER')
+  if (maxDepositText !== undefined && !/^[0-9]{1,39}$/.test(maxDepositText))
+    throw new SettingsError('PAYFETCH_EVM_CHANNEL_MAX_DEPOSIT must be a whole number of atomic units.')
+  if (maxDepositText !== undefined && BigInt(maxDepositText) === 0n)
+    throw new SettingsError('PAYFETCH_EVM_CHANNEL_MAX_DEPOSIT must be above 0.')
+  if (
+    multiplierText !== undefined &&
+    !(/^[0-9]{1,3}$/.test(multiplierText) && +multiplierText >= 1 && +multiplierText <= 100)
+  )
+    throw new SettingsError('PAYFETCH_EVM_CHANNEL_MULTIPLIER must be a whole number from 1 to 100.')
+  if (switched === 'off') {
+    // A channel limit without channels would look like a limit that holds: say it does nothing.
+    const stray =
+      maxDepositText !== undefined
+        ? 'PAYFETCH_EVM_CHANNEL_MAX_DEPOSIT'
+        : multiplierText !== undefined
+          ? 'PAYFETCH_EVM_CHANNEL_MULTIPLIER'
+          : undefined
+    if (stray) throw new SettingsError(`${stray} is set but PAYFETCH_EVM_CHANNELS is not 'on'.`)
+    return undefined
+  }
+  if (!hasKey) throw new SettingsError('PAYFETCH_EVM_CHANNELS is on but PAYFETCH_EVM_PRIVATE_KEY is missing.')
+  return {
+    ...(maxDepositText === undefined ? {} : { maxDeposit: BigInt(maxDepositText) }),
+    ...(multiplierText === undefined ? {} : { depositMultiplier: Number(multiplierText) }),
   }
 }
 

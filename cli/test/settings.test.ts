@@ -19,6 +19,9 @@ describe('settings', () => {
       PAYFETCH_REDIS_URL: 'http://redis',
       PAYFETCH_NWC_URL: 'https://not-nwc',
       PAYFETCH_LND_URL: 'https://127.0.0.1:8080',
+      PAYFETCH_EVM_CHANNELS: 'true',
+      PAYFETCH_EVM_CHANNEL_MAX_DEPOSIT: '0x10',
+      PAYFETCH_EVM_CHANNEL_MULTIPLIER: '250',
     }
     for (const [name, value] of Object.entries(cases)) {
       const error = (() => {
@@ -42,6 +45,49 @@ describe('settings', () => {
       solanaRpcUrl: 'https://api.mainnet-beta.solana.com',
     })
     expect(readSettings({ PAYFETCH_CONFIRM: 'above:0.25' }).confirm).toEqual({ aboveUsd: '0.25' })
+  })
+
+  test('behavior: channels are off by default; on, they take the deposit cap and multiplier as given', () => {
+    const key = `0x${'11'.repeat(32)}`
+    expect(readSettings({ PAYFETCH_EVM_PRIVATE_KEY: key }).evmChannels).toBeUndefined()
+    expect(readSettings({ PAYFETCH_EVM_PRIVATE_KEY: key, PAYFETCH_EVM_CHANNELS: 'off' }).evmChannels).toBeUndefined()
+    expect(readSettings({ PAYFETCH_EVM_PRIVATE_KEY: key, PAYFETCH_EVM_CHANNELS: 'on' }).evmChannels).toEqual({})
+    expect(
+      readSettings({
+        PAYFETCH_EVM_PRIVATE_KEY: key,
+        PAYFETCH_EVM_CHANNELS: 'on',
+        PAYFETCH_EVM_CHANNEL_MAX_DEPOSIT: '250000',
+        PAYFETCH_EVM_CHANNEL_MULTIPLIER: '100',
+      }).evmChannels,
+    ).toEqual({ maxDeposit: 250_000n, depositMultiplier: 100 })
+  })
+
+  test('error: a channel limit without channels, channels without a key, a multiplier above 100 or a zero deposit cap are named', () => {
+    const key = `0x${'11'.repeat(32)}`
+    const cases: [Record<string, string>, string][] = [
+      [
+        { PAYFETCH_EVM_CHANNEL_MULTIPLIER: '5' },
+        "PAYFETCH_EVM_CHANNEL_MULTIPLIER is set but PAYFETCH_EVM_CHANNELS is not 'on'.",
+      ],
+      [
+        { PAYFETCH_EVM_CHANNEL_MAX_DEPOSIT: '5' },
+        "PAYFETCH_EVM_CHANNEL_MAX_DEPOSIT is set but PAYFETCH_EVM_CHANNELS is not 'on'.",
+      ],
+      [
+        { PAYFETCH_EVM_CHANNELS: 'on', PAYFETCH_EVM_PRIVATE_KEY: '' },
+        'PAYFETCH_EVM_CHANNELS is on but PAYFETCH_EVM_PRIVATE_KEY is missing.',
+      ],
+      [
+        { PAYFETCH_EVM_CHANNELS: 'on', PAYFETCH_EVM_CHANNEL_MULTIPLIER: '101' },
+        'PAYFETCH_EVM_CHANNEL_MULTIPLIER must be a whole number from 1 to 100.',
+      ],
+      [
+        { PAYFETCH_EVM_CHANNELS: 'on', PAYFETCH_EVM_CHANNEL_MAX_DEPOSIT: '000' },
+        'PAYFETCH_EVM_CHANNEL_MAX_DEPOSIT must be above 0.',
+      ],
+    ]
+    for (const [env, message] of cases)
+      expect(() => readSettings({ PAYFETCH_EVM_PRIVATE_KEY: key, ...env }), message).toThrow(new SettingsError(message))
   })
 
   test('error: payfetch mcp with a malformed key still starts, and every tool answers SETTINGS_INVALID naming it', async () => {

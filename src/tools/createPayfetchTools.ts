@@ -1,6 +1,7 @@
 import type * as z from 'zod/mini'
 import type { Approve } from '../fetch/approval.js'
 import { createPayingFetch, type PayingFetch, type PayingFetchOptions } from '../fetch/createPayingFetch.js'
+import type { PayfetchEvent } from '../fetch/events.js'
 import type { PendingPayment } from '../ledger/Ledger.js'
 import { memoryLedger } from '../ledger/memoryLedger.js'
 import { getReceipt } from '../receipts/Receipt.js'
@@ -119,7 +120,7 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
   // this call's lower limits, protocol order and approve hook. Built per call because CallLimits
   // carries only maxUsd; once it takes maxSats, prefer, reuseCredentials and an approve hook, one
   // shared fetch will do (and concurrent calls will share an L402 payment in flight again).
-  function fetchFor(settings: CallSettings, approve?: Approve, onProof?: () => void): PayingFetch {
+  function fetchFor(settings: CallSettings, approve?: Approve, watch?: (event: PayfetchEvent) => void): PayingFetch {
     const perRequest = base.caps?.perRequest
     const sats =
       settings.maxSats === undefined ? perRequest?.sats : lowerSats(perRequest?.sats ?? 100, settings.maxSats)
@@ -136,7 +137,7 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
           : (approve ?? userApprove),
       approveTimeoutMs: approve ? Math.max(base.approveTimeoutMs ?? 60_000, 600_000) : base.approveTimeoutMs,
       onEvent: (event) => {
-        if (event.type === 'payment.sent') onProof?.()
+        watch?.(event)
         base.onEvent?.(event)
       },
     })
@@ -189,6 +190,8 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
     const key = settings.idempotencyKey ?? randomKey()
     const outcome: { failure?: ToolFailureError; usd?: string | undefined } = {}
     let proofSent = false
+    // A channel payment's deposit, made by this call: the receipt's amount is only the charge.
+    let deposit: bigint | undefined
     const approve = confirmations.approverFor({
       request: { method: request.method, url: request.url, bodyDigest },
       quoteId: confirmQuoteId,
@@ -201,8 +204,9 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
     const headers = { ...request.headers }
     if (!Object.keys(headers).some((name) => name.toLowerCase() === 'idempotency-key')) headers['idempotency-key'] = key
     try {
-      const fetchPaid = fetchFor(settings, approve, () => {
-        proofSent = true
+      const fetchPaid = fetchFor(settings, approve, (event) => {
+        if (event.type === 'payment.sent') proofSent = true
+        if (event.type === 'channel.deposit') deposit = event.amount
       })
       let response = await fetchPaid(request.url, {
         method: request.method,
@@ -241,6 +245,7 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
             amount: receipt.amount.toString(),
             ...(outcome.usd === undefined ? {} : { amount_usd: outcome.usd }),
             ...(receipt.fee === undefined ? {} : { fee: receipt.fee.toString() }),
+            ...(deposit === undefined ? {} : { deposit: deposit.toString() }),
             payee: receipt.payTo,
             ...(receipt.reference === undefined ? {} : { reference: receipt.reference }),
           }
@@ -278,8 +283,9 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
       signal: AbortSignal.timeout(timeoutMs ?? defaultTimeoutMs),
     })
     const offers: QuotedOfferOutput[] = await Promise.all(
-      quote.offers.map(async ({ offer, signer, refusal, signed }) => ({
+      quote.offers.map(async ({ offer, signer, refusal, deposit, signed }) => ({
         ...(await summarizeOffer(offer, base.caps?.rates)),
+        ...(deposit === undefined ? {} : { deposit: deposit.toString() }),
         payable: signer !== undefined && refusal === undefined,
         ...(refusal ? { refusal: { code: refusal.code, message: refusal.shortMessage } } : {}),
         ...(signed && {

@@ -61,6 +61,15 @@ const payment = z.object({
   amount: z.string().check(z.describe('Atomic units of the asset, as a decimal string.')),
   amount_usd: z.optional(z.string()),
   fee: z.optional(z.string()),
+  deposit: z.optional(
+    z
+      .string()
+      .check(
+        z.describe(
+          'A payment channel deposit this call made first (atomic units; one transaction); amount is the charge.',
+        ),
+      ),
+  ),
   payee: z.optional(z.string()),
   reference: z.optional(z.string().check(z.describe('Transaction hash, signature or Lightning payment hash.'))),
 })
@@ -108,6 +117,11 @@ export const quotedOffer = z.object({
   decimals: z.optional(z.number()),
   amount: z.string(),
   amount_usd: z.optional(z.string()),
+  deposit: z.optional(
+    z
+      .string()
+      .check(z.describe('A channel offer: the deposit paying it now makes first (atomic units; "0": none needed).')),
+  ),
   payee: z.string(),
   description: z.optional(z.string()),
   expires_at: z.optional(z.string()),
