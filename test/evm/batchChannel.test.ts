@@ -253,6 +253,22 @@ describe('batch-settlement channels', () => {
     expect(self.payloads.map((payload) => (payload as { type: string }).type)).toEqual(['deposit', 'voucher'])
   })
 
+  test('behavior: quote_fetch shows the deposit paying would make first, and none once the channel has room', async () => {
+    const self = await start()
+    const tools = createPayfetchTools({
+      payfetch: { signers: [evm({ account, batchSettlement: batchSettlement() })], sessions: memorySessions() },
+    })
+    const quoteOf = async () => {
+      const result = await tools.get('quote_fetch')?.run({ url: `${self.url}/weather` })
+      return result?.ok ? (result.output as { offers: { amount: string; deposit?: string }[] }).offers : undefined
+    }
+    expect(await quoteOf()).toMatchObject([{ amount: '1000', deposit: '10000' }])
+    expect(self.payloads).toHaveLength(0)
+    expect(await tools.get('pay_fetch')?.run({ url: `${self.url}/weather` })).toMatchObject({ ok: true })
+    expect(await quoteOf()).toMatchObject([{ amount: '1000', deposit: '0' }])
+    expect(self.payloads).toHaveLength(1)
+  })
+
   test('policy: a deposit above maxDeposit is refused before anything is signed (CAP_EXCEEDED)', async () => {
     const self = await start()
     const error = await thrown(paying(memorySessions(), { maxDeposit: 4_000n }).fetchPaid(`${self.url}/weather`))
