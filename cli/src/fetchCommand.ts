@@ -155,13 +155,24 @@ export async function fetchCommand(
   }
   const receipt = getReceipt(response)
   if (receipt) log(describeReceipt(receipt))
+  // The proof left and the answer (an error status, no settlement report) neither settled nor
+  // refused it: the payment stays pending, and the exit code says money may have moved.
+  const pendingId = proofSent && !receipt ? await findPending(fetchPaid, request.headers) : undefined
+  const unsettled: ToolFailure | undefined = pendingId
+    ? {
+        code: 'PAYMENT_OUTCOME_UNKNOWN',
+        message: `The proof was sent and the server answered ${response.status} without confirming the payment; it may have gone through.`,
+        paid: 'unknown',
+        pending_id: pendingId,
+      }
+    : undefined
   if (values.fail && response.status >= 400) {
     await response.body?.cancel().catch(() => {})
     log(`the server answered ${response.status}`)
-    return exitCodes.httpError
+    return unsettled ? failed(unsettled, log) : exitCodes.httpError
   }
   await writeResponse(response, values, io)
-  return exitCodes.ok
+  return unsettled ? failed(unsettled, log) : exitCodes.ok
 }
 
 async function buildRequest(

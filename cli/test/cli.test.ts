@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generatePrivateKey } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { close, listen } from '../../examples/local-stack/http.js'
+import { close, encodeBase64Json, listen } from '../../examples/local-stack/http.js'
 import { type Merchant, requirement, startMerchant } from '../../test/support/merchant.js'
 import { runCli } from './support/runCli.js'
 
@@ -44,6 +44,14 @@ beforeAll(async () => {
           },
         }),
       '/missing': (_request, response) => void response.writeHead(404).end('not here'),
+      // Takes the proof, then answers 500 with no settlement report: whether it settled is unknown.
+      '/unsettled': (request, response) => {
+        if (!request.headers['payment-signature'])
+          return void response
+            .writeHead(402, { 'payment-required': encodeBase64Json({ x402Version: 2, accepts: [requirement()] }) })
+            .end()
+        response.writeHead(500).end('facilitator down')
+      },
     },
     { paymentIdentifier: { required: false } },
   )
@@ -147,6 +155,17 @@ describe('payfetch <url>', () => {
     expect(resumed).toMatchObject({ code: 0, stdout: 'finally paid' })
     expect(merchant.settled.length).toBe(settled + 1)
     expect(JSON.parse((await runCli(['pending'], env())).stdout).pending).toEqual([])
+  })
+
+  test('policy: a proof answered by 500 without a settlement report exits 5 naming the pending payment, with -f too; the body still reaches stdout', async () => {
+    const unsettled = env({ PAYFETCH_STATE_DIR: join(dir, 'state-unsettled') })
+    const run = await runCli([`${merchant.url}/unsettled`], unsettled)
+    expect(run).toMatchObject({ code: 5, stdout: 'facilitator down' })
+    expect(run.stderr).toContain('PAYMENT_OUTCOME_UNKNOWN')
+    const id = /\(payfetch resume ([^)]+)\)/.exec(run.stderr)?.[1]
+    expect(JSON.parse((await runCli(['pending'], unsettled)).stdout).pending).toEqual([expect.objectContaining({ id })])
+    expect(await runCli(['-f', `${merchant.url}/unsettled`], unsettled)).toMatchObject({ code: 5, stdout: '' })
+    expect(await runCli(['resume', id as string], unsettled)).toMatchObject({ code: 5 })
   })
 
   test('behavior: --dry-run and quote print the offers and pay nothing; report prints spending', async () => {
