@@ -242,7 +242,7 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
             ...(polled.retryAfterMs === undefined ? {} : { retry_after_ms: polled.retryAfterMs }),
           }
       }
-      const text = await readBodyText(response, maxBodyChars)
+      const text = await readBodyText(response, maxBodyChars, receipt !== undefined)
       const paid = receipt !== undefined
       const payment = receipt
         ? {
@@ -433,7 +433,7 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
             await response.body?.cancel().catch(() => {})
             return { ok: false, error: unsettled(response.status, pending.id) }
           }
-          const text = await readBodyText(response, maxBodyChars)
+          const text = await readBodyText(response, maxBodyChars, receipt !== undefined)
           return {
             ok: true,
             output: {

@@ -48,6 +48,12 @@ beforeAll(async () => {
     '/slow-job/status': (_request, response) =>
       void response.writeHead(202, { location: '/slow-job/status', 'retry-after': '2' }).end(),
     '/free': (_request, response) => void response.writeHead(200, { 'content-type': 'text/plain' }).end('free'),
+    // Settles, then sends the first words of the paid answer and never the rest.
+    '/paid-stall': (request, response, self) =>
+      self.charge(request, response, [requirement()], () => {
+        response.writeHead(200, { 'content-type': 'text/plain' })
+        response.write('first words')
+      }),
     // Takes the proof, then answers 500 with no settlement report: whether it settled is unknown.
     '/broken': (request, response) => {
       if (!request.headers['payment-signature'])
@@ -316,6 +322,20 @@ describe('quote_fetch, spend_report, pending_payments', () => {
       ok: false,
       error: { code: 'NOT_FOUND', paid: false },
     })
+  })
+
+  test('policy: a paid answer whose body stalls past timeout_ms is returned paid, cut where it stopped, not an unknown outcome', async () => {
+    const { run } = toolsFor()
+    const settled = merchant.settled.length
+    const result = output(await run('pay_fetch', { url: `${merchant.url}/paid-stall`, timeout_ms: 1_500 }))
+    expect(result).toMatchObject({
+      paid: true,
+      status: 200,
+      payment: { amount: '10000' },
+      body: 'first words',
+      body_truncated: true,
+    })
+    expect(merchant.settled.length).toBe(settled + 1)
   })
 
   test('policy: a proof answered by 500 without a settlement report is PAYMENT_OUTCOME_UNKNOWN with its pending id, never paid: false; resuming it says so again', async () => {
