@@ -171,7 +171,15 @@ export async function fetchCommand(
     log(`the server answered ${response.status}`)
     return unsettled ? failed(unsettled, log) : exitCodes.httpError
   }
-  await writeResponse(response, values, io)
+  try {
+    await writeResponse(response, values, io)
+  } catch (error) {
+    const cut = toToolFailure(error, false)
+    if (!receipt) return failed(unsettled ?? cut, log)
+    // Paid and kept in the ledger: nothing to resume, but the body is not whole.
+    log(`${cut.code}: the paid answer stopped before its end; the payment went through (above), nothing is pending.`)
+    return exitCodes.partial
+  }
   return unsettled ? failed(unsettled, log) : exitCodes.ok
 }
 

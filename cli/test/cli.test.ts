@@ -44,6 +44,12 @@ beforeAll(async () => {
           },
         }),
       '/missing': (_request, response) => void response.writeHead(404).end('not here'),
+      // Settles, then sends the first words of the paid answer and never the rest.
+      '/paid-stall': (request, response, self) =>
+        self.charge(request, response, [requirement()], () => {
+          response.writeHead(200, { 'content-type': 'text/plain' })
+          response.write('first words')
+        }),
       // Takes the proof, then answers 500 with no settlement report: whether it settled is unknown.
       '/unsettled': (request, response) => {
         if (!request.headers['payment-signature'])
@@ -166,6 +172,16 @@ describe('payfetch <url>', () => {
     expect(JSON.parse((await runCli(['pending'], unsettled)).stdout).pending).toEqual([expect.objectContaining({ id })])
     expect(await runCli(['-f', `${merchant.url}/unsettled`], unsettled)).toMatchObject({ code: 5, stdout: '' })
     expect(await runCli(['resume', id as string], unsettled)).toMatchObject({ code: 5 })
+  })
+
+  test('policy: a paid answer whose body stalls past -m exits 18, the receipt and the words that came kept, nothing pending', async () => {
+    const stalled = env({ PAYFETCH_STATE_DIR: join(dir, 'state-stalled') })
+    const run = await runCli(['-m', '1', `${merchant.url}/paid-stall`], stalled)
+    expect(run).toMatchObject({ code: 18, stdout: 'first words' })
+    expect(run.stderr).toContain('paid 10000 atomic units')
+    expect(run.stderr).toContain('TIMEOUT: the paid answer stopped before its end')
+    expect(run.stderr).not.toContain('INTERNAL')
+    expect(JSON.parse((await runCli(['pending'], stalled)).stdout).pending).toEqual([])
   })
 
   test('behavior: --dry-run and quote print the offers and pay nothing; report prints spending', async () => {
