@@ -11,6 +11,8 @@ export const exitCodes = {
   failed: 4,
   /** A proof or payment may have gone through: see `payfetch pending`, finish with `payfetch resume <id>`. */
   unknown: 5,
+  /** Paid (the receipt is on stderr), but the answer's body stopped before its end (curl's partial-file code). */
+  partial: 18,
   /** `-f` and the server answered 400 or more (curl's code). */
   httpError: 22,
 } as const

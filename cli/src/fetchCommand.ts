@@ -157,13 +157,32 @@ export async function fetchCommand(
   }
   const receipt = getReceipt(response)
   if (receipt) log(describeReceipt(receipt))
+  // The proof left and the answer (an error status, no settlement report) neither settled nor
+  // refused it: the payment stays pending, and the exit code says money may have moved.
+  const pendingId = proofSent && !receipt ? await findPending(fetchPaid, request.headers) : undefined
+  const unsettled: ToolFailure | undefined = pendingId
+    ? {
+        code: 'PAYMENT_OUTCOME_UNKNOWN',
+        message: `The proof was sent and the server answered ${response.status} without confirming the payment; it may have gone through.`,
+        paid: 'unknown',
+        pending_id: pendingId,
+      }
+    : undefined
   if (values.fail && response.status >= 400) {
     await response.body?.cancel().catch(() => {})
     log(`the server answered ${response.status}`)
-    return exitCodes.httpError
+    return unsettled ? failed(unsettled, log) : exitCodes.httpError
   }
-  await writeResponse(response, values, io)
-  return exitCodes.ok
+  try {
+    await writeResponse(response, values, io)
+  } catch (error) {
+    const cut = toToolFailure(error, false)
+    if (!receipt) return failed(unsettled ?? cut, log)
+    // Paid and kept in the ledger: nothing to resume, but the body is not whole.
+    log(`${cut.code}: the paid answer stopped before its end; the payment went through (above), nothing is pending.`)
+    return exitCodes.partial
+  }
+  return unsettled ? failed(unsettled, log) : exitCodes.ok
 }
 
 async function buildRequest(

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generatePrivateKey } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { close, listen } from '../../examples/local-stack/http.js'
+import { close, encodeBase64Json, listen } from '../../examples/local-stack/http.js'
 import { type Merchant, requirement, startMerchant } from '../../test/support/merchant.js'
 import { runCli } from './support/runCli.js'
 
@@ -44,6 +44,20 @@ beforeAll(async () => {
           },
         }),
       '/missing': (_request, response) => void response.writeHead(404).end('not here'),
+      // Settles, then sends the first words of the paid answer and never the rest.
+      '/paid-stall': (request, response, self) =>
+        self.charge(request, response, [requirement()], () => {
+          response.writeHead(200, { 'content-type': 'text/plain' })
+          response.write('first words')
+        }),
+      // Takes the proof, then answers 500 with no settlement report: whether it settled is unknown.
+      '/unsettled': (request, response) => {
+        if (!request.headers['payment-signature'])
+          return void response
+            .writeHead(402, { 'payment-required': encodeBase64Json({ x402Version: 2, accepts: [requirement()] }) })
+            .end()
+        response.writeHead(500).end('facilitator down')
+      },
     },
     { paymentIdentifier: { required: false } },
   )
@@ -147,6 +161,27 @@ describe('payfetch <url>', () => {
     expect(resumed).toMatchObject({ code: 0, stdout: 'finally paid' })
     expect(merchant.settled.length).toBe(settled + 1)
     expect(JSON.parse((await runCli(['pending'], env())).stdout).pending).toEqual([])
+  })
+
+  test('policy: a proof answered by 500 without a settlement report exits 5 naming the pending payment, with -f too; the body still reaches stdout', async () => {
+    const unsettled = env({ PAYFETCH_STATE_DIR: join(dir, 'state-unsettled') })
+    const run = await runCli([`${merchant.url}/unsettled`], unsettled)
+    expect(run).toMatchObject({ code: 5, stdout: 'facilitator down' })
+    expect(run.stderr).toContain('PAYMENT_OUTCOME_UNKNOWN')
+    const id = /\(payfetch resume ([^)]+)\)/.exec(run.stderr)?.[1]
+    expect(JSON.parse((await runCli(['pending'], unsettled)).stdout).pending).toEqual([expect.objectContaining({ id })])
+    expect(await runCli(['-f', `${merchant.url}/unsettled`], unsettled)).toMatchObject({ code: 5, stdout: '' })
+    expect(await runCli(['resume', id as string], unsettled)).toMatchObject({ code: 5 })
+  })
+
+  test('policy: a paid answer whose body stalls past -m exits 18, the receipt and the words that came kept, nothing pending', async () => {
+    const stalled = env({ PAYFETCH_STATE_DIR: join(dir, 'state-stalled') })
+    const run = await runCli(['-m', '1', `${merchant.url}/paid-stall`], stalled)
+    expect(run).toMatchObject({ code: 18, stdout: 'first words' })
+    expect(run.stderr).toContain('paid 10000 atomic units')
+    expect(run.stderr).toContain('TIMEOUT: the paid answer stopped before its end')
+    expect(run.stderr).not.toContain('INTERNAL')
+    expect(JSON.parse((await runCli(['pending'], stalled)).stdout).pending).toEqual([])
   })
 
   test('behavior: --dry-run and quote print the offers and pay nothing; report prints spending', async () => {

@@ -203,6 +203,8 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
     const signal = context.signal ? AbortSignal.any([context.signal, timeout]) : timeout
     const headers = { ...request.headers }
     if (!Object.keys(headers).some((name) => name.toLowerCase() === 'idempotency-key')) headers['idempotency-key'] = key
+    // The key the payment is kept under: the caller's own header when it sent one.
+    const sentKey = Object.entries(headers).find(([name]) => name.toLowerCase() === 'idempotency-key')?.[1] ?? key
     try {
       const fetchPaid = fetchFor(settings, approve, (event) => {
         if (event.type === 'payment.sent') proofSent = true
@@ -215,6 +217,15 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
         signal,
       })
       const receipt = getReceipt(response)
+      if (proofSent && !receipt) {
+        // The proof left and the answer (an error status, no settlement report) neither settled nor
+        // refused it: `paid: false` would invite a second payment. It stays pending, to resume.
+        const pendingId = await pendingIdFor(sentKey)
+        if (pendingId) {
+          await response.body?.cancel().catch(() => {})
+          return { ok: false, error: unsettled(response.status, pendingId) }
+        }
+      }
       let job: PayFetchOutput['job']
       if (response.status === 202 && response.headers.has('location')) {
         const polled = await pollJob(response, request.url, {
@@ -235,7 +246,7 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
             ...(polled.retryAfterMs === undefined ? {} : { retry_after_ms: polled.retryAfterMs }),
           }
       }
-      const text = await readBodyText(response, maxBodyChars)
+      const text = await readBodyText(response, maxBodyChars, receipt !== undefined)
       const paid = receipt !== undefined
       const payment = receipt
         ? {
@@ -266,13 +277,17 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
       }
     } catch (error) {
       const failure = outcome.failure && !proofSent ? outcome.failure.failure : toToolFailure(error, proofSent)
-      return { ok: false, error: failure.paid === 'unknown' ? await withPendingId(failure, key) : failure }
+      return { ok: false, error: failure.paid === 'unknown' ? await withPendingId(failure, sentKey) : failure }
     }
   }
 
+  async function pendingIdFor(key: string): Promise<string | undefined> {
+    return (await ledger.pending().catch(() => [])).find((entry) => entry.idempotencyKey === key)?.id
+  }
+
   async function withPendingId(failure: ToolFailure, key: string): Promise<ToolFailure> {
-    const pending = (await ledger.pending().catch(() => [])).find((entry) => entry.idempotencyKey === key)
-    return pending ? { ...failure, pending_id: pending.id } : failure
+    const pendingId = await pendingIdFor(key)
+    return pendingId ? { ...failure, pending_id: pendingId } : failure
   }
 
   async function quoteOffers(request: HttpRequest, settings: CallSettings, timeoutMs: number | undefined) {
@@ -427,7 +442,11 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
         try {
           const response = await withTimeout(shared.resume(pending), input.timeout_ms ?? defaultTimeoutMs)
           const receipt = getReceipt(response)
-          const text = await readBodyText(response, maxBodyChars)
+          if (!receipt && (await shared.pendingPayments()).some((entry) => entry.id === pending.id)) {
+            await response.body?.cancel().catch(() => {})
+            return { ok: false, error: unsettled(response.status, pending.id) }
+          }
+          const text = await readBodyText(response, maxBodyChars, receipt !== undefined)
           return {
             ok: true,
             output: {
@@ -636,6 +655,16 @@ function usdText(value: number): string {
   const text = value.toFixed(9).replace(/\.?0+$/, '')
   if (!/^[0-9]{1,30}(\.[0-9]{1,9})?$/.test(text)) throw unpaid('INVALID_INPUT', 'max_usd: not a usable amount')
   return text
+}
+
+/** A proof that left and an answer that neither settled nor refused it: finish it, never pay it again. */
+function unsettled(status: number, pendingId: string): ToolFailure {
+  return {
+    code: 'PAYMENT_OUTCOME_UNKNOWN',
+    message: `The proof was sent and the server answered ${status} without confirming the payment; it may have gone through. It stays pending: resume it, never pay it again.`,
+    paid: 'unknown',
+    pending_id: pendingId,
+  }
 }
 
 function keyReused(): ToolFailure {

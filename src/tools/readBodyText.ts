@@ -5,14 +5,16 @@ const textTypes = /^(?:text\/|application\/(?:[\w.+-]*\+)?(?:json|xml|javascript
 
 /**
  * Reads at most what the limit needs and cancels the rest, so a huge answer never fills memory.
- * `maxChars` counts characters of text, or bytes of a binary body before base64.
+ * `maxChars` counts characters of text, or bytes of a binary body before base64. With
+ * `keepPartial` (a paid answer), a body that stalls past the timeout or breaks off comes back cut,
+ * as far as it arrived: the payment is known, and an error would read as an unknown outcome.
  */
-export async function readBodyText(response: Response, maxChars: number): Promise<BodyText> {
+export async function readBodyText(response: Response, maxChars: number, keepPartial = false): Promise<BodyText> {
   const type = response.headers.get('content-type') ?? ''
   const binary = type !== '' && !textTypes.test(type)
   // UTF-8 needs at most 4 bytes a character.
   const byteLimit = binary ? maxChars : maxChars * 4
-  const { bytes, more } = await readUpTo(response, byteLimit + 1)
+  const { bytes, more } = await readUpTo(response, byteLimit + 1, keepPartial)
   if (binary) {
     const kept = bytes.subarray(0, maxChars)
     return { body: toBase64(kept), truncated: more || bytes.length > maxChars, encoding: 'base64' }
@@ -23,14 +25,26 @@ export async function readBodyText(response: Response, maxChars: number): Promis
   return { body: chars.length > maxChars ? chars.slice(0, maxChars).join('') : text, truncated }
 }
 
-async function readUpTo(response: Response, limit: number): Promise<{ bytes: Uint8Array; more: boolean }> {
+async function readUpTo(
+  response: Response,
+  limit: number,
+  keepPartial: boolean,
+): Promise<{ bytes: Uint8Array; more: boolean }> {
   if (!response.body) return { bytes: new Uint8Array(), more: false }
   const reader = response.body.getReader()
   const chunks: Uint8Array[] = []
   let length = 0
   let more = false
   while (true) {
-    const { done, value } = await reader.read()
+    let read: ReadableStreamReadResult<Uint8Array>
+    try {
+      read = await reader.read()
+    } catch (error) {
+      if (!keepPartial) throw error
+      more = true
+      break
+    }
+    const { done, value } = read
     if (done) break
     chunks.push(value)
     length += value.length

@@ -147,6 +147,18 @@ console.log(JSON.stringify({
     })
   })
 
+  test('behavior: the packed CLI asks for payfetch by version, never by a path that resolves inside the tarball', async () => {
+    // npm packs the manifest as written: `file:..` installed from a tarball links payfetch to the CLI itself.
+    const cli = JSON.parse(await readFile(join(root, 'cli/package.json'), 'utf8')) as Record<
+      'dependencies' | 'peerDependencies',
+      Record<string, string> | undefined
+    >
+    const own = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string }
+    const shipped = { ...cli.dependencies, ...cli.peerDependencies }
+    expect(Object.entries(shipped).filter(([, spec]) => /^(file|link|workspace):/.test(spec))).toEqual([])
+    expect(cli.peerDependencies?.payfetch).toBe(`^${own.version}`)
+  })
+
   test('behavior: every subpath in the exports map resolves to a built file', async () => {
     const check = `const pkg = require('payfetch/package.json')
 const fs = require('node:fs'), path = require('node:path')

@@ -84,6 +84,18 @@ beforeAll(async () => {
       if (request.headers['payment-signature']) response.write('{"error":')
       else response.end()
     },
+    // Refuses the proof quoting it whole: the decoder keeps the first 512 characters of the reason,
+    // so what reaches payfetch is a cut piece of the proof, then its signature cut again.
+    '/echo-cut': async (request, response) => {
+      const sent = request.headers['payment-signature']
+      const signature =
+        typeof sent === 'string' ? (decodeBase64Json(sent) as { payload: { signature: string } }).payload.signature : ''
+      const error = sent ? `bad proof ${sent} sig ${signature.slice(0, 40)}` : 'pay first'
+      response.writeHead(402, {
+        'payment-required': encodeBase64Json({ x402Version: 2, error, accepts: [requirement()] }),
+      })
+      response.end()
+    },
     '/deep': (_request, response) => {
       const depth = 10_000
       response.writeHead(402, { 'content-type': 'application/json' })
@@ -400,6 +412,21 @@ describe('hooks, decoders and server text', () => {
     expect(text).toContain('[proof]')
     const sent = String(proofsTo('/twice').at(-2)?.headers['payment-signature'])
     expect(text).not.toContain(sent)
+  })
+})
+
+describe('server text quoting a cut piece of the proof', () => {
+  test('policy: a refusal quoting a truncated proof reaches the error with no 24-character piece of the proof', async () => {
+    const error = (await failure(
+      createPayingFetch({ signers: [evm({ account })] })(`${merchant.url}/echo-cut`),
+    )) as PayfetchError
+    expect(error.code).toBe('PAYMENT_REJECTED')
+    const sent = String(proofsTo('/echo-cut').at(-1)?.headers['payment-signature'])
+    const { signature } = (decodeBase64Json(sent) as { payload: { signature: string } }).payload
+    const shown = `${error.message} ${JSON.stringify(error.details)}`
+    expect(shown).toContain('[proof]')
+    for (const secret of [sent, signature.slice(2)])
+      for (let at = 0; at + 24 <= secret.length; at += 8) expect(shown).not.toContain(secret.slice(at, at + 24))
   })
 })
 

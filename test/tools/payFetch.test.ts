@@ -1,5 +1,6 @@
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { encodeBase64Json } from '../../examples/local-stack/http.js'
 import { evm } from '../../src/evm/index.js'
 import { createPayfetchTools, type PayfetchToolsOptions, type ToolResult } from '../../src/tools/index.js'
 import { type L402Merchant, startL402Merchant, tableWallet } from '../support/l402Merchant.js'
@@ -47,6 +48,20 @@ beforeAll(async () => {
     '/slow-job/status': (_request, response) =>
       void response.writeHead(202, { location: '/slow-job/status', 'retry-after': '2' }).end(),
     '/free': (_request, response) => void response.writeHead(200, { 'content-type': 'text/plain' }).end('free'),
+    // Settles, then sends the first words of the paid answer and never the rest.
+    '/paid-stall': (request, response, self) =>
+      self.charge(request, response, [requirement()], () => {
+        response.writeHead(200, { 'content-type': 'text/plain' })
+        response.write('first words')
+      }),
+    // Takes the proof, then answers 500 with no settlement report: whether it settled is unknown.
+    '/broken': (request, response) => {
+      if (!request.headers['payment-signature'])
+        return void response
+          .writeHead(402, { 'payment-required': encodeBase64Json({ x402Version: 2, accepts: [requirement()] }) })
+          .end()
+      response.writeHead(500, { 'content-type': 'text/plain' }).end('facilitator down')
+    },
   })
   lightning = await startL402Merchant(50)
   both = await startTwoProtocolServer(merchant.url, lightning.url)
@@ -306,6 +321,32 @@ describe('quote_fetch, spend_report, pending_payments', () => {
     expect(await run('resume_payment', { id: 'nope' })).toMatchObject({
       ok: false,
       error: { code: 'NOT_FOUND', paid: false },
+    })
+  })
+
+  test('policy: a paid answer whose body stalls past timeout_ms is returned paid, cut where it stopped, not an unknown outcome', async () => {
+    const { run } = toolsFor()
+    const settled = merchant.settled.length
+    const result = output(await run('pay_fetch', { url: `${merchant.url}/paid-stall`, timeout_ms: 1_500 }))
+    expect(result).toMatchObject({
+      paid: true,
+      status: 200,
+      payment: { amount: '10000' },
+      body: 'first words',
+      body_truncated: true,
+    })
+    expect(merchant.settled.length).toBe(settled + 1)
+  })
+
+  test('policy: a proof answered by 500 without a settlement report is PAYMENT_OUTCOME_UNKNOWN with its pending id, never paid: false; resuming it says so again', async () => {
+    const { run } = toolsFor()
+    const first = await run('pay_fetch', { url: `${merchant.url}/broken` })
+    expect(first).toMatchObject({ ok: false, error: { code: 'PAYMENT_OUTCOME_UNKNOWN', paid: 'unknown' } })
+    const id = (first as { error: { pending_id: string } }).error.pending_id
+    expect(output(await run('pending_payments', {})).pending).toEqual([expect.objectContaining({ id })])
+    expect(await run('resume_payment', { id })).toMatchObject({
+      ok: false,
+      error: { code: 'PAYMENT_OUTCOME_UNKNOWN', paid: 'unknown', pending_id: id },
     })
   })
 })
