@@ -1,4 +1,5 @@
 import type { Bolt11Request } from '../methods/Bolt11.js'
+import { invoiceExpiresAt } from '../protocols/l402/readInvoice.js'
 import { verifyInvoiceSignature } from './verifyInvoiceSignature.js'
 
 // Requests are read-only: the signature check (the costly part) runs once per request, not again in pay().
@@ -27,5 +28,5 @@ function decodeAgainst(request: Bolt11Request): string | number {
   if (decoded.amount !== request.amountMsat) return 'the invoice amount differs from the offer'
   if (decoded.paymentHash !== paymentHash) return 'the invoice payment hash differs from the offer'
   if (request.payee !== undefined && decoded.payee !== request.payee) return 'the invoice is signed by another node'
-  return (decoded.timestamp + decoded.expiry) * 1000
+  return invoiceExpiresAt(decoded)
 }

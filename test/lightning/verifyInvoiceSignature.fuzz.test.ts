@@ -113,6 +113,14 @@ function apply(invoice: string, mutation: Mutation): string {
 }
 
 /** Applies the mutations in turn; one that leaves no valid bech32 string to work on stops the chain. */
+/**
+ * bolt11 dates the expiry with `Date`, which ends in the year 275760: an expiry past it (BOLT #11
+ * allows 2^50 seconds) is valid, and bolt11's "Invalid time value" is its own limit.
+ */
+function pastDates(error: Error, verified: VerifiedInvoice): boolean {
+  return error.message === 'Invalid time value' && (verified.timestamp + verified.expiry) * 1000 > 8.64e15
+}
+
 function mutated(invoice: string, mutations: Mutation[]): string {
   let current = invoice
   for (const mutation of mutations) {
@@ -179,7 +187,9 @@ describe('verifyInvoiceSignature (fuzz)', () => {
           const verified = verifyInvoiceSignature(invoice)
           const decoded = reference(invoice)
           if (typeof verified !== 'string' && decoded instanceof Error) {
-            expect(acceptedAgainstN(invoice, verified.payee), decoded.message).toBe(true)
+            expect(acceptedAgainstN(invoice, verified.payee) || pastDates(decoded, verified), decoded.message).toBe(
+              true,
+            )
             seen['recovery id with n']++
           } else if (typeof verified === 'string' && !(decoded instanceof Error)) {
             const highS = verified === 'signature not in low-S form'
@@ -218,7 +228,10 @@ describe('verifyInvoiceSignature (fuzz)', () => {
         }
         const decoded = reference(invoice)
         if (decoded instanceof Error)
-          expect(hasOddPayeeField(invoice) || acceptedAgainstN(invoice, verified.payee), decoded.message).toBe(true)
+          expect(
+            hasOddPayeeField(invoice) || acceptedAgainstN(invoice, verified.payee) || pastDates(decoded, verified),
+            decoded.message,
+          ).toBe(true)
         else if (!hasOddPayeeField(invoice)) {
           // Repeated or odd-length fields are read differently (first or last, skipped or not):
           // the payee and the amount must agree.

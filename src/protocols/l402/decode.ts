@@ -2,7 +2,7 @@ import { PayfetchError } from '../../errors/PayfetchError.js'
 import type { Offer } from '../../offer/Offer.js'
 import type { Response402 } from '../Protocol.js'
 import { type AuthChallenge, parseWwwAuthenticate } from '../wwwAuthenticate/parseWwwAuthenticate.js'
-import { readInvoice } from './readInvoice.js'
+import { invoiceExpiresAt, readInvoice } from './readInvoice.js'
 import { readMacaroon } from './readMacaroon.js'
 
 // Base64 (standard or URL-safe) and the other token68 characters; no `:`, `,`, space or quote,
@@ -67,7 +67,7 @@ function toOffer(challenge: AuthChallenge, url: string): Offer | string {
   if (!invoice) return 'invoice is missing'
   const summary = readInvoice(invoice)
   if (typeof summary === 'string') return summary
-  const expiresAt = (summary.timestamp + summary.expiry) * 1000
+  const expiresAt = invoiceExpiresAt(summary)
   if (expiresAt <= Date.now()) return 'invoice expired'
   const macaroon = readMacaroon(token)
   if (macaroon?.paymentHash && macaroon.paymentHash !== summary.paymentHash)

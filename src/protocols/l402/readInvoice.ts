@@ -117,3 +117,14 @@ function hex(words: number[], length: number): string {
   }
   return out.slice(0, length * 2)
 }
+
+// The last instant a JavaScript Date holds (year 275760), in Unix ms.
+const lastDateMs = 8.64e15
+
+/**
+ * When an invoice expires, in Unix ms. BOLT #11 lets the expiry reach 2^50 seconds; one past the last
+ * date JavaScript holds is that date, so nothing downstream formats an invalid one.
+ */
+export function invoiceExpiresAt({ timestamp, expiry }: { timestamp: number; expiry: number }): number {
+  return Math.min((timestamp + expiry) * 1000, lastDateMs)
+}

@@ -1,7 +1,7 @@
 import type { PaymentMethod } from '../../methods/PaymentMethod.js'
 import { isShortString } from '../../utils/guards.js'
 import { lightningNetworks } from '../l402/networks.js'
-import { readInvoice } from '../l402/readInvoice.js'
+import { invoiceExpiresAt, readInvoice } from '../l402/readInvoice.js'
 import { solanaDevnet, solanaMainnet } from '../x402/networks.js'
 import type { PaymentChallenge } from './decodePayment.js'
 
@@ -116,14 +116,14 @@ export function chargeTerms(
         return 'the payment hash differs from the invoice'
       const named = network === undefined ? lightningNetworks.mainnet : lightningNetworks[network as 'mainnet']
       if (named !== summary.network) return 'the network differs from the invoice'
-      const invoiceExpiresAt = (summary.timestamp + summary.expiry) * 1000
-      if (invoiceExpiresAt <= Date.now()) return 'the invoice has expired'
+      const invoiceExpires = invoiceExpiresAt(summary)
+      if (invoiceExpires <= Date.now()) return 'the invoice has expired'
       return {
         network: summary.network,
         asset: 'BTC',
         amount: summary.amount,
         payTo: summary.payee ?? summary.paymentHash,
-        expiresAt: Math.min(invoiceExpiresAt, expiresAt ?? invoiceExpiresAt),
+        expiresAt: Math.min(invoiceExpires, expiresAt ?? invoiceExpires),
         method: {
           kind: 'bolt11',
           invoice: invoice.toLowerCase(),

@@ -2,10 +2,13 @@ import { describe, expect, test } from 'vitest'
 import { createLightningNode } from '../../../examples/local-stack/lightningNode.js'
 import type { Bolt11Request } from '../../../src/methods/Bolt11.js'
 import { type MethodProof, paysOnSigning } from '../../../src/methods/PaymentMethod.js'
+import type { Offer } from '../../../src/offer/Offer.js'
 import { decodeL402 } from '../../../src/protocols/l402/decode.js'
 import { l402 } from '../../../src/protocols/l402/index.js'
 import { lightningNetworks } from '../../../src/protocols/l402/networks.js'
 import type { AuthChallenge } from '../../../src/protocols/wwwAuthenticate/parseWwwAuthenticate.js'
+import { summarizeOffer } from '../../../src/tools/summarizeOffer.js'
+import { reencoded } from '../../support/invoiceCorpus.js'
 import { thrownPayfetchError } from '../../support/thrown.js'
 import { challengeOf, mintToken } from './support.js'
 
@@ -16,6 +19,24 @@ const context = { idempotencyKey: 'k' }
 const refusal = thrownPayfetchError
 
 describe('decodeL402', () => {
+  test('behavior: an invoice whose expiry runs past the last date JavaScript holds expires then, and its offer can be shown', async () => {
+    const timestamp = Math.floor(Date.now() / 1000)
+    const { invoice, paymentHash } = node.createInvoice({ amountMsat: 21_000n, timestamp, expirySeconds: 600 })
+    // The expiry field rewritten to 2^50 - 1 seconds (bolt11 cannot write it; the root reader checks no signature).
+    const longLived = reencoded(invoice, (words) => {
+      for (let start = 7; start < words.length - 104; ) {
+        const length = (words[start + 1] as number) * 32 + (words[start + 2] as number)
+        if (words[start] === 6)
+          return [...words.slice(0, start), 6, 0, 10, ...Array(10).fill(31), ...words.slice(start + 3 + length)]
+        start += 3 + length
+      }
+      throw new Error('no expiry field')
+    })
+    const [offer] = decodeL402(challengeOf(`L402 macaroon="${mintToken(paymentHash)}", invoice="${longLived}"`))
+    expect(offer?.expiresAt).toBe(8.64e15)
+    expect((await summarizeOffer(offer as Offer)).expires_at).toBe('+275760-09-13T00:00:00.000Z')
+  })
+
   test('behavior: an L402 challenge becomes one offer priced in msat on the invoice network, with the token kept as sent', () => {
     const timestamp = Math.floor(Date.now() / 1000)
     const { invoice, paymentHash } = node.createInvoice({ amountMsat: 21_000n, timestamp, expirySeconds: 600 })
