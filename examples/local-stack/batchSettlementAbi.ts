@@ -1,19 +1,9 @@
 // The x402 `batch-settlement` channel contract's ABI, as the x402 2.27 facilitator and client call it
 // (`@x402/evm` does not export its copy). The stack's stand-in contract is compiled to match; a test holds it there.
+import { channelConfigTypes } from '../../src/evm/batchSignatures.js'
 
-const channelConfig = {
-  name: 'config',
-  type: 'tuple',
-  components: [
-    { name: 'payer', type: 'address' },
-    { name: 'payerAuthorizer', type: 'address' },
-    { name: 'receiver', type: 'address' },
-    { name: 'receiverAuthorizer', type: 'address' },
-    { name: 'token', type: 'address' },
-    { name: 'withdrawDelay', type: 'uint40' },
-    { name: 'salt', type: 'bytes32' },
-  ],
-} as const
+// The config tuple is the struct whose EIP-712 hash is the channel id: one field list for both.
+const channelConfig = { name: 'config', type: 'tuple', components: channelConfigTypes.ChannelConfig } as const
 
 const voucherClaims = {
   name: 'voucherClaims',

@@ -16,6 +16,7 @@ import { batchSettlementAbi, startEvmStack } from '../../examples/local-stack/ev
 import { encodeBase64Json } from '../../examples/local-stack/http.js'
 import { permit2Address } from '../../examples/local-stack/permit2.js'
 import { tokenAbi } from '../../examples/local-stack/tokenAbi.js'
+import { authorizationFields } from '../../src/evm/eip3009.js'
 
 let stack: EvmStack
 
@@ -337,16 +338,7 @@ describe('batch-settlement contract on anvil (direct calls)', () => {
     const validBefore = (await stack.publicClient.getBlock()).timestamp + 3600n
     const signature = await payer.signTypedData({
       domain: { name: 'USDC', version: '2', chainId: stack.chainId, verifyingContract: stack.usdc.address },
-      types: {
-        ReceiveWithAuthorization: [
-          { name: 'from', type: 'address' },
-          { name: 'to', type: 'address' },
-          { name: 'value', type: 'uint256' },
-          { name: 'validAfter', type: 'uint256' },
-          { name: 'validBefore', type: 'uint256' },
-          { name: 'nonce', type: 'bytes32' },
-        ],
-      },
+      types: { ReceiveWithAuthorization: authorizationFields },
       primaryType: 'ReceiveWithAuthorization',
       message: {
         from: payer.address,
