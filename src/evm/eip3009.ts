@@ -1,5 +1,6 @@
 import { bytesToHex, getAddress, type Hex, keccak256, stringToHex } from 'viem'
 import type { Eip3009Proof, Eip3009Request } from '../methods/Eip3009.js'
+import { withFields } from '../utils/withFields.js'
 import type { TypedDataSigner } from './account.js'
 
 /** EIP-3009's authorization fields, shared by `transferWithAuthorization` and `receiveWithAuthorization`. */
@@ -36,7 +37,10 @@ export async function signTransferWithAuthorization(
     nonce: parameters.nonce === 'random' ? randomNonce() : keccak256(stringToHex(parameters.nonce.keccak256Of)),
   }
   const signature = await signer.sign({
-    domain: { ...parameters.domain, chainId: parameters.chainId, verifyingContract: getAddress(parameters.token) },
+    domain: withFields(parameters.domain, {
+      chainId: parameters.chainId,
+      verifyingContract: getAddress(parameters.token),
+    }),
     types: transferWithAuthorizationTypes,
     primaryType: 'TransferWithAuthorization',
     message,

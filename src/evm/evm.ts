@@ -3,6 +3,7 @@ import type { Eip3009Request } from '../methods/Eip3009.js'
 import type { Permit2Request } from '../methods/Permit2.js'
 import { payment } from '../protocols/payment/index.js'
 import type { Signer } from '../signers/Signer.js'
+import { withFields } from '../utils/withFields.js'
 import { type EvmAccount, type EvmWalletClient, toTypedDataSigner } from './account.js'
 import type { BatchSettlement } from './batchSettlement.js'
 import { signTransferWithAuthorization } from './eip3009.js'
@@ -138,12 +139,14 @@ export function evm(options: EvmOptions): Signer {
           const now = Math.floor(Date.now() / 1000)
           const { validBefore } = request
           const until = 'at' in validBefore ? validBefore.at : now + validBefore.afterSeconds
-          return signTransferWithAuthorization(signer, {
-            ...request,
-            domain: domainOf(request) as { name: string; version: string },
-            validAfter: request.validAfterSeconds === undefined ? 0n : BigInt(now - request.validAfterSeconds),
-            validBefore: BigInt(Math.min(until, now + maxValiditySeconds)),
-          })
+          return signTransferWithAuthorization(
+            signer,
+            withFields(request, {
+              domain: domainOf(request) as { name: string; version: string },
+              validAfter: request.validAfterSeconds === undefined ? 0n : BigInt(now - request.validAfterSeconds),
+              validBefore: BigInt(Math.min(until, now + maxValiditySeconds)),
+            }),
+          )
         },
       },
       permit2: {

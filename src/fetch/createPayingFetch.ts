@@ -181,7 +181,7 @@ async function payingFetch(
   bounds: CallBounds,
 ): Promise<Response> {
   const request = await captureRequest(input, init, context.maxBodyBytes)
-  const callerKey = request.headers.get('idempotency-key')
+  const callerKey = request.header('idempotency-key')
   let idempotencyKey = callerKey ?? undefined
   let token = await sessionFor(context, request.url)
   let tokenOrigin = originOf(request.url)
@@ -228,7 +228,7 @@ async function payingFetch(
       // Another call (here or in another process) may be paying this origin now, or may have just
       // stored what it paid for: wait for it and reuse its token, or be the one that pays.
       sharedTried = true
-      const joined = await joinFlight(context, url, request.signal, () => sessionFor(context, url))
+      const joined = await joinFlight(context, url, request.signal, async () => sessionFor(context, url))
       if ('token' in joined) {
         token = joined.token
         tokenOrigin = originOf(url)
@@ -310,14 +310,24 @@ async function pendingPayments(context: PayingContext, url: string): Promise<Pen
   }
 }
 
-// An expired token, or one a store returns with unsendable header values, is not sent.
-async function sessionFor(context: PayingContext, url: string): Promise<SessionToken | undefined> {
-  let token: SessionToken | undefined
+// An expired token, or one a store returns with unsendable header values, is not sent. A store that
+// answers at once (memory) is not waited for.
+function sessionFor(context: PayingContext, url: string): SessionToken | undefined | Promise<SessionToken | undefined> {
+  const failed = (error: unknown) => refuse(context, url, storeFailed('sessions', 'get', false, url, error))
+  let stored: ReturnType<SessionStore['get']>
   try {
-    token = await context.sessions.get(originOf(url))
+    stored = context.sessions.get(originOf(url))
   } catch (error) {
-    throw refuse(context, url, storeFailed('sessions', 'get', false, url, error))
+    throw failed(error)
   }
+  return stored instanceof Promise
+    ? stored.then(usable, (error) => {
+        throw failed(error)
+      })
+    : usable(stored)
+}
+
+function usable(token: SessionToken | undefined): SessionToken | undefined {
   if (!token || (token.expiresAt !== undefined && token.expiresAt <= Date.now())) return undefined
   return invalidProofHeader({ ...token.headers }) === undefined ? token : undefined
 }
@@ -332,7 +342,7 @@ async function evict(context: PayingContext, url: string, stale: SessionToken): 
 }
 
 // A token goes out only to its own origin: redirects are followed by hand while it is attached.
-async function send(
+function send(
   context: PayingContext,
   request: ReplayableRequest,
   url: string,
@@ -340,16 +350,15 @@ async function send(
 ): Promise<Response> {
   if (!token) {
     // The caller's own Accept-Payment wins.
-    const announced = request.headers.has('accept-payment') ? undefined : context.announce(url)
-    return context.fetch(...request.build(announced ? { url, headers: { ...announced } } : { url }))
+    const announced = request.header('accept-payment') !== null ? undefined : context.announce(url)
+    return context.fetch(...request.build(announced ? { url, headers: announced } : { url }))
   }
-  const hops = await sendFollowingRedirects(
+  return sendFollowingRedirects(
     context.fetch,
     request,
     { url, proof: { ...token.headers } },
     context.maxRedirects,
-  )
-  return hops[hops.length - 1] as Response
+  ).then((hops) => hops[hops.length - 1] as Response)
 }
 
 /** The `Accept-Payment` headers for a request, by the option's rule; computed once. */

@@ -10,6 +10,7 @@ import { attachReceipt, type Receipt } from '../receipts/Receipt.js'
 import type { SessionToken } from '../sessions/SessionStore.js'
 import type { ChannelTurn } from '../signers/Signer.js'
 import { base64ToBytes, bytesToBase64 } from '../utils/base64.js'
+import { withFields } from '../utils/withFields.js'
 import { requireApproval } from './approval.js'
 import type { Payable } from './chooseOffer.js'
 import { fail, originOf, type PayingContext, refuse } from './context.js'
@@ -484,7 +485,7 @@ async function proofHeaders(
   let headers: Record<string, string> | undefined
   let cause: unknown
   try {
-    headers = { ...protocol.proofHeaders(offer, proof, { idempotencyKey }), 'idempotency-key': idempotencyKey }
+    headers = withFields(protocol.proofHeaders(offer, proof, { idempotencyKey }), { 'idempotency-key': idempotencyKey })
   } catch (error) {
     cause = error
   }

@@ -1,4 +1,5 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
+import { withFields } from '../utils/withFields.js'
 import { originOf } from './context.js'
 import { readCapped } from './readCapped.js'
 
@@ -14,6 +15,8 @@ export type ReplayableRequest = {
   readonly signal: AbortSignal | undefined
   /** The caller's headers. */
   readonly headers: Headers
+  /** One of the caller's headers, read without copying them all when there are none. */
+  header(name: string): string | null
   /** The captured body, when there is one. */
   readonly body: Uint8Array<ArrayBuffer> | undefined
   /** `fetch`'s arguments for one send. */
@@ -37,17 +40,15 @@ export declare namespace ReplayableRequest {
  *
  * @throws {PayfetchError} `REQUEST_TOO_LARGE` when the body is larger than `maxBodyBytes`.
  */
-export async function captureRequest(
+export function captureRequest(
   input: RequestInfo | URL,
   init: RequestInit | undefined,
   maxBodyBytes: number,
-): Promise<ReplayableRequest> {
-  // The common call, a URL and a body already in memory, skips building a `Request`: fetch builds one anyway.
+): ReplayableRequest | Promise<ReplayableRequest> {
+  // The common call, a URL and a body already in memory, skips building a `Request` (fetch builds
+  // one anyway) and is captured without waiting.
   if ((typeof input === 'string' || input instanceof URL) && inMemory(init?.body)) {
     const body = init?.body
-    const headers = new Headers(init?.headers)
-    if (typeof body === 'string' && !headers.has('content-type'))
-      headers.set('content-type', 'text/plain;charset=UTF-8')
     const bytes =
       body === undefined || body === null
         ? undefined
@@ -60,21 +61,32 @@ export async function captureRequest(
             ).slice()
     if (bytes && bytes.byteLength > maxBodyBytes) throw tooLarge(maxBodyBytes)
     const method = init?.method ?? 'GET'
-    return replayable(
-      new URL(input, (globalThis as { location?: { href?: string } }).location?.href).href,
+    return new Captured(
+      absolute(input),
       normalizedMethods.has(method.toUpperCase()) ? method.toUpperCase() : method,
       init?.redirect ?? 'follow',
       init?.signal ?? undefined,
-      headers,
+      // Copied only when read: a call with no headers and no body sends just what payfetch adds.
+      init?.headers === undefined && bytes === undefined
+        ? undefined
+        : () => {
+            const headers = new Headers(init?.headers)
+            if (typeof body === 'string' && !headers.has('content-type'))
+              headers.set('content-type', 'text/plain;charset=UTF-8')
+            return headers
+          },
       bytes,
       init ?? {},
     )
   }
-  const request = new Request(input, init)
+  return captureStream(new Request(input, init), maxBodyBytes)
+}
+
+async function captureStream(request: Request, maxBodyBytes: number): Promise<ReplayableRequest> {
   // The caller's own stream: bounded by its size and the caller's signal, not by a deadline of ours.
   const body = request.body ? await readCapped(request.body, maxBodyBytes, { signal: request.signal }) : undefined
   if (request.body && body === undefined) throw tooLarge(maxBodyBytes)
-  return replayable(request.url, request.method, request.redirect, request.signal, request.headers, body, {
+  return new Captured(request.url, request.method, request.redirect, request.signal, () => request.headers, body, {
     credentials: request.credentials,
     cache: request.cache,
     integrity: request.integrity,
@@ -83,6 +95,16 @@ export async function captureRequest(
     ...(request.referrer && request.referrer !== 'about:client' && { referrer: request.referrer }),
   })
 }
+
+// A page resolves relative URLs against where it is now; calls repeat, so the last one is remembered.
+function absolute(input: string | URL): string {
+  if (input instanceof URL) return input.href
+  const base = (globalThis as { location?: { href?: string } }).location?.href
+  if (input !== lastUrl.input || base !== lastUrl.base) lastUrl = { input, base, href: new URL(input, base).href }
+  return lastUrl.href
+}
+
+let lastUrl: { input: string; base: string | undefined; href: string } = { input: '', base: undefined, href: '' }
 
 function inMemory(
   body: BodyInit | null | undefined,
@@ -104,46 +126,48 @@ function tooLarge(maxBodyBytes: number): PayfetchError {
   )
 }
 
-/** `rest` holds the other `RequestInit` fields every send keeps (credentials, cache, a dispatcher…). */
-function replayable(
-  url: string,
-  method: string,
-  redirect: RequestRedirect,
-  signal: AbortSignal | undefined,
-  headers: Headers,
-  body: Uint8Array<ArrayBuffer> | undefined,
-  rest: RequestInit,
-): ReplayableRequest {
-  return {
-    url,
-    method,
-    redirect,
-    signal,
-    headers,
-    body,
-    build(overrides = {}) {
-      const to = overrides.url ?? url
-      const sendMethod = overrides.method ?? method
-      const sent = new Headers(headers)
-      // The caller's own credentials stay with the origin they were given for, as fetch does on a
-      // redirect: also when payfetch follows one by hand, or pays a 402 a redirect led to.
-      if (to !== url && originOf(to) !== originOf(url)) for (const name of callerCredentials) sent.delete(name)
-      for (const name of overrides.drop ?? []) sent.delete(name)
-      for (const [name, value] of Object.entries(overrides.headers ?? {})) sent.set(name, value)
-      // A redirect that turns the request into a GET drops the body and its type.
-      const keepsBody = sendMethod === method
-      if (!keepsBody) sent.delete('content-type')
-      return [
-        to,
-        {
-          ...rest,
-          method: sendMethod,
-          headers: sent,
-          body: keepsBody ? (body ?? null) : null,
-          redirect: overrides.redirect ?? redirect,
-          signal: signal ?? null,
-        },
-      ]
-    },
+/**
+ * `callerHeaders` is undefined when the caller sent none; `rest` holds the other `RequestInit` fields
+ * every send keeps (credentials, cache, a dispatcher…). A class: one object per call on the hot path.
+ */
+class Captured implements ReplayableRequest {
+  private copied: Headers | undefined
+
+  constructor(
+    readonly url: string,
+    readonly method: string,
+    readonly redirect: RequestRedirect,
+    readonly signal: AbortSignal | undefined,
+    private readonly callerHeaders: (() => Headers) | undefined,
+    readonly body: Uint8Array<ArrayBuffer> | undefined,
+    private readonly rest: RequestInit,
+  ) {}
+
+  get headers(): Headers {
+    this.copied ??= this.callerHeaders?.() ?? new Headers()
+    return this.copied
+  }
+
+  header(name: string): string | null {
+    return this.callerHeaders ? this.headers.get(name) : null
+  }
+
+  build(overrides: ReplayableRequest.Overrides = {}): [url: string, init: RequestInit] {
+    const to = overrides.url ?? this.url
+    const method = overrides.method ?? this.method
+    const redirect = overrides.redirect ?? this.redirect
+    // Nothing of the caller's to copy or strip: a plain record is all fetch needs.
+    if (!this.callerHeaders) return [to, withFields(this.rest, { method, headers: { ...overrides.headers }, redirect })]
+    const sent = new Headers(this.headers)
+    // The caller's own credentials stay with the origin they were given for, as fetch does on a
+    // redirect: also when payfetch follows one by hand, or pays a 402 a redirect led to.
+    if (to !== this.url && originOf(to) !== originOf(this.url)) for (const name of callerCredentials) sent.delete(name)
+    for (const name of overrides.drop ?? []) sent.delete(name)
+    for (const [name, value] of Object.entries(overrides.headers ?? {})) sent.set(name, value)
+    // A redirect that turns the request into a GET drops the body and its type.
+    const keepsBody = method === this.method
+    if (!keepsBody) sent.delete('content-type')
+    const body = keepsBody ? (this.body ?? null) : null
+    return [to, withFields(this.rest, { method, headers: sent, body, redirect, signal: this.signal ?? null })]
   }
 }

@@ -278,7 +278,20 @@ export function createLedgerState(): LedgerState {
     }
     const group = groupFor(base.spend)
     group.live++
-    const entry: Live = { ...base, held: [], group, windowsLeft: 0 }
+    // Every field named (no spread): V8 then gives all entries one shape, and spreading into a
+    // literal with more fields costs microseconds on Node 20.
+    const { id, time, spend, state } = base
+    const entry: Live = {
+      id,
+      time,
+      spend,
+      state,
+      pending: undefined,
+      lease: undefined,
+      held: [],
+      group,
+      windowsLeft: 0,
+    }
     hold(entry, 1n)
     // One budget charged twice by one reservation is charged once, with the last amount.
     const byKey = new Map(charges.map((charge) => [charge.key, charge]))

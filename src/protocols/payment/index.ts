@@ -2,6 +2,7 @@ import type { MethodKind, MethodProof } from '../../methods/PaymentMethod.js'
 import type { Offer } from '../../offer/Offer.js'
 import { decodeBase64UrlJson, encodeBase64UrlJson } from '../../utils/base64.js'
 import { isRecord, isShortString, parseJson } from '../../utils/guards.js'
+import { withFields } from '../../utils/withFields.js'
 import type { Protocol, Response402 } from '../Protocol.js'
 import { challengeOf, decodePayment } from './decodePayment.js'
 import { matchesDigest } from './matchesDigest.js'
@@ -68,7 +69,7 @@ export const payment: Protocol = {
 function payloadOf(proof: MethodProof): Record<string, string> {
   switch (proof.kind) {
     case 'eip3009':
-      return { type: 'authorization', ...proof.authorization, signature: proof.signature }
+      return withFields({ type: 'authorization', ...proof.authorization }, { signature: proof.signature })
     case 'tempo-transfer':
       return { type: 'transaction', signature: proof.transaction }
     case 'spl-transfer':

@@ -234,8 +234,8 @@ function toOffer(
     description: typeof entry.description === 'string' ? entry.description : undefined,
     // An offer whose money would move in a way payfetch does not know is shown, never paid.
     method: knownFlow ? (options.readMethod?.(terms) ?? methodOf(terms, options)) : undefined,
-    ...(knownFlow && flow && { flow }),
     raw: entry,
+    ...(knownFlow && flow && { flow }),
   }
 }
 

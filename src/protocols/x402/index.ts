@@ -1,6 +1,7 @@
 import type { MethodProof } from '../../methods/PaymentMethod.js'
 import type { Offer } from '../../offer/Offer.js'
 import { encodeBase64Json } from '../../utils/base64.js'
+import { withFields } from '../../utils/withFields.js'
 import type { ProofContext, Protocol, Response402 } from '../Protocol.js'
 import { type DecodeX402Options, decodeX402, messageOf, readPaymentRequired } from './decode.js'
 import { withPaymentIdentifier } from './paymentIdentifier.js'
@@ -51,7 +52,7 @@ const base: Protocol = {
   proofHeaders: (offer, proof, context) => proofHeaders(offer, proof, context),
   settlement(response: Response) {
     const settlement = readSettlement(response.headers)
-    return settlement && { ...settlement, reference: settlement.transaction || undefined }
+    return settlement && withFields(settlement, { reference: settlement.transaction || undefined })
   },
   refusalReason(response: Response402): string | undefined {
     const settlement = readSettlement(response.headers)
