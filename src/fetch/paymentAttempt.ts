@@ -234,6 +234,7 @@ async function settleChannel(
     if (!refused && last.status >= 400 && !report) {
       // No answer about the money: the voucher may have been charged; it stays open in the channel.
       await keep(context, pending.url, 'markUnknown', pending.id)
+      reportUnsettled(context, pending, last.status)
       return { settled: false, refused: false, hops, pending }
     }
     // The 402's challenge travels in its header (x402 v2): its body stays for the caller.
@@ -548,24 +549,44 @@ async function replay(
       )
     }
     await keep(context, pending.url, 'markUnknown', pending.id)
-    const unknown = new PayfetchError(
-      'PAYMENT_OUTCOME_UNKNOWN',
-      'The proof was sent but no response came back; the payment may have settled.',
-      {
-        details: {
-          url: pending.url,
-          pendingId: pending.id,
-          idempotencyKey: pending.idempotencyKey,
-          network: pending.network,
-          asset: pending.asset,
-          amount: pending.amount,
-        },
+    throw fail(
+      context,
+      pending.url,
+      outcomeUnknown(context, pending, 'The proof was sent but no response came back; the payment may have settled.', {
         cause: error,
-      },
+      }),
     )
-    unknown.resume = () => resumePayment(context, pending)
-    throw fail(context, pending.url, unknown)
   }
+}
+
+/** `PAYMENT_OUTCOME_UNKNOWN` for a pending payment, with `resume()` to send its exact bytes again. */
+function outcomeUnknown(
+  context: PayingContext,
+  pending: PendingPayment,
+  message: string,
+  extra: { status?: number | undefined; cause?: unknown } = {},
+): PayfetchError {
+  const { url, id: pendingId, idempotencyKey, network, asset, amount } = pending
+  const unknown = new PayfetchError('PAYMENT_OUTCOME_UNKNOWN', message, {
+    details: { url, ...(extra.status && { status: extra.status }), pendingId, idempotencyKey, network, asset, amount },
+    cause: extra.cause,
+  })
+  unknown.resume = () => resumePayment(context, pending)
+  return unknown
+}
+
+/**
+ * An answer after the proof that neither settled nor refused it (a 500 without a settlement
+ * report): the response still goes to the caller, and a `payment.failed` event says the payment
+ * stays pending, to resume rather than pay again.
+ */
+function reportUnsettled(context: PayingContext, pending: PendingPayment, status: number): void {
+  const message = `The server answered ${status} after the proof was sent, without saying whether it settled; the payment stays pending.`
+  context.emit({
+    type: 'payment.failed',
+    url: pending.url,
+    error: outcomeUnknown(context, pending, message, { status }),
+  })
 }
 
 /**
@@ -595,6 +616,7 @@ async function settle(
     return { settled: true, refused }
   }
   await keep(context, pending.url, refused ? 'markRefused' : 'markUnknown', pending.id)
+  if (!refused) reportUnsettled(context, pending, status)
   return { settled: false, refused }
 }
 

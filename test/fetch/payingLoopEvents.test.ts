@@ -77,6 +77,15 @@ beforeAll(async () => {
           response.end('{}')
         }
       })(),
+      // Fails the first proof with a 500 and no settlement report; settles the same proof sent again.
+      '/fails-once': (() => {
+        let proofs = 0
+        return async (request: Seen, response: ServerResponse, self: Merchant) => {
+          if (request.headers['payment-signature'] && proofs++ === 0)
+            return void response.writeHead(500, { 'content-type': 'text/plain' }).end('database down')
+          return self.charge(request, response, [requirement()], () => response.end('paid at last'))
+        }
+      })(),
       '/redirects': async (request, response, self) =>
         self.charge(request, response, [requirement()], () => response.writeHead(302, { location: '/item' }).end()),
       '/garbage': (_request, response) => void response.writeHead(402, { 'payment-required': 'not base64!' }).end(),
@@ -170,6 +179,31 @@ describe('events', () => {
       'payment.failed',
     ])
     expect(rejected.events.at(-1)).toMatchObject({ error: { code: 'PAYMENT_REJECTED' } })
+  })
+})
+
+describe('an answer that neither settles nor refuses', () => {
+  test('behavior: a 500 after the proof is returned, reported as payment.failed PAYMENT_OUTCOME_UNKNOWN with the pending id, and resumed without paying again', async () => {
+    const { fetchPaid, events } = recorded()
+    const response = await fetchPaid(`${merchant.url}/fails-once`)
+    expect(response.status).toBe(500)
+    expect(await response.text()).toBe('database down')
+    expect(events.map((event) => event.type)).toEqual(['challenge', 'offer.chosen', 'payment.sent', 'payment.failed'])
+    const [pending] = await fetchPaid.pendingPayments()
+    const failed = events.at(-1) as Extract<PayfetchEvent, { type: 'payment.failed' }>
+    expect(failed.error).toMatchObject({
+      code: 'PAYMENT_OUTCOME_UNKNOWN',
+      details: { status: 500, pendingId: pending?.id, url: `${merchant.url}/fails-once` },
+    })
+    expect((await fetchPaid.spendReport()).totals[0]).toMatchObject({ spent: 0n, unknown: 10_000n })
+
+    const resumed = await (failed.error.resume as () => Promise<Response>)()
+    expect(await resumed.text()).toBe('paid at last')
+    const proofs = merchant.seen.filter((entry) => entry.path === '/fails-once' && entry.headers['payment-signature'])
+    expect(proofs).toHaveLength(2)
+    expect(proofs[1]?.headers['payment-signature']).toBe(proofs[0]?.headers['payment-signature'])
+    expect(await fetchPaid.pendingPayments()).toEqual([])
+    expect((await fetchPaid.spendReport()).totals[0]).toMatchObject({ spent: 10_000n, unknown: 0n })
   })
 })
 
