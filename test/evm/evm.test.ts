@@ -106,6 +106,14 @@ afterEach(() => {
 })
 
 describe('evm', () => {
+  test('behavior: every random nonce is 32 bytes and new, across refills of the nonce pool', async () => {
+    const signer = evm({ account: { address: account.address, signTypedData: async () => '0x00' } })
+    const nonces = new Set<string>()
+    for (let index = 0; index < 150; index++) nonces.add((await pay(signer)).authorization.nonce)
+    expect(nonces.size).toBe(150)
+    for (const nonce of nonces) expect(nonce).toMatch(/^0x[0-9a-f]{64}$/)
+  })
+
   test('behavior: signs an EIP-3009 TransferWithAuthorization that verifies under the token’s EIP-712 domain', async () => {
     const payload = await pay(evm({ account }))
     expect(payload.signature).toMatch(/^0x[0-9a-f]{130}$/)
