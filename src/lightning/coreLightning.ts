@@ -1,4 +1,5 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
+import { textOf } from '../utils/guards.js'
 import type { LightningWallet } from './LightningWallet.js'
 import { outcomeUnknown, paymentFailed } from './walletErrors.js'
 import { baseUrl, msat, readJson, type WalletCall, walletRequest } from './walletRequest.js'
@@ -55,13 +56,13 @@ export function coreLightning(options: CoreLightningOptions): LightningWallet {
       const report = {
         status: response.status,
         code: typeof body?.code === 'number' ? body.code : undefined,
-        message: String(body?.message ?? ''),
+        message: textOf(body?.message),
       }
       if (response.ok && body?.status === 'complete') {
         const sent = msat(body.amount_sent_msat)
         const amount = msat(body.amount_msat)
         return {
-          preimage: String(body.payment_preimage ?? ''),
+          preimage: textOf(body.payment_preimage),
           feeMsat: sent !== undefined && amount !== undefined ? sent - amount : undefined,
         }
       }

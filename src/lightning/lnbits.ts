@@ -1,4 +1,5 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
+import { textOf } from '../utils/guards.js'
 import { sleep } from './abortable.js'
 import type { LightningWallet, PaidInvoice } from './LightningWallet.js'
 import { outcomeUnknown, paymentFailed } from './walletErrors.js'
@@ -46,7 +47,7 @@ export function lnbits(options: LnbitsOptions): LightningWallet {
       )
       const body = await readJson(call, response)
       if (!response.ok) {
-        const report = { status: response.status, message: String(body?.detail ?? '') }
+        const report = { status: response.status, message: textOf(body?.detail) }
         // 520 is LNbits' PaymentError (the payment failed); 4xx refused the request.
         throw response.status < 500 || response.status === 520
           ? paymentFailed('lnbits', 'it refused or failed the payment', paymentHash, report)

@@ -1,4 +1,5 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
+import { textOf } from '../utils/guards.js'
 import type { LightningWallet } from './LightningWallet.js'
 import { outcomeUnknown, paymentFailed } from './walletErrors.js'
 import { baseUrl, msat, readJson, unknownUnlessClassified, type WalletCall, walletRequest } from './walletRequest.js'
@@ -72,17 +73,17 @@ export function lnd(options: LndOptions): LightningWallet {
           const message = JSON.parse(line) as { result?: Record<string, unknown>; error?: { message?: unknown } }
           const update = message.result
           if (message.error) {
-            const report = { message: String(message.error.message ?? '') }
+            const report = { message: textOf(message.error.message) }
             // An error before any update means lnd never started the payment (expired, already paid, in transition).
             throw inFlight
               ? outcomeUnknown('lnd', 'the payment stream failed', paymentHash, report)
               : paymentFailed('lnd', 'it did not start the payment', paymentHash, report)
           }
           if (update?.status === 'SUCCEEDED')
-            return { preimage: String(update.payment_preimage ?? ''), feeMsat: msat(update.fee_msat) }
+            return { preimage: textOf(update.payment_preimage), feeMsat: msat(update.fee_msat) }
           if (update?.status === 'FAILED')
             throw paymentFailed('lnd', 'the payment failed', paymentHash, {
-              failureReason: String(update.failure_reason ?? ''),
+              failureReason: textOf(update.failure_reason),
             })
           inFlight ||= update !== undefined
         }

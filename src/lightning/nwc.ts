@@ -1,4 +1,5 @@
 import { isPayfetchError, PayfetchError } from '../errors/PayfetchError.js'
+import { textOf } from '../utils/guards.js'
 import type { LightningWallet } from './LightningWallet.js'
 import { parseNwcUri } from './nwcUri.js'
 import { connectRelay, type RelayConnection, type WebSocketConstructor } from './relayConnection.js'
@@ -114,7 +115,7 @@ export function nwc(uri: string, options: NwcOptions = {}): LightningWallet {
         await relay.next((message) => (message[0] === 'EOSE' && message[1] === subscription) || undefined)
         const answer = relay.next((message) => {
           if (message[0] === 'OK' && message[1] === request.id && message[2] === false)
-            return { refused: String(message[3] ?? '') }
+            return { refused: textOf(message[3]) }
           const [type, id, event] = message
           if (
             type === 'EVENT' &&
@@ -135,14 +136,14 @@ export function nwc(uri: string, options: NwcOptions = {}): LightningWallet {
           result?: { preimage?: unknown; fees_paid?: unknown } | null
         }
         if (response.error) {
-          const report = { code: String(response.error.code), message: String(response.error.message ?? '') }
+          const report = { code: textOf(response.error.code), message: textOf(response.error.message) }
           throw notPaidCodes.has(report.code)
             ? paymentFailed('nwc', `the wallet service answered ${report.code}`, paymentHash, report)
             : outcomeUnknown('nwc', `the wallet service answered ${report.code}`, paymentHash, report)
         }
         const fee = response.result?.fees_paid
         return {
-          preimage: String(response.result?.preimage ?? ''),
+          preimage: textOf(response.result?.preimage),
           feeMsat: Number.isSafeInteger(fee) ? BigInt(fee as number) : undefined,
         }
       } catch (error) {

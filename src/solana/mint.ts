@@ -1,5 +1,6 @@
 import type { Address } from '@solana/kit'
 import { PayfetchError } from '../errors/PayfetchError.js'
+import { textOf } from '../utils/guards.js'
 import { isTokenProgram, token2022Program } from './programs.js'
 import type { SolanaRpc } from './rpc.js'
 
@@ -39,7 +40,7 @@ export async function fetchMint(rpc: SolanaRpc, mint: Address, signal?: AbortSig
     })
   }
   if (!account) throw refuse(mint, 'does not exist on this cluster')
-  const owner = String(account.owner)
+  const owner = textOf(account.owner)
   if (!isTokenProgram(owner))
     throw refuse(mint, `is owned by ${owner}, not by the Token or Token-2022 program`, { owner })
   const data = account.data?.[1] === 'base64' ? decodeBase64(account.data[0]) : undefined

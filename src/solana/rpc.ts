@@ -1,4 +1,5 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
+import { textOf } from '../utils/guards.js'
 
 /** A JSON-RPC call waiting to be sent, the way `@solana/kit`'s `Rpc` returns one. */
 export type PendingRpcRequest<T> = {
@@ -50,7 +51,7 @@ export function rpcFromUrl(url: string): SolanaRpc {
         })
         if (!response.ok) throw new Error(`Solana RPC ${method} answered HTTP ${response.status}.`)
         const body = (await response.json()) as { result?: T; error?: { code?: number; message?: string } }
-        if (body.error) throw new Error(`Solana RPC ${method} failed: ${String(body.error.message ?? body.error.code)}`)
+        if (body.error) throw new Error(`Solana RPC ${method} failed: ${textOf(body.error.message ?? body.error.code)}`)
         return body.result as T
       },
     }

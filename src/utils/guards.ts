@@ -3,6 +3,15 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
+/**
+ * Text a server or wallet sent, as a string: a string as it is, a number, boolean or bigint printed,
+ * anything else empty. Never calls a value's own `toString` (parsed JSON can name one that throws).
+ */
+export function textOf(value: unknown): string {
+  if (typeof value === 'string') return value
+  return typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? String(value) : ''
+}
+
 /** A non-empty string of at most `max` characters. */
 export function isShortString(value: unknown, max = 256): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= max

@@ -107,7 +107,7 @@ afterEach(() => {
 
 describe('evm', () => {
   test('behavior: every random nonce is 32 bytes and new, across refills of the nonce pool', async () => {
-    const signer = evm({ account: { address: account.address, signTypedData: async () => '0x00' } })
+    const signer = evm({ account: { address: account.address, signTypedData: async () => '0x00' as const } })
     const nonces = new Set<string>()
     for (let index = 0; index < 150; index++) nonces.add((await pay(signer)).authorization.nonce)
     expect(nonces.size).toBe(150)

@@ -97,7 +97,8 @@ describe('solana signer: fuzzed offers and RPC answers', () => {
           expect((error as PayfetchError).code).toBe('PAYMENT_FAILED')
         }
       }),
-      { numRuns },
+      // An owner whose own toString is not callable once threw TypeError (a CI seed found it).
+      { numRuns, examples: [[{ value: { owner: { toString: null }, data: ['', 'base64'] } }, false]] },
     )
   })
 
