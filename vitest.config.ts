@@ -7,6 +7,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Child processes (anvil) belong to a fork that exits, never to a shared worker thread.
     pool: 'forks',
+    setupFiles: ['test/support/fuzzSeed.ts'],
     projects: [
       {
         extends: true,
