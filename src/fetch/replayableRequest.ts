@@ -13,7 +13,7 @@ export type ReplayableRequest = {
   readonly redirect: RequestRedirect
   /** The caller's signal, when it gave one. */
   readonly signal: AbortSignal | undefined
-  /** The caller's headers. */
+  /** A copy of the caller's headers. */
   readonly headers: Headers
   /** One of the caller's headers, read without copying them all when there are none. */
   header(name: string): string | null
@@ -66,15 +66,8 @@ export function captureRequest(
       normalizedMethods.has(method.toUpperCase()) ? method.toUpperCase() : method,
       init?.redirect ?? 'follow',
       init?.signal ?? undefined,
-      // Copied only when read: a call with no headers and no body sends just what payfetch adds.
-      init?.headers === undefined && bytes === undefined
-        ? undefined
-        : () => {
-            const headers = new Headers(init?.headers)
-            if (typeof body === 'string' && !headers.has('content-type'))
-              headers.set('content-type', 'text/plain;charset=UTF-8')
-            return headers
-          },
+      // Copied now, as fetch does: the caller may change its own headers once the call is made.
+      init?.headers === undefined && bytes === undefined ? undefined : headersOf(init?.headers, body),
       bytes,
       init ?? {},
     )
@@ -82,11 +75,17 @@ export function captureRequest(
   return captureStream(new Request(input, init), maxBodyBytes)
 }
 
+function headersOf(given: HeadersInit | undefined, body: unknown): Headers {
+  const headers = new Headers(given)
+  if (typeof body === 'string' && !headers.has('content-type')) headers.set('content-type', 'text/plain;charset=UTF-8')
+  return headers
+}
+
 async function captureStream(request: Request, maxBodyBytes: number): Promise<ReplayableRequest> {
   // The caller's own stream: bounded by its size and the caller's signal, not by a deadline of ours.
   const body = request.body ? await readCapped(request.body, maxBodyBytes, { signal: request.signal }) : undefined
   if (request.body && body === undefined) throw tooLarge(maxBodyBytes)
-  return new Captured(request.url, request.method, request.redirect, request.signal, () => request.headers, body, {
+  return new Captured(request.url, request.method, request.redirect, request.signal, request.headers, body, {
     credentials: request.credentials,
     cache: request.cache,
     integrity: request.integrity,
@@ -127,38 +126,36 @@ function tooLarge(maxBodyBytes: number): PayfetchError {
 }
 
 /**
- * `callerHeaders` is undefined when the caller sent none; `rest` holds the other `RequestInit` fields
- * every send keeps (credentials, cache, a dispatcher…). A class: one object per call on the hot path.
+ * `callerHeaders` is undefined when the caller sent none (and no body): nothing of theirs to copy or
+ * strip. `rest` holds the other `RequestInit` fields every send keeps (credentials, cache, a
+ * dispatcher…). A class: one object per call on the hot path.
  */
 class Captured implements ReplayableRequest {
-  private copied: Headers | undefined
-
   constructor(
     readonly url: string,
     readonly method: string,
     readonly redirect: RequestRedirect,
     readonly signal: AbortSignal | undefined,
-    private readonly callerHeaders: (() => Headers) | undefined,
+    private readonly callerHeaders: Headers | undefined,
     readonly body: Uint8Array<ArrayBuffer> | undefined,
     private readonly rest: RequestInit,
   ) {}
 
   get headers(): Headers {
-    this.copied ??= this.callerHeaders?.() ?? new Headers()
-    return this.copied
+    return new Headers(this.callerHeaders)
   }
 
   header(name: string): string | null {
-    return this.callerHeaders ? this.headers.get(name) : null
+    return this.callerHeaders?.get(name) ?? null
   }
 
   build(overrides: ReplayableRequest.Overrides = {}): [url: string, init: RequestInit] {
     const to = overrides.url ?? this.url
     const method = overrides.method ?? this.method
     const redirect = overrides.redirect ?? this.redirect
-    // Nothing of the caller's to copy or strip: a plain record is all fetch needs.
+    // A plain record is all fetch needs then.
     if (!this.callerHeaders) return [to, withFields(this.rest, { method, headers: { ...overrides.headers }, redirect })]
-    const sent = new Headers(this.headers)
+    const sent = new Headers(this.callerHeaders)
     // The caller's own credentials stay with the origin they were given for, as fetch does on a
     // redirect: also when payfetch follows one by hand, or pays a 402 a redirect led to.
     if (to !== this.url && originOf(to) !== originOf(this.url)) for (const name of callerCredentials) sent.delete(name)

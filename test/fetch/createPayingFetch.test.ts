@@ -228,6 +228,17 @@ describe('createPayingFetch', () => {
     expect([...new Uint8Array(await response.arrayBuffer())]).toEqual([2, 3, 4])
   })
 
+  test('behavior: the caller’s headers are copied when the call starts, as fetch does: changing them afterwards changes no send', async () => {
+    const headers = new Headers({ 'x-trace': 'first' })
+    const call = createPayingFetch({ signers })(`${merchant.url}/weather`, { headers })
+    headers.set('x-trace', 'changed')
+    headers.set('x-late', 'yes')
+    expect(await (await call).text()).toBe('sunny')
+    const sends = merchant.seen.filter((entry) => entry.path === '/weather').slice(-2)
+    expect(sends.map((entry) => entry.headers['x-trace'])).toEqual(['first', 'first'])
+    expect(sends.map((entry) => entry.headers['x-late'])).toEqual([undefined, undefined])
+  })
+
   test('behavior: RequestInit fields payfetch does not know (an undici dispatcher) reach the wrapped fetch on every send', async () => {
     const dispatcher = { name: 'a dispatcher' }
     const seen: unknown[] = []
