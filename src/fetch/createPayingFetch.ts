@@ -320,11 +320,12 @@ function sessionFor(context: PayingContext, url: string): SessionToken | undefin
   } catch (error) {
     throw failed(error)
   }
-  return stored instanceof Promise
-    ? stored.then(usable, (error) => {
+  // Any thenable is waited for, not only a native promise.
+  return typeof (stored as PromiseLike<unknown> | undefined)?.then === 'function'
+    ? Promise.resolve(stored).then(usable, (error) => {
         throw failed(error)
       })
-    : usable(stored)
+    : usable(stored as SessionToken | undefined)
 }
 
 function usable(token: SessionToken | undefined): SessionToken | undefined {

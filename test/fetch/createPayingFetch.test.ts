@@ -9,6 +9,7 @@ import {
   PayfetchError,
   type PayfetchEvent,
   type Receipt,
+  type SessionStore,
 } from '../../src/index.js'
 import { wrapPayers } from '../support/countingSigner.js'
 import { type Merchant, payTo, requirement, startMerchant, usdc } from '../support/merchant.js'
@@ -237,6 +238,26 @@ describe('createPayingFetch', () => {
     const sends = merchant.seen.filter((entry) => entry.path === '/weather').slice(-2)
     expect(sends.map((entry) => entry.headers['x-trace'])).toEqual(['first', 'first'])
     expect(sends.map((entry) => entry.headers['x-late'])).toEqual([undefined, undefined])
+  })
+
+  test('behavior: a session store that answers with any thenable (not a native promise) is waited for: a live token is sent, an expired one is not', async () => {
+    const thenable = (expiresAt?: number) => {
+      const token = { protocol: 'l402', headers: { authorization: 'L402 stored-token' }, expiresAt }
+      return {
+        // A thenable on purpose: what a store built on another promise library returns.
+        // biome-ignore lint/suspicious/noThenProperty: the point of the test
+        get: () => ({ then: (resolve: (value: typeof token) => void) => resolve(token) }),
+        set: () => {},
+        delete: () => {},
+      } as unknown as SessionStore
+    }
+    const sentAuthorization = async (sessions: SessionStore) => {
+      const response = await createPayingFetch({ signers, sessions })(`${merchant.url}/free`)
+      expect(await response.text()).toBe('free content')
+      return merchant.seen.filter((entry) => entry.path === '/free').at(-1)?.headers.authorization
+    }
+    expect(await sentAuthorization(thenable())).toBe('L402 stored-token')
+    expect(await sentAuthorization(thenable(Date.now() - 1_000))).toBeUndefined()
   })
 
   test('behavior: RequestInit fields payfetch does not know (an undici dispatcher) reach the wrapped fetch on every send', async () => {
