@@ -21,8 +21,10 @@ import { evm } from '../src/evm/index.js'
 import { type Caps, createPayingFetch, getReceipt } from '../src/index.js'
 
 const calls = Number(process.env.BENCH_CALLS ?? 20)
-// Fresh payers per client for the sponsored first calls (each pays once, with no allowance before).
-const sponsoredPayers = 5
+// Fresh payers per client for the rows of first calls (sponsored approvals, sign-in-with-x's paying call).
+const firstCallPayers = 5
+// Unmeasured paid calls per client before each path is measured (the stack and the client's code warm up).
+const warmUps = 3
 const price = 10_000n
 const ceiling = 50_000n
 /** What the `upto` route charges on call `n`: 5 000 to 40 000 atomic units, always below the ceiling. */
@@ -34,6 +36,7 @@ const stats = (samples: number[]) => {
   return { mean: samples.reduce((sum, value) => sum + value, 0) / samples.length, p50: at(0.5), p95: at(0.95) }
 }
 const ms = (value: number) => value.toFixed(2)
+const usdc = (atomic: bigint) => (Number(atomic) / 1e6).toFixed(3)
 
 type Client = {
   readonly name: 'payfetch' | 'reference client'
@@ -115,9 +118,9 @@ try {
     }
     rows.push({ path, client: 'unpaid 402 (floor: one round trip)', calls: '20', samples })
   }
-  /** Warms each client with one unmeasured paid call, then measures `calls` paid calls at `price` each. */
+  /** Warms each client up (`warmUps` unmeasured paid calls), then measures `calls` paid calls at `price` each. */
   const fixedPrice = async (path: string, clients: readonly Client[], url: string) => {
-    for (const client of clients) await paidCall(path, client, url)
+    for (const client of clients) for (let call = 0; call < warmUps; call++) await paidCall(path, client, url)
     const before = await Promise.all(clients.map((client) => stack.balanceOf(stack.usdc, client.account.address)))
     const payToBefore = await stack.balanceOf(stack.usdc, stack.payTo)
     const samples = await alternate(path, clients, () => url)
@@ -183,7 +186,7 @@ try {
         ),
     }
     const samples = { payfetch: [] as Sample[], 'reference client': [] as Sample[] }
-    for (let payer = 0; payer < sponsoredPayers; payer++) {
+    for (let payer = 0; payer < firstCallPayers; payer++) {
       const names =
         payer % 2 === 0 ? (['payfetch', 'reference client'] as const) : (['reference client', 'payfetch'] as const)
       for (const name of names) {
@@ -197,7 +200,7 @@ try {
     }
     for (const [client, taken] of Object.entries(samples)) {
       const transactions = taken.reduce((sum, sample) => sum + sample.transactions, 0)
-      const text = `${sponsoredPayers} payers, 1 call each`
+      const text = `${firstCallPayers} payers, 1 call each`
       rows.push({ path, client, calls: text, samples: taken.map((s) => s.ms), transactions })
     }
   }
@@ -220,7 +223,7 @@ try {
       },
     ]
     const url = (charge: bigint) => `${stack.v2Url}/upto/tokens?charge=${charge}`
-    for (const client of clients) await paidCall(path, client, url(price))
+    for (const client of clients) for (let call = 0; call < warmUps; call++) await paidCall(path, client, url(price))
     const before = await Promise.all(clients.map((client) => stack.balanceOf(stack.usdc, client.account.address)))
     const samples = await alternate(path, clients, (call) => url(uptoCharge(call)))
     let charged = 0n
@@ -233,7 +236,7 @@ try {
           if (getReceipt(sample.response)?.amount !== uptoCharge(call))
             throw new Error(`${path}: receipt ${call} is wrong`)
       const transactions = taken.reduce((sum, sample) => sum + sample.transactions, 0)
-      const text = `${calls} paid: ${charged} charged of ${BigInt(calls) * ceiling} signed for`
+      const text = `${calls} paid: ${usdc(charged)} USDC charged of ${usdc(BigInt(calls) * ceiling)} signed for`
       rows.push({ path, client: client.name, calls: text, samples: taken.map((s) => s.ms), transactions })
     }
     await unpaidFloor(path, url(price))
@@ -242,23 +245,47 @@ try {
   // 4. sign-in-with-x: the first call pays for the path, every later call signs a SIWE message instead.
   {
     const path = 'sign-in-with-x'
-    const [mine, theirs] = [await funded(), await funded()]
-    const reference = exactReference(theirs).registerExtension(createSIWxClientExtension({ signers: [theirs] }))
-    const clients: Client[] = [
+    const clientsFor = (mine: PrivateKeyAccount, theirs: PrivateKeyAccount): Client[] => [
       { name: 'payfetch', account: mine, fetch: createPayingFetch({ signers: [evm({ account: mine })] }) },
-      { name: 'reference client', account: theirs, fetch: referenceFor(reference) },
+      {
+        name: 'reference client',
+        account: theirs,
+        fetch: referenceFor(exactReference(theirs).registerExtension(createSIWxClientExtension({ signers: [theirs] }))),
+      },
     ]
-    // Warmed on another path of the same server, which is paid on its own: /report is still unpaid.
-    for (const client of clients) await paidCall(path, client, `${siwx.url}/other`)
+    const report = `${siwx.url}/report`
+    const clients = clientsFor(await funded(), await funded())
+    // Warmed on another path of the same server (paid, then signed in to): /report is still unpaid.
+    for (const client of clients)
+      for (let call = 0; call < warmUps; call++) await paidCall(path, client, `${siwx.url}/other`)
     const before = await Promise.all(clients.map((client) => stack.balanceOf(stack.usdc, client.account.address)))
-    const samples = await alternate(path, clients, () => `${siwx.url}/report`)
+    const samples = await alternate(path, clients, () => report)
+    // More paying calls: fresh payers, one call each, so the paying row is not a single sample.
+    const paying = new Map(clients.map((client) => [client.name, [] as number[]]))
+    for (let payer = 1; payer < firstCallPayers; payer++) {
+      const fresh = clientsFor(await funded(), await funded())
+      for (const client of payer % 2 === 0 ? fresh : fresh.reverse()) {
+        const balance = await stack.balanceOf(stack.usdc, client.account.address)
+        const sample = await paidCall(path, client, report)
+        if (sample.transactions !== 1) throw new Error(`${path}: a fresh ${client.name} payer did not pay`)
+        await checkSpent(path, client.name, stack.usdc, client.account, balance, price)
+        paying.get(client.name)?.push(sample.ms)
+      }
+    }
     for (const [index, client] of clients.entries()) {
       await checkSpent(path, client.name, stack.usdc, client.account, before[index] as bigint, price)
-      const [paying, ...signIns] = samples.get(client) ?? []
-      if (paying?.transactions !== 1 || signIns.some((sample) => sample.transactions !== 0))
+      const [first, ...signIns] = samples.get(client) ?? []
+      if (first?.transactions !== 1 || signIns.some((sample) => sample.transactions !== 0))
         throw new Error(`${path}: ${client.name} did not pay once and then sign in`)
-      rows.push({ path, client: client.name, calls: '1 paying', samples: [paying.ms], transactions: 1 })
-      const text = `${signIns.length} signing in`
+      const firsts = [first.ms, ...(paying.get(client.name) ?? [])]
+      rows.push({
+        path,
+        client: client.name,
+        calls: `${firstCallPayers} payers, paying call`,
+        samples: firsts,
+        transactions: firstCallPayers,
+      })
+      const text = `1 payer, calls 2–${calls}`
       rows.push({ path, client: client.name, calls: text, samples: signIns.map((s) => s.ms), transactions: 0 })
     }
     await unpaidFloor(path, `${siwx.url}/report`)
@@ -275,31 +302,38 @@ Produced by \`npx tsx scripts/bench-x402-paths.ts\` (BENCH_CALLS=${calls} per cl
 One run on a shared machine (1-minute load average ${loadAtStart.toFixed(1)} at the start, ${(loadavg()[0] ?? 0).toFixed(1)} at the end).
 
 Each client calls the x402 2.27 reference server (\`@x402/express\`, its facilitator settling on anvil)
-${calls} times per path with its own payer, alternating which goes first, after one unmeasured paid call
-that warms it up. A call is timed from the request to the last body byte: the unpaid request, the 402, the
-signature, the paid retry, the facilitator's verify and its settlement mined on anvil, then the 200. Every
-call is checked: a 200, and the payer's balance moved by exactly N × 0.01 USDC (the charges, for \`upto\`;
-one price, for sign-in-with-x), or the bench throws. The reference client is \`@x402/fetch\` with
-\`@x402/evm\`'s \`ExactEvmScheme\` or \`UptoEvmScheme\` (given the anvil RPC URL, which it reads only for
-sponsored approvals) and, for sign-in-with-x, \`@x402/extensions\`' \`createSIWxClientExtension\`.
-Transactions are those mined during a client's calls; the reference server settles before it answers,
-so the count when the last call returns is final: no settlement comes later.
+${calls} times per path with its own payer, alternating which goes first, after ${warmUps} unmeasured paid
+calls that warm the stack and the client up. A call is timed from the request to the last body byte: the
+unpaid request, the 402, the signature, the paid retry, the facilitator's verify and its settlement mined on
+anvil, then the 200. Every call is checked: a 200, and the payer's balance moved by exactly N × 0.01 USDC
+(the charges, for \`upto\`; one price, for sign-in-with-x), or the bench throws. The reference client is
+\`@x402/fetch\` with \`@x402/evm\`'s \`ExactEvmScheme\` or \`UptoEvmScheme\` (given the anvil RPC URL, which
+they read only for sponsored approvals) and, for sign-in-with-x, \`@x402/extensions\`'
+\`createSIWxClientExtension\`. Rows of first calls take ${firstCallPayers} payers per client, one first call
+each (their p95 is the slowest; for sign-in-with-x, the measured payer and ${firstCallPayers - 1} fresh ones).
+Transactions are those mined during a client's calls; the reference server settles before it answers, so the
+count when the last call returns is final: no settlement comes later.
 
 | path | client | calls | mean ms | p50 ms | p95 ms | transactions |
 | --- | --- | --- | ---: | ---: | ---: | ---: |
 ${table.join('\n')}
 
-- \`exact\`, EIP-3009: one \`transferWithAuthorization\` per call.
-- \`exact\`, Permit2: each payer approved Permit2 once (its own transaction, before measuring). payfetch
-  reads the allowance before it signs each permit (one \`eth_call\`), so an allowance gone between calls is
-  \`ALLOWANCE_REQUIRED\` before signing; the reference client signs without reading.
-- Sponsored first calls: a payer with no allowance and no ETH. With EIP-2612 the payer signs a permit for the
-  price and the facilitator submits it with the settlement; with the ERC-20 approval extension (a token
-  without EIP-2612) the payer signs an \`approve\` transaction that the facilitator funds and broadcasts.
+- \`exact\`, EIP-3009: one \`transferWithAuthorization\` transaction per call.
+- \`exact\`, Permit2: each payer approved Permit2 once (its own transaction, before measuring), then one
+  settlement per call. payfetch reads the allowance before it signs each permit (one \`eth_call\`), so an
+  allowance gone between calls is \`ALLOWANCE_REQUIRED\` before signing; the reference client signs without
+  reading.
+- Sponsored first calls: a payer with no allowance and no ETH. EIP-2612 (USDC): the payer also signs a permit
+  for the price, and the facilitator sends one \`settleWithPermit\` transaction. ERC-20 approval (a token
+  without EIP-2612): the payer also signs an \`approve\` transaction; the local facilitator sends the payer the
+  gas for it, broadcasts it, then settles: three transactions, mined one after another.
 - \`upto\`: each call signs a Permit2 permit for the 0.05 USDC ceiling; the route charges 0.005 to 0.04 USDC
-  and the facilitator settles only that. payfetch's receipts carry the charge, checked call by call.
-- sign-in-with-x: per payer, one payment for the path, then none: each later call is the 402, a signed
-  SIWE message and the 200. The reference client also tries a sign-in on the paying call, before it pays.
+  and the facilitator settles only that, in one transaction. payfetch's receipts carry the charge, checked
+  call by call.
+- sign-in-with-x: one payment per payer and path, then none: each later call is the 402, a signed SIWE
+  message and the 200 (${calls} calls of one payer: 1 transaction). On the paying call the reference client
+  first tries a sign-in (one more round trip, answered 402), then pays; payfetch signs in only where its
+  sessions hold a payment for the path.
 `
   await writeFile(new URL('../bench/x402-paths.md', import.meta.url), text)
   console.log(text)
