@@ -79,6 +79,14 @@ const eip2612Types = {
 export type Permit2Need = Pick<Permit2Request, 'chainId' | 'token' | 'amount' | 'tokenDomain' | 'sponsoring'>
 
 const maxUint256 = 2n ** 256n - 1n
+
+// An allowance of 2^255 or more (what `approve(Permit2, max)` grants, the usual grant) falls only by
+// an explicit revoke, so it is read again once a minute, not before every payment: each read is a
+// round trip to the RPC. A finite allowance, which every Permit2 spender of the payer draws on, is
+// read each time. Known per chain reader, chain, token and payer.
+const unlimited = 2n ** 255n
+const rereadAfterMs = 60_000
+const unlimitedUntil = new WeakMap<EvmChainReader, Map<string, number>>()
 // What an `approve` costs at most; the server that sponsors it pays.
 const approveGas = 70_000n
 
@@ -104,6 +112,10 @@ export async function ensurePermit2Allowance(
   const token = getAddress(request.token)
   const read = (functionName: 'allowance' | 'nonces', args: readonly [Address] | readonly [Address, Address]) =>
     publicClient.readContract({ address: token, abi: erc20Abi, functionName, args } as never) as Promise<bigint>
+  const known = unlimitedUntil.get(publicClient) ?? new Map<string, number>()
+  unlimitedUntil.set(publicClient, known)
+  const key = `${request.chainId}:${token}:${owner}`
+  if ((known.get(key) ?? 0) > Date.now()) return undefined
   let allowance: bigint
   try {
     allowance = await read('allowance', [owner, permit2Address])
@@ -113,6 +125,8 @@ export async function ensurePermit2Allowance(
       cause,
     })
   }
+  if (allowance >= unlimited) known.set(key, Date.now() + rereadAfterMs)
+  else known.delete(key)
   if (allowance >= request.amount) return undefined
   const offered = request.sponsoring ?? []
   const base = { from: owner, asset: token, spender: permit2Address, amount: request.amount.toString(), version: '1' }

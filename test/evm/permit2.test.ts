@@ -1,6 +1,6 @@
 import { getAddress, type PublicClient, verifyTypedData } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { describe, expect, test } from 'vitest'
+import { describe, expect, test, vi } from 'vitest'
 import { type EvmOptions, evm } from '../../src/evm/evm.js'
 import type { Permit2Request } from '../../src/methods/Permit2.js'
 
@@ -124,6 +124,31 @@ describe('evm(): Permit2 witness transfers', () => {
     const payer = signer({ networks: ['eip155:84532'] }).methods.permit2
     expect(payer?.refusal?.(request(overrides))).toBeTypeOf('string')
     await expect(payer?.pay(request(overrides), context)).rejects.toMatchObject({ code: 'PAYMENT_FAILED' })
+  })
+
+  test('behavior: an unlimited allowance is read once a minute, a finite one before every payment', async () => {
+    const reader = (allowance: bigint) => {
+      const reads: unknown[] = []
+      const client = { readContract: async (call: unknown) => (reads.push(call), allowance) } as unknown as PublicClient
+      return { reads, payer: signer({ publicClient: client }).methods.permit2 }
+    }
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.parse('2026-12-01T12:00:00Z') })
+    try {
+      const unlimited = reader(2n ** 256n - 1n)
+      await unlimited.payer?.pay(request(), context)
+      await unlimited.payer?.pay(request(), context)
+      expect(unlimited.reads).toHaveLength(1)
+      vi.setSystemTime(Date.parse('2026-12-01T12:01:01Z'))
+      await unlimited.payer?.pay(request(), context)
+      expect(unlimited.reads).toHaveLength(2)
+
+      const finite = reader(1_000_000n)
+      await finite.payer?.pay(request(), context)
+      await finite.payer?.pay(request(), context)
+      expect(finite.reads).toHaveLength(2)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   test('policy: without a publicClient Permit2 offers are refused, saying what to do', () => {
