@@ -217,6 +217,53 @@ describe('pay_fetch', () => {
     expect(await run('pay_fetch', {})).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', paid: false } })
   })
 
+  test('error: a URL with a user name or password is INVALID_INPUT (not a vague NETWORK_ERROR), nothing sent', async () => {
+    const { run } = toolsFor()
+    const seen = merchant.seen.length
+    const url = `http://user:hunter2@${new URL(merchant.url).host}/report`
+    for (const tool of ['pay_fetch', 'quote_fetch']) {
+      const result = await run(tool, { url })
+      expect(result).toEqual({
+        ok: false,
+        error: {
+          code: 'INVALID_INPUT',
+          message: 'url: a user name or password in the URL is not sent; use headers',
+          paid: false,
+        },
+      })
+    }
+    expect(merchant.seen.length).toBe(seen)
+  })
+
+  test('policy: a model’s headers may not plant a proof, a paid credential or a receipt; nothing is sent, the value is never echoed', async () => {
+    const { run } = toolsFor()
+    const seen = merchant.seen.length
+    const planted: Record<string, string>[] = [
+      { 'payment-signature': 'eyJwbGFudGVkIjp0cnVlfQ' },
+      { 'X-Payment': 'eyJwbGFudGVkIjp0cnVlfQ' },
+      { 'payment-receipt': 'eyJwbGFudGVkIjp0cnVlfQ' },
+      { authorization: 'L402 bWFjYXJvb24:00ff' },
+      { Authorization: 'LSAT bWFjYXJvb24:00ff' },
+      { authorization: 'Payment eyJwbGFudGVkIjp0cnVlfQ' },
+      { 'proxy-authorization': 'l402 bWFjYXJvb24:00ff' },
+    ]
+    for (const headers of planted)
+      for (const tool of ['pay_fetch', 'quote_fetch']) {
+        const result = await run(tool, { url: `${merchant.url}/report`, headers })
+        expect(result).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', paid: false } })
+        const name = Object.keys(headers)[0] as string
+        expect(JSON.stringify(result)).toContain(`headers: ${name.toLowerCase()} would carry`)
+        expect(JSON.stringify(result)).not.toContain(headers[name]?.split(' ').at(-1))
+      }
+    expect(merchant.seen.length).toBe(seen)
+    // An API key of another scheme is the caller's to send.
+    const bearer = await run('pay_fetch', {
+      url: `${merchant.url}/report`,
+      headers: { authorization: 'Bearer sk_live_1' },
+    })
+    expect(output(bearer)).toMatchObject({ paid: true, status: 200 })
+  })
+
   test('error: a timeout before any proof left is reported unpaid', async () => {
     const slow = await startMerchant({ '/slow': () => new Promise(() => {}) })
     try {
