@@ -208,6 +208,9 @@ async function buildRequest(
   } else if (values.data !== undefined) headers['content-type'] ??= 'application/x-www-form-urlencoded'
   const method = (values.request ?? (body === undefined ? 'GET' : 'POST')).toUpperCase()
   if (!/^https?:\/\//.test(url)) throw new UsageError('The URL must start with http:// or https://.')
+  // fetch would refuse it as a vague network error, after -v printed the password.
+  if (URL.canParse(url) && (new URL(url).username !== '' || new URL(url).password !== ''))
+    throw new UsageError('The URL may not hold a user name or password; send credentials with -H.')
   return { url, method, headers, body }
 }
 

@@ -156,6 +156,12 @@ describe('payfetch <url>', () => {
       stderr: 'payfetch: --max-sats must be a whole number.\n',
     })
     expect(await runCli(['--bogus', `${merchant.url}/report`], env())).toMatchObject({ code: 2 })
+    const userinfo = `http://user:hunter2@${new URL(merchant.url).host}/report`
+    expect(await runCli(['-v', userinfo], env())).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'payfetch: The URL may not hold a user name or password; send credentials with -H.\n',
+    })
     const badKey = `0x${'zz'.repeat(32)}`
     const badSettings = await runCli([`${merchant.url}/report`], { PAYFETCH_EVM_PRIVATE_KEY: badKey })
     expect(badSettings).toEqual({
