@@ -52,7 +52,10 @@ export type PayfetchToolsOptions = {
   maxBodyChars?: number | undefined
   /** Default `timeout_ms` of a call. Default 30 000. */
   timeoutMs?: number | undefined
-  /** How long a `202 Accepted` job is polled before its handle is returned. Default 60 000 ms. */
+  /**
+   * How long a `202 Accepted` job is polled before its handle is returned, never past the call's
+   * `timeout_ms`. Default 60 000 ms.
+   */
   pollTimeoutMs?: number | undefined
   /** The clock (quote ids, polling). Default `Date.now`. */
   now?: (() => number) | undefined
@@ -199,6 +202,7 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
       outcome,
     })
     const timeoutMs = settings.timeoutMs ?? defaultTimeoutMs
+    const givesUpAt = now() + timeoutMs
     const timeout = AbortSignal.timeout(timeoutMs)
     const signal = context.signal ? AbortSignal.any([context.signal, timeout]) : timeout
     const headers = { ...request.headers }
@@ -232,7 +236,8 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
           fetch: plainFetch,
           headers: request.headers,
           origin: new URL(request.url).origin,
-          deadline: now() + (options.pollTimeoutMs ?? 60_000),
+          // The call's timeout_ms bounds the polling too: the job handle comes back by then.
+          deadline: Math.min(now() + (options.pollTimeoutMs ?? 60_000), givesUpAt),
           now,
           sleep,
           signal: context.signal,

@@ -47,6 +47,17 @@ beforeAll(async () => {
       ),
     '/slow-job/status': (_request, response) =>
       void response.writeHead(202, { location: '/slow-job/status', 'retry-after': '2' }).end(),
+    // Paid jobs whose status URL never answers, or drops the connection.
+    '/stalled-job': (request, response, self) =>
+      self.charge(request, response, [requirement()], () =>
+        response.writeHead(202, { location: '/stalled-job/status', 'retry-after': '0' }).end(),
+      ),
+    '/stalled-job/status': () => new Promise(() => {}),
+    '/dropped-job': (request, response, self) =>
+      self.charge(request, response, [requirement()], () =>
+        response.writeHead(202, { location: '/dropped-job/status', 'retry-after': '0' }).end(),
+      ),
+    '/dropped-job/status': (_request, response) => void response.socket?.destroy(),
     '/free': (_request, response) => void response.writeHead(200, { 'content-type': 'text/plain' }).end('free'),
     // Settles, then sends the first words of the paid answer and never the rest.
     '/paid-stall': (request, response, self) =>
@@ -203,6 +214,26 @@ describe('pay_fetch', () => {
       paid: true,
       job: { url: `${merchant.url}/slow-job/status`, status: 202, retry_after_ms: 2000 },
     })
+  })
+
+  test('policy: a paid job whose status URL stalls past timeout_ms or drops the connection comes back paid with its handle, never an error', async () => {
+    const { run } = toolsFor()
+    const settled = merchant.settled.length
+    const stalled = output(await run('pay_fetch', { url: `${merchant.url}/stalled-job`, timeout_ms: 1000 }))
+    expect(stalled).toMatchObject({
+      ok: false,
+      status: 202,
+      paid: true,
+      payment: { amount: '10000' },
+      job: { url: `${merchant.url}/stalled-job/status`, reason: 'the job did not answer before the time limit' },
+    })
+    const dropped = output(await run('pay_fetch', { url: `${merchant.url}/dropped-job` }))
+    expect(dropped).toMatchObject({
+      ok: false,
+      paid: true,
+      job: { url: `${merchant.url}/dropped-job/status`, reason: 'polling the job failed' },
+    })
+    expect(merchant.settled.length).toBe(settled + 2)
   })
 
   test('error: bad input is refused before anything is sent', async () => {
