@@ -30,7 +30,7 @@ const tokenPattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/
 // Also: set-cookie (fetch drops it, so the proof would never arrive), headers proxies route or rewrite
 // by, and the other payment headers, whose meaning the credential would overwrite.
 const forbiddenHeader =
-  /^(host|(set-)?cookie|connection|content-.*|transfer-encoding|te|trailer|upgrade|keep-alive|via|expect|origin|referer|proxy-.*|sec-.*|forwarded|x-forwarded-.*|x-real-ip|x-(http-)?method-override|www-authenticate|idempotency-key|payment-signature|payment-receipt|payment-response|accept-payment|x-payment.*)$/i
+  /^(host|(set-)?cookie|connection|content-.*|transfer-encoding|te|trailer|upgrade|keep-alive|via|expect|origin|referer|proxy-.*|sec-.*|forwarded|x-forwarded-.*|x-real-ip|x-(http-)?method-override|www-authenticate|idempotency-key|payment-(signature|receipt|response)|accept-payment|x-payment.*)$/i
 const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i
 
 // The challenge each offer answers, and the header its credential goes in.
