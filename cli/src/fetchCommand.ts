@@ -14,6 +14,7 @@ import {
 } from 'payfetch'
 import { type ConfirmMode, createPayfetchTools, type ToolFailure, toToolFailure } from 'payfetch/tools'
 import { exitCodeFor, exitCodes } from './exitCodes.js'
+import { printable } from './printable.js'
 import { runTool } from './runTool.js'
 
 /** Where the CLI writes and reads; replaced in tests. */
@@ -65,7 +66,8 @@ export async function fetchCommand(
   // One key for the call, so an unknown outcome can be found again and finished, never paid twice.
   request.headers['idempotency-key'] ??= values['idempotency-key'] ?? crypto.randomUUID()
   const log = (line: string) => {
-    if (!values.silent) io.stderr.write(`payfetch: ${line}\n`)
+    // Every line may quote the server (a reason, a receipt): its control characters are shown, not run.
+    if (!values.silent) io.stderr.write(`payfetch: ${printable(line)}\n`)
   }
   const limits = {
     maxUsd: values['max-usd'],
@@ -108,7 +110,7 @@ export async function fetchCommand(
     const prompt = createInterface({ input: io.stdin, output: io.stderr })
     try {
       const answer = await prompt.question(
-        `payfetch: pay ${describeAmount(approval)} to ${approval.offer.payTo}? [y/N] `,
+        printable(`payfetch: pay ${describeAmount(approval)} to ${approval.offer.payTo}? [y/N] `),
       )
       if (/^y(es)?$/i.test(answer.trim())) return true
     } finally {
@@ -206,6 +208,9 @@ async function buildRequest(
   } else if (values.data !== undefined) headers['content-type'] ??= 'application/x-www-form-urlencoded'
   const method = (values.request ?? (body === undefined ? 'GET' : 'POST')).toUpperCase()
   if (!/^https?:\/\//.test(url)) throw new UsageError('The URL must start with http:// or https://.')
+  // fetch would refuse it as a vague network error, after -v printed the password.
+  if (URL.canParse(url) && (new URL(url).username !== '' || new URL(url).password !== ''))
+    throw new UsageError('The URL may not hold a user name or password; send credentials with -H.')
   return { url, method, headers, body }
 }
 

@@ -6,6 +6,7 @@ import { exitCodeFor, exitCodes } from './exitCodes.js'
 import { fetchCommand, type Io, UsageError } from './fetchCommand.js'
 import { fileIdempotency } from './fileIdempotency.js'
 import { payingSetup } from './payingOptions.js'
+import { printable } from './printable.js'
 import { refundCommand } from './refundCommand.js'
 import { runTool } from './runTool.js'
 import { readSettings, SettingsError } from './settings.js'
@@ -95,7 +96,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
     }
   } catch (error) {
     if (error instanceof SettingsError || error instanceof UsageError || isParseArgsError(error)) {
-      io.stderr.write(`payfetch: ${(error as Error).message}\n`)
+      io.stderr.write(`payfetch: ${printable((error as Error).message)}\n`)
       return exitCodes.usage
     }
     return report({ code: 'INTERNAL', message: 'Unexpected failure; nothing more is known.', paid: 'unknown' }, io)
@@ -120,7 +121,7 @@ async function runMcp(env: NodeJS.ProcessEnv, io: Io): Promise<number> {
       payfetch: setup.options,
       confirm: settings.confirm,
       services: settings.discoveryUrl
-        ? withDiscovery(setup.services, settings.discoveryUrl, (line) => io.stderr.write(line))
+        ? withDiscovery(setup.services, settings.discoveryUrl, (line) => io.stderr.write(`${printable(line)}\n`))
         : setup.services,
       env,
       idempotency: await fileIdempotency(settings.stateDir, settings.redisUrl !== undefined),
@@ -132,7 +133,7 @@ async function runMcp(env: NodeJS.ProcessEnv, io: Io): Promise<number> {
   } catch (error) {
     if (!(error instanceof SettingsError)) throw error
     // The host shows the model (and the log) why nothing can be paid, and which variable to fix.
-    io.stderr.write(`payfetch mcp: ${error.message}\n`)
+    io.stderr.write(`payfetch mcp: ${printable(error.message)}\n`)
     const failure: ToolFailure = { code: 'SETTINGS_INVALID', message: error.message, paid: false }
     server = createMcpServer(createPayfetchTools({ payfetch: { signers: [] } }).tools, { version, broken: failure })
   }
@@ -144,7 +145,7 @@ async function runMcp(env: NodeJS.ProcessEnv, io: Io): Promise<number> {
 }
 
 function report(failure: ToolFailure, io: Io): number {
-  io.stderr.write(`payfetch: ${failure.code}: ${failure.message}\n`)
+  io.stderr.write(`payfetch: ${printable(`${failure.code}: ${failure.message}`)}\n`)
   return exitCodeFor(failure)
 }
 

@@ -1,5 +1,6 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import type { AskPerson, ConfirmPrompt, PayfetchTool, ToolFailure } from 'payfetch/tools'
+import { printable } from './printable.js'
 
 /**
  * An MCP server whose tools are the payfetch tools. Results carry `structuredContent` and the
@@ -65,5 +66,8 @@ function describePayment(prompt: ConfirmPrompt): string {
   const deposit = prompt.deposit
     ? `, after depositing ${prompt.deposit_usd ? `$${prompt.deposit_usd}` : `${prompt.deposit} atomic units`} into a payment channel`
     : ''
-  return `Pay ${amount}${deposit} (${prompt.protocol} on ${prompt.network}) to ${prompt.payee} for ${prompt.method} ${prompt.url}?`
+  // Terminal MCP hosts print this to the person: the server's words must not run as escapes there.
+  return printable(
+    `Pay ${amount}${deposit} (${prompt.protocol} on ${prompt.network}) to ${prompt.payee} for ${prompt.method} ${prompt.url}?`,
+  )
 }

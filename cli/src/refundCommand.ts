@@ -4,6 +4,7 @@ import type { EvmAccount } from 'payfetch/evm'
 import { toToolFailure } from 'payfetch/tools'
 import { exitCodes } from './exitCodes.js'
 import { type Io, UsageError } from './fetchCommand.js'
+import { printable } from './printable.js'
 import type { ChannelSettings } from './settings.js'
 import { SettingsError } from './settings.js'
 
@@ -40,7 +41,7 @@ export async function refundCommand(
     })
     if (!values.silent)
       io.stderr.write(
-        `payfetch: channel ${refund.channelId} refunded ${refund.returned} atomic units${refund.transaction ? `; transaction ${refund.transaction}` : ''}\n`,
+        `payfetch: ${printable(`channel ${refund.channelId} refunded ${refund.returned} atomic units${refund.transaction ? `; transaction ${refund.transaction}` : ''}`)}\n`,
       )
     io.stdout.write(
       `${JSON.stringify({ channel_id: refund.channelId, returned: refund.returned.toString(), ...(refund.transaction ? { transaction: refund.transaction } : {}) }, null, 2)}\n`,
@@ -48,7 +49,7 @@ export async function refundCommand(
     return exitCodes.ok
   } catch (error) {
     const failure = toToolFailure(error, false)
-    io.stderr.write(`payfetch: ${failure.code}: ${failure.message}\n`)
+    io.stderr.write(`payfetch: ${printable(`${failure.code}: ${failure.message}`)}\n`)
     return exitCodes.failed
   }
 }

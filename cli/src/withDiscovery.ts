@@ -7,7 +7,7 @@ const freshMs = 60_000
  * The catalog's services followed by the HTTP resources an x402 discovery service lists, read when
  * a service tool runs. A catalog entry keeps its name; a listed one with the same name is left out.
  * When the listing cannot be read, the catalog alone is served and `warn` says why; with no catalog,
- * the tool answers `DISCOVERY_FAILED`.
+ * the tool answers `DISCOVERY_FAILED`. `warn` gets one line without its newline.
  */
 export function withDiscovery(
   catalog: readonly ServiceEntry[],
@@ -27,7 +27,7 @@ export function withDiscovery(
     } catch (error) {
       if (catalog.length === 0) throw error
       const reason = (error as { shortMessage?: string }).shortMessage ?? 'the listing could not be read.'
-      warn(`payfetch mcp: PAYFETCH_DISCOVERY_URL: ${reason} Serving the catalog alone.\n`)
+      warn(`payfetch mcp: PAYFETCH_DISCOVERY_URL: ${reason} Serving the catalog alone.`)
       return [...catalog]
     }
   }

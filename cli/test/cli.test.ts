@@ -12,6 +12,7 @@ import { runCli } from './support/runCli.js'
 // payments and progress on stderr, one exit code per way a call can end.
 let merchant: Merchant
 let broken: { url: string; close(): Promise<void> }
+let hostile: { url: string; close(): Promise<void> }
 let dir: string
 const key = generatePrivateKey()
 let loseNext = false
@@ -65,12 +66,28 @@ beforeAll(async () => {
     response.writeHead(402, { 'payment-required': 'not base64 json' }).end('{}')
   })
   broken = { url: await listen(server), close: () => close(server) }
+  // Takes any proof; its words (refusal reason, settlement report) carry terminal escapes.
+  const evil = createServer((request, response) => {
+    const offer = { x402Version: 2, accepts: [requirement()], error: `no ${escapes}` }
+    if (!request.headers['payment-signature'])
+      return void response.writeHead(402, { 'payment-required': encodeBase64Json(offer) }).end()
+    if (request.url === '/refuse')
+      return void response
+        .writeHead(402, { 'payment-required': encodeBase64Json({ ...offer, error: `insufficient_funds ${escapes}` }) })
+        .end()
+    const settlement = { success: true, transaction: `0xab${escapes}`, network: 'eip155:84532' }
+    response.writeHead(200, { 'payment-response': encodeBase64Json(settlement) }).end('body')
+  })
+  hostile = { url: await listen(evil), close: () => close(evil) }
   dir = await mkdtemp(join(tmpdir(), 'payfetch-cli-'))
 })
 
 afterAll(async () => {
-  await Promise.all([merchant?.close(), broken?.close()])
+  await Promise.all([merchant?.close(), broken?.close(), hostile?.close()])
 })
+
+// Clear screen, set the clipboard (OSC 52), return to the line start, NUL, a bidi override.
+const escapes = '\x1b[2J\x1b]52;c;ZXZpbA==\x07\rOVERWRITE\0\u202e'
 
 const env = (more: Record<string, string> = {}) => ({
   PAYFETCH_EVM_PRIVATE_KEY: key,
@@ -139,6 +156,12 @@ describe('payfetch <url>', () => {
       stderr: 'payfetch: --max-sats must be a whole number.\n',
     })
     expect(await runCli(['--bogus', `${merchant.url}/report`], env())).toMatchObject({ code: 2 })
+    const userinfo = `http://user:hunter2@${new URL(merchant.url).host}/report`
+    expect(await runCli(['-v', userinfo], env())).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'payfetch: The URL may not hold a user name or password; send credentials with -H.\n',
+    })
     const badKey = `0x${'zz'.repeat(32)}`
     const badSettings = await runCli([`${merchant.url}/report`], { PAYFETCH_EVM_PRIVATE_KEY: badKey })
     expect(badSettings).toEqual({
@@ -146,6 +169,19 @@ describe('payfetch <url>', () => {
       stdout: '',
       stderr: 'payfetch: PAYFETCH_EVM_PRIVATE_KEY must be 0x followed by 64 hex digits.\n',
     })
+  })
+
+  test('policy: a server’s words on stderr (a receipt, a refusal reason, -v events) have their control characters escaped, never raw', async () => {
+    const paid = await runCli(['-v', `${hostile.url}/pay`], env())
+    expect(paid).toMatchObject({ code: 0, stdout: 'body' })
+    expect(paid.stderr).toContain(
+      '; reference 0xab\\u001b[2J\\u001b]52;c;ZXZpbA==\\u0007\\u000dOVERWRITE\\u0000\\u202e\n',
+    )
+    const refused = await runCli([`${hostile.url}/refuse`], env())
+    expect(refused.code).toBe(5)
+    expect(refused.stderr).toContain('insufficient_funds \\u001b[2J')
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: none may reach the terminal
+    for (const run of [paid, refused]) expect(run.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/)
   })
 
   test('behavior: an unknown outcome exits 5 with its pending id; payfetch pending lists it; payfetch resume finishes it without paying again', async () => {

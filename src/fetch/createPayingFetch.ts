@@ -242,6 +242,11 @@ async function payingFetch(
     let attempt: Paid | undefined
     try {
       attempt = await payOffer(context, request, url, candidate, idempotencyKey)
+    } catch (error) {
+      // Not paying again (a budget, the approve hook, the signer) leaves the first proof refused.
+      if (paid && isPayfetchError(error) && !/^PAYMENT_(REJECTED|OUTCOME_UNKNOWN)$/.test(error.code))
+        throw fail(context, url, rejected(paid, answer, url, error))
+      throw error
     } finally {
       await flight?.land(attempt?.token)
     }
@@ -286,8 +291,9 @@ async function choose(
     context.emit({ type: 'challenge', url, offers })
     return pickOffer(candidates)
   } catch (error) {
-    // A 402 after paying that offers nothing payable is the server refusing the first payment.
-    if (paid && isPayfetchError(error, 'CHALLENGE_INVALID')) throw fail(context, url, rejected(paid, answer, url))
+    // A 402 after paying that offers nothing payable is the server refusing the first payment; one
+    // payfetch will not pay again (caps, budget) must not read as "nothing paid": a proof left.
+    if (paid && isPayfetchError(error)) throw fail(context, url, rejected(paid, answer, url, error))
     throw refuse(context, url, error)
   }
 }

@@ -373,14 +373,17 @@ async function resend(context: PayingContext, protocol: Protocol, pending: Pendi
 }
 
 /** The refusal of a second 402 after paying, with the server's reason (proof pieces cut out). */
-export function rejected(paid: Paid, response: Response402, url: string): PayfetchError {
+export function rejected(paid: Paid, response: Response402, url: string, again?: PayfetchError): PayfetchError {
   const reason = withoutProof(paid.candidate.protocol.refusalReason(response), paid.pending.proof, paid.proof)
   const status = paid.hops[paid.hops.length - 1]?.status
+  // Why the next payment was not made, when a policy (not the challenge) said no.
+  const refused = again && again.code !== 'CHALLENGE_INVALID' ? again : undefined
   return new PayfetchError(
     'PAYMENT_REJECTED',
-    `The server ${status === 402 ? 'answered 402 again after payment' : `refused the payment with ${status}`}${reason ? `: ${reason}` : ''}.`,
+    `The server ${status === 402 ? 'answered 402 again after payment' : `refused the payment with ${status}`}${reason ? `: ${reason}` : ''}.${refused ? ` Paying again was refused: ${refused.shortMessage}` : ''}`,
     {
-      details: { url, reason, ...describeOffer(paid.candidate.offer) },
+      details: { url, reason, ...describeOffer(paid.candidate.offer), ...(refused && { refusal: refused.code }) },
+      ...(refused && { cause: refused }),
     },
   )
 }

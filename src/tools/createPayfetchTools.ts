@@ -52,7 +52,10 @@ export type PayfetchToolsOptions = {
   maxBodyChars?: number | undefined
   /** Default `timeout_ms` of a call. Default 30 000. */
   timeoutMs?: number | undefined
-  /** How long a `202 Accepted` job is polled before its handle is returned. Default 60 000 ms. */
+  /**
+   * How long a `202 Accepted` job is polled before its handle is returned, never past the call's
+   * `timeout_ms`. Default 60 000 ms.
+   */
   pollTimeoutMs?: number | undefined
   /** The clock (quote ids, polling). Default `Date.now`. */
   now?: (() => number) | undefined
@@ -199,6 +202,7 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
       outcome,
     })
     const timeoutMs = settings.timeoutMs ?? defaultTimeoutMs
+    const givesUpAt = now() + timeoutMs
     const timeout = AbortSignal.timeout(timeoutMs)
     const signal = context.signal ? AbortSignal.any([context.signal, timeout]) : timeout
     const headers = { ...request.headers }
@@ -232,7 +236,8 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
           fetch: plainFetch,
           headers: request.headers,
           origin: new URL(request.url).origin,
-          deadline: now() + (options.pollTimeoutMs ?? 60_000),
+          // The call's timeout_ms bounds the polling too: the job handle comes back by then.
+          deadline: Math.min(now() + (options.pollTimeoutMs ?? 60_000), givesUpAt),
           now,
           sleep,
           signal: context.signal,
@@ -337,8 +342,10 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
       input: payFetchInput,
       output: payFetchOutput,
       annotations: paying,
-      run: (input, context) =>
-        paidCall(
+      run: (input, context) => {
+        const planted = plantedProof(input.headers ?? {})
+        if (planted) return Promise.resolve({ ok: false, error: planted })
+        return paidCall(
           {
             method: (input.method ?? 'GET').toUpperCase(),
             url: input.url,
@@ -355,7 +362,8 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
           },
           input.confirm_quote_id,
           context,
-        ),
+        )
+      },
     }),
     define({
       name: 'quote_fetch',
@@ -373,7 +381,7 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
           headers: { ...input.headers },
           body: input.body,
         }
-        const checked = checkRequest(request)
+        const checked = checkRequest(request) ?? plantedProof(request.headers)
         if (checked) throw new ToolFailureError(checked)
         const quoted = await quoteOffers(
           request,
@@ -610,6 +618,13 @@ function checkRequest(request: HttpRequest): ToolFailure | undefined {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     return { code: 'INVALID_INPUT', message: 'url: only http and https are fetched', paid: false }
+  // fetch refuses them, and they would be kept in the ledger and shown in pending payments.
+  if (url.username !== '' || url.password !== '')
+    return {
+      code: 'INVALID_INPUT',
+      message: 'url: a user name or password in the URL is not sent; use headers',
+      paid: false,
+    }
   if (!/^[A-Z]{1,16}$/.test(request.method))
     return { code: 'INVALID_INPUT', message: 'method: not an HTTP method', paid: false }
   try {
@@ -619,6 +634,37 @@ function checkRequest(request: HttpRequest): ToolFailure | undefined {
   }
   if (request.body !== undefined && (request.method === 'GET' || request.method === 'HEAD'))
     return { code: 'INVALID_INPUT', message: 'body: GET and HEAD requests cannot have a body', paid: false }
+  return undefined
+}
+
+// Headers that carry a payment proof, a paid credential or a settlement report in some protocol.
+const proofNames = new Set([
+  'payment-signature',
+  'x-payment',
+  'payment-receipt',
+  'payment-response',
+  'x-payment-response',
+])
+const paidSchemes = /^\s*(l402|lsat|payment)(\s|$)/i
+
+/**
+ * A model's request may not carry a proof or a paid credential of its own: one would reach the
+ * server outside the caps, the ledger and the receipts (or ride along with payfetch's own proof).
+ * payfetch makes proofs itself, and sends the credentials it paid for.
+ */
+function plantedProof(headers: Readonly<Record<string, string>>): ToolFailure | undefined {
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase()
+    if (
+      proofNames.has(lower) ||
+      ((lower === 'authorization' || lower === 'proxy-authorization') && paidSchemes.test(value))
+    )
+      return {
+        code: 'INVALID_INPUT',
+        message: `headers: ${lower} would carry a payment proof or paid credential; payfetch adds those itself, within its limits`,
+        paid: false,
+      }
+  }
   return undefined
 }
 

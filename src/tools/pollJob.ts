@@ -6,10 +6,14 @@ export type PollOptions = {
   readonly headers: Readonly<Record<string, string>>
   /** The origin of the original request. */
   readonly origin: string
-  /** Unix time in ms after which polling stops and the job handle is returned. */
+  /**
+   * Unix time in ms after which polling stops and the job handle is returned. A poll still
+   * unanswered then is given up too.
+   */
   readonly deadline: number
   readonly now: () => number
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>
+  /** The caller's cancel: it ends polling with its error. */
   readonly signal?: AbortSignal | undefined
   /** Longest wait between polls. Default 5 000 ms. */
   readonly maxIntervalMs?: number | undefined
@@ -31,7 +35,8 @@ const maxPolls = 100
 /**
  * Follows `202 Accepted` + `Location` (waiting `Retry-After`, redirects by hand) until the job
  * answers with something else or the deadline passes. Polls go through a plain fetch: a poll that
- * asks for payment again ends polling unpaid, with the job handle.
+ * asks for payment again ends polling unpaid, with the job handle. The job was paid for: a poll
+ * that stalls past the deadline or fails on the network ends polling with the handle, never an error.
  */
 export async function pollJob(accepted: Response, requestUrl: string, options: PollOptions): Promise<PollResult> {
   let response = accepted
@@ -46,12 +51,20 @@ export async function pollJob(accepted: Response, requestUrl: string, options: P
     if (delay > 0) await options.sleep(delay, options.signal)
     await response.body?.cancel().catch(() => {})
     const sameOrigin = new URL(target).origin === options.origin
-    response = await options.fetch(target, {
-      method: 'GET',
-      headers: sameOrigin ? withoutBodyHeaders(options.headers) : {},
-      redirect: 'manual',
-      signal: options.signal ?? null,
-    })
+    // The poll (and the body read after it) is bounded by the deadline, not only by the caller.
+    const timeLimit = AbortSignal.timeout(Math.max(1, options.deadline - options.now()))
+    try {
+      response = await options.fetch(target, {
+        method: 'GET',
+        headers: sameOrigin ? withoutBodyHeaders(options.headers) : {},
+        redirect: 'manual',
+        signal: options.signal ? AbortSignal.any([options.signal, timeLimit]) : timeLimit,
+      })
+    } catch (error) {
+      if (options.signal?.aborted) throw error
+      const reason = timeLimit.aborted ? 'the job did not answer before the time limit' : 'polling the job failed'
+      return open(target, response.status, undefined, reason)
+    }
     base = target
     if (response.status === 402) {
       await response.body?.cancel().catch(() => {})

@@ -2,7 +2,7 @@ import { unpaid } from './ToolFailure.js'
 
 /**
  * One paid service an agent may call by name. `headers` values may hold `${ENV_NAME}`, expanded at
- * call time and never shown to the model. `{{input}}` in `url` (URL-encoded) and in `body` is
+ * call time and never shown to the model; `PAYFETCH_*` names (payfetch's keys and settings) are refused. `{{input}}` in `url` (URL-encoded) and in `body` is
  * replaced by the caller's input; a JSON `body` gets it inside its strings, escaped.
  */
 export type ServiceEntry = {
@@ -30,6 +30,10 @@ export type ServiceRequest = {
 }
 
 const namePattern = /^[A-Za-z0-9_.-]{1,64}$/
+const variablePattern = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g
+// payfetch's own settings: wallet keys (PAYFETCH_EVM_PRIVATE_KEY, PAYFETCH_NWC_URL, ...) and limits.
+// A catalog, perhaps copied from a service's page, must not send one of them to a server.
+const reserved = /^PAYFETCH_/i
 
 /**
  * Validates a catalog (`{ "services": [...] }` or a bare array), as read from a JSON file.
@@ -72,6 +76,11 @@ export function parseServiceCatalog(value: unknown): ServiceEntry[] {
     )
       throw new Error(`${where}.headers must map names to text.`)
     if (inputIn !== undefined && inputIn !== 'query') throw new Error(`${where}.inputIn must be "query".`)
+    const secret = Object.values(headers ?? {})
+      .flatMap((value: string) => [...value.matchAll(variablePattern)])
+      .map((match) => match[1] as string)
+      .find((variable) => reserved.test(variable))
+    if (secret) throw new Error(`${where}.headers may not use \${${secret}}: PAYFETCH_* variables are payfetch's own.`)
     return {
       name,
       url,
@@ -87,7 +96,7 @@ export function parseServiceCatalog(value: unknown): ServiceEntry[] {
 /**
  * The request for one call: `${ENV}` expanded in headers from `env`, `{{input}}` placed.
  *
- * @throws {ToolFailureError} `SERVICE_MISCONFIGURED` naming a missing variable (never its value).
+ * @throws {ToolFailureError} `SERVICE_MISCONFIGURED` naming a missing or `PAYFETCH_*` variable (never its value).
  */
 export function serviceRequest(
   service: ServiceEntry,
@@ -96,7 +105,12 @@ export function serviceRequest(
 ): ServiceRequest {
   const headers: Record<string, string> = {}
   for (const [name, template] of Object.entries(service.headers ?? {}))
-    headers[name] = template.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, variable: string) => {
+    headers[name] = template.replace(variablePattern, (_, variable: string) => {
+      if (reserved.test(variable))
+        throw unpaid(
+          'SERVICE_MISCONFIGURED',
+          `Service "${service.name}" may not use ${variable}: it is payfetch's own.`,
+        )
       const value = env[variable]
       if (value === undefined || value === '')
         throw unpaid('SERVICE_MISCONFIGURED', `Service "${service.name}" needs the environment variable ${variable}.`)

@@ -17,6 +17,7 @@ import {
   type PayfetchEvent,
   type SessionStore,
 } from '../../src/index.js'
+import { toToolFailure } from '../../src/tools/index.js'
 import { countingSigner, wrapPayers } from '../support/countingSigner.js'
 import { startL402Merchant, tableWallet } from '../support/l402Merchant.js'
 import { type Merchant, requirement, startMerchant } from '../support/merchant.js'
@@ -159,13 +160,32 @@ describe('a lowered limit bounds the whole call', () => {
     const signer = countingSigner(evm({ account }))
     const fetchPaid = createPayingFetch({ signers: [signer], maxPayments: 2 })
     const error = await failure(fetchPaid.withLimits({ maxUsd: '0.015' })(`${merchant.url}/twice`))
-    expect(error).toMatchObject({ code: 'CAP_EXCEEDED' })
+    // The first proof left: the call ends as that payment's refusal, saying why it did not pay again.
+    expect(error).toMatchObject({ code: 'PAYMENT_REJECTED', details: { refusal: 'CAP_EXCEEDED' } })
+    expect((error as PayfetchError).shortMessage).toContain('Paying again was refused: ')
     expect((error as PayfetchError).shortMessage).toContain('call limit of $0.005')
     expect(signer.calls).toHaveLength(1)
     // Without the lower limit the same call pays twice.
     expect(
       await (await createPayingFetch({ signers: [evm({ account })], maxPayments: 2 })(`${merchant.url}/twice`)).text(),
     ).toBe('both paid')
+  })
+
+  test('policy: with maxPayments 2, a budget with no room for the second payment ends the call PAYMENT_REJECTED (a proof left, outcome unknown), never BUDGET_EXHAUSTED', async () => {
+    const signer = countingSigner(evm({ account: privateKeyToAccount(generatePrivateKey()) }))
+    const fetchPaid = createPayingFetch({
+      signers: [signer],
+      maxPayments: 2,
+      caps: { budgets: [{ usd: '0.01', window: '1d' }] },
+    })
+    const error = await failure(fetchPaid(`${merchant.url}/twice`))
+    expect(error).toMatchObject({ code: 'PAYMENT_REJECTED', details: { refusal: 'BUDGET_EXHAUSTED' } })
+    expect((error as PayfetchError).cause).toMatchObject({ code: 'BUDGET_EXHAUSTED' })
+    expect(signer.calls).toHaveLength(1)
+    // The proof that left stays counted, and a tool says money may have moved.
+    const [total] = (await fetchPaid.spendReport()).totals
+    expect((total?.spent ?? 0n) + (total?.unknown ?? 0n)).toBe(10000n)
+    expect(toToolFailure(error, true)).toMatchObject({ code: 'PAYMENT_REJECTED', paid: 'unknown' })
   })
 })
 

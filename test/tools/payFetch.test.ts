@@ -47,6 +47,17 @@ beforeAll(async () => {
       ),
     '/slow-job/status': (_request, response) =>
       void response.writeHead(202, { location: '/slow-job/status', 'retry-after': '2' }).end(),
+    // Paid jobs whose status URL never answers, or drops the connection.
+    '/stalled-job': (request, response, self) =>
+      self.charge(request, response, [requirement()], () =>
+        response.writeHead(202, { location: '/stalled-job/status', 'retry-after': '0' }).end(),
+      ),
+    '/stalled-job/status': () => new Promise(() => {}),
+    '/dropped-job': (request, response, self) =>
+      self.charge(request, response, [requirement()], () =>
+        response.writeHead(202, { location: '/dropped-job/status', 'retry-after': '0' }).end(),
+      ),
+    '/dropped-job/status': (_request, response) => void response.socket?.destroy(),
     '/free': (_request, response) => void response.writeHead(200, { 'content-type': 'text/plain' }).end('free'),
     // Settles, then sends the first words of the paid answer and never the rest.
     '/paid-stall': (request, response, self) =>
@@ -205,6 +216,26 @@ describe('pay_fetch', () => {
     })
   })
 
+  test('policy: a paid job whose status URL stalls past timeout_ms or drops the connection comes back paid with its handle, never an error', async () => {
+    const { run } = toolsFor()
+    const settled = merchant.settled.length
+    const stalled = output(await run('pay_fetch', { url: `${merchant.url}/stalled-job`, timeout_ms: 1000 }))
+    expect(stalled).toMatchObject({
+      ok: false,
+      status: 202,
+      paid: true,
+      payment: { amount: '10000' },
+      job: { url: `${merchant.url}/stalled-job/status`, reason: 'the job did not answer before the time limit' },
+    })
+    const dropped = output(await run('pay_fetch', { url: `${merchant.url}/dropped-job` }))
+    expect(dropped).toMatchObject({
+      ok: false,
+      paid: true,
+      job: { url: `${merchant.url}/dropped-job/status`, reason: 'polling the job failed' },
+    })
+    expect(merchant.settled.length).toBe(settled + 2)
+  })
+
   test('error: bad input is refused before anything is sent', async () => {
     const { run } = toolsFor()
     expect(await run('pay_fetch', { url: 'file:///etc/passwd' })).toEqual({
@@ -215,6 +246,53 @@ describe('pay_fetch', () => {
       error: { code: 'INVALID_INPUT' },
     })
     expect(await run('pay_fetch', {})).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', paid: false } })
+  })
+
+  test('error: a URL with a user name or password is INVALID_INPUT (not a vague NETWORK_ERROR), nothing sent', async () => {
+    const { run } = toolsFor()
+    const seen = merchant.seen.length
+    const url = `http://user:hunter2@${new URL(merchant.url).host}/report`
+    for (const tool of ['pay_fetch', 'quote_fetch']) {
+      const result = await run(tool, { url })
+      expect(result).toEqual({
+        ok: false,
+        error: {
+          code: 'INVALID_INPUT',
+          message: 'url: a user name or password in the URL is not sent; use headers',
+          paid: false,
+        },
+      })
+    }
+    expect(merchant.seen.length).toBe(seen)
+  })
+
+  test('policy: a model’s headers may not plant a proof, a paid credential or a receipt; nothing is sent, the value is never echoed', async () => {
+    const { run } = toolsFor()
+    const seen = merchant.seen.length
+    const planted: Record<string, string>[] = [
+      { 'payment-signature': 'eyJwbGFudGVkIjp0cnVlfQ' },
+      { 'X-Payment': 'eyJwbGFudGVkIjp0cnVlfQ' },
+      { 'payment-receipt': 'eyJwbGFudGVkIjp0cnVlfQ' },
+      { authorization: 'L402 bWFjYXJvb24:00ff' },
+      { Authorization: 'LSAT bWFjYXJvb24:00ff' },
+      { authorization: 'Payment eyJwbGFudGVkIjp0cnVlfQ' },
+      { 'proxy-authorization': 'l402 bWFjYXJvb24:00ff' },
+    ]
+    for (const headers of planted)
+      for (const tool of ['pay_fetch', 'quote_fetch']) {
+        const result = await run(tool, { url: `${merchant.url}/report`, headers })
+        expect(result).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', paid: false } })
+        const name = Object.keys(headers)[0] as string
+        expect(JSON.stringify(result)).toContain(`headers: ${name.toLowerCase()} would carry`)
+        expect(JSON.stringify(result)).not.toContain(headers[name]?.split(' ').at(-1))
+      }
+    expect(merchant.seen.length).toBe(seen)
+    // An API key of another scheme is the caller's to send.
+    const bearer = await run('pay_fetch', {
+      url: `${merchant.url}/report`,
+      headers: { authorization: 'Bearer sk_live_1' },
+    })
+    expect(output(bearer)).toMatchObject({ paid: true, status: 200 })
   })
 
   test('error: a timeout before any proof left is reported unpaid', async () => {

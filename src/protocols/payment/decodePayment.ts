@@ -27,8 +27,10 @@ const maxRequestLength = 16 * 1024
 const namePattern = /^[a-z][a-z0-9-]{0,63}$/
 const tokenPattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/
 // Headers a challenge may not name for the credential: fetch forbids them or they change the request.
+// Also: set-cookie (fetch drops it, so the proof would never arrive), headers proxies route or rewrite
+// by, and the other payment headers, whose meaning the credential would overwrite.
 const forbiddenHeader =
-  /^(host|cookie|connection|content-.*|transfer-encoding|te|trailer|upgrade|keep-alive|via|expect|origin|referer|proxy-.*|sec-.*|idempotency-key|payment-signature|x-payment)$/i
+  /^(host|(set-)?cookie|connection|content-.*|transfer-encoding|te|trailer|upgrade|keep-alive|via|expect|origin|referer|proxy-.*|sec-.*|forwarded|x-forwarded-.*|x-real-ip|x-(http-)?method-override|www-authenticate|idempotency-key|payment-(signature|receipt|response)|accept-payment|x-payment.*)$/i
 const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i
 
 // The challenge each offer answers, and the header its credential goes in.

@@ -134,6 +134,17 @@ describe('decodePayment', () => {
       ).toEqual([problem])
   })
 
+  test('policy: a credential header fetch drops (set-cookie), proxies route by, or another payment header uses is refused', () => {
+    const refused = ['Set-Cookie', 'forwarded', 'X-Forwarded-Host', 'x-real-ip', 'X-HTTP-Method-Override']
+    refused.push('www-authenticate', 'payment-receipt', 'Payment-Response', 'accept-payment', 'x-payment-response')
+    for (const header of refused)
+      expect(problems(() => decodePayment(response(challenge('evm', evmRequest(), { header }))))).toEqual([
+        `evm: the credential header ${header} is refused`,
+      ])
+    const named = decodePayment(response(challenge('evm', evmRequest(), { header: 'Payment-Authorization' })))
+    expect(named).toHaveLength(1)
+  })
+
   test('policy: asset decimals come from payfetch’s table, never from the server', () => {
     const unknownToken = '0x1111111111111111111111111111111111111111'
     const [offer] = decodePayment(
