@@ -11,12 +11,9 @@ import { ExactEvmScheme } from '@x402/evm/exact/client'
 import { UptoEvmScheme } from '@x402/evm/upto/client'
 import { createSIWxClientExtension } from '@x402/extensions/sign-in-with-x'
 import { wrapFetchWithPayment, x402Client } from '@x402/fetch'
-import { maxUint256 } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { startEvmStack, type TestToken } from '../examples/local-stack/evmStack.js'
-import { permit2Address } from '../examples/local-stack/permit2.js'
 import { startSiwxServer } from '../examples/local-stack/siwxServer.js'
-import { tokenAbi } from '../examples/local-stack/tokenAbi.js'
 import { evm } from '../src/evm/index.js'
 import { type Caps, createPayingFetch, getReceipt } from '../src/index.js'
 
@@ -56,17 +53,6 @@ try {
     const account = stack.newAccount()
     await stack.mint(token, account.address, 10_000_000n)
     return account
-  }
-  /** The payer's own unlimited Permit2 approval, as a wallet sends once; mined before anything is measured. */
-  const approvePermit2 = async (account: PrivateKeyAccount) => {
-    await stack.setBalance(account.address, 10n ** 17n)
-    const hash = await stack.walletFor(account).writeContract({
-      address: stack.usdc.address,
-      abi: tokenAbi,
-      functionName: 'approve',
-      args: [permit2Address, maxUint256],
-    })
-    await stack.publicClient.waitForTransactionReceipt({ hash })
   }
   const payfetchFor = (account: PrivateKeyAccount, caps?: Caps) =>
     createPayingFetch({ signers: [evm({ account, publicClient: stack.publicClient })], ...(caps ? { caps } : {}) })
@@ -151,7 +137,7 @@ try {
   // 2. exact through Permit2, the allowance approved once by each payer before anything is measured.
   {
     const [mine, theirs] = [await funded(), await funded()]
-    await Promise.all([approvePermit2(mine), approvePermit2(theirs)])
+    await Promise.all([stack.approvePermit2(mine), stack.approvePermit2(theirs)])
     await fixedPrice(
       'exact, Permit2 (approved before)',
       [
@@ -209,7 +195,7 @@ try {
   {
     const path = 'upto (ceiling 0.05 USDC)'
     const [mine, theirs] = [await funded(), await funded()]
-    await Promise.all([approvePermit2(mine), approvePermit2(theirs)])
+    await Promise.all([stack.approvePermit2(mine), stack.approvePermit2(theirs)])
     const clients: Client[] = [
       { name: 'payfetch', account: mine, fetch: payfetchFor(mine) },
       {

@@ -1,6 +1,6 @@
 import { HTTPFacilitatorClient } from '@x402/core/server'
 import type { Address, Chain, Hash, Hex, HttpTransport, TransactionReceipt, WalletClient } from 'viem'
-import { createWalletClient, http } from 'viem'
+import { createWalletClient, http, maxUint256 } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import type { Anvil } from './anvil.js'
@@ -14,6 +14,7 @@ import type { Settlement } from './facilitator.js'
 import { startFacilitator } from './facilitator.js'
 import type { TestToken } from './installContracts.js'
 import { installContracts } from './installContracts.js'
+import { permit2Address } from './permit2.js'
 import type { PaidRoute } from './routes.js'
 import { defaultBatchRoutes, defaultV1Routes, defaultV2Routes } from './routes.js'
 import { tokenAbi } from './tokenAbi.js'
@@ -96,6 +97,11 @@ export type EvmStack = {
   ethBalance(address: Address): Promise<bigint>
   /** An ERC-20 allowance: what `spender` (Permit2) may move for `owner`. */
   allowance(token: TokenRef, owner: Address, spender: Address): Promise<bigint>
+  /**
+   * The payer's own `approve(Permit2, allowance)` (unlimited by default), as a wallet sends once:
+   * gives it gas for it first; resolves once mined.
+   */
+  approvePermit2(account: PrivateKeyAccount, options?: { token?: TokenRef; allowance?: bigint }): Promise<void>
   /** A wallet client for `account` on the local chain, that can also read it. */
   walletFor(account: PrivateKeyAccount): WalletClient<HttpTransport, Chain, PrivateKeyAccount>
   /** The latest block number. */
@@ -149,6 +155,8 @@ export async function startEvmStack(options: EvmStackOptions = {}): Promise<EvmS
     stoppers.push(v2.close, v1.close)
 
     const { publicClient, admin } = clients
+    const walletFor = (account: PrivateKeyAccount) =>
+      createWalletClient({ account, chain: localChain(anvil.rpcUrl), transport: http(anvil.rpcUrl) })
     return {
       rpcUrl: anvil.rpcUrl,
       chainId,
@@ -205,8 +213,18 @@ export async function startEvmStack(options: EvmStackOptions = {}): Promise<EvmS
           functionName: 'allowance',
           args: [owner, spender],
         }),
-      walletFor: (account) =>
-        createWalletClient({ account, chain: localChain(anvil.rpcUrl), transport: http(anvil.rpcUrl) }),
+      walletFor,
+      async approvePermit2(account, { token = tokens.usdc, allowance = maxUint256 } = {}) {
+        await clients.testClient.setBalance({ address: account.address, value: 10n ** 17n })
+        const hash = await walletFor(account).writeContract({
+          address: addressOf(token),
+          abi: tokenAbi,
+          functionName: 'approve',
+          args: [permit2Address, allowance],
+        })
+        const receipt = await publicClient.waitForTransactionReceipt({ hash })
+        if (receipt.status !== 'success') throw new Error(`approve reverted: ${hash}`)
+      },
       // Uncached: viem reuses a block number read within its polling interval, which can predate the last receipt.
       blockNumber: () => publicClient.getBlockNumber({ cacheTime: 0 }),
       async transactionsSince(since) {

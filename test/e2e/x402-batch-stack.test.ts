@@ -7,15 +7,13 @@ import type { PaymentRequirements } from '@x402/core/types'
 import { BatchSettlementEvmScheme, computeChannelId, signVoucher } from '@x402/evm/batch-settlement/client'
 import { wrapFetchWithPayment, x402Client } from '@x402/fetch'
 import type { AbiItem, AbiParameter, Address, Hex } from 'viem'
-import { createTestClient, encodeAbiParameters, http, keccak256, maxUint256, parseAbi, toHex } from 'viem'
+import { createTestClient, encodeAbiParameters, http, keccak256, parseAbi, toHex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { loadArtifacts } from '../../examples/local-stack/artifacts.js'
 import type { EvmStack } from '../../examples/local-stack/evmStack.js'
 import { batchSettlementAbi, startEvmStack } from '../../examples/local-stack/evmStack.js'
 import { encodeBase64Json } from '../../examples/local-stack/http.js'
-import { permit2Address } from '../../examples/local-stack/permit2.js'
-import { tokenAbi } from '../../examples/local-stack/tokenAbi.js'
 import { authorizationFields } from '../../src/evm/eip3009.js'
 
 let stack: EvmStack
@@ -154,15 +152,7 @@ describe('batch-settlement on the local stack: reference client', () => {
 
   test('behavior: a deposit through Permit2 and the Permit2 collector, then vouchers', async () => {
     const { account, fetchPaid } = await channelPayer()
-    await stack.setBalance(account.address, 10n ** 17n)
-    await stack.publicClient.waitForTransactionReceipt({
-      hash: await stack.walletFor(account).writeContract({
-        address: stack.usdc.address,
-        abi: tokenAbi,
-        functionName: 'approve',
-        args: [permit2Address, maxUint256],
-      }),
-    })
+    await stack.approvePermit2(account)
     const requirements = await requirementsOf(stack.batch.permit2WeatherUrl)
     expect(requirements.extra).toMatchObject({ assetTransferMethod: 'permit2' })
     const channelId = channelIdOf(account, requirements)

@@ -5,12 +5,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { declareEip2612GasSponsoringExtension, declareErc20ApprovalGasSponsoringExtension } from '@x402/extensions'
 import { type Hex, maxUint256 } from 'viem'
-import type { PrivateKeyAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { EvmStack } from '../../examples/local-stack/evmStack.js'
 import { defaultBatchRoutes, json, startEvmStack } from '../../examples/local-stack/evmStack.js'
 import { decodeBase64Json } from '../../examples/local-stack/http.js'
-import { tokenAbi } from '../../examples/local-stack/tokenAbi.js'
 import { batchSettlement, evm, permit2Address, permit2DepositCollector, refundChannel } from '../../src/evm/index.js'
 import {
   type ChannelReport,
@@ -192,7 +190,7 @@ type DepositPayload = {
 async function permit2Payer(options: { approved?: boolean; approvePermit2?: boolean; publicClient?: boolean } = {}) {
   const account = await payer()
   if (options.approved || options.approvePermit2) await stack.setBalance(account.address, 10n ** 17n)
-  if (options.approved) await approve(account)
+  if (options.approved) await stack.approvePermit2(account)
   const proofs: DepositPayload[] = []
   const sent: string[] = []
   const events: PayfetchEvent[] = []
@@ -224,17 +222,6 @@ async function permit2Payer(options: { approved?: boolean; approvePermit2?: bool
 
 const refusalOf = (response: Response) =>
   (decodeBase64Json(response.headers.get('payment-required') as string) as { error?: string }).error
-
-/** The payer approves Permit2 itself, as a wallet would once. */
-async function approve(account: PrivateKeyAccount, allowance = maxUint256) {
-  const hash = await stack.walletFor(account).writeContract({
-    address: stack.usdc.address,
-    abi: tokenAbi,
-    functionName: 'approve',
-    args: [permit2Address, allowance],
-  })
-  await stack.publicClient.waitForTransactionReceipt({ hash })
-}
 
 describe('batch-settlement through Permit2 on the local stack: payfetch', () => {
   test('behavior: three calls on a Permit2 channel cost one on-chain transaction (the deposit through the Permit2 collector); claim + settle pays the receiver exactly the charges', async () => {
@@ -319,8 +306,7 @@ describe('batch-settlement through Permit2 on the local stack: payfetch', () => 
     expect(await stack.transactionsSince(start)).toBe(0)
 
     // Nothing was kept against the channel: once Permit2 is approved, the same fetch deposits and pays.
-    await stack.setBalance(account.address, 10n ** 17n)
-    await approve(account)
+    await stack.approvePermit2(account)
     const response = await fetchPaid(stack.batch.permit2WeatherUrl)
     expect(response.status).toBe(200)
     expect(sent).toHaveLength(1)
@@ -330,8 +316,7 @@ describe('batch-settlement through Permit2 on the local stack: payfetch', () => 
 
   test('policy: a top-up deposit checks the allowance again: Permit2 allowed only the first deposit, so the eleventh call is ALLOWANCE_REQUIRED with nothing reserved, and the channel goes on once approved', async () => {
     const { account, fetchPaid, sent, channel } = await permit2Payer()
-    await stack.setBalance(account.address, 10n ** 17n)
-    await approve(account, 10_000n)
+    await stack.approvePermit2(account, { allowance: 10_000n })
     for (let call = 0; call < 10; call++) expect((await fetchPaid(stack.batch.permit2WeatherUrl)).status).toBe(200)
     // The first deposit used the whole allowance; its 10 000 carried ten calls.
     expect(await stack.allowance(stack.usdc, account.address, permit2Address)).toBe(0n)
@@ -342,7 +327,7 @@ describe('batch-settlement through Permit2 on the local stack: payfetch', () => 
     expect(total).toMatchObject({ spent: 10_000n, reserved: 0n, unknown: 0n })
     expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
 
-    await approve(account, 10_000n)
+    await stack.approvePermit2(account, { allowance: 10_000n })
     expect((await fetchPaid(stack.batch.permit2WeatherUrl)).status).toBe(200)
     expect(
       channel()

@@ -1,12 +1,10 @@
 import { createServer } from 'node:http'
 import { createWalletClient, type Hex, http, maxUint256 } from 'viem'
-import type { PrivateKeyAccount } from 'viem/accounts'
 import { mainnet } from 'viem/chains'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type EvmStack, startEvmStack } from '../../examples/local-stack/evmStack.js'
 import { close, decodeBase64Json, encodeBase64Json, listen } from '../../examples/local-stack/http.js'
 import { permit2Address } from '../../examples/local-stack/permit2.js'
-import { tokenAbi } from '../../examples/local-stack/tokenAbi.js'
 import { evm } from '../../src/evm/index.js'
 import { createPayingFetch, getReceipt, type PayfetchEvent } from '../../src/index.js'
 import { startInterceptingProxy } from '../support/interceptingProxy.js'
@@ -49,24 +47,12 @@ async function payer(options: { funds?: bigint; token?: 'usdc' | 'unknownToken' 
   return { account, token, proofs, events, recording, onEvent: (event: PayfetchEvent) => events.push(event) }
 }
 
-/** The payer approves Permit2 itself, as a wallet would once. */
-async function approvePermit2(account: PrivateKeyAccount, token: { address: Hex }) {
-  await stack.setBalance(account.address, 10n ** 17n)
-  const hash = await stack.walletFor(account).writeContract({
-    address: token.address,
-    abi: tokenAbi,
-    functionName: 'approve',
-    args: [permit2Address, maxUint256],
-  })
-  await stack.publicClient.waitForTransactionReceipt({ hash })
-}
-
 const decoded = (proof: string | undefined) => decodeBase64Json(proof as string) as Proof
 
 describe('x402 exact through Permit2, settled on a local chain', () => {
   test('behavior: a payer that approved Permit2 pays; balances move by exactly the price; the receipt is the mined settlement', async () => {
     const { account, token, proofs, events, recording, onEvent } = await payer()
-    await approvePermit2(account, token)
+    await stack.approvePermit2(account, { token })
     const before = await stack.balanceOf(token, stack.payTo)
     const started = performance.now()
     const response = await createPayingFetch({
@@ -102,7 +88,7 @@ describe('x402 exact through Permit2, settled on a local chain', () => {
 
   test('policy: the same permit sent again is refused and moves nothing', async () => {
     const { account, token, proofs, recording } = await payer()
-    await approvePermit2(account, token)
+    await stack.approvePermit2(account, { token })
     await createPayingFetch({ signers: [evm({ account, publicClient: stack.publicClient })], fetch: recording })(
       `${stack.v2Url}/permit2/weather`,
     )
@@ -143,7 +129,7 @@ describe('x402 exact through Permit2, settled on a local chain', () => {
 
   test('error: a 412 permit2_allowance_required answering the permit (the allowance went between the check and the server) is PAYMENT_REJECTED, counted, never paid again', async () => {
     const { account, token, proofs, recording } = await payer()
-    await approvePermit2(account, token)
+    await stack.approvePermit2(account, { token })
     // The reference server's 412, on loopback: its 402 offers Permit2, and it answers every permit
     // with the 412 its facilitator gives when Permit2 has no allowance.
     const offered = await fetch(`${stack.v2Url}/permit2/weather`)
@@ -278,7 +264,7 @@ describe('x402 exact through Permit2, settled on a local chain', () => {
 
   test('policy: a lost answer is resumed with the same permit bytes, never a second signature; the money moves once', async () => {
     const { account, token, proofs, recording } = await payer()
-    await approvePermit2(account, token)
+    await stack.approvePermit2(account, { token })
     let lost = false
     const proxy = await startInterceptingProxy(stack.v2Url, {
       loseAnswer: (request) => !lost && request.headers['payment-signature'] !== undefined && (lost = true),
@@ -307,7 +293,7 @@ describe('x402 exact through Permit2, settled on a local chain', () => {
 
   test('policy: no signature, key or permit piece in any event', async () => {
     const { account, token, proofs, events, recording, onEvent } = await payer()
-    await approvePermit2(account, token)
+    await stack.approvePermit2(account, { token })
     await createPayingFetch({
       signers: [evm({ account, publicClient: stack.publicClient })],
       fetch: recording,

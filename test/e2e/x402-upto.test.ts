@@ -1,9 +1,7 @@
-import { type Hex, maxUint256 } from 'viem'
+import type { Hex } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type EvmStack, startEvmStack } from '../../examples/local-stack/evmStack.js'
 import { decodeBase64Json, encodeBase64Json } from '../../examples/local-stack/http.js'
-import { permit2Address } from '../../examples/local-stack/permit2.js'
-import { tokenAbi } from '../../examples/local-stack/tokenAbi.js'
 import { evm } from '../../src/evm/index.js'
 import { createPayingFetch, getReceipt, type PayfetchEvent } from '../../src/index.js'
 import { startInterceptingProxy } from '../support/interceptingProxy.js'
@@ -27,14 +25,7 @@ afterAll(async () => {
 async function payer() {
   const account = stack.newAccount()
   await stack.mint(stack.usdc, account.address, 1_000_000n)
-  await stack.setBalance(account.address, 10n ** 17n)
-  const hash = await stack.walletFor(account).writeContract({
-    address: stack.usdc.address,
-    abi: tokenAbi,
-    functionName: 'approve',
-    args: [permit2Address, maxUint256],
-  })
-  await stack.publicClient.waitForTransactionReceipt({ hash })
+  await stack.approvePermit2(account)
   const proofs: string[] = []
   const events: PayfetchEvent[] = []
   const recording: typeof fetch = async (input, init) => {
