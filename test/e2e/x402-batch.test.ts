@@ -372,21 +372,22 @@ describe('batch-settlement through Permit2 on the local stack: payfetch', () => 
     expect(proofs[0]?.payload.type).toBe('deposit')
     const channelId = proofs[0]?.payload.voucher.channelId as Hex
     const start = await stack.blockNumber()
+    const nothingMoved = async () => {
+      expect(await stack.transactionsSince(start)).toBe(0)
+      expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
+      expect(await stack.batch.onchainChannel(channelId)).toMatchObject({ balance: 10_000n })
+    }
     const replay = await fetch(stack.batch.permit2WeatherUrl, { headers: { 'payment-signature': sent[0] as string } })
     expect(replay.status).toBe(402)
     expect(refusalOf(replay)).toBe('invalid_batch_settlement_evm_cumulative_amount_mismatch')
-    expect(await stack.transactionsSince(start)).toBe(0)
-    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
-    expect(await stack.batch.onchainChannel(channelId)).toMatchObject({ balance: 10_000n })
+    await nothingMoved()
     // Even a server that lost its record cannot have the permit submitted twice: Permit2 spent its nonce
     // (the facilitator's simulation of the deposit fails).
     await stack.batch.forget(channelId)
     const again = await fetch(stack.batch.permit2WeatherUrl, { headers: { 'payment-signature': sent[0] as string } })
     expect(again.status).toBe(402)
     expect(refusalOf(again)).toBe('invalid_batch_settlement_evm_deposit_simulation_failed')
-    expect(await stack.transactionsSince(start)).toBe(0)
-    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
-    expect(await stack.batch.onchainChannel(channelId)).toMatchObject({ balance: 10_000n })
+    await nothingMoved()
   })
 
   test('behavior: the server sponsors an EIP-2612 grant: a payer with no ETH and no allowance deposits through Permit2, granting it only the deposit', async () => {
