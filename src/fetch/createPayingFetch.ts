@@ -243,12 +243,10 @@ async function payingFetch(
     try {
       attempt = await payOffer(context, request, url, candidate, idempotencyKey)
     } catch (error) {
-      // Not paying again (a budget, the approve hook, the signer) leaves the first proof refused. An
-      // error that says a second payment may have moved money is the caller's to see as it is.
-      const secondMayHavePaid =
-        isPayfetchError(error) &&
-        (/^PAYMENT_(REJECTED|OUTCOME_UNKNOWN)$/.test(error.code) || (error.details?.paid ?? false) !== false)
-      if (paid && isPayfetchError(error) && !secondMayHavePaid)
+      // Not paying again (a budget, the approve hook, the signer) leaves the first proof refused. A
+      // second proof that may have left (rejected, unknown) is the caller's to see as it is; store
+      // failures after money moved are reported as events, never thrown.
+      if (paid && isPayfetchError(error) && !/^PAYMENT_(REJECTED|OUTCOME_UNKNOWN)$/.test(error.code))
         throw fail(context, url, rejected(paid, answer, url, error))
       throw error
     } finally {
