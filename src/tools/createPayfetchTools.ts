@@ -193,6 +193,7 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
     const key = settings.idempotencyKey ?? randomKey()
     const outcome: { failure?: ToolFailureError; usd?: string | undefined } = {}
     let proofSent = false
+    let unsettledId: string | undefined
     // A channel payment's deposit, made by this call: the receipt's amount is only the charge.
     let deposit: bigint | undefined
     const approve = confirmations.approverFor({
@@ -213,6 +214,11 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
       const fetchPaid = fetchFor(settings, approve, (event) => {
         if (event.type === 'payment.sent') proofSent = true
         if (event.type === 'channel.deposit') deposit = event.amount
+        // An answer that neither settled nor refused the proof: the payment stays pending under this id.
+        if (event.type === 'payment.failed' && event.error.code === 'PAYMENT_OUTCOME_UNKNOWN') {
+          const { pendingId } = event.error.details
+          if (typeof pendingId === 'string') unsettledId = pendingId
+        }
       })
       let response = await fetchPaid(request.url, {
         method: request.method,
@@ -221,14 +227,11 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
         signal,
       })
       const receipt = getReceipt(response)
-      if (proofSent && !receipt) {
+      if (!receipt && unsettledId) {
         // The proof left and the answer (an error status, no settlement report) neither settled nor
         // refused it: `paid: false` would invite a second payment. It stays pending, to resume.
-        const pendingId = await pendingIdFor(sentKey)
-        if (pendingId) {
-          await response.body?.cancel().catch(() => {})
-          return { ok: false, error: unsettled(response.status, pendingId) }
-        }
+        await response.body?.cancel().catch(() => {})
+        return { ok: false, error: unsettled(response.status, unsettledId) }
       }
       let job: PayFetchOutput['job']
       if (response.status === 202 && response.headers.has('location')) {
