@@ -31,6 +31,8 @@ export type PollResult =
     }
 
 const maxPolls = 100
+// A server that says `Retry-After: 0` (or a date gone by) on every 202 is still polled at this pace, not in a tight loop.
+const minPollGapMs = 250
 
 /**
  * Follows `202 Accepted` + `Location` (waiting `Retry-After`, redirects by hand) until the job
@@ -97,13 +99,12 @@ function locationOf(response: Response, base: string): string | undefined {
   }
 }
 
-/** `Retry-After` in seconds or as an HTTP date, in ms from now. */
+/** `Retry-After` in seconds or as an HTTP date, in ms from now (at least the minimum gap). */
 function retryAfterMs(response: Response, now: number): number | undefined {
   const value = response.headers.get('retry-after')?.trim()
   if (!value) return undefined
-  if (/^\d+$/.test(value)) return Number(value) * 1000
-  const date = Date.parse(value)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+  const ms = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - now
+  return Number.isNaN(ms) ? undefined : Math.max(minPollGapMs, ms)
 }
 
 function withoutBodyHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {

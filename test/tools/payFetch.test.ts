@@ -47,6 +47,15 @@ beforeAll(async () => {
       ),
     '/slow-job/status': (_request, response) =>
       void response.writeHead(202, { location: '/slow-job/status', 'retry-after': '2' }).end(),
+    // Asks to be polled again at once, forever (and once with a date long gone).
+    '/eager-job': (request, response, self) =>
+      self.charge(request, response, [requirement()], () =>
+        response.writeHead(202, { location: '/eager-job/status', 'retry-after': '0' }).end(),
+      ),
+    '/eager-job/status': (_request, response) =>
+      void response
+        .writeHead(202, { location: '/eager-job/status', 'retry-after': 'Thu, 01 Jan 1970 00:00:00 GMT' })
+        .end(),
     // Paid jobs whose status URL never answers, or drops the connection.
     '/stalled-job': (request, response, self) =>
       self.charge(request, response, [requirement()], () =>
@@ -214,6 +223,24 @@ describe('pay_fetch', () => {
       paid: true,
       job: { url: `${merchant.url}/slow-job/status`, status: 202, retry_after_ms: 2000 },
     })
+  })
+
+  test('policy: a job that asks to be polled again at once is polled every 250 ms at most, not in a tight loop', async () => {
+    let clock = 1_000_000
+    const delays: number[] = []
+    const { run } = toolsFor({
+      now: () => clock,
+      sleep: async (ms) => {
+        delays.push(ms)
+        clock += ms
+      },
+      pollTimeoutMs: 2_000,
+    })
+    const result = output(await run('pay_fetch', { url: `${merchant.url}/eager-job` }))
+    expect(result).toMatchObject({ ok: false, status: 202, paid: true, job: { retry_after_ms: 250 } })
+    expect(delays.length).toBeGreaterThan(2)
+    expect(delays.length).toBeLessThanOrEqual(2_000 / 250)
+    expect(delays.every((ms) => ms === 250)).toBe(true)
   })
 
   test('policy: a paid job whose status URL stalls past timeout_ms or drops the connection comes back paid with its handle, never an error', async () => {
