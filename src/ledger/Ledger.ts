@@ -63,6 +63,13 @@ export type PendingPayment = {
   readonly fee?: string | undefined
   /** The money moved when the signer paid (a Lightning invoice), whatever the server answers. */
   readonly paidOnSigning?: boolean | undefined
+  /**
+   * Kept before a wallet that pays on signing is asked (`proof` is empty then): the 402's challenge
+   * headers the offer and its proof are read from. A crash before the wallet's answer is kept
+   * leaves it so: `resume` asks the wallet for the payment by `reference` (its payment hash) and
+   * builds the proof from these, never paying again. The proof replaces them once known.
+   */
+  readonly challenge?: Readonly<Record<string, string>> | undefined
   readonly time: number
 }
 
