@@ -149,11 +149,22 @@ export async function payOffer(
     // and the payment is kept, with its challenge, before the wallet is asked, so a crash before
     // its answer is kept leaves a payment `resume` can finish, not an anonymous reservation.
     if (paidOnSigning) {
-      await beforePaying(context, url, id, 'markUnknown', () => context.ledger.markUnknown(id))
-      const challenge = challengeOf(answer)
-      await beforePaying(context, url, id, 'savePending', () =>
-        context.ledger.savePending({ ...unproven, challenge }, owner),
-      )
+      let operation = 'markUnknown'
+      try {
+        await context.ledger.markUnknown(id)
+        operation = 'savePending'
+        // The challenge headers (L402, `Payment`, x402 v2): what a resume reads the offer from.
+        const challenge: Record<string, string> = {}
+        for (const name of ['www-authenticate', 'payment-required']) {
+          const value = answer?.headers.get(name)
+          if (value) challenge[name] = value
+        }
+        await context.ledger.savePending({ ...unproven, challenge }, owner)
+      } catch (error) {
+        // Nothing was paid: the wallet was not asked.
+        await release(context, id)
+        throw refuse(context, url, storeFailed('ledger', operation, false, url, error))
+      }
     }
     const proof = await sign(context, candidate, url, request.signal, id, turn?.request)
     if (turn) await kept(context, url, id, () => turn.signed(proof))
@@ -286,32 +297,6 @@ async function settleChannel(
   }
 }
 
-/** A ledger write before a wallet that pays on signing is asked: if it fails, nothing is paid and the room is freed. */
-async function beforePaying(
-  context: PayingContext,
-  url: string,
-  id: string,
-  operation: 'markUnknown' | 'savePending',
-  write: () => Promise<void>,
-): Promise<void> {
-  try {
-    await write()
-  } catch (error) {
-    await release(context, id)
-    throw refuse(context, url, storeFailed('ledger', operation, false, url, error))
-  }
-}
-
-/** The 402's challenge headers (L402, `Payment`, x402 v2): what a resumed payment reads its offer from. */
-function challengeOf(answer: Response402 | undefined): Record<string, string> {
-  const challenge: Record<string, string> = {}
-  for (const name of ['www-authenticate', 'payment-required']) {
-    const value = answer?.headers.get(name)
-    if (value) challenge[name] = value
-  }
-  return challenge
-}
-
 /** A channel write that must succeed before a proof leaves: else nothing is sent and the room is freed. */
 async function kept(context: PayingContext, url: string, id: string, write: () => Promise<void>): Promise<void> {
   try {
@@ -378,30 +363,20 @@ async function proven(
   const method = offer?.method
   const payer = method && context.signers.map((signer) => payerFor(signer, method)).find((each) => each?.lookup)
   const found =
-    method && payer?.lookup
-      ? await payer.lookup(method, { url, report: context.emit }).catch(() => 'unknown' as const)
-      : 'unknown'
+    (method && (await payer?.lookup?.(method, { url, report: context.emit }).catch(() => undefined))) || 'unknown'
   if (found === 'failed') {
     await release(context, id)
     throw fail(
       context,
       url,
-      new PayfetchError('PAYMENT_FAILED', `The wallet reports that payment ${reference} failed; nothing was paid.`, {
+      new PayfetchError('PAYMENT_FAILED', `Payment ${reference} failed in the wallet; nothing was paid.`, {
         details: { url, pendingId: id, paymentHash: reference },
       }),
     )
   }
   if (found === 'unknown' || !offer) {
     await keep(context, url, 'markUnknown', id)
-    throw fail(
-      context,
-      url,
-      outcomeUnknown(
-        context,
-        pending,
-        `The wallet cannot say whether invoice ${reference} was paid; the payment stays pending, to resume later.`,
-      ),
-    )
+    throw fail(context, url, outcomeUnknown(context, pending, `The wallet cannot say if ${reference} was paid.`))
   }
   const paid: PendingPayment = {
     ...pending,
@@ -409,11 +384,8 @@ async function proven(
     proof: await proofHeaders(context, { protocol, offer } as Payable, found, url, id, pending.idempotencyKey),
     fee: found.kind === 'bolt11' ? found.feeMsat?.toString() : undefined,
   }
-  try {
-    await context.ledger.savePending(paid, owner)
-  } catch (error) {
-    context.emit({ type: 'store.failed', url, error: storeFailed('ledger', 'savePending', true, url, error) })
-  }
+  // Not kept: the proof still goes, and the commit after the answer settles it all the same.
+  await context.ledger.savePending(paid, owner).catch(() => {})
   return paid
 }
 
@@ -671,7 +643,6 @@ function outcomeUnknown(
   extra: { status?: number | undefined; cause?: unknown } = {},
 ): PayfetchError {
   const { url, id: pendingId, idempotencyKey, network, asset, amount } = pending
-  const paymentHash = pending.challenge && pending.reference
   const unknown = new PayfetchError('PAYMENT_OUTCOME_UNKNOWN', message, {
     details: {
       url,
@@ -681,7 +652,8 @@ function outcomeUnknown(
       network,
       asset,
       amount,
-      ...(paymentHash && { paymentHash }),
+      // A Lightning payment whose wallet answer was lost is known by its hash.
+      ...(pending.challenge && { paymentHash: pending.reference }),
     },
     cause: extra.cause,
   })
