@@ -152,7 +152,9 @@ export type Ledger = {
   /**
    * The proof is about to leave: keep it durably so a restarted process can resume. With `owner`,
    * the lease becomes that owner's. Rejects when the reservation is not held any more (released,
-   * by its lease or otherwise, settled, or never made): such a proof must not leave.
+   * by its lease or otherwise, settled, or never made): such a proof must not leave. A wallet that
+   * pays on signing has its payment kept before it is asked (no proof yet, `challenge` set); saved
+   * again with its proof, the record replaces the first, whole.
    */
   savePending(pending: PendingPayment, owner?: string): Promise<void>
   /** The answer never came: stays counted, and stays pending for `resume`; its lease ends. */
