@@ -241,7 +241,7 @@ async function payingFetch(
     idempotencyKey ??= newPaymentKey()
     let attempt: Paid | undefined
     try {
-      attempt = await payOffer(context, request, url, candidate, idempotencyKey)
+      attempt = await payOffer(context, request, url, candidate, idempotencyKey, answer)
     } catch (error) {
       // Not paying again (a budget, the approve hook, the signer) leaves the first proof refused. A
       // second proof that may have left (rejected, unknown) is the caller's to see as it is; store

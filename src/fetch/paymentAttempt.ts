@@ -8,7 +8,7 @@ import type { OfferCheck } from '../offer/SignedTerms.js'
 import type { Protocol, Response402 } from '../protocols/Protocol.js'
 import { attachReceipt, type Receipt } from '../receipts/Receipt.js'
 import type { SessionToken } from '../sessions/SessionStore.js'
-import type { ChannelTurn } from '../signers/Signer.js'
+import { type ChannelTurn, payerFor } from '../signers/Signer.js'
 import { base64ToBytes, bytesToBase64 } from '../utils/base64.js'
 import { withFields } from '../utils/withFields.js'
 import { requireApproval } from './approval.js'
@@ -67,6 +67,7 @@ export async function payOffer(
   url: string,
   candidate: Payable,
   idempotencyKey: string,
+  answer?: Response402,
 ): Promise<Paid> {
   const { offer, protocol, signer } = candidate
   const origin = originOf(url)
@@ -124,15 +125,7 @@ export async function payOffer(
     }
     context.emit({ type: 'offer.chosen', url, offer, signer: signer.name, signed: candidate.signed })
     const paidOnSigning = paysOnSigning(offer.method)
-    // Money may move inside the wallet call: no lease may release this reservation from now on.
-    if (paidOnSigning)
-      await context.ledger.markUnknown(id).catch(async (error: unknown) => {
-        await release(context, id)
-        throw refuse(context, url, storeFailed('ledger', 'markUnknown', false, url, error))
-      })
-    const proof = await sign(context, candidate, url, request.signal, id, turn?.request)
-    if (turn) await kept(context, url, id, () => turn.signed(proof))
-    let pending: PendingPayment = {
+    const unproven: PendingPayment = {
       id,
       idempotencyKey,
       protocol: protocol.name,
@@ -140,7 +133,7 @@ export async function payOffer(
       url,
       method: request.method,
       headers: Object.fromEntries(request.headers),
-      proof: await proofHeaders(context, candidate, proof, url, id, idempotencyKey),
+      proof: {},
       body: request.body && bytesToBase64(request.body),
       network: offer.network,
       asset: offer.asset.id,
@@ -148,11 +141,38 @@ export async function payOffer(
       reserved: (turn?.deposit || (candidate.cost ?? offer.amount)).toString(),
       nanoUsd: candidate.nanoUsd?.toString(),
       payTo: offer.payTo,
-      payer: 'payer' in proof ? proof.payer : undefined,
       reference: offer.method.kind === 'bolt11' ? offer.method.paymentHash : undefined,
-      fee: proof.kind === 'bolt11' ? proof.feeMsat?.toString() : undefined,
       paidOnSigning,
       time: Date.now(),
+    }
+    // Money may move inside the wallet call: no lease may release this reservation from now on,
+    // and the payment is kept, with its challenge, before the wallet is asked, so a crash before
+    // its answer is kept leaves a payment `resume` can finish, not an anonymous reservation.
+    if (paidOnSigning) {
+      let operation = 'markUnknown'
+      try {
+        await context.ledger.markUnknown(id)
+        operation = 'savePending'
+        // The challenge headers (L402, `Payment`, x402 v2): what a resume reads the offer from.
+        const challenge: Record<string, string> = {}
+        for (const name of ['www-authenticate', 'payment-required']) {
+          const value = answer?.headers.get(name)
+          if (value) challenge[name] = value
+        }
+        await context.ledger.savePending({ ...unproven, challenge }, owner)
+      } catch (error) {
+        // Nothing was paid: the wallet was not asked.
+        await release(context, id)
+        throw refuse(context, url, storeFailed('ledger', operation, false, url, error))
+      }
+    }
+    const proof = await sign(context, candidate, url, request.signal, id, turn?.request)
+    if (turn) await kept(context, url, id, () => turn.signed(proof))
+    let pending: PendingPayment = {
+      ...unproven,
+      proof: await proofHeaders(context, candidate, proof, url, id, idempotencyKey),
+      payer: 'payer' in proof ? proof.payer : undefined,
+      fee: proof.kind === 'bolt11' ? proof.feeMsat?.toString() : undefined,
     }
     if (pending.fee !== undefined && BigInt(pending.fee) > BigInt(pending.reserved ?? pending.amount) - offer.amount)
       context.emit({
@@ -310,10 +330,63 @@ export async function resumePayment(context: PayingContext, pending: PendingPaym
   await claim(context, pending, owner)
   const stopLease = keepLease(context.ledger, pending.id, owner)
   try {
-    return await resend(context, protocol, pending)
+    return await resend(
+      context,
+      protocol,
+      pending.challenge ? await proven(context, protocol, pending, owner) : pending,
+    )
   } finally {
     stopLease()
   }
+}
+
+/**
+ * A payment kept before its wallet answered (the process died, or the answer was lost): the
+ * wallet is asked for it by payment hash, never to pay it again. Paid: the proof is built from the
+ * kept challenge and kept. Failed: the reservation is released. Otherwise it stays pending.
+ */
+async function proven(
+  context: PayingContext,
+  protocol: Protocol,
+  pending: PendingPayment,
+  owner: string,
+): Promise<PendingPayment> {
+  const { id, url, reference } = pending
+  let offer: Offer | undefined
+  try {
+    const headers = new Headers(pending.challenge)
+    // As of when it was paid: an invoice that expired since was still paid.
+    offer = protocol
+      .decode({ url, headers, body: undefined, at: pending.time })
+      .find((found) => found.method?.kind === 'bolt11' && found.method.paymentHash === reference)
+  } catch {}
+  const method = offer?.method
+  const payer = method && context.signers.map((signer) => payerFor(signer, method)).find((each) => each?.lookup)
+  const found =
+    (method && (await payer?.lookup?.(method, { url, report: context.emit }).catch(() => undefined))) || 'unknown'
+  if (found === 'failed') {
+    await release(context, id)
+    throw fail(
+      context,
+      url,
+      new PayfetchError('PAYMENT_FAILED', `Payment ${reference} failed in the wallet; nothing was paid.`, {
+        details: { url, pendingId: id, paymentHash: reference },
+      }),
+    )
+  }
+  if (found === 'unknown' || !offer) {
+    await keep(context, url, 'markUnknown', id)
+    throw fail(context, url, outcomeUnknown(context, pending, `The wallet cannot say if ${reference} was paid.`))
+  }
+  const paid: PendingPayment = {
+    ...pending,
+    challenge: undefined,
+    proof: await proofHeaders(context, { protocol, offer } as Payable, found, url, id, pending.idempotencyKey),
+    fee: found.kind === 'bolt11' ? found.feeMsat?.toString() : undefined,
+  }
+  // Not kept: the proof still goes, and the commit after the answer settles it all the same.
+  await context.ledger.savePending(paid, owner).catch(() => {})
+  return paid
 }
 
 async function claim(context: PayingContext, pending: PendingPayment, owner: string): Promise<void> {
@@ -571,7 +644,17 @@ function outcomeUnknown(
 ): PayfetchError {
   const { url, id: pendingId, idempotencyKey, network, asset, amount } = pending
   const unknown = new PayfetchError('PAYMENT_OUTCOME_UNKNOWN', message, {
-    details: { url, ...(extra.status && { status: extra.status }), pendingId, idempotencyKey, network, asset, amount },
+    details: {
+      url,
+      ...(extra.status && { status: extra.status }),
+      pendingId,
+      idempotencyKey,
+      network,
+      asset,
+      amount,
+      // A Lightning payment whose wallet answer was lost is known by its hash.
+      ...(pending.challenge && { paymentHash: pending.reference }),
+    },
     cause: extra.cause,
   })
   unknown.resume = () => resumePayment(context, pending)

@@ -63,6 +63,13 @@ export type PendingPayment = {
   readonly fee?: string | undefined
   /** The money moved when the signer paid (a Lightning invoice), whatever the server answers. */
   readonly paidOnSigning?: boolean | undefined
+  /**
+   * Kept before a wallet that pays on signing is asked (`proof` is empty then): the 402's challenge
+   * headers the offer and its proof are read from. A crash before the wallet's answer is kept
+   * leaves it so: `resume` asks the wallet for the payment by `reference` (its payment hash) and
+   * builds the proof from these, never paying again. The proof replaces them once known.
+   */
+  readonly challenge?: Readonly<Record<string, string>> | undefined
   readonly time: number
 }
 
@@ -145,7 +152,9 @@ export type Ledger = {
   /**
    * The proof is about to leave: keep it durably so a restarted process can resume. With `owner`,
    * the lease becomes that owner's. Rejects when the reservation is not held any more (released,
-   * by its lease or otherwise, settled, or never made): such a proof must not leave.
+   * by its lease or otherwise, settled, or never made): such a proof must not leave. A wallet that
+   * pays on signing has its payment kept before it is asked (no proof yet, `challenge` set); saved
+   * again with its proof, the record replaces the first, whole.
    */
   savePending(pending: PendingPayment, owner?: string): Promise<void>
   /** The answer never came: stays counted, and stays pending for `resume`; its lease ends. */

@@ -24,7 +24,30 @@ export type LightningWallet = {
   /** A short name for errors, e.g. `lnd`. */
   readonly name?: string | undefined
   payInvoice(invoice: string, options: PayInvoiceOptions): Promise<PaidInvoice>
+  /**
+   * What the wallet knows of an outgoing payment, by payment hash, for wallets that can look one
+   * up (`nwc()`: NIP-47 `lookup_invoice`). `resume` asks it for a payment whose answer was never
+   * kept, and never pays that invoice again. Throwing means the wallet cannot say.
+   */
+  lookupPayment?(paymentHash: string, options: LookupPaymentOptions): Promise<PaymentStatus>
 }
+
+/** What payfetch tells the wallet about one lookup. */
+export type LookupPaymentOptions = {
+  /** Aborts when the signer's timeout passes. */
+  readonly signal: AbortSignal
+  /** How long the backend may take, in seconds. */
+  readonly timeoutSeconds: number
+}
+
+/**
+ * An outgoing payment as the wallet reports it: `paid` with its preimage, `failed` (nothing left
+ * the wallet, for good), or `pending` (in flight, or not known to the wallet: it may still pay).
+ */
+export type PaymentStatus =
+  | { readonly status: 'paid'; readonly preimage: string; readonly feeMsat?: bigint | undefined }
+  | { readonly status: 'failed' }
+  | { readonly status: 'pending' }
 
 /** What payfetch tells the wallet about one payment. */
 export type PayInvoiceOptions = {

@@ -11,7 +11,13 @@ export { l402 } from '../protocols/l402/index.js'
 export type { LightningNetwork } from '../protocols/l402/networks.js'
 export { type AuthChallenge, parseWwwAuthenticate } from '../protocols/wwwAuthenticate/parseWwwAuthenticate.js'
 export { type CoreLightningOptions, coreLightning } from './coreLightning.js'
-export type { LightningWallet, PaidInvoice, PayInvoiceOptions } from './LightningWallet.js'
+export type {
+  LightningWallet,
+  LookupPaymentOptions,
+  PaidInvoice,
+  PayInvoiceOptions,
+  PaymentStatus,
+} from './LightningWallet.js'
 export { type LightningOptions, lightning } from './lightning.js'
 export { type LnbitsOptions, lnbits } from './lnbits.js'
 export { type LndOptions, lnd } from './lnd.js'

@@ -60,6 +60,7 @@ export function lightning(options: LightningOptions): Signer {
     })
   const networks = new Set((options.networks ?? ['mainnet']).map(toNetwork))
   const walletName = wallet.name ?? 'custom'
+  const lookupPayment = wallet.lookupPayment?.bind(wallet)
   // The backend gets most of the time, so it can report a failure before the signer gives up.
   const timeoutSeconds = Math.max(1, Math.floor((timeoutMs * 0.9) / 1000))
 
@@ -82,56 +83,79 @@ export function lightning(options: LightningOptions): Signer {
             })
           signal?.throwIfAborted()
           const { paymentHash } = request
-          const controller = new AbortController()
-          const abort = () => controller.abort(signal?.reason)
-          signal?.addEventListener('abort', abort, { once: true })
-          const timer = setTimeout(
-            () =>
-              controller.abort(new DOMException(`The wallet did not answer within ${timeoutMs} ms.`, 'TimeoutError')),
-            timeoutMs,
-          )
-          let paid: PaidInvoice | undefined
-          try {
-            // The race holds the timeout even for a wallet that ignores its signal.
-            paid = await abortable(
-              Promise.resolve().then(() =>
-                wallet.payInvoice(request.invoice, {
-                  maxFeeMsat,
-                  signal: controller.signal,
-                  timeoutSeconds,
+          const paid = await bounded(signal, (bound) =>
+            wallet.payInvoice(request.invoice, {
+              maxFeeMsat,
+              signal: bound,
+              timeoutSeconds,
+              paymentHash,
+              amountMsat: request.amountMsat,
+            }),
+          ).catch((error: unknown) => {
+            throw isPayfetchError(error)
+              ? error
+              : outcomeUnknown(
+                  walletName,
+                  signal?.aborted || (error instanceof DOMException && error.name === 'TimeoutError')
+                    ? 'no answer came before the timeout'
+                    : 'it failed without saying whether it paid',
                   paymentHash,
-                  amountMsat: request.amountMsat,
-                }),
-              ),
-              controller.signal,
-            )
-          } catch (error) {
-            if (isPayfetchError(error)) throw error
+                  {},
+                  error,
+                )
+          })
+          const proof = await proofOf(paid, paymentHash)
+          if (!proof)
             throw outcomeUnknown(
               walletName,
-              controller.signal.aborted
-                ? 'no answer came before the timeout'
-                : 'it failed without saying whether it paid',
-              paymentHash,
-              {},
-              error,
-            )
-          } finally {
-            clearTimeout(timer)
-            signal?.removeEventListener('abort', abort)
-          }
-          const preimage = normalizePreimage(paid?.preimage)
-          if (!preimage || !(await preimageMatches(preimage, paymentHash)))
-            throw outcomeUnknown(
-              walletName,
-              `it reported a payment with ${preimage ? 'a preimage that does not match the invoice' : 'no valid preimage'}`,
+              `it reported a payment with ${normalizePreimage(paid?.preimage) ? 'a preimage that does not match the invoice' : 'no valid preimage'}`,
               paymentHash,
             )
-          return { kind: 'bolt11', preimage, feeMsat: typeof paid?.feeMsat === 'bigint' ? paid.feeMsat : undefined }
+          return proof
         },
+        // Only for a wallet that can look a payment up: a resumed payment is never paid again.
+        ...(lookupPayment && {
+          async lookup(request, { signal }) {
+            const found = await bounded(signal, (bound) =>
+              lookupPayment(request.paymentHash, { signal: bound, timeoutSeconds }),
+            )
+            if (found?.status === 'failed') return 'failed'
+            return (found?.status === 'paid' && (await proofOf(found, request.paymentHash))) || 'unknown'
+          },
+        }),
       },
     },
   }
+
+  /**
+   * Runs a wallet call bounded by `timeoutMs` and the caller's signal; the race holds the bound even
+   * for a wallet that ignores its signal. Rejects with the abort reason (a `TimeoutError`) then.
+   */
+  async function bounded<T>(signal: AbortSignal | undefined, call: (bound: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController()
+    const abort = () => controller.abort(signal?.reason)
+    signal?.addEventListener('abort', abort, { once: true })
+    const timer = setTimeout(
+      () => controller.abort(new DOMException(`The wallet did not answer within ${timeoutMs} ms.`, 'TimeoutError')),
+      timeoutMs,
+    )
+    try {
+      return await abortable(
+        Promise.resolve().then(() => call(controller.signal)),
+        controller.signal,
+      )
+    } finally {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', abort)
+    }
+  }
+}
+
+/** The proof of a paid invoice, when its preimage hashes to the payment hash. */
+async function proofOf(paid: PaidInvoice | undefined, paymentHash: string): Promise<Bolt11Proof | undefined> {
+  const preimage = normalizePreimage(paid?.preimage)
+  if (!preimage || !(await preimageMatches(preimage, paymentHash))) return undefined
+  return { kind: 'bolt11', preimage, feeMsat: typeof paid?.feeMsat === 'bigint' ? paid.feeMsat : undefined }
 }
 
 function toMsat(sats: number | bigint): bigint {

@@ -1,6 +1,6 @@
 import { isPayfetchError, PayfetchError } from '../errors/PayfetchError.js'
 import { textOf } from '../utils/guards.js'
-import type { LightningWallet } from './LightningWallet.js'
+import type { LightningWallet, LookupPaymentOptions, PaymentStatus } from './LightningWallet.js'
 import { parseNwcUri } from './nwcUri.js'
 import { connectRelay, type RelayConnection, type WebSocketConstructor } from './relayConnection.js'
 import { outcomeUnknown, paymentFailed } from './walletErrors.js'
@@ -64,110 +64,151 @@ export function nwc(uri: string, options: NwcOptions = {}): LightningWallet {
   const secretKey = Uint8Array.from(secret.match(/../g) ?? [], (pair) => Number.parseInt(pair, 16))
   let encryption: Encryption | undefined
 
-  return {
-    name: 'nwc',
-    async payInvoice(invoice, { signal, timeoutSeconds, paymentHash }) {
-      let nostr: Awaited<ReturnType<typeof loadNostr>>
-      try {
-        nostr = await loadNostr()
-      } catch (error) {
+  type Reply = {
+    error?: { code?: unknown; message?: unknown } | null
+    result?: Record<string, unknown> | null
+  }
+
+  /**
+   * Sends one NIP-47 request and returns the wallet service's reply. Before the request left:
+   * `PAYMENT_FAILED`; after, without a reply: `PAYMENT_OUTCOME_UNKNOWN`.
+   */
+  const ask = async (
+    method: 'pay_invoice' | 'lookup_invoice',
+    params: Record<string, string>,
+    { signal, timeoutSeconds }: LookupPaymentOptions,
+    paymentHash: string,
+  ): Promise<Reply> => {
+    let nostr: Awaited<ReturnType<typeof loadNostr>>
+    try {
+      nostr = await loadNostr()
+    } catch (error) {
+      throw paymentFailed(
+        'nwc',
+        'nostr-tools could not be loaded (install it next to payfetch)',
+        paymentHash,
+        {},
+        error,
+      )
+    }
+    const fromWallet = (event: unknown): event is NostrEvent =>
+      typeof event === 'object' &&
+      event !== null &&
+      (event as NostrEvent).pubkey === walletPubkey &&
+      nostr.verifyEvent(event as NostrEvent)
+    let relay: RelayConnection | undefined
+    let sent = false
+    try {
+      relay = await connectFirst(relays, WebSocket, signal)
+      encryption ??= await readEncryption(relay, walletPubkey, fromWallet)
+      const key = encryption === 'nip44_v2' ? nostr.nip44.getConversationKey(secretKey, walletPubkey) : undefined
+      const encrypt = (text: string) =>
+        key ? nostr.nip44.encrypt(text, key) : nostr.nip04.encrypt(secretKey, walletPubkey, text)
+      const decrypt = (text: string) =>
+        key ? nostr.nip44.decrypt(text, key) : nostr.nip04.decrypt(secretKey, walletPubkey, text)
+      const now = Math.floor(Date.now() / 1000)
+      const request = nostr.finalizeEvent(
+        {
+          kind: 23194,
+          created_at: now,
+          // A wallet service that receives the request after the timeout must ignore it.
+          tags: [
+            ['p', walletPubkey],
+            ['encryption', encryption],
+            ['expiration', String(now + timeoutSeconds)],
+          ],
+          content: encrypt(JSON.stringify({ method, params })),
+        },
+        secretKey,
+      ) as NostrEvent
+      // Replies are ephemeral and never stored: subscribe, wait for the relay to confirm, then publish.
+      const subscription = randomId()
+      relay.send(['REQ', subscription, { kinds: [23195], authors: [walletPubkey], '#e': [request.id] }])
+      await relay.next((message) => (message[0] === 'EOSE' && message[1] === subscription) || undefined)
+      const answer = relay.next((message) => {
+        if (message[0] === 'OK' && message[1] === request.id && message[2] === false)
+          return { refused: textOf(message[3]) }
+        const [type, id, event] = message
+        if (
+          type === 'EVENT' &&
+          id === subscription &&
+          fromWallet(event) &&
+          event.tags.some(([name, value]) => name === 'e' && value === request.id)
+        )
+          return { event }
+        return undefined
+      })
+      sent = true
+      relay.send(['EVENT', request])
+      const reply = await answer
+      if ('refused' in reply)
+        throw paymentFailed('nwc', 'the relay refused the request', paymentHash, { relayMessage: reply.refused })
+      return JSON.parse(decrypt(reply.event.content)) as Reply
+    } catch (error) {
+      if (isPayfetchError(error)) throw error
+      if (!sent)
         throw paymentFailed(
           'nwc',
-          'nostr-tools could not be loaded (install it next to payfetch)',
+          signal.aborted ? 'the timeout passed before the request was sent' : 'no relay could be used',
           paymentHash,
           {},
           error,
         )
+      throw outcomeUnknown(
+        'nwc',
+        signal.aborted ? 'no answer came before the timeout' : 'the relay connection failed after the request was sent',
+        paymentHash,
+        {},
+        error,
+      )
+    } finally {
+      relay?.close()
+    }
+  }
+
+  const reportOf = (error: NonNullable<Reply['error']>) => ({
+    code: textOf(error.code),
+    message: textOf(error.message),
+  })
+
+  return {
+    name: 'nwc',
+    async payInvoice(invoice, options) {
+      const { paymentHash } = options
+      const response = await ask('pay_invoice', { invoice }, options, paymentHash)
+      if (response.error) {
+        const report = reportOf(response.error)
+        throw notPaidCodes.has(report.code)
+          ? paymentFailed('nwc', `the wallet service answered ${report.code}`, paymentHash, report)
+          : outcomeUnknown('nwc', `the wallet service answered ${report.code}`, paymentHash, report)
       }
-      const fromWallet = (event: unknown): event is NostrEvent =>
-        typeof event === 'object' &&
-        event !== null &&
-        (event as NostrEvent).pubkey === walletPubkey &&
-        nostr.verifyEvent(event as NostrEvent)
-      let relay: RelayConnection | undefined
-      let sent = false
-      try {
-        relay = await connectFirst(relays, WebSocket, signal)
-        encryption ??= await readEncryption(relay, walletPubkey, fromWallet)
-        const key = encryption === 'nip44_v2' ? nostr.nip44.getConversationKey(secretKey, walletPubkey) : undefined
-        const encrypt = (text: string) =>
-          key ? nostr.nip44.encrypt(text, key) : nostr.nip04.encrypt(secretKey, walletPubkey, text)
-        const decrypt = (text: string) =>
-          key ? nostr.nip44.decrypt(text, key) : nostr.nip04.decrypt(secretKey, walletPubkey, text)
-        const now = Math.floor(Date.now() / 1000)
-        const request = nostr.finalizeEvent(
-          {
-            kind: 23194,
-            created_at: now,
-            // A wallet service that receives the request after the timeout must ignore it.
-            tags: [
-              ['p', walletPubkey],
-              ['encryption', encryption],
-              ['expiration', String(now + timeoutSeconds)],
-            ],
-            content: encrypt(JSON.stringify({ method: 'pay_invoice', params: { invoice } })),
-          },
-          secretKey,
-        ) as NostrEvent
-        // Replies are ephemeral and never stored: subscribe, wait for the relay to confirm, then publish.
-        const subscription = randomId()
-        relay.send(['REQ', subscription, { kinds: [23195], authors: [walletPubkey], '#e': [request.id] }])
-        await relay.next((message) => (message[0] === 'EOSE' && message[1] === subscription) || undefined)
-        const answer = relay.next((message) => {
-          if (message[0] === 'OK' && message[1] === request.id && message[2] === false)
-            return { refused: textOf(message[3]) }
-          const [type, id, event] = message
-          if (
-            type === 'EVENT' &&
-            id === subscription &&
-            fromWallet(event) &&
-            event.tags.some(([name, value]) => name === 'e' && value === request.id)
-          )
-            return { event }
-          return undefined
-        })
-        sent = true
-        relay.send(['EVENT', request])
-        const reply = await answer
-        if ('refused' in reply)
-          throw paymentFailed('nwc', 'the relay refused the request', paymentHash, { relayMessage: reply.refused })
-        const response = JSON.parse(decrypt(reply.event.content)) as {
-          error?: { code?: unknown; message?: unknown } | null
-          result?: { preimage?: unknown; fees_paid?: unknown } | null
-        }
-        if (response.error) {
-          const report = { code: textOf(response.error.code), message: textOf(response.error.message) }
-          throw notPaidCodes.has(report.code)
-            ? paymentFailed('nwc', `the wallet service answered ${report.code}`, paymentHash, report)
-            : outcomeUnknown('nwc', `the wallet service answered ${report.code}`, paymentHash, report)
-        }
-        const fee = response.result?.fees_paid
-        return {
-          preimage: textOf(response.result?.preimage),
-          feeMsat: Number.isSafeInteger(fee) ? BigInt(fee as number) : undefined,
-        }
-      } catch (error) {
-        if (isPayfetchError(error)) throw error
-        if (!sent)
-          throw paymentFailed(
-            'nwc',
-            signal.aborted ? 'the timeout passed before the request was sent' : 'no relay could be used',
-            paymentHash,
-            {},
-            error,
-          )
-        throw outcomeUnknown(
-          'nwc',
-          signal.aborted
-            ? 'no answer came before the timeout'
-            : 'the relay connection failed after the request was sent',
-          paymentHash,
-          {},
-          error,
-        )
-      } finally {
-        relay?.close()
+      const fee = response.result?.fees_paid
+      return {
+        preimage: textOf(response.result?.preimage),
+        feeMsat: Number.isSafeInteger(fee) ? BigInt(fee as number) : undefined,
       }
+    },
+    // NIP-47 `lookup_invoice` by payment hash. A payment the service does not know may still be
+    // on its way to it: pending, never failed.
+    async lookupPayment(paymentHash, options): Promise<PaymentStatus> {
+      const response = await ask('lookup_invoice', { payment_hash: paymentHash }, options, paymentHash)
+      if (response.error) {
+        const report = reportOf(response.error)
+        if (report.code === 'NOT_FOUND') return { status: 'pending' }
+        throw outcomeUnknown('nwc', `the wallet service answered ${report.code} to a lookup`, paymentHash, report)
+      }
+      const found = response.result ?? {}
+      if (found.type === 'incoming' || found.payment_hash !== paymentHash) return { status: 'pending' }
+      if (found.state === 'failed') return { status: 'failed' }
+      const fee = found.fees_paid
+      // Services from before NIP-47 had `state` show a settled payment by its preimage.
+      return (found.state === undefined || found.state === 'settled') && found.preimage
+        ? {
+            status: 'paid',
+            preimage: textOf(found.preimage),
+            feeMsat: Number.isSafeInteger(fee) ? BigInt(fee as number) : undefined,
+          }
+        : { status: 'pending' }
     },
   }
 }

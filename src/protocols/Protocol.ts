@@ -12,6 +12,11 @@ export type Response402 = {
   readonly headers: Headers
   /** The body text, or `undefined` when it was larger than the cap. */
   readonly body: string | undefined
+  /**
+   * When the 402 arrived (Unix ms): expiries are judged at this time. Default now; a resumed
+   * payment reads its kept challenge as of when it was paid.
+   */
+  readonly at?: number | undefined
 }
 
 /**

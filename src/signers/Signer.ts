@@ -55,6 +55,12 @@ export type MethodPayer<kind extends MethodKind = MethodKind> = {
   /** Signs or pays the request and returns the proof. */
   pay(request: PaymentMethod<kind>, context: PayContext): Promise<MethodProof<kind>>
   /**
+   * For methods paid on signing (a Lightning invoice): what the wallet knows of a payment asked for
+   * before, found by the request's payment hash, without paying again. The proof when it was paid,
+   * `failed` when it provably was not, `unknown` when the wallet cannot say (in flight, not found).
+   */
+  lookup?(request: PaymentMethod<kind>, context: PayContext): Promise<MethodProof<kind> | 'failed' | 'unknown'>
+  /**
    * For methods that draw on money put aside before (an x402 `batch-settlement` channel): the
    * channel's state, read before anything is reserved or signed and kept after each answer.
    */

@@ -430,7 +430,7 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
       name: 'pending_payments',
       title: 'Payments with an unknown outcome',
       description:
-        'Payments whose proof was sent but whose answer never came. Finish one with resume_payment; never pay again.',
+        'Payments whose proof was sent but whose answer never came, and Lightning payments (payment_hash) whose wallet answer was lost. Finish one with resume_payment; never pay again.',
       input: emptyInput,
       output: pendingPaymentsOutput,
       annotations: readOnly,
@@ -682,6 +682,8 @@ function describePending(pending: PendingPayment) {
     amount: pending.amount,
     payee: pending.payTo,
     time: new Date(pending.time).toISOString(),
+    // A Lightning payment is known by its hash (alone, when its wallet answer was lost).
+    ...(pending.paidOnSigning && pending.reference && { payment_hash: pending.reference }),
   }
 }
 

@@ -183,6 +183,8 @@ export const pendingPaymentsOutput = z.object({
       amount: z.string(),
       payee: z.string(),
       time: z.string(),
+      /** A Lightning payment's hash: the invoice to look up in the wallet. */
+      payment_hash: z.optional(z.string()),
     }),
   ),
 })

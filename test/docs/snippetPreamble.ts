@@ -25,6 +25,10 @@ declare global {
   const redis: Redis
   /** Your own Lightning node's pay call: resolves to the preimage. */
   function payWithMyNode(invoice: string): Promise<string>
+  /** Your own Lightning node's record of the payment it made for a payment hash, if any. */
+  function findPaymentOnMyNode(
+    paymentHash: string,
+  ): Promise<{ status: 'succeeded' | 'failed' | 'in-flight'; preimage: string } | undefined>
   interface Window {
     /** A browser wallet's EIP-1193 provider (MetaMask, Coinbase Wallet, Rabby…). */
     ethereum: import('payfetch/evm').Eip1193Provider

@@ -152,4 +152,31 @@ describe('L402 over Nostr Wallet Connect', () => {
     const error = await failure(createPayingFetch({ signers: [signerFor(uri)] })(`${server.url}/x`))
     expect(error).toMatchObject({ code: 'PAYMENT_FAILED', details: { wallet: 'nwc' } })
   })
+
+  test('behavior: a wallet that pays after its client timed out: resume asks lookup_invoice, which does not know it yet (unknown, still pending), then finds it paid and finishes it without paying again', async () => {
+    const server = await stack.l402Server()
+    let pay = () => {}
+    const service = await stack.walletService({ hold: new Promise<void>((resolve) => (pay = resolve)) })
+    const fetchPaid = createPayingFetch({ signers: [signerFor(service.uri, { timeoutMs: 1_000 })] })
+    const settled = stack.node.settled.length
+
+    expect((await failure(fetchPaid(`${server.url}/late`))).code).toBe('PAYMENT_OUTCOME_UNKNOWN')
+    const [pending] = await fetchPaid.pendingPayments()
+    if (!pending?.reference) throw new Error('no pending payment with a payment hash')
+    expect(pending).toMatchObject({ proof: {}, paidOnSigning: true })
+
+    const early = await failure(fetchPaid.resume(pending))
+    expect(early).toMatchObject({ code: 'PAYMENT_OUTCOME_UNKNOWN', details: { paymentHash: pending.reference } })
+    expect(service.lookups).toEqual([{ payment_hash: pending.reference }])
+
+    pay()
+    while (stack.node.settled.length === settled) await new Promise((resolve) => setTimeout(resolve, 5))
+    const response = await fetchPaid.resume(pending)
+    expect(response.status).toBe(200)
+    expect(getReceipt(response)).toMatchObject({ protocol: 'l402', reference: pending.reference })
+    expect(service.requests).toHaveLength(1)
+    expect(service.lookups).toHaveLength(2)
+    expect(server.stats.accepted).toBe(1)
+    expect(await fetchPaid.pendingPayments()).toEqual([])
+  })
 })

@@ -136,4 +136,36 @@ describe('Payment scheme, lightning charge', () => {
       await proxy.close()
     }
   })
+
+  test('behavior: a charge whose wallet paid after the client timed out is finished by resume through lookup_invoice: the kept challenge is echoed, the body replayed, the invoice paid once', async () => {
+    let pay = () => {}
+    const late = await stack.walletService({ hold: new Promise<void>((resolve) => (pay = resolve)) })
+    const fetchPaid = createPayingFetch({
+      signers: [lightning({ wallet: nwc(late.uri, { WebSocket }), networks: ['regtest'], timeoutMs: 1_000 })],
+      caps: { perRequest: { sats: 200 } },
+    })
+    const settled = stack.node.settled.length
+    const accepted = server.outcomes.filter((outcome) => outcome.accepted).length
+    const body = JSON.stringify({ city: 'Lisbon' })
+    const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body }
+
+    expect((await failure(fetchPaid(`${server.url}/echo`, init))).code).toBe('PAYMENT_OUTCOME_UNKNOWN')
+    const [pending] = await fetchPaid.pendingPayments()
+    if (!pending?.reference) throw new Error('no pending payment with a payment hash')
+    expect(pending).toMatchObject({
+      protocol: 'payment',
+      proof: {},
+      challenge: { 'www-authenticate': expect.any(String) },
+    })
+    pay()
+    while (stack.node.settled.length === settled) await new Promise((resolve) => setTimeout(resolve, 5))
+
+    const response = await fetchPaid.resume(pending)
+    expect(response.status).toBe(200)
+    expect(await response.text()).toBe(body)
+    expect(getReceipt(response)).toMatchObject({ protocol: 'payment', reference: pending.reference })
+    expect(late.requests).toHaveLength(1)
+    expect(late.lookups).toEqual([{ payment_hash: pending.reference }])
+    expect(server.outcomes.filter((outcome) => outcome.accepted).length).toBe(accepted + 1)
+  })
 })

@@ -112,4 +112,37 @@ describe('x402 exact on Lightning', () => {
     ])
     expect(paid).toHaveLength(0)
   })
+
+  test('behavior: an offer whose wallet answer was lost is kept with its PAYMENT-REQUIRED challenge and finished by resume through the wallet lookup, paid once', async () => {
+    const paid = new Map<string, string>()
+    const lossy = {
+      async payInvoice(invoice: string) {
+        paid.set(paymentHashOf(invoice), node.pay(invoice).preimage)
+        throw new Error('the connection to the node dropped')
+      },
+      async lookupPayment(paymentHash: string) {
+        const preimage = paid.get(paymentHash)
+        return preimage ? { status: 'paid' as const, preimage } : { status: 'pending' as const }
+      },
+    }
+    const fetchPaid = createPayingFetch({
+      signers: [lightning({ wallet: lossy, networks: ['regtest'] })],
+      caps: { perRequest: { sats: 200 } },
+    })
+    expect((await failure(fetchPaid(`${base}/report`))).code).toBe('PAYMENT_OUTCOME_UNKNOWN')
+    const [pending] = await fetchPaid.pendingPayments()
+    if (!pending) throw new Error('nothing pending')
+    expect(pending).toMatchObject({
+      protocol: 'x402',
+      proof: {},
+      challenge: { 'payment-required': expect.any(String) },
+    })
+
+    const response = await fetchPaid.resume(pending)
+    expect(response.status).toBe(200)
+    expect(await response.json()).toEqual({ paid: true })
+    expect(getReceipt(response)).toMatchObject({ protocol: 'x402', reference: pending.reference })
+    expect(paid.size).toBe(1)
+    expect(await fetchPaid.pendingPayments()).toEqual([])
+  })
 })

@@ -69,7 +69,7 @@ describe('leases and claims in the paying loop', () => {
     expect([...owners][0]).toMatch(/^pf_[0-9a-f]{32}$/)
   })
 
-  test('policy: a Lightning payment is marked unknown before the wallet is asked, so no lease can release money that may have moved', async () => {
+  test('policy: a Lightning payment is marked unknown and kept pending before the wallet is asked, so no lease can release money that may have moved', async () => {
     const lightning = await startL402Merchant(10)
     try {
       const { ledger, calls } = recording(memoryLedger())
@@ -89,8 +89,9 @@ describe('leases and claims in the paying loop', () => {
       }
       const fetchPaid = createPayingFetch({ signers: [watched], ledger })
       expect((await fetchPaid(`${lightning.url}/report`)).status).toBe(200)
-      expect(seenWhenPaying).toEqual(['reserve', 'markUnknown'])
-      expect(calls).toEqual(['reserve', 'markUnknown', 'savePending', 'commit'])
+      // …and kept as pending (its challenge, no proof yet) before, so a crash in the wallet call cannot hide it.
+      expect(seenWhenPaying).toEqual(['reserve', 'markUnknown', 'savePending'])
+      expect(calls).toEqual(['reserve', 'markUnknown', 'savePending', 'savePending', 'commit'])
       expect((await fetchPaid.spendReport()).totals).toEqual([expect.objectContaining({ spent: 10_000n, unknown: 0n })])
     } finally {
       await lightning.close()

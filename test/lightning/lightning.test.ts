@@ -11,6 +11,7 @@ import {
   lnd,
   nwc,
   type PayInvoiceOptions,
+  type PaymentStatus,
   webln,
 } from '../../src/lightning/index.js'
 import type { Bolt11Request } from '../../src/methods/Bolt11.js'
@@ -256,6 +257,61 @@ describe('nwc()', () => {
     expect(() => nwc(`nostr+walletconnect://${pubkey}?relay=wss%3A%2F%2Frelay&secret=${secret}`)).toThrowError(
       expect.objectContaining({ code: 'INVALID_OPTIONS' }),
     )
+  })
+})
+
+describe('lightning signer: looking a payment up', () => {
+  const lookupOf = (wallet: LightningWallet, options: { timeoutMs?: number } = {}) =>
+    (lightning({ wallet, networks: ['regtest'], ...options }).methods.bolt11 as MethodPayer<'bolt11'>).lookup
+
+  test('behavior: a paid payment comes back as its proof, with the lowercase preimage and the fee; the hash and timeout go to the wallet', async () => {
+    const offer = offerFor()
+    const paid = node.pay(offer.invoice)
+    const asked: { hash: string; timeoutSeconds: number }[] = []
+    const lookup = lookupOf(
+      {
+        payInvoice: async () => Promise.reject(new Error('never asked to pay')),
+        async lookupPayment(hash, { timeoutSeconds }) {
+          asked.push({ hash, timeoutSeconds })
+          return { status: 'paid', preimage: paid.preimage.toUpperCase(), feeMsat: 7n }
+        },
+      },
+      { timeoutMs: 20_000 },
+    )
+    expect(await lookup?.(offer, context)).toEqual({ kind: 'bolt11', preimage: paid.preimage, feeMsat: 7n })
+    expect(asked).toEqual([{ hash: offer.paymentHash, timeoutSeconds: 18 }])
+  })
+
+  test('error: a preimage that does not hash to the payment hash, a pending payment and a lookup that throws are unknown; a failed one is failed', async () => {
+    const offer = offerFor()
+    const answers: (() => Promise<PaymentStatus>)[] = [
+      async () => ({ status: 'paid', preimage: 'ab'.repeat(32) }),
+      async () => ({ status: 'paid', preimage: 'not hex' }),
+      async () => ({ status: 'pending' }),
+      async () => Promise.reject(new Error('node unreachable')),
+    ]
+    for (const answer of answers) {
+      const lookup = lookupOf({ payInvoice: async () => ({ preimage: '' }), lookupPayment: answer })
+      const found = await lookup?.(offer, context).catch(() => 'unknown')
+      expect(found).toBe('unknown')
+    }
+    const failed = lookupOf({
+      payInvoice: async () => ({ preimage: '' }),
+      lookupPayment: async () => ({ status: 'failed' }),
+    })
+    expect(await failed?.(offer, context)).toBe('failed')
+  })
+
+  test('error: a lookup that never answers ends at the signer timeout', async () => {
+    const lookup = lookupOf(
+      { payInvoice: async () => ({ preimage: '' }), lookupPayment: () => new Promise<never>(() => {}) },
+      { timeoutMs: 50 },
+    )
+    await expect(lookup?.(offerFor(), context)).rejects.toMatchObject({ name: 'TimeoutError' })
+  })
+
+  test('behavior: a wallet without lookupPayment gives the signer no lookup', () => {
+    expect(lookupOf(recordingWallet().wallet)).toBeUndefined()
   })
 })
 

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import type { Charge } from '../../src/caps/budgets.js'
 import type { Ledger, Reservation, SpendReport } from '../../src/ledger/Ledger.js'
-import { pendingFor, type ReservationOptions, reservation, t0, usdcBase } from './ledgerFixtures.js'
+import { pendingFor, type ReservationOptions, reservation, t0, unprovenFor, usdcBase } from './ledgerFixtures.js'
 
 export { pendingFor, reservation, usdcBase } from './ledgerFixtures.js'
 
@@ -645,6 +645,28 @@ export function ledgerContract(harness: LedgerHarness): void {
       ])
     })
 
+    test('behavior: a Lightning payment kept before its wallet answers (no proof, its challenge and payment hash) is listed whole and held by its payer; saved again with its proof it is replaced; commit clears it', async () => {
+      const { ledger, setNow } = await leased()
+      const paying = owned(900n, 'payer')
+      const { unproven, proven } = unprovenFor(paying.id)
+      expect(await ledger.reserve(paying)).toEqual(ok)
+      await ledger.markUnknown(paying.id)
+      await ledger.savePending(unproven, 'payer')
+      expect(await ledger.pending()).toEqual([unproven])
+      expect(await ledger.claim(paying.id, 'other')).toEqual({ ok: false, reason: 'held', until: l0 + 1_000 })
+      // Never released by a lease: the wallet may have paid.
+      await setNow(l0 + 5_000)
+      expect(await ledger.reserve(reservation(101n))).toEqual({ ok: false, key: 'total', used: 900n, limit: 1000n })
+      expect(await ledger.claim(paying.id, 'payer')).toEqual({ ok: true, until: l0 + 6_000 })
+      await ledger.savePending(proven, 'payer')
+      expect(await ledger.pending()).toEqual([proven])
+      await ledger.commit(paying.id)
+      expect(await ledger.pending()).toEqual([])
+      expect((await ledger.report()).totals).toEqual([
+        { host: 'api.example.com', ...usdcBase, spent: 900n, reserved: 0n, unknown: 0n },
+      ])
+    })
+
     test("behavior: a reservation without an owner has no lease: never released by one, and its pending payment is anyone's to claim", async () => {
       const { ledger, setNow } = await leased()
       const anonymous = reservation(900n)
@@ -675,6 +697,24 @@ export function ledgerContract(harness: LedgerHarness): void {
         expect(await other.reserve(reservation(600n))).toEqual(ok)
         expect(await ledger.reserve(reservation(1n))).toEqual({ ok: false, key: 'total', used: 1000n, limit: 1000n })
         expect(await ledger.claim(sent.id, 'resumer-a')).toEqual({ ok: true, until: l0 + 2_000 })
+      })
+
+    if (harness.shared)
+      test('behavior: a Lightning payment kept before its wallet answered is seen whole by the ledger opened again (a restarted process), and once its payer is gone another may claim it', async () => {
+        const { ledger, reopen, setNow } = await leased()
+        if (!reopen) throw new Error(`${harness.name} is shared but gave no reopen`)
+        const paying = owned(900n, 'dead-payer')
+        const { unproven } = unprovenFor(paying.id)
+        expect(await ledger.reserve(paying)).toEqual(ok)
+        await ledger.markUnknown(paying.id)
+        await ledger.savePending(unproven, 'dead-payer')
+        const again = await reopen()
+        expect(await again.pending()).toEqual([unproven])
+        expect(await again.claim(paying.id, 'resumer')).toEqual({ ok: false, reason: 'held', until: l0 + 1_000 })
+        await setNow(l0 + 1_000)
+        expect(await again.reserve(reservation(101n))).toEqual({ ok: false, key: 'total', used: 900n, limit: 1000n })
+        expect(await again.claim(paying.id, 'resumer')).toEqual({ ok: true, until: l0 + 2_000 })
+        expect(await again.pending()).toEqual([unproven])
       })
 
     if (harness.shared)

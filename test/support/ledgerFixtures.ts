@@ -58,6 +58,40 @@ export function pendingFor(id: string): PendingPayment {
   }
 }
 
+/**
+ * A Lightning payment kept before its wallet answered: no proof yet, the 402's challenge and the
+ * payment hash instead (what `resume` asks the wallet by). `proven` is the same payment once the
+ * wallet's preimage is known.
+ */
+export function unprovenFor(id: string): { unproven: PendingPayment; proven: PendingPayment } {
+  const paymentHash = 'a1'.repeat(32)
+  const base = {
+    id,
+    idempotencyKey: `pf_${id.replace(/[^A-Za-z0-9]/g, '')}0000000000000000`,
+    protocol: 'l402',
+    scheme: 'l402',
+    url: 'https://api.example.com/report',
+    method: 'GET',
+    headers: { accept: '*/*' },
+    network: 'bip122:000000000019d6689c085ae165831e93',
+    asset: 'BTC',
+    amount: '21000',
+    reserved: '31000',
+    payTo: paymentHash,
+    reference: paymentHash,
+    paidOnSigning: true,
+    time: t0,
+  }
+  return {
+    unproven: {
+      ...base,
+      proof: {},
+      challenge: { 'www-authenticate': 'L402 macaroon="AgEEbHNhdAJCAAA=", invoice="lnbc210n1pjtest"' },
+    },
+    proven: { ...base, proof: { authorization: `L402 AgEEbHNhdAJCAAA=:${'b2'.repeat(32)}` }, fee: '1000' },
+  }
+}
+
 /** A clock a test moves by hand: `now` for a ledger's option, `set` for the contract's `setNow`. */
 export function testClock(start: number | undefined): { now?: () => number; set?: (now: number) => Promise<void> } {
   if (start === undefined) return {}

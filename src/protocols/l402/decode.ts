@@ -35,7 +35,7 @@ export function decodeL402(response: Response402): Offer[] {
   const problems: string[] = []
   for (const found of parseWwwAuthenticate(response.headers.get('www-authenticate'))) {
     if (found.scheme !== 'l402' && found.scheme !== 'lsat') continue
-    const offer = toOffer(found, response.url)
+    const offer = toOffer(found, response.url, response.at ?? Date.now())
     if (typeof offer === 'string') {
       problems.push(`${found.scheme}: ${offer}`)
       continue
@@ -59,7 +59,7 @@ export function tokenOf(offer: Offer): string | undefined {
   return tokens.get(offer)
 }
 
-function toOffer(challenge: AuthChallenge, url: string): Offer | string {
+function toOffer(challenge: AuthChallenge, url: string, now: number): Offer | string {
   const { params } = challenge
   const token = params.token ?? params.macaroon
   const invoice = params.invoice
@@ -68,7 +68,7 @@ function toOffer(challenge: AuthChallenge, url: string): Offer | string {
   const summary = readInvoice(invoice)
   if (typeof summary === 'string') return summary
   const expiresAt = invoiceExpiresAt(summary)
-  if (expiresAt <= Date.now()) return 'invoice expired'
+  if (expiresAt <= now) return 'invoice expired'
   const macaroon = readMacaroon(token)
   if (macaroon?.paymentHash && macaroon.paymentHash !== summary.paymentHash)
     return 'the invoice pays a different hash than the token commits to'

@@ -40,6 +40,7 @@ export function chargeTerms(
   challenge: PaymentChallenge,
   request: ChargeRequest,
   expiresAt: number | undefined,
+  now: number = Date.now(),
 ): ChargeTerms | string | undefined {
   const { amount, currency, recipient, details } = request
   // The signature must not outlive the challenge; an authorization valid for minutes when it has none.
@@ -117,7 +118,7 @@ export function chargeTerms(
       const named = network === undefined ? lightningNetworks.mainnet : lightningNetworks[network as 'mainnet']
       if (named !== summary.network) return 'the network differs from the invoice'
       const invoiceExpires = invoiceExpiresAt(summary)
-      if (invoiceExpires <= Date.now()) return 'the invoice has expired'
+      if (invoiceExpires <= now) return 'the invoice has expired'
       return {
         network: summary.network,
         asset: 'BTC',

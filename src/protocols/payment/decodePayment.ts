@@ -64,7 +64,7 @@ export function decodePayment(response: Response402): Offer[] {
   const problems: string[] = []
   for (const found of parseWwwAuthenticate(response.headers.get('www-authenticate'))) {
     if (found.scheme !== 'payment') continue
-    const offer = toOffer(found.params, response.url)
+    const offer = toOffer(found.params, response.url, response.at ?? Date.now())
     if (typeof offer === 'string') problems.push(`${found.params.method ?? 'payment'}: ${offer}`)
     else if (offer) offers.push(offer)
   }
@@ -76,7 +76,7 @@ export function decodePayment(response: Response402): Offer[] {
 }
 
 /** An offer; a sentence saying why the challenge is unusable; or `undefined` for one payfetch does not speak. */
-function toOffer(params: Readonly<Record<string, string>>, url: string): Offer | string | undefined {
+function toOffer(params: Readonly<Record<string, string>>, url: string, now: number): Offer | string | undefined {
   const { id, realm, method, intent, request, expires, digest, opaque, description } = params
   if (!isShortString(id, 1024) || !isShortString(realm, 1024)) return 'id or realm is missing'
   if (!method || !namePattern.test(method) || !intent || !namePattern.test(intent))
@@ -94,7 +94,7 @@ function toOffer(params: Readonly<Record<string, string>>, url: string): Offer |
         ? Number(expires) * 1000
         : NaN
     if (!Number.isFinite(expiresAt)) return 'expires is not a date'
-    if (expiresAt <= Date.now()) return 'the challenge has expired'
+    if (expiresAt <= now) return 'the challenge has expired'
   }
   const fields = decodeBase64UrlJson(request)
   if (!isRecord(fields)) return 'request is not base64url JSON'
@@ -120,7 +120,7 @@ function toOffer(params: Readonly<Record<string, string>>, url: string): Offer |
     description,
     header: params.header,
   }
-  const terms = chargeTerms(method, challenge, charge, expiresAt)
+  const terms = chargeTerms(method, challenge, charge, expiresAt, now)
   if (terms === undefined || typeof terms === 'string') return terms
   const known = findKnownAsset(terms.network, terms.asset)
   const offer: Offer = {

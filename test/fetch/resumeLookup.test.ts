@@ -1,0 +1,203 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
+import { type L402Server, startL402Server } from '../../examples/local-stack/l402Server.js'
+import { createLightningNode, type LightningNode } from '../../examples/local-stack/lightningNode.js'
+import {
+  createPayingFetch,
+  getReceipt,
+  isPayfetchError,
+  type Ledger,
+  memoryLedger,
+  type PayfetchError,
+  type PayfetchEvent,
+} from '../../src/index.js'
+import { type LightningWallet, lightning, type PaymentStatus } from '../../src/lightning/index.js'
+
+// A Lightning payment whose wallet answer was never kept (the answer lost here; a process killed
+// in test/e2e/l402Crash.test.ts) is resumed by asking the wallet for it by payment hash: paid, the
+// proof is built and sent; failed, the room is freed; otherwise it stays pending. Never paid twice.
+let node: LightningNode
+let server: L402Server
+
+beforeAll(async () => {
+  node = createLightningNode()
+  server = await startL402Server({ node })
+})
+
+afterAll(async () => {
+  await server?.close()
+})
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+type Lookup = 'paid' | 'failed' | 'pending' | 'throws' | 'wrong-preimage'
+
+/**
+ * A wallet paying through the node whose answer to `payInvoice` is lost after it paid; `lookup`
+ * says what its `lookupPayment` reports, and `none` leaves it without one.
+ */
+function losingWallet(lookup: Lookup | 'none') {
+  const paid = new Map<string, { preimage: string; feeMsat: bigint }>()
+  const counts = { pays: 0, lookups: 0 }
+  const wallet: LightningWallet = {
+    name: 'losing',
+    async payInvoice(invoice, { paymentHash }) {
+      counts.pays++
+      paid.set(paymentHash, node.pay(invoice))
+      throw new Error('the connection to the node dropped')
+    },
+    ...(lookup !== 'none' && {
+      async lookupPayment(paymentHash): Promise<PaymentStatus> {
+        counts.lookups++
+        const found = paid.get(paymentHash)
+        if (lookup === 'throws') throw new Error('the node is unreachable')
+        if (lookup === 'failed' || lookup === 'pending') return { status: lookup }
+        if (!found) return { status: 'pending' }
+        return {
+          status: 'paid',
+          preimage: lookup === 'wrong-preimage' ? 'ab'.repeat(32) : found.preimage,
+          feeMsat: found.feeMsat,
+        }
+      },
+    }),
+  }
+  return { wallet, counts }
+}
+
+async function failure(promise: Promise<unknown>): Promise<PayfetchError> {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  )
+  if (isPayfetchError(error)) return error
+  throw new Error(`expected a PayfetchError, got ${String(error)}`)
+}
+
+/** Pays once and loses the wallet's answer: the call ends unknown with one pending payment. */
+async function lostPayment(lookup: Lookup | 'none', ledger: Ledger = memoryLedger()) {
+  const { wallet, counts } = losingWallet(lookup)
+  const events: PayfetchEvent[] = []
+  const fetchPaid = createPayingFetch({
+    signers: [lightning({ wallet, networks: ['regtest'] })],
+    ledger,
+    onEvent: (event) => void events.push(event),
+  })
+  const settledBefore = node.settled.length
+  const lost = await failure(fetchPaid(`${server.url}/report`))
+  expect(lost.code).toBe('PAYMENT_OUTCOME_UNKNOWN')
+  expect(node.settled.length).toBe(settledBefore + 1)
+  const paymentHash = node.settled.at(-1)?.paymentHash as string
+  const pending = await fetchPaid.pendingPayments()
+  expect(pending).toEqual([
+    expect.objectContaining({
+      protocol: 'l402',
+      reference: paymentHash,
+      proof: {},
+      paidOnSigning: true,
+      challenge: { 'www-authenticate': expect.stringMatching(/^L402 /) },
+    }),
+  ])
+  return { fetchPaid, counts, paymentHash, pending: pending[0] as (typeof pending)[number], events }
+}
+
+describe('resuming a Lightning payment whose wallet answer was never kept', () => {
+  test('behavior: the wallet lookup finds it paid; resume builds the proof from the kept challenge, replays once and commits, and the invoice is never paid again', async () => {
+    const { fetchPaid, counts, paymentHash, pending } = await lostPayment('paid')
+    expect(await fetchPaid.spendReport()).toMatchObject({ totals: [expect.objectContaining({ unknown: 31_000n })] })
+    const accepted = server.stats.accepted
+
+    const response = await fetchPaid.resume(pending)
+    expect(response.status).toBe(200)
+    expect(getReceipt(response)).toMatchObject({ protocol: 'l402', amount: 21_000n, reference: paymentHash })
+    expect(counts).toEqual({ pays: 1, lookups: 1 })
+    expect(server.stats.accepted).toBe(accepted + 1)
+    expect(await fetchPaid.pendingPayments()).toEqual([])
+    // What left: the amount plus the fee the wallet reported (0 from this node), not the fee limit.
+    expect((await fetchPaid.spendReport()).totals).toEqual([
+      expect.objectContaining({ spent: 21_000n, reserved: 0n, unknown: 0n }),
+    ])
+    // Settled: a second resume finds nothing to send.
+    expect((await failure(fetchPaid.resume(pending))).code).toBe('INVALID_OPTIONS')
+    expect(counts).toEqual({ pays: 1, lookups: 1 })
+  })
+
+  test('behavior: a retry of the call with the same Idempotency-Key finishes the payment through the lookup instead of paying again', async () => {
+    const { wallet, counts } = losingWallet('paid')
+    const fetchPaid = createPayingFetch({ signers: [lightning({ wallet, networks: ['regtest'] })] })
+    const init = { headers: { 'idempotency-key': 'report-7' } }
+    expect((await failure(fetchPaid(`${server.url}/report`, init))).code).toBe('PAYMENT_OUTCOME_UNKNOWN')
+    const response = await fetchPaid(`${server.url}/report`, init)
+    expect(response.status).toBe(200)
+    expect(counts).toEqual({ pays: 1, lookups: 1 })
+  })
+
+  test('behavior: an invoice that expired after it was paid is still resumed (the kept challenge is read as of the payment)', async () => {
+    const { fetchPaid, counts, pending } = await lostPayment('paid')
+    // The invoices expire after 600 s; the macaroon stays valid for an hour.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 900_000 })
+    const response = await fetchPaid.resume(pending)
+    expect(response.status).toBe(200)
+    expect(counts).toEqual({ pays: 1, lookups: 1 })
+  })
+
+  test('error: the wallet reports the payment failed: PAYMENT_FAILED naming the hash, the reservation is released and nothing stays pending', async () => {
+    const { fetchPaid, counts, paymentHash, pending } = await lostPayment('failed')
+    const error = await failure(fetchPaid.resume(pending))
+    expect(error).toMatchObject({ code: 'PAYMENT_FAILED', details: { paymentHash, pendingId: pending.id } })
+    expect(error.message).toContain(paymentHash)
+    expect(await fetchPaid.pendingPayments()).toEqual([])
+    expect((await fetchPaid.spendReport()).totals).toEqual([])
+    expect(counts).toEqual({ pays: 1, lookups: 1 })
+  })
+
+  test('error: the wallet still has it pending: PAYMENT_OUTCOME_UNKNOWN naming the hash; it stays pending and counted, resumable again', async () => {
+    const { fetchPaid, counts, paymentHash, pending } = await lostPayment('pending')
+    const error = await failure(fetchPaid.resume(pending))
+    expect(error).toMatchObject({ code: 'PAYMENT_OUTCOME_UNKNOWN', details: { paymentHash, pendingId: pending.id } })
+    expect(error.message).toContain(paymentHash)
+    expect(typeof error.resume).toBe('function')
+    expect(await fetchPaid.pendingPayments()).toEqual([expect.objectContaining({ id: pending.id, proof: {} })])
+    expect((await fetchPaid.spendReport()).totals).toEqual([expect.objectContaining({ unknown: 31_000n, spent: 0n })])
+    // Nobody holds it after the failed resume: the next one asks again.
+    expect((await failure(fetchPaid.resume(pending))).code).toBe('PAYMENT_OUTCOME_UNKNOWN')
+    expect(counts).toEqual({ pays: 1, lookups: 2 })
+  })
+
+  test('error: a lookup that throws, or reports a preimage that does not match, is unknown: it stays pending', async () => {
+    for (const lookup of ['throws', 'wrong-preimage'] as const) {
+      const { fetchPaid, counts, paymentHash, pending } = await lostPayment(lookup)
+      const error = await failure(fetchPaid.resume(pending))
+      expect(error).toMatchObject({ code: 'PAYMENT_OUTCOME_UNKNOWN', details: { paymentHash } })
+      expect(await fetchPaid.pendingPayments()).toHaveLength(1)
+      expect(counts).toEqual({ pays: 1, lookups: 1 })
+    }
+  })
+
+  test('error: a wallet without a lookup: PAYMENT_OUTCOME_UNKNOWN naming the hash, stays pending, never paid again', async () => {
+    const { fetchPaid, counts, paymentHash, pending } = await lostPayment('none')
+    const accepted = server.stats.accepted
+    const error = await failure(fetchPaid.resume(pending))
+    expect(error).toMatchObject({ code: 'PAYMENT_OUTCOME_UNKNOWN', details: { paymentHash } })
+    expect(await fetchPaid.pendingPayments()).toHaveLength(1)
+    expect(counts).toEqual({ pays: 1, lookups: 0 })
+    expect(server.stats.accepted).toBe(accepted)
+  })
+
+  test('error: a ledger that cannot keep the payment before the wallet is asked: STORE_FAILED, paid false, the wallet is never asked', async () => {
+    const { wallet, counts } = losingWallet('paid')
+    const inner = memoryLedger()
+    const ledger: Ledger = {
+      ...inner,
+      leaseMs: inner.leaseMs,
+      savePending: async () => {
+        throw new Error('disk full')
+      },
+    }
+    const fetchPaid = createPayingFetch({ signers: [lightning({ wallet, networks: ['regtest'] })], ledger })
+    const error = await failure(fetchPaid(`${server.url}/report`))
+    expect(error).toMatchObject({ code: 'STORE_FAILED', details: { operation: 'savePending', paid: false } })
+    expect(counts.pays).toBe(0)
+    expect((await fetchPaid.spendReport()).totals).toEqual([])
+  })
+})
