@@ -159,7 +159,7 @@ export async function payOffer(
           const value = answer?.headers.get(name)
           if (value) challenge[name] = value
         }
-        await context.ledger.savePending({ ...unproven, challenge }, owner)
+        await context.ledger.savePending(withFields(unproven, { challenge }), owner)
       } catch (error) {
         // Nothing was paid: the wallet was not asked.
         await release(context, id)
@@ -168,12 +168,11 @@ export async function payOffer(
     }
     const proof = await sign(context, candidate, url, request.signal, id, turn?.request)
     if (turn) await kept(context, url, id, () => turn.signed(proof))
-    let pending: PendingPayment = {
-      ...unproven,
+    let pending: PendingPayment = withFields(unproven, {
       proof: await proofHeaders(context, candidate, proof, url, id, idempotencyKey),
       payer: 'payer' in proof ? proof.payer : undefined,
       fee: proof.kind === 'bolt11' ? proof.feeMsat?.toString() : undefined,
-    }
+    })
     if (pending.fee !== undefined && BigInt(pending.fee) > BigInt(pending.reserved ?? pending.amount) - offer.amount)
       context.emit({
         type: 'fee.exceeded',
