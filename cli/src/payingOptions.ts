@@ -1,6 +1,15 @@
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Budget, Caps, Ledger, PayingFetchOptions, SessionStore, SessionToken, Signer } from 'payfetch'
+import {
+  type Budget,
+  type Caps,
+  isPayfetchError,
+  type Ledger,
+  type PayingFetchOptions,
+  type SessionStore,
+  type SessionToken,
+  type Signer,
+} from 'payfetch'
 import type { EvmAccount } from 'payfetch/evm'
 import { fileLedger, fileSessions } from 'payfetch/node'
 import { parseServiceCatalog, type ServiceEntry } from 'payfetch/tools'
@@ -135,10 +144,18 @@ export async function payingSetup(settings: Settings): Promise<PayingSetup> {
     await mkdir(settings.stateDir, { recursive: true, mode: 0o700 }).catch(() => {
       throw new SettingsError('PAYFETCH_STATE_DIR cannot be created.')
     })
-    const journal = await fileLedger(join(settings.stateDir, 'ledger.jsonl'))
+    // A store that cannot be opened is a setting to fix, named as such: nothing was sent yet.
+    const unusable = (error: unknown): never => {
+      const reason = isPayfetchError(error) ? error.message : `${(error as NodeJS.ErrnoException).code ?? 'error'}`
+      throw new SettingsError(`PAYFETCH_STATE_DIR cannot be used: ${reason}`)
+    }
+    const journal = await fileLedger(join(settings.stateDir, 'ledger.jsonl')).catch(unusable)
     ledger = journal
     const sessionsFile = join(settings.stateDir, 'sessions.json')
-    sessions = await fileSessions(sessionsFile)
+    sessions = await fileSessions(sessionsFile).catch(async (error: unknown) => {
+      await journal.close()
+      return unusable(error)
+    })
     sessionsStartingWith = async (prefix) => {
       // fileSessions keeps one JSON object of key → token; a missing file holds none.
       const text = await readFile(sessionsFile, 'utf8').catch((error: NodeJS.ErrnoException) => {

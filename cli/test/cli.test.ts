@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -169,6 +169,26 @@ describe('payfetch <url>', () => {
       stdout: '',
       stderr: 'payfetch: PAYFETCH_EVM_PRIVATE_KEY must be 0x followed by 64 hex digits.\n',
     })
+  })
+
+  test('error: a state dir whose sessions file is not a JSON object (garbage, an array, null) exits 2 naming PAYFETCH_STATE_DIR; nothing paid', async () => {
+    const settled = merchant.settled.length
+    for (const [name, text] of [
+      ['garbage', 'this is {not json'],
+      ['array', '[1,2]'],
+      ['null', 'null'],
+    ]) {
+      const state = join(dir, `state-sessions-${name}`)
+      await mkdir(state, { recursive: true })
+      await writeFile(join(state, 'sessions.json'), text)
+      const run = await runCli([`${merchant.url}/report`], env({ PAYFETCH_STATE_DIR: state }))
+      expect(run, name).toMatchObject({ code: 2, stdout: '' })
+      expect(run.stderr, name).toMatch(
+        /^payfetch: PAYFETCH_STATE_DIR cannot be used: .*sessions\.json is not a JSON object/,
+      )
+      expect(await readFile(join(state, 'sessions.json'), 'utf8')).toBe(text)
+    }
+    expect(merchant.settled.length).toBe(settled)
   })
 
   test('policy: a server’s words on stderr (a receipt, a refusal reason, -v events) have their control characters escaped, never raw', async () => {
