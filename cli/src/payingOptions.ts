@@ -115,9 +115,22 @@ export async function payingSetup(settings: Settings): Promise<PayingSetup> {
   let sessionsStartingWith: PayingSetup['sessionsStartingWith']
   if (settings.redisUrl) {
     const [{ Redis }, { redisLedger, redisSessions }] = await Promise.all([import('ioredis'), import('payfetch/redis')])
-    const redis = new Redis(settings.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 })
-    await redis.connect().catch(() => {
-      throw new SettingsError('PAYFETCH_REDIS_URL: Redis could not be reached.')
+    // Every wait on Redis is bounded: a server that accepts and never answers fails each command
+    // after commandTimeout (a payment then ends STORE_FAILED, or keeps its answer and reports it).
+    const redis = new Redis(settings.redisUrl, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 2,
+      connectTimeout: redisTimeoutMs,
+      commandTimeout: redisTimeoutMs,
+    })
+    // Failures reach the command that met them; ioredis would print each one with a stack trace.
+    redis.on('error', () => {})
+    await bounded(redis.connect(), redisTimeoutMs).catch(() => {
+      // Or it would keep reconnecting, and the process never ends.
+      redis.disconnect()
+      throw new SettingsError(
+        `PAYFETCH_REDIS_URL: Redis could not be reached (or did not answer within ${redisTimeoutMs / 1000} s).`,
+      )
     })
     ledger = redisLedger({ redis })
     sessions = redisSessions({ redis })
@@ -207,4 +220,14 @@ async function readServices(path: string): Promise<ServiceEntry[]> {
       `PAYFETCH_SERVICES: ${error instanceof SyntaxError ? 'not JSON' : (error as Error).message}`,
     )
   }
+}
+
+const redisTimeoutMs = 5_000
+
+function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timed out')), ms)
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
 }

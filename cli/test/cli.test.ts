@@ -177,7 +177,7 @@ describe('payfetch <url>', () => {
       ['garbage', 'this is {not json'],
       ['array', '[1,2]'],
       ['null', 'null'],
-    ]) {
+    ] as const) {
       const state = join(dir, `state-sessions-${name}`)
       await mkdir(state, { recursive: true })
       await writeFile(join(state, 'sessions.json'), text)
@@ -189,6 +189,15 @@ describe('payfetch <url>', () => {
       expect(await readFile(join(state, 'sessions.json'), 'utf8')).toBe(text)
     }
     expect(merchant.settled.length).toBe(settled)
+  })
+
+  test('error: PAYFETCH_REDIS_URL on a closed port exits 2 naming it, with no ioredis trace, and the process ends', async () => {
+    const run = await runCli([`${merchant.url}/report`], env({ PAYFETCH_REDIS_URL: 'redis://127.0.0.1:1' }))
+    expect(run).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'payfetch: PAYFETCH_REDIS_URL: Redis could not be reached (or did not answer within 5 s).\n',
+    })
   })
 
   test('policy: a server’s words on stderr (a receipt, a refusal reason, -v events) have their control characters escaped, never raw', async () => {
