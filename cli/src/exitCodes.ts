@@ -13,6 +13,8 @@ export const exitCodes = {
   unknown: 5,
   /** Paid (the receipt is on stderr), but the answer's body stopped before its end (curl's partial-file code). */
   partial: 18,
+  /** The answer could not be written (stdout closed, `-o` full): curl's write-error code. A payment is on stderr. */
+  writeError: 23,
   /** `-f` and the server answered 400 or more (curl's code). */
   httpError: 22,
 } as const

@@ -37,7 +37,8 @@ PAYFETCH_NWC_URL, PAYFETCH_MAX_USD, PAYFETCH_MAX_SATS, PAYFETCH_BUDGET_USD, PAYF
 PAYFETCH_EVM_CHANNELS=on, ...).
 
 Exit codes: 0 ok, 2 usage or settings, 3 refused (nothing paid), 4 failed (nothing paid),
-  5 outcome unknown (see payfetch pending), 18 paid but the body stopped before its end, 22 HTTP error with -f.
+  5 outcome unknown (see payfetch pending), 18 paid but the body stopped before its end, 22 HTTP error with -f,
+  23 the answer could not be written (stdout closed, -o failed; a payment is reported on stderr).
 `
 
 /** Runs one command line; resolves to the exit code. Never prints a stack trace or a secret. */

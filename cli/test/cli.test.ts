@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -6,6 +7,7 @@ import { generatePrivateKey } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { close, encodeBase64Json, listen } from '../../examples/local-stack/http.js'
 import { type Merchant, requirement, startMerchant } from '../../test/support/merchant.js'
+import { cliPath } from './support/mcpClient.js'
 import { runCli } from './support/runCli.js'
 
 // The curl-like CLI against the signature-checking x402 merchant on loopback: body on stdout,
@@ -45,6 +47,9 @@ beforeAll(async () => {
           },
         }),
       '/missing': (_request, response) => void response.writeHead(404).end('not here'),
+      // A paid answer larger than a pipe holds: a reader that stops early meets EPIPE.
+      '/big': (request, response, self) =>
+        self.charge(request, response, [requirement()], () => response.end('x'.repeat(4 << 20))),
       // Settles, then sends the first words of the paid answer and never the rest.
       '/paid-stall': (request, response, self) =>
         self.charge(request, response, [requirement()], () => {
@@ -237,6 +242,48 @@ describe('payfetch <url>', () => {
     expect(JSON.parse((await runCli(['pending'], unsettled)).stdout).pending).toEqual([expect.objectContaining({ id })])
     expect(await runCli(['-f', `${merchant.url}/unsettled`], unsettled)).toMatchObject({ code: 5, stdout: '' })
     expect(await runCli(['resume', id as string], unsettled)).toMatchObject({ code: 5 })
+  })
+
+  test('policy: a reader that closes stdout after the payment (| head -c 1) gets no trace: exit 23 says the payment went through, counted once', async () => {
+    const state = env({ PAYFETCH_STATE_DIR: join(dir, 'state-epipe') })
+    const settled = merchant.settled.length
+    const child = spawn(process.execPath, [cliPath, `${merchant.url}/big`], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...state },
+    })
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    // Like `head -c 1`: read the first chunk, then close the pipe.
+    child.stdout.once('data', () => child.stdout.destroy())
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+    expect(code).toBe(23)
+    expect(stderr).toMatch(/^payfetch: paid 10000 atomic units .*\n/)
+    expect(stderr).toContain(
+      'payfetch: the paid answer could not be written to stdout (EPIPE); the payment went through (above), nothing is pending.\n',
+    )
+    expect(stderr).not.toMatch(/ at |node:|Error:/)
+    expect(merchant.settled.length).toBe(settled + 1)
+    const report = JSON.parse((await runCli(['report'], state)).stdout)
+    expect(report.totals).toEqual([expect.objectContaining({ spent: '10000', unknown: '0' })])
+  })
+
+  test('policy: -o to a path that cannot be written exits 2 before anything is sent; a write that fails after paying (a full disk) exits 23 saying so', async () => {
+    const settled = merchant.settled.length
+    for (const path of [join(dir, 'no-such-dir', 'out.txt'), dir]) {
+      expect(await runCli(['-o', path, `${merchant.url}/report`], env())).toEqual({
+        code: 2,
+        stdout: '',
+        stderr: `payfetch: Cannot write ${path}; nothing was sent.\n`,
+      })
+    }
+    expect(merchant.settled.length).toBe(settled)
+    const full = await runCli(['-o', '/dev/full', `${merchant.url}/report`], env())
+    expect(full.code).toBe(23)
+    expect(full.stderr).toContain(
+      'the paid answer could not be written to /dev/full (ENOSPC); the payment went through (above), nothing is pending.',
+    )
+    expect(merchant.settled.length).toBe(settled + 1)
   })
 
   test('policy: a paid answer whose body stalls past -m exits 18, the receipt and the words that came kept, nothing pending', async () => {
