@@ -17,6 +17,8 @@ export const exitCodes = {
   writeError: 23,
   /** `-f` and the server answered 400 or more (curl's code). */
   httpError: 22,
+  /** Ctrl-C before any proof left: nothing was paid (a proof already sent is exit 5, with its pending id). */
+  interrupted: 130,
 } as const
 
 /** The exit code for a failure. */

@@ -147,18 +147,35 @@ export async function fetchCommand(
   })
   const call = limits.maxUsd === undefined ? fetchPaid : fetchPaid.withLimits({ maxUsd: limits.maxUsd })
   let response: Response
+  // Ctrl-C ends the call through payfetch, so a proof already sent stays pending and is named; a
+  // second Ctrl-C ends the process at once.
+  const interrupt = new AbortController()
+  const onInterrupt = () => {
+    interrupt.abort(new Error('Interrupted (SIGINT).'))
+    process.once('SIGINT', () => process.exit(exitCodes.interrupted))
+  }
+  process.once('SIGINT', onInterrupt)
   try {
     if (values.verbose) log(`${request.method} ${request.url}`)
     response = await call(request.url, {
       method: request.method,
       headers: request.headers,
       ...(request.body === undefined ? {} : { body: request.body }),
-      ...(timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
+      signal:
+        timeoutMs === undefined
+          ? interrupt.signal
+          : AbortSignal.any([interrupt.signal, AbortSignal.timeout(timeoutMs)]),
     })
   } catch (error) {
     const failure = declined && !proofSent ? declined : toToolFailure(error, proofSent)
     const pending = failure.paid === 'unknown' ? await findPending(fetchPaid, request.headers) : undefined
+    if (interrupt.signal.aborted && !pending) {
+      log('interrupted; nothing was paid.')
+      return exitCodes.interrupted
+    }
     return failed(pending ? { ...failure, pending_id: pending } : failure, log)
+  } finally {
+    process.off('SIGINT', onInterrupt)
   }
   const receipt = getReceipt(response)
   if (receipt) log(describeReceipt(receipt))

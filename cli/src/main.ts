@@ -38,7 +38,8 @@ PAYFETCH_EVM_CHANNELS=on, ...).
 
 Exit codes: 0 ok, 2 usage or settings, 3 refused (nothing paid), 4 failed (nothing paid),
   5 outcome unknown (see payfetch pending), 18 paid but the body stopped before its end, 22 HTTP error with -f,
-  23 the answer could not be written (stdout closed, -o failed; a payment is reported on stderr).
+  23 the answer could not be written (stdout closed, -o failed; a payment is reported on stderr),
+  130 interrupted before any proof left (Ctrl-C after it is 5).
 `
 
 /** Runs one command line; resolves to the exit code. Never prints a stack trace or a secret. */

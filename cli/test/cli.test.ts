@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:http'
+import { createServer, type ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generatePrivateKey } from 'viem/accounts'
@@ -18,6 +18,8 @@ let hostile: { url: string; close(): Promise<void> }
 let dir: string
 const key = generatePrivateKey()
 let loseNext = false
+const stalled: ServerResponse[] = []
+let proofArrived = () => {}
 
 beforeAll(async () => {
   merchant = await startMerchant(
@@ -47,6 +49,15 @@ beforeAll(async () => {
           },
         }),
       '/missing': (_request, response) => void response.writeHead(404).end('not here'),
+      // Takes the proof and never answers (until the test lets it go).
+      '/proof-stall': (request, response) => {
+        if (!request.headers['payment-signature'])
+          return void response
+            .writeHead(402, { 'payment-required': encodeBase64Json({ x402Version: 2, accepts: [requirement()] }) })
+            .end()
+        stalled.push(response)
+        proofArrived()
+      },
       // A paid answer larger than a pipe holds: a reader that stops early meets EPIPE.
       '/big': (request, response, self) =>
         self.charge(request, response, [requirement()], () => response.end('x'.repeat(4 << 20))),
@@ -284,6 +295,30 @@ describe('payfetch <url>', () => {
       'the paid answer could not be written to /dev/full (ENOSPC); the payment went through (above), nothing is pending.',
     )
     expect(merchant.settled.length).toBe(settled + 1)
+  })
+
+  test('policy: Ctrl-C while the server holds the proof exits 5 naming the pending payment; payfetch pending lists it, counted as unknown', async () => {
+    const state = env({ PAYFETCH_STATE_DIR: join(dir, 'state-sigint') })
+    const arrived = new Promise<void>((resolve) => {
+      proofArrived = resolve
+    })
+    const child = spawn(process.execPath, [cliPath, `${merchant.url}/proof-stall`], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...state },
+    })
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    const code = new Promise<number | null>((resolve) => child.on('close', resolve))
+    await arrived
+    child.kill('SIGINT')
+    expect(await code).toBe(5)
+    for (const response of stalled.splice(0)) response.destroy()
+    const id = /PAYMENT_OUTCOME_UNKNOWN: .*\(payfetch resume ([^)]+)\)/.exec(stderr)?.[1]
+    expect(id).toBeDefined()
+    expect(JSON.parse((await runCli(['pending'], state)).stdout).pending).toEqual([expect.objectContaining({ id })])
+    const report = JSON.parse((await runCli(['report'], state)).stdout)
+    expect(report.totals).toEqual([expect.objectContaining({ unknown: '10000', reserved: '0' })])
   })
 
   test('policy: a paid answer whose body stalls past -m exits 18, the receipt and the words that came kept, nothing pending', async () => {
