@@ -98,7 +98,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
     }
   } catch (error) {
     if (error instanceof SettingsError || error instanceof UsageError || isParseArgsError(error)) {
-      io.stderr.write(`payfetch: ${printable((error as Error).message)}\n`)
+      // node:util's parseArgs explains itself over several lines: one line here.
+      io.stderr.write(`payfetch: ${printable((error as Error).message.replace(/\s*\n\s*/g, ' '))}\n`)
       return exitCodes.usage
     }
     return report({ code: 'INTERNAL', message: 'Unexpected failure; nothing more is known.', paid: 'unknown' }, io)

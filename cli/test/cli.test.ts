@@ -207,6 +207,20 @@ describe('payfetch <url>', () => {
     expect(merchant.settled.length).toBe(settled)
   })
 
+  test('error: a PAYFETCH_STATE_DIR where mkdir answers ENOENT under a parent that exists (/proc) exits 2, where Node’s recursive mkdir spins for good', async () => {
+    expect(await runCli([`${merchant.url}/report`], env({ PAYFETCH_STATE_DIR: '/proc/payfetch-test/state' }))).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'payfetch: PAYFETCH_STATE_DIR cannot be created.\n',
+    })
+  })
+
+  test('error: --max-usd -1 is exit 2 with parseArgs’ explanation on one line', async () => {
+    const run = await runCli(['--max-usd', '-1', `${merchant.url}/report`], env())
+    expect(run).toMatchObject({ code: 2, stdout: '' })
+    expect(run.stderr).toMatch(/^payfetch: Option '--max-usd' argument is ambiguous\. Did you forget [^\n]*\n$/)
+  })
+
   test('error: PAYFETCH_REDIS_URL on a closed port exits 2 naming it, with no ioredis trace, and the process ends', async () => {
     const run = await runCli([`${merchant.url}/report`], env({ PAYFETCH_REDIS_URL: 'redis://127.0.0.1:1' }))
     expect(run).toEqual({
