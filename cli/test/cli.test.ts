@@ -49,6 +49,11 @@ beforeAll(async () => {
           },
         }),
       '/missing': (_request, response) => void response.writeHead(404).end('not here'),
+      // Never answers the first request: nothing is asked, nothing paid.
+      '/hang': (_request, response) => {
+        stalled.push(response)
+        proofArrived()
+      },
       // Takes the proof and never answers (until the test lets it go).
       '/proof-stall': (request, response) => {
         if (!request.headers['payment-signature'])
@@ -333,6 +338,27 @@ describe('payfetch <url>', () => {
     expect(JSON.parse((await runCli(['pending'], state)).stdout).pending).toEqual([expect.objectContaining({ id })])
     const report = JSON.parse((await runCli(['report'], state)).stdout)
     expect(report.totals).toEqual([expect.objectContaining({ unknown: '10000', reserved: '0' })])
+  })
+
+  test('policy: Ctrl-C before any proof left exits 130 saying nothing was paid; nothing is pending', async () => {
+    const state = env({ PAYFETCH_STATE_DIR: join(dir, 'state-sigint-early') })
+    const arrived = new Promise<void>((resolve) => {
+      proofArrived = resolve
+    })
+    const child = spawn(process.execPath, [cliPath, `${merchant.url}/hang`], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...state },
+    })
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    const code = new Promise<number | null>((resolve) => child.on('close', resolve))
+    await arrived
+    child.kill('SIGINT')
+    expect(await code).toBe(130)
+    for (const response of stalled.splice(0)) response.destroy()
+    expect(stderr).toBe('payfetch: interrupted; nothing was paid.\n')
+    expect(JSON.parse((await runCli(['pending'], state)).stdout).pending).toEqual([])
   })
 
   test('policy: a paid answer whose body stalls past -m exits 18, the receipt and the words that came kept, nothing pending', async () => {
