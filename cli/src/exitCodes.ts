@@ -13,8 +13,12 @@ export const exitCodes = {
   unknown: 5,
   /** Paid (the receipt is on stderr), but the answer's body stopped before its end (curl's partial-file code). */
   partial: 18,
+  /** The answer could not be written (stdout closed, `-o` full): curl's write-error code. A payment is on stderr. */
+  writeError: 23,
   /** `-f` and the server answered 400 or more (curl's code). */
   httpError: 22,
+  /** Ctrl-C before any proof left: nothing was paid (a proof already sent is exit 5, with its pending id). */
+  interrupted: 130,
 } as const
 
 /** The exit code for a failure. */

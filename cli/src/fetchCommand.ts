@@ -1,8 +1,9 @@
 import { createWriteStream } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { access, constants, readFile, stat } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { createInterface } from 'node:readline/promises'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
+import { Readable, type Writable } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
 import {
   type ApprovalRequest,
@@ -77,6 +78,8 @@ export async function fetchCommand(
   if (limits.maxUsd !== undefined && !/^[0-9]{1,30}(\.[0-9]{1,30})?$/.test(limits.maxUsd))
     throw new UsageError("--max-usd must be a decimal amount like '0.05'.")
   const timeoutMs = values['max-time'] === undefined ? undefined : wholeNumber(values['max-time'], '--max-time') * 1000
+  // Checked before paying: a paid answer with nowhere to go would be lost.
+  if (values.output !== undefined && !values['dry-run']) await assertWritable(values.output)
 
   if (values['dry-run']) {
     const tools = createPayfetchTools({ payfetch })
@@ -144,18 +147,35 @@ export async function fetchCommand(
   })
   const call = limits.maxUsd === undefined ? fetchPaid : fetchPaid.withLimits({ maxUsd: limits.maxUsd })
   let response: Response
+  // Ctrl-C ends the call through payfetch, so a proof already sent stays pending and is named; a
+  // second Ctrl-C ends the process at once.
+  const interrupt = new AbortController()
+  const onInterrupt = () => {
+    interrupt.abort(new Error('Interrupted (SIGINT).'))
+    process.once('SIGINT', () => process.exit(exitCodes.interrupted))
+  }
+  process.once('SIGINT', onInterrupt)
   try {
     if (values.verbose) log(`${request.method} ${request.url}`)
     response = await call(request.url, {
       method: request.method,
       headers: request.headers,
       ...(request.body === undefined ? {} : { body: request.body }),
-      ...(timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
+      signal:
+        timeoutMs === undefined
+          ? interrupt.signal
+          : AbortSignal.any([interrupt.signal, AbortSignal.timeout(timeoutMs)]),
     })
   } catch (error) {
     const failure = declined && !proofSent ? declined : toToolFailure(error, proofSent)
     const pending = failure.paid === 'unknown' ? await findPending(fetchPaid, request.headers) : undefined
+    if (interrupt.signal.aborted && !pending) {
+      log('interrupted; nothing was paid.')
+      return exitCodes.interrupted
+    }
     return failed(pending ? { ...failure, pending_id: pending } : failure, log)
+  } finally {
+    process.off('SIGINT', onInterrupt)
   }
   const receipt = getReceipt(response)
   if (receipt) log(describeReceipt(receipt))
@@ -178,6 +198,15 @@ export async function fetchCommand(
   try {
     await writeResponse(response, values, io)
   } catch (error) {
+    if (error instanceof OutputFailed) {
+      const where = values.output ?? 'stdout'
+      log(
+        receipt
+          ? `the paid answer could not be written to ${where} (${error.code}); the payment went through (above), nothing is pending.`
+          : `the answer could not be written to ${where} (${error.code}).`,
+      )
+      return exitCodes.writeError
+    }
     const cut = toToolFailure(error, false)
     if (!receipt) return failed(unsettled ?? cut, log)
     // Paid and kept in the ledger: nothing to resume, but the body is not whole.
@@ -227,19 +256,71 @@ async function readSource(path: string, io: Io): Promise<string> {
   }
 }
 
-async function writeResponse(response: Response, values: { include?: boolean; output?: string }, io: Io) {
-  if (values.include) {
-    io.stdout.write(`HTTP ${response.status} ${response.statusText}\r\n`)
-    for (const [name, value] of response.headers) io.stdout.write(`${name}: ${value}\r\n`)
-    io.stdout.write('\r\n')
+/** The answer's destination failed (a closed pipe, a full disk): what came was read, not kept. */
+class OutputFailed extends Error {
+  constructor(readonly code: string) {
+    super(`output failed: ${code}`)
   }
-  if (!response.body) return
-  const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream)
-  if (values.output) await pipeline(body, createWriteStream(values.output))
-  else
-    for await (const chunk of body) {
-      if (!io.stdout.write(chunk)) await new Promise((resolve) => io.stdout.once('drain', resolve))
+}
+
+async function assertWritable(path: string): Promise<void> {
+  const existing = await stat(path).catch(() => undefined)
+  const writable = existing
+    ? !existing.isDirectory() &&
+      (await access(path, constants.W_OK).then(
+        () => true,
+        () => false,
+      ))
+    : await access(dirname(path), constants.W_OK).then(
+        () => true,
+        () => false,
+      )
+  if (!writable) throw new UsageError(`Cannot write ${path}; nothing was sent.`)
+}
+
+async function writeResponse(response: Response, values: { include?: boolean; output?: string }, io: Io) {
+  const sink: NodeJS.WritableStream = values.output ? createWriteStream(values.output) : io.stdout
+  // A closed pipe (`| head -c 1`) or a full disk: an 'error' event no one listens to would end the
+  // process with a trace, and a write waiting for 'drain' would wait for good.
+  let failure: NodeJS.ErrnoException | undefined
+  const failed = new Promise<void>((resolve) => {
+    sink.once('error', (error: NodeJS.ErrnoException) => {
+      failure = error
+      resolve()
+    })
+  })
+  const write = async (chunk: string | Uint8Array) => {
+    if (failure) return
+    if (!sink.write(chunk)) await Promise.race([new Promise((resolve) => sink.once('drain', resolve)), failed])
+  }
+  try {
+    if (values.include) {
+      await write(`HTTP ${response.status} ${response.statusText}\r\n`)
+      for (const [name, value] of response.headers) await write(`${name}: ${value}\r\n`)
+      await write('\r\n')
     }
+    if (response.body) {
+      const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream)
+      for await (const chunk of body) {
+        await write(chunk as Uint8Array)
+        if (failure) {
+          body.destroy()
+          break
+        }
+      }
+    }
+    if (values.output && !failure) {
+      // The last bytes reach the file (or fail, as on a full disk) only after end().
+      sink.end()
+      await finished(sink as Writable).catch((error: NodeJS.ErrnoException) => {
+        failure ??= error
+      })
+    }
+  } finally {
+    // An -o file that failed is let go; stdout stays as it is.
+    if (values.output && failure) (sink as ReturnType<typeof createWriteStream>).destroy()
+  }
+  if (failure) throw new OutputFailed(failure.code ?? 'write error')
 }
 
 function failed(failure: ToolFailure, log: (line: string) => void): number {

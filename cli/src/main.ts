@@ -37,7 +37,9 @@ PAYFETCH_NWC_URL, PAYFETCH_MAX_USD, PAYFETCH_MAX_SATS, PAYFETCH_BUDGET_USD, PAYF
 PAYFETCH_EVM_CHANNELS=on, ...).
 
 Exit codes: 0 ok, 2 usage or settings, 3 refused (nothing paid), 4 failed (nothing paid),
-  5 outcome unknown (see payfetch pending), 18 paid but the body stopped before its end, 22 HTTP error with -f.
+  5 outcome unknown (see payfetch pending), 18 paid but the body stopped before its end, 22 HTTP error with -f,
+  23 the answer could not be written (stdout closed, -o failed; a payment is reported on stderr),
+  130 interrupted before any proof left (Ctrl-C after it is 5).
 `
 
 /** Runs one command line; resolves to the exit code. Never prints a stack trace or a secret. */
@@ -96,7 +98,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
     }
   } catch (error) {
     if (error instanceof SettingsError || error instanceof UsageError || isParseArgsError(error)) {
-      io.stderr.write(`payfetch: ${printable((error as Error).message)}\n`)
+      // node:util's parseArgs explains itself over several lines: one line here.
+      io.stderr.write(`payfetch: ${printable((error as Error).message.replace(/\s*\n\s*/g, ' '))}\n`)
       return exitCodes.usage
     }
     return report({ code: 'INTERNAL', message: 'Unexpected failure; nothing more is known.', paid: 'unknown' }, io)

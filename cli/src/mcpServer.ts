@@ -14,6 +14,16 @@ export function createMcpServer(
 ): McpServer {
   const server = new McpServer({ name: 'payfetch', version: options.version })
   const { broken } = options
+  // The SDK answers arguments its schema refuses (and an unknown tool) with bare text before any
+  // handler runs; the host gets payfetch's failure shape instead, which says nothing was paid.
+  // Anything else it reports there (an output it refused) came after the tool ran: paid unknown.
+  ;(server as unknown as { createToolError(message: string): unknown }).createToolError = (message: string) => {
+    const refused = /^MCP error -32602: /.test(message)
+    const failure: ToolFailure = refused
+      ? { code: 'INVALID_INPUT', message: message.replace(/^MCP error -32602: /, '').slice(0, 1000), paid: false }
+      : { code: 'INTERNAL', message: message.slice(0, 1000), paid: 'unknown' }
+    return { isError: true, content: [{ type: 'text' as const, text: JSON.stringify({ error: failure }) }] }
+  }
 
   const ask: AskPerson = async (prompt) => {
     if (!server.server.getClientCapabilities()?.elicitation) return undefined

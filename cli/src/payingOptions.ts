@@ -1,6 +1,15 @@
 import { mkdir, readFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import type { Budget, Caps, Ledger, PayingFetchOptions, SessionStore, SessionToken, Signer } from 'payfetch'
+import { dirname, join } from 'node:path'
+import {
+  type Budget,
+  type Caps,
+  isPayfetchError,
+  type Ledger,
+  type PayingFetchOptions,
+  type SessionStore,
+  type SessionToken,
+  type Signer,
+} from 'payfetch'
 import type { EvmAccount } from 'payfetch/evm'
 import { fileLedger, fileSessions } from 'payfetch/node'
 import { parseServiceCatalog, type ServiceEntry } from 'payfetch/tools'
@@ -106,9 +115,22 @@ export async function payingSetup(settings: Settings): Promise<PayingSetup> {
   let sessionsStartingWith: PayingSetup['sessionsStartingWith']
   if (settings.redisUrl) {
     const [{ Redis }, { redisLedger, redisSessions }] = await Promise.all([import('ioredis'), import('payfetch/redis')])
-    const redis = new Redis(settings.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 })
-    await redis.connect().catch(() => {
-      throw new SettingsError('PAYFETCH_REDIS_URL: Redis could not be reached.')
+    // Every wait on Redis is bounded: a server that accepts and never answers fails each command
+    // after commandTimeout (a payment then ends STORE_FAILED, or keeps its answer and reports it).
+    const redis = new Redis(settings.redisUrl, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 2,
+      connectTimeout: redisTimeoutMs,
+      commandTimeout: redisTimeoutMs,
+    })
+    // Failures reach the command that met them; ioredis would print each one with a stack trace.
+    redis.on('error', () => {})
+    await bounded(redis.connect(), redisTimeoutMs).catch(() => {
+      // Or it would keep reconnecting, and the process never ends.
+      redis.disconnect()
+      throw new SettingsError(
+        `PAYFETCH_REDIS_URL: Redis could not be reached (or did not answer within ${redisTimeoutMs / 1000} s).`,
+      )
     })
     ledger = redisLedger({ redis })
     sessions = redisSessions({ redis })
@@ -132,13 +154,21 @@ export async function payingSetup(settings: Settings): Promise<PayingSetup> {
       redis.disconnect()
     }
   } else {
-    await mkdir(settings.stateDir, { recursive: true, mode: 0o700 }).catch(() => {
+    await makeDirectory(settings.stateDir).catch(() => {
       throw new SettingsError('PAYFETCH_STATE_DIR cannot be created.')
     })
-    const journal = await fileLedger(join(settings.stateDir, 'ledger.jsonl'))
+    // A store that cannot be opened is a setting to fix, named as such: nothing was sent yet.
+    const unusable = (error: unknown): never => {
+      const reason = isPayfetchError(error) ? error.message : `${(error as NodeJS.ErrnoException).code ?? 'error'}`
+      throw new SettingsError(`PAYFETCH_STATE_DIR cannot be used: ${reason}`)
+    }
+    const journal = await fileLedger(join(settings.stateDir, 'ledger.jsonl')).catch(unusable)
     ledger = journal
     const sessionsFile = join(settings.stateDir, 'sessions.json')
-    sessions = await fileSessions(sessionsFile)
+    sessions = await fileSessions(sessionsFile).catch(async (error: unknown) => {
+      await journal.close()
+      return unusable(error)
+    })
     sessionsStartingWith = async (prefix) => {
       // fileSessions keeps one JSON object of key → token; a missing file holds none.
       const text = await readFile(sessionsFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
@@ -189,5 +219,31 @@ async function readServices(path: string): Promise<ServiceEntry[]> {
     throw new SettingsError(
       `PAYFETCH_SERVICES: ${error instanceof SyntaxError ? 'not JSON' : (error as Error).message}`,
     )
+  }
+}
+
+const redisTimeoutMs = 5_000
+
+function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timed out')), ms)
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
+
+// Node's recursive mkdir retries for good where mkdir answers ENOENT under a parent that exists
+// (/proc): one level at a time, each tried at most twice, so a bad PAYFETCH_STATE_DIR fails.
+async function makeDirectory(path: string): Promise<void> {
+  const made = () =>
+    mkdir(path, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error
+    })
+  try {
+    await made()
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(path) === path) throw error
+    await makeDirectory(dirname(path))
+    await made()
   }
 }

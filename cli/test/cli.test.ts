@@ -1,11 +1,13 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:http'
+import { spawn } from 'node:child_process'
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { createServer, type ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generatePrivateKey } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { close, encodeBase64Json, listen } from '../../examples/local-stack/http.js'
 import { type Merchant, requirement, startMerchant } from '../../test/support/merchant.js'
+import { cliPath } from './support/mcpClient.js'
 import { runCli } from './support/runCli.js'
 
 // The curl-like CLI against the signature-checking x402 merchant on loopback: body on stdout,
@@ -16,6 +18,8 @@ let hostile: { url: string; close(): Promise<void> }
 let dir: string
 const key = generatePrivateKey()
 let loseNext = false
+const stalled: ServerResponse[] = []
+let proofArrived = () => {}
 
 beforeAll(async () => {
   merchant = await startMerchant(
@@ -45,6 +49,23 @@ beforeAll(async () => {
           },
         }),
       '/missing': (_request, response) => void response.writeHead(404).end('not here'),
+      // Never answers the first request: nothing is asked, nothing paid.
+      '/hang': (_request, response) => {
+        stalled.push(response)
+        proofArrived()
+      },
+      // Takes the proof and never answers (until the test lets it go).
+      '/proof-stall': (request, response) => {
+        if (!request.headers['payment-signature'])
+          return void response
+            .writeHead(402, { 'payment-required': encodeBase64Json({ x402Version: 2, accepts: [requirement()] }) })
+            .end()
+        stalled.push(response)
+        proofArrived()
+      },
+      // A paid answer larger than a pipe holds: a reader that stops early meets EPIPE.
+      '/big': (request, response, self) =>
+        self.charge(request, response, [requirement()], () => response.end('x'.repeat(4 << 20))),
       // Settles, then sends the first words of the paid answer and never the rest.
       '/paid-stall': (request, response, self) =>
         self.charge(request, response, [requirement()], () => {
@@ -171,6 +192,49 @@ describe('payfetch <url>', () => {
     })
   })
 
+  test('error: a state dir whose sessions file is not a JSON object (garbage, an array, null) exits 2 naming PAYFETCH_STATE_DIR; nothing paid', async () => {
+    const settled = merchant.settled.length
+    for (const [name, text] of [
+      ['garbage', 'this is {not json'],
+      ['array', '[1,2]'],
+      ['null', 'null'],
+    ] as const) {
+      const state = join(dir, `state-sessions-${name}`)
+      await mkdir(state, { recursive: true })
+      await writeFile(join(state, 'sessions.json'), text)
+      const run = await runCli([`${merchant.url}/report`], env({ PAYFETCH_STATE_DIR: state }))
+      expect(run, name).toMatchObject({ code: 2, stdout: '' })
+      expect(run.stderr, name).toMatch(
+        /^payfetch: PAYFETCH_STATE_DIR cannot be used: .*sessions\.json is not a JSON object/,
+      )
+      expect(await readFile(join(state, 'sessions.json'), 'utf8')).toBe(text)
+    }
+    expect(merchant.settled.length).toBe(settled)
+  })
+
+  test('error: a PAYFETCH_STATE_DIR where mkdir answers ENOENT under a parent that exists (/proc) exits 2, where Node’s recursive mkdir spins for good', async () => {
+    expect(await runCli([`${merchant.url}/report`], env({ PAYFETCH_STATE_DIR: '/proc/payfetch-test/state' }))).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'payfetch: PAYFETCH_STATE_DIR cannot be created.\n',
+    })
+  })
+
+  test('error: --max-usd -1 is exit 2 with parseArgs’ explanation on one line', async () => {
+    const run = await runCli(['--max-usd', '-1', `${merchant.url}/report`], env())
+    expect(run).toMatchObject({ code: 2, stdout: '' })
+    expect(run.stderr).toMatch(/^payfetch: Option '--max-usd' argument is ambiguous\. Did you forget [^\n]*\n$/)
+  })
+
+  test('error: PAYFETCH_REDIS_URL on a closed port exits 2 naming it, with no ioredis trace, and the process ends', async () => {
+    const run = await runCli([`${merchant.url}/report`], env({ PAYFETCH_REDIS_URL: 'redis://127.0.0.1:1' }))
+    expect(run).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'payfetch: PAYFETCH_REDIS_URL: Redis could not be reached (or did not answer within 5 s).\n',
+    })
+  })
+
   test('policy: a server’s words on stderr (a receipt, a refusal reason, -v events) have their control characters escaped, never raw', async () => {
     const paid = await runCli(['-v', `${hostile.url}/pay`], env())
     expect(paid).toMatchObject({ code: 0, stdout: 'body' })
@@ -208,6 +272,93 @@ describe('payfetch <url>', () => {
     expect(JSON.parse((await runCli(['pending'], unsettled)).stdout).pending).toEqual([expect.objectContaining({ id })])
     expect(await runCli(['-f', `${merchant.url}/unsettled`], unsettled)).toMatchObject({ code: 5, stdout: '' })
     expect(await runCli(['resume', id as string], unsettled)).toMatchObject({ code: 5 })
+  })
+
+  test('policy: a reader that closes stdout after the payment (| head -c 1) gets no trace: exit 23 says the payment went through, counted once', async () => {
+    const state = env({ PAYFETCH_STATE_DIR: join(dir, 'state-epipe') })
+    const settled = merchant.settled.length
+    const child = spawn(process.execPath, [cliPath, `${merchant.url}/big`], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...state },
+    })
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    // Like `head -c 1`: read the first chunk, then close the pipe.
+    child.stdout.once('data', () => child.stdout.destroy())
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+    expect(code).toBe(23)
+    expect(stderr).toMatch(/^payfetch: paid 10000 atomic units .*\n/)
+    expect(stderr).toContain(
+      'payfetch: the paid answer could not be written to stdout (EPIPE); the payment went through (above), nothing is pending.\n',
+    )
+    expect(stderr).not.toMatch(/ at |node:|Error:/)
+    expect(merchant.settled.length).toBe(settled + 1)
+    const report = JSON.parse((await runCli(['report'], state)).stdout)
+    expect(report.totals).toEqual([expect.objectContaining({ spent: '10000', unknown: '0' })])
+  })
+
+  test('policy: -o to a path that cannot be written exits 2 before anything is sent; a write that fails after paying (a full disk) exits 23 saying so', async () => {
+    const settled = merchant.settled.length
+    for (const path of [join(dir, 'no-such-dir', 'out.txt'), dir]) {
+      expect(await runCli(['-o', path, `${merchant.url}/report`], env())).toEqual({
+        code: 2,
+        stdout: '',
+        stderr: `payfetch: Cannot write ${path}; nothing was sent.\n`,
+      })
+    }
+    expect(merchant.settled.length).toBe(settled)
+    const full = await runCli(['-o', '/dev/full', `${merchant.url}/report`], env())
+    expect(full.code).toBe(23)
+    expect(full.stderr).toContain(
+      'the paid answer could not be written to /dev/full (ENOSPC); the payment went through (above), nothing is pending.',
+    )
+    expect(merchant.settled.length).toBe(settled + 1)
+  })
+
+  test('policy: Ctrl-C while the server holds the proof exits 5 naming the pending payment; payfetch pending lists it, counted as unknown', async () => {
+    const state = env({ PAYFETCH_STATE_DIR: join(dir, 'state-sigint') })
+    const arrived = new Promise<void>((resolve) => {
+      proofArrived = resolve
+    })
+    const child = spawn(process.execPath, [cliPath, `${merchant.url}/proof-stall`], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...state },
+    })
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    const code = new Promise<number | null>((resolve) => child.on('close', resolve))
+    await arrived
+    child.kill('SIGINT')
+    expect(await code).toBe(5)
+    for (const response of stalled.splice(0)) response.destroy()
+    const id = /PAYMENT_OUTCOME_UNKNOWN: .*\(payfetch resume ([^)]+)\)/.exec(stderr)?.[1]
+    expect(id).toBeDefined()
+    expect(JSON.parse((await runCli(['pending'], state)).stdout).pending).toEqual([expect.objectContaining({ id })])
+    const report = JSON.parse((await runCli(['report'], state)).stdout)
+    expect(report.totals).toEqual([expect.objectContaining({ unknown: '10000', reserved: '0' })])
+  })
+
+  test('policy: Ctrl-C before any proof left exits 130 saying nothing was paid; nothing is pending', async () => {
+    const state = env({ PAYFETCH_STATE_DIR: join(dir, 'state-sigint-early') })
+    const arrived = new Promise<void>((resolve) => {
+      proofArrived = resolve
+    })
+    const child = spawn(process.execPath, [cliPath, `${merchant.url}/hang`], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...state },
+    })
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    const code = new Promise<number | null>((resolve) => child.on('close', resolve))
+    await arrived
+    child.kill('SIGINT')
+    expect(await code).toBe(130)
+    for (const response of stalled.splice(0)) response.destroy()
+    expect(stderr).toBe('payfetch: interrupted; nothing was paid.\n')
+    expect(JSON.parse((await runCli(['pending'], state)).stdout).pending).toEqual([])
   })
 
   test('policy: a paid answer whose body stalls past -m exits 18, the receipt and the words that came kept, nothing pending', async () => {

@@ -82,6 +82,28 @@ describe('MCP: ClawPay x402_pay (x402 in USDC on Base)', () => {
   })
 })
 
+describe('MCP: arguments a model gets wrong', () => {
+  test('error: wrong types (max_usd "1", timeout_ms -1 or 1e12, headers as an array), an unknown tool and a 100 000-character resume id are INVALID_INPUT, paid false; nothing paid', async () => {
+    const before = await stack.balanceOf(stack.usdc, payer.address)
+    const url = `${stack.v2Url}/whoami`
+    const calls: [string, Record<string, unknown>, RegExp][] = [
+      ['pay_fetch', { url, max_usd: '1' }, /max_usd/],
+      ['pay_fetch', { url, timeout_ms: -1 }, /timeout_ms/],
+      ['pay_fetch', { url, timeout_ms: 1e12 }, /timeout_ms/],
+      ['pay_fetch', { url, headers: ['x-agent', 'a'] }, /headers/],
+      ['pay_everything', { url }, /pay_everything not found/],
+      ['resume_payment', { id: 'x'.repeat(100_000) }, /id/],
+    ]
+    for (const [name, args, names] of calls) {
+      const result = await mcp.call(name, args)
+      expect(result, name).toMatchObject({ isError: true, value: { code: 'INVALID_INPUT', paid: false } })
+      expect(result.value.message, name).toMatch(names)
+      expect(result.text.length, name).toBeLessThan(2000)
+    }
+    expect(await stack.balanceOf(stack.usdc, payer.address)).toBe(before)
+  })
+})
+
 describe('MCP: Paygrid list_services from a discovery listing (PAYFETCH_DISCOVERY_URL)', () => {
   test('behavior: the facilitator’s bazaar resources join the catalog with live prices; call_service pays one', async () => {
     // The reference facilitator lists a resource once a payment for it settled.

@@ -6,6 +6,7 @@ import type { TypedDataSigner } from './account.js'
 import { batchChannels, type ChannelOptions } from './batchChannel.js'
 import { signBatchTurn } from './batchSignatures.js'
 import { ensurePermit2Allowance, type Permit2AllowanceOptions } from './permit2Allowance.js'
+import { recipientRefusal } from './recipientRefusal.js'
 import { x402Batch } from './x402Batch.js'
 
 /** What `evm({ batchSettlement })` adds: the x402 channel offers read, and a payer for them. */
@@ -62,6 +63,8 @@ export function batchSettlement(options: ChannelOptions = {}): BatchSettlement {
           )
         )
           return 'the channel terms name something that is not an address'
+        const receiver = recipientRefusal(request.receiver, signer.address, 'the channel receiver')
+        if (receiver) return receiver
         if (request.amount <= 0n || request.amount >= 2n ** 128n) return 'the price is not a uint128 above 0'
         // A permit Permit2 cannot honour would only sit with the server: the allowance is read first.
         if (request.depositMethod.kind === 'permit2' && !allowance.publicClient)

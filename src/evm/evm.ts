@@ -9,6 +9,7 @@ import type { BatchSettlement } from './batchSettlement.js'
 import { signTransferWithAuthorization } from './eip3009.js'
 import { signPermitWitnessTransfer } from './permit2.js'
 import { type EvmChainReader, ensurePermit2Allowance, type Permit2Approval } from './permit2Allowance.js'
+import { recipientRefusal } from './recipientRefusal.js'
 import { signInWithEthereum } from './signInWithEthereum.js'
 import { type EvmToken, findTokenDomain, knownTokens } from './tokenDomains.js'
 import { x402Permit2 } from './x402Permit2.js'
@@ -76,6 +77,7 @@ export function evm(options: EvmOptions): Signer {
       'INVALID_OPTIONS',
       'evm() needs an account with an address and signTypedData (a viem LocalAccount or a WalletClient with an account).',
     )
+  const payer = signer.address
   const approval = options.approvePermit2
   if (
     approval &&
@@ -105,6 +107,8 @@ export function evm(options: EvmOptions): Signer {
     if (!addressPattern.test(request.token)) return 'the token is not an address'
     if (!domainOf(request)) return `the EIP-712 domain of ${request.token} is unknown: list it in evm({ tokens })`
     if (!addressPattern.test(request.to)) return 'the recipient is not an address'
+    const recipient = recipientRefusal(request.to, payer)
+    if (recipient) return recipient
     if (request.value <= 0n || request.value > maxUint256) return 'the amount is not a uint256 above 0'
     return chainRefusal(request.chainId)
   }
@@ -115,6 +119,8 @@ export function evm(options: EvmOptions): Signer {
       return 'paying through Permit2 needs evm({ publicClient }) to check the Permit2 allowance before signing'
     if (!addressPattern.test(request.token)) return 'the token is not an address'
     if (!addressPattern.test(request.to)) return 'the recipient is not an address'
+    const recipient = recipientRefusal(request.to, payer)
+    if (recipient) return recipient
     if (request.amount <= 0n || request.amount > maxUint256) return 'the amount is not a uint256 above 0'
     if (request.proxy === 'upto' && !addressPattern.test(request.facilitator ?? ''))
       return 'the upto facilitator is not an address'

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { link, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+import { PayfetchError } from '../errors/PayfetchError.js'
 import type { SessionLock, SessionStore, SessionToken } from '../sessions/SessionStore.js'
 
 /**
@@ -15,6 +16,8 @@ import type { SessionLock, SessionStore, SessionToken } from '../sessions/Sessio
  * Its lock (taken per origin before paying for a token) is a file in `<path>.locks/`, created
  * exclusively and holding its taker's token and end; a lock past its end is moved aside
  * atomically and looked at before it is replaced, so processes on one machine pay once.
+ *
+ * @throws {PayfetchError} `STORE_FAILED` (here and from its reads) when the file is not a JSON object.
  */
 export async function fileSessions(path: string): Promise<SessionStore> {
   await mkdir(dirname(path), { recursive: true })
@@ -31,9 +34,7 @@ export async function fileSessions(path: string): Promise<SessionStore> {
     const version = info && `${info.ino}:${info.size}:${info.mtimeMs}`
     if (version === seen) return
     // Replaced between the stat and the read: what was read is newer than `version`, so the next read reads again.
-    credentials = info
-      ? (JSON.parse((await readFile(path, 'utf8').catch(missing)) ?? '{}') as Record<string, SessionToken>)
-      : {}
+    credentials = info ? readCredentials(path, (await readFile(path, 'utf8').catch(missing)) ?? '{}') : {}
     seen = version
   }
   await load()
@@ -161,4 +162,18 @@ async function takeLock(file: string, ttlMs: number): Promise<SessionLock | unde
     await rm(aside, { force: true })
   }
   return undefined
+}
+
+// Text that is not a JSON object (a truncated copy, an array, another program's file) is refused,
+// never read as no sessions: a write would then replace every credential in it.
+function readCredentials(path: string, text: string): Record<string, SessionToken> {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {}
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new PayfetchError('STORE_FAILED', `The sessions file ${path} is not a JSON object: fix or remove it.`, {
+      details: { store: 'sessions', operation: 'read', paid: false },
+    })
+  return value as Record<string, SessionToken>
 }

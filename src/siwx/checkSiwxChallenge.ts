@@ -7,11 +7,12 @@ export const maxIssuedAtSkewMs = 5 * 60 * 1000
 const dateTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/
 // EIP-4361: at least 8 alphanumeric characters.
 const nonce = /^[A-Za-z0-9]{8,}$/
-// A line break or other control character would add lines of the server's choosing to the message.
+// A line break or other control character (C0, DEL, C1 with NEL, the Unicode separators) would add
+// lines of the server's choosing to the message a wallet shows.
 const hasControl = (text: string) =>
   [...text].some((char) => {
     const code = char.charCodeAt(0)
-    return code < 0x20 || code === 0x7f || code === 0x2028 || code === 0x2029
+    return code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029
   })
 
 /**

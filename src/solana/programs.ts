@@ -2,6 +2,8 @@ import type { Address } from '@solana/kit'
 
 // The on-chain programs a payment touches. Addresses are fixed on every cluster.
 
+/** The System Program: no key signs for it, so tokens sent to its accounts are gone. */
+export const systemProgram = '11111111111111111111111111111111' as Address
 /** The SPL Token program. */
 export const tokenProgram = 'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA' as Address
 /** The SPL Token-2022 program (token extensions). */

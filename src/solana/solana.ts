@@ -8,6 +8,7 @@ import { resolveBlockhash } from './blockhash.js'
 import { maxU64 } from './instructions.js'
 import { createMintCache } from './mint.js'
 import { buildPaymentTransaction } from './paymentTransaction.js'
+import { systemProgram } from './programs.js'
 import { isSolanaRpc, rpcFromUrl, type SolanaRpc } from './rpc.js'
 import { acceptSignedTransaction } from './signedTransaction.js'
 import { type SignableTransaction, type SolanaSigner, toPayerSigner } from './signer.js'
@@ -83,6 +84,9 @@ export function solana(options: SolanaOptions): Signer {
     if (!networks.includes(request.network)) return `network ${request.network} is not one this signer pays on`
     if (!isAddress(request.mint)) return 'the asset is not a Solana mint address'
     if (!isAddress(request.payTo)) return 'payTo is not a Solana address'
+    // Paying oneself moves nothing yet would be counted as spent; the System Program owns no tokens.
+    if (request.payTo === payer.address) return 'payTo is the paying account itself'
+    if (request.payTo === systemProgram) return 'payTo is the System Program'
     if (request.amount <= 0n || request.amount > maxU64) return 'the amount does not fit an SPL token transfer (u64)'
     const { feePayer } = request
     if (!isAddress(feePayer)) return 'the fee payer is not a Solana address'

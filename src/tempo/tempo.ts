@@ -1,6 +1,7 @@
 import { type Address, getAddress, type Hex, isAddress, type LocalAccount } from 'viem'
 import { prepareTransactionRequest } from 'viem/actions'
 import { PayfetchError } from '../errors/PayfetchError.js'
+import { recipientRefusal } from '../evm/recipientRefusal.js'
 import { abortable } from '../lightning/abortable.js'
 import type { TempoTransferRequest } from '../methods/TempoTransfer.js'
 import { payment } from '../protocols/payment/index.js'
@@ -105,10 +106,14 @@ export function tempo(options: TempoOptions): Signer {
     if (!networks.includes(network)) return `${network} is not one of this signer's networks`
     if (!isEvmAddress(request.token)) return 'the token is not an address'
     if (!isEvmAddress(request.to)) return 'the recipient is not an address'
+    const recipient = recipientRefusal(request.to, payer)
+    if (recipient) return recipient
     if (request.amount <= 0n || request.amount > maxUint256) return 'the amount is not a uint256 above 0'
     let splitTotal = 0n
     for (const split of request.splits ?? []) {
       if (!isEvmAddress(split.to)) return 'a split recipient is not an address'
+      const splitRecipient = recipientRefusal(split.to, payer, 'a split recipient')
+      if (splitRecipient) return splitRecipient
       if (split.amount <= 0n) return 'a split amount is not above 0'
       if (split.memo !== undefined && !bytes32.test(split.memo)) return 'a split memo is not bytes32'
       splitTotal += split.amount

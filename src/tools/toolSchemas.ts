@@ -191,7 +191,10 @@ export const pendingPaymentsOutput = z.object({
 
 /** Input of `resume_payment`. */
 export const resumePaymentInput = z.object({
-  id: z.string().check(z.describe('The id of a pending payment (pending_payments, or pending_id in an error).')),
+  // Ids are short; a longer one is a mistake (or planted text) not worth echoing back.
+  id: z
+    .string()
+    .check(z.maxLength(200), z.describe('The id of a pending payment (pending_payments, or pending_id in an error).')),
   timeout_ms: timeoutMs,
 })
 

@@ -219,6 +219,9 @@ describe('evm', () => {
     ['a short token address', { token: usdc.slice(0, 41) }],
     ['a recipient that is not an address', { to: 'merchant' }],
     ['a recipient with trailing junk', { to: `${payTo}00` }],
+    ['the zero address as recipient', { to: '0x0000000000000000000000000000000000000000' }],
+    ['the paying account as recipient', { to: account.address }],
+    ['the paying account, lower-cased, as recipient', { to: account.address.toLowerCase() }],
     ['an amount of 2^256', { value: 2n ** 256n }],
     ['an amount of 0', { value: 0n }],
   ])('behavior: refuses %s, and paying it anyway is PAYMENT_FAILED', async (_, overrides) => {

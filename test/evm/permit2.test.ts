@@ -117,6 +117,8 @@ describe('evm(): Permit2 witness transfers', () => {
   test.each<[string, Partial<Permit2Request>]>([
     ['a token that is not an address', { token: 'USDC' }],
     ['a recipient that is not an address', { to: 'merchant' }],
+    ['the zero address as recipient', { to: '0x0000000000000000000000000000000000000000' }],
+    ['the paying account as recipient', { to: account.address }],
     ['an amount of 0', { amount: 0n }],
     ['an upto request without a facilitator', { proxy: 'upto' }],
     ['a chain outside its networks', { chainId: 1 }],

@@ -209,5 +209,8 @@ describe('sign-in-with-x for an EVM account (SIWE)', () => {
     const injected = 'Welcome\nURI: https://evil.example/'
     expect(await refusal(challenge({ statement: injected }))).toMatch(/statement contains a line break/)
     expect(await refusal(challenge({ requestId: 'a\r\nb' }))).toMatch(/requestId contains a line break/)
+    // NEL (U+0085) and the Unicode separators break lines in the text a wallet shows.
+    expect(await refusal(challenge({ statement: 'Welcome\u0085URI: https://evil.example/' }))).toMatch(/line break/)
+    expect(await refusal(challenge({ statement: 'Welcome\u2028URI: https://evil.example/' }))).toMatch(/line break/)
   })
 })

@@ -102,6 +102,11 @@ beforeAll(async () => {
       response.writeHead(402, { 'content-type': 'application/json' })
       response.end(`{"x402Version":1,"accepts":[${'['.repeat(depth)}${']'.repeat(depth)}]}`)
     },
+    // Offers whose money would go to the payer itself, or be burnt at the zero address.
+    '/to-self': async (request, response, self) =>
+      self.charge(request, response, [requirement({ payTo: account.address })], () => response.end('self')),
+    '/to-zero': async (request, response, self) =>
+      self.charge(request, response, [requirement({ payTo: `0x${'0'.repeat(40)}` })], () => response.end('zero')),
     '/away': (_request, response) => {
       response.writeHead(307, { location: `${other.url}/paid` }).end()
     },
@@ -448,6 +453,23 @@ describe('server text quoting a cut piece of the proof', () => {
     for (const secret of [sent, signature.slice(2)])
       for (let at = 0; at + 24 <= secret.length; at += 8) expect(shown).not.toContain(secret.slice(at, at + 24))
   })
+})
+
+describe('offers that pay nobody', () => {
+  test.each(['/to-self', '/to-zero'])(
+    'policy: %s (payTo the payer or the zero address) is NO_SIGNER: nothing signed, nothing counted',
+    async (path) => {
+      const signer = countingSigner(evm({ account }))
+      const fetchPaid = createPayingFetch({ signers: [signer] })
+      const error = await failure(fetchPaid(`${merchant.url}${path}`))
+      expect(error).toMatchObject({
+        code: 'NO_SIGNER',
+        message: expect.stringMatching(/zero address|paying account itself/),
+      })
+      expect(signer.calls).toEqual([])
+      expect((await fetchPaid.spendReport()).totals).toEqual([])
+    },
+  )
 })
 
 describe('what the ledger counts', () => {

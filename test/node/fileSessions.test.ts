@@ -159,15 +159,25 @@ describe('fileSessions', () => {
     expect(await (await fileSessions(path)).get(origin)).toEqual(credential('after the wait'))
   })
 
-  test('error: a sessions file that is not JSON is refused at open, and left as it was', async () => {
-    // payfetch itself never leaves half a file (rename); something else wrote this one.
-    const path = sessionsPath()
-    await mkdir(join(path, '..'), { recursive: true })
-    const corrupt = '{"https://api.example.com": {"protocol"'
-    await writeFile(path, corrupt)
-    await expect(fileSessions(path)).rejects.toThrow(SyntaxError)
-    expect(await readFile(path, 'utf8')).toBe(corrupt)
-  })
+  test.each([
+    ['not JSON', '{"https://api.example.com": {"protocol"'],
+    ['an array', '[1,2]'],
+    ['null', 'null'],
+    ['a string', '"sessions"'],
+  ])(
+    'error: a sessions file that is %s is refused at open (STORE_FAILED naming it), and left as it was',
+    async (_, corrupt) => {
+      // payfetch itself never leaves half a file (rename); something else wrote this one.
+      const path = sessionsPath()
+      await mkdir(join(path, '..'), { recursive: true })
+      await writeFile(path, corrupt)
+      await expect(fileSessions(path)).rejects.toMatchObject({
+        code: 'STORE_FAILED',
+        message: expect.stringContaining(`${path} is not a JSON object`),
+      })
+      expect(await readFile(path, 'utf8')).toBe(corrupt)
+    },
+  )
 
   test('behavior: a missing file (and a missing directory) starts empty', async () => {
     const path = join(dir, 'not', 'yet', 'there', 'sessions.json')

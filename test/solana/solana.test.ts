@@ -447,6 +447,8 @@ describe('solana signer: refusals before signing', () => {
       'the payer as fee payer': offerFor(ledger, { feePayer: key.address }),
       'the mint as fee payer': offerFor(ledger, { feePayer: ledger.usdc.mint }),
       'a payTo that is not an address': offerFor(ledger, { payTo: '0x209693Bc6afc0C5328bA36FaF03C514EF312287C' }),
+      'the payer as payTo': offerFor(ledger, { payTo: key.address }),
+      'the System Program as payTo': offerFor(ledger, { payTo: '11111111111111111111111111111111' }),
       'an asset that is not a mint address': offerFor(ledger, { mint: 'USDC' }),
       'a memo over 256 bytes': offerFor(ledger, { memo: 'é'.repeat(129) }),
       'an amount over u64': offerFor(ledger, { amount: 2n ** 64n }),

@@ -176,8 +176,11 @@ describe('tempo(): options', () => {
 
 describe('tempo(): refusals, before any I/O', () => {
   test('policy: each request it cannot pay is refused by name', () => {
-    const { signer } = localSigner()
+    const { signer, account } = localSigner()
     const cases: [string, Partial<TempoTransferRequest>][] = [
+      ['recipient the zero address', { to: '0x0000000000000000000000000000000000000000' }],
+      ['recipient the payer', { to: account.address }],
+      ['split recipient the payer', { splits: [{ to: account.address, amount: 1n }] }],
       ['another chain', { chainId: 4217 }],
       ['token not an address', { token: 'pathUSD' }],
       ['recipient with a bad checksum', { to: getAddress(payTo).replace(/[a-f]/, (letter) => letter.toUpperCase()) }],
@@ -204,6 +207,18 @@ describe('tempo(): refusals, before any I/O', () => {
     const reasons = cases.map(([name, overrides]) => [name, payerOf(signer).refusal?.(request(overrides))])
     expect(reasons).toMatchInlineSnapshot(`
       [
+        [
+          "recipient the zero address",
+          "the recipient is the zero address",
+        ],
+        [
+          "recipient the payer",
+          "the recipient is the paying account itself",
+        ],
+        [
+          "split recipient the payer",
+          "a split recipient is the paying account itself",
+        ],
         [
           "another chain",
           "eip155:4217 is not one of this signer's networks",
