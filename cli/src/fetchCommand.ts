@@ -77,7 +77,7 @@ export async function fetchCommand(
   }
   if (limits.maxUsd !== undefined && !/^[0-9]{1,30}(\.[0-9]{1,30})?$/.test(limits.maxUsd))
     throw new UsageError("--max-usd must be a decimal amount like '0.05'.")
-  const timeoutMs = values['max-time'] === undefined ? undefined : wholeNumber(values['max-time'], '--max-time') * 1000
+  const timeoutMs = values['max-time'] === undefined ? undefined : maxTime(values['max-time'])
   // Checked before paying: a paid answer with nowhere to go would be lost.
   if (values.output !== undefined && !values['dry-run']) await assertWritable(values.output)
 
@@ -405,6 +405,13 @@ function describeEvent(event: PayfetchEvent): string {
 function wholeNumber(text: string, flag: string): number {
   if (!/^[0-9]{1,15}$/.test(text)) throw new UsageError(`${flag} must be a whole number.`)
   return Number(text)
+}
+
+/** `-m` as curl reads it: seconds, decimals allowed; 0 means no limit. */
+function maxTime(text: string): number | undefined {
+  if (!/^[0-9]{1,9}(\.[0-9]{1,3})?$/.test(text))
+    throw new UsageError('--max-time must be a number of seconds, like 30 or 2.5.')
+  return Math.round(Number(text) * 1000) || undefined
 }
 
 function protocolFlag(text: string): string {

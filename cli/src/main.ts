@@ -29,7 +29,7 @@ Usage:
   payfetch mcp                  run as an MCP server over stdio
 
 Flags: -X METHOD, -H "Name: value" (repeatable), -d DATA|@file|@-, --json DATA|@file|@-, -i, -o FILE,
-  -f, -s, -v, -m SECONDS, --max-usd USD, --max-sats SATS, --dry-run, -y, --protocol auto|x402|l402|payment,
+  -f, -s, -v, -m SECONDS (decimals; 0: no limit), --max-usd USD, --max-sats SATS, --dry-run, -y, --protocol auto|x402|l402|payment,
   --idempotency-key KEY
 
 Keys and limits come from the environment only (PAYFETCH_EVM_PRIVATE_KEY, PAYFETCH_SOLANA_SECRET_KEY,

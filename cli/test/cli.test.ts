@@ -361,6 +361,22 @@ describe('payfetch <url>', () => {
     expect(JSON.parse((await runCli(['pending'], state)).stdout).pending).toEqual([])
   })
 
+  test('behavior: -m reads seconds as curl does: decimals end a silent server in time, 0 is no limit, a word is exit 2', async () => {
+    const state = env({ PAYFETCH_STATE_DIR: join(dir, 'state-max-time') })
+    const silent = await runCli(['-m', '0.3', `${merchant.url}/hang`], state)
+    for (const response of stalled.splice(0)) response.destroy()
+    expect(silent.code).toBe(4)
+    expect(silent.stderr).toContain('TIMEOUT')
+    const settled = merchant.settled.length
+    expect(await runCli(['-m', '0', `${merchant.url}/report`], state)).toMatchObject({ code: 0 })
+    expect(merchant.settled.length).toBe(settled + 1)
+    expect(await runCli(['-m', 'soon', `${merchant.url}/report`], state)).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--max-time must be a number of seconds'),
+    })
+    expect(merchant.settled.length).toBe(settled + 1)
+  })
+
   test('policy: a paid answer whose body stalls past -m exits 18, the receipt and the words that came kept, nothing pending', async () => {
     const stalled = env({ PAYFETCH_STATE_DIR: join(dir, 'state-stalled') })
     const run = await runCli(['-m', '1', `${merchant.url}/paid-stall`], stalled)
