@@ -70,7 +70,6 @@ export async function payOffer(
   answer?: Response402,
 ): Promise<Paid> {
   const { offer, protocol, signer } = candidate
-  const origin = originOf(url)
   let token: SessionToken | undefined
   // The attempt's key names its reservation and holds its lease.
   const owner = newPaymentKey()
@@ -191,6 +190,10 @@ export async function payOffer(
       }
       context.emit({ type: 'store.failed', url, error: storeFailed('ledger', 'savePending', true, url, error) })
     }
+    // A token bought with money that already left is kept before the replay: a lost answer must
+    // not cost a second payment for it (a server that refuses it gets it evicted on next use).
+    const bought = protocol.sessionToken?.(offer, proof)
+    if (bought && paidOnSigning) await keepToken(context, url, bought)
     if (!request.signal?.aborted) context.emit({ type: 'payment.sent', url, offer, idempotencyKey })
     let hops = await replay(context, request, pending)
     let settled: boolean
@@ -211,14 +214,8 @@ export async function payOffer(
         proof,
       })
       if (context.observed) context.emit({ type: 'receipt', receipt: receipt() })
-      token = protocol.sessionToken?.(offer, proof)
-      // The answer is paid for and delivered: a store that cannot keep the token costs a later payment, not this answer.
-      if (token)
-        try {
-          await context.sessions.set(origin, token)
-        } catch (error) {
-          context.emit({ type: 'store.failed', url, error: storeFailed('sessions', 'set', true, url, error) })
-        }
+      token = bought
+      if (token && !paidOnSigning) await keepToken(context, url, token)
     }
     return { candidate, proof, pending, hops, settled, refused, receipt, token }
   } finally {
@@ -385,7 +382,18 @@ async function proven(
   }
   // Not kept: the proof still goes, and the commit after the answer settles it all the same.
   await context.ledger.savePending(paid, owner).catch(() => {})
+  const token = protocol.sessionToken?.(offer, found)
+  if (token) await keepToken(context, url, token)
   return paid
+}
+
+// Bookkeeping after money moved: a store that cannot keep the token costs a later payment, not this answer.
+async function keepToken(context: PayingContext, url: string, token: SessionToken): Promise<void> {
+  try {
+    await context.sessions.set(originOf(url), token)
+  } catch (error) {
+    context.emit({ type: 'store.failed', url, error: storeFailed('sessions', 'set', true, url, error) })
+  }
 }
 
 async function claim(context: PayingContext, pending: PendingPayment, owner: string): Promise<void> {

@@ -120,6 +120,9 @@ describe('resuming a Lightning payment whose wallet answer was never kept', () =
     // Settled: a second resume finds nothing to send.
     expect((await failure(fetchPaid.resume(pending))).code).toBe('INVALID_OPTIONS')
     expect(counts).toEqual({ pays: 1, lookups: 1 })
+    // The token the lookup proved paid is kept: the next call is served without paying.
+    expect((await fetchPaid(`${server.url}/next`)).status).toBe(200)
+    expect(counts).toEqual({ pays: 1, lookups: 1 })
   })
 
   test('behavior: a retry of the call with the same Idempotency-Key finishes the payment through the lookup instead of paying again', async () => {
@@ -199,5 +202,39 @@ describe('resuming a Lightning payment whose wallet answer was never kept', () =
     expect(error).toMatchObject({ code: 'STORE_FAILED', details: { operation: 'savePending', paid: false } })
     expect(counts.pays).toBe(0)
     expect((await fetchPaid.spendReport()).totals).toEqual([])
+  })
+})
+
+describe('a token bought before its answer was lost', () => {
+  test('behavior: the server took the L402 proof and the answer never came back: the token is kept, the next call is served without paying, and resume finishes the first', async () => {
+    const settledBefore = node.settled.length
+    let drop = true
+    // The server answered; the connection dropped before the answer reached the caller.
+    const losing: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init)
+      const sent = new Headers(init?.headers).get('authorization')
+      if (drop && sent?.startsWith('L402 ')) {
+        drop = false
+        await response.body?.cancel()
+        throw new TypeError('fetch failed', { cause: new Error('other side closed') })
+      }
+      return response
+    }
+    const fetchPaid = createPayingFetch({
+      signers: [lightning({ wallet: { payInvoice: async (invoice) => node.pay(invoice) }, networks: ['regtest'] })],
+      fetch: losing,
+    })
+    const lost = await failure(fetchPaid(`${server.url}/report`))
+    expect(lost.code).toBe('PAYMENT_OUTCOME_UNKNOWN')
+    expect(node.settled.length).toBe(settledBefore + 1)
+
+    const next = await fetchPaid(`${server.url}/next`)
+    expect(next.status).toBe(200)
+    expect(node.settled.length).toBe(settledBefore + 1)
+
+    const [pending] = await fetchPaid.pendingPayments()
+    expect((await fetchPaid.resume(pending as NonNullable<typeof pending>)).status).toBe(200)
+    expect(await fetchPaid.pendingPayments()).toEqual([])
+    expect(node.settled.length).toBe(settledBefore + 1)
   })
 })
