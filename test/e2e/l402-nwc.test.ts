@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import WebSocket from 'ws'
 import { type LightningStack, startLightningStack } from '../../examples/local-stack/lightningStack.js'
-import { bitcoinRegtest, createPayingFetch, getReceipt, isPayfetchError, type PayfetchError } from '../../src/index.js'
+import { bitcoinRegtest, createPayingFetch, getReceipt } from '../../src/index.js'
 import { lightning, nwc } from '../../src/lightning/index.js'
+import { rejectedPayfetchError as failure } from '../support/thrown.js'
 
 // payfetch pays an Aperture-like L402 server through Nostr Wallet Connect: a real NIP-01 relay on
 // loopback, @getalby/sdk's NIP-47 wallet service settling from the server's node.
@@ -18,15 +19,6 @@ afterAll(async () => {
 
 const signerFor = (uri: string, options: { timeoutMs?: number } = {}) =>
   lightning({ wallet: nwc(uri, { WebSocket }), networks: ['regtest'], ...options })
-
-async function failure(promise: Promise<unknown>): Promise<PayfetchError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  )
-  if (isPayfetchError(error)) return error
-  throw new Error(`expected a PayfetchError, got ${String(error)}`)
-}
 
 describe('L402 over Nostr Wallet Connect', () => {
   test('behavior: pays the server end to end; the request is NIP-44 encrypted and expires with the timeout; the receipt is the payment hash', async () => {

@@ -5,8 +5,9 @@ import { close, listen } from '../../examples/local-stack/http.js'
 import { bolt11Networks } from '../../examples/local-stack/lightningNode.js'
 import { type LightningStack, startLightningStack, walletSecrets } from '../../examples/local-stack/lightningStack.js'
 import type { WalletServer, WalletServerBehavior } from '../../examples/local-stack/lightningWallets.js'
-import { createPayingFetch, getReceipt, isPayfetchError, type PayfetchError } from '../../src/index.js'
+import { createPayingFetch, getReceipt } from '../../src/index.js'
 import { coreLightning, type LightningWallet, lightning, lnbits, lnd } from '../../src/lightning/index.js'
+import { rejectedPayfetchError as failure } from '../support/thrown.js'
 
 // payfetch pays an Aperture-like L402 server through lnd, Core Lightning and LNbits REST APIs:
 // loopback servers speaking their documented request and response shapes, settling from the node.
@@ -19,15 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop()
 })
-
-async function failure(promise: Promise<unknown>): Promise<PayfetchError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  )
-  if (isPayfetchError(error)) return error
-  throw new Error(`expected a PayfetchError, got ${String(error)}`)
-}
 
 type Backend = {
   readonly name: string

@@ -6,15 +6,10 @@ import type { PrivateKeyAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type MppxStack, startMppxStack } from '../../examples/local-stack/mppxStack.js'
 import { evm } from '../../src/evm/index.js'
-import {
-  createPayingFetch,
-  getReceipt,
-  isPayfetchError,
-  type PayfetchError,
-  type PayingFetchOptions,
-} from '../../src/index.js'
+import { createPayingFetch, getReceipt, type PayingFetchOptions } from '../../src/index.js'
 import { countingSigner } from '../support/countingSigner.js'
 import { startInterceptingProxy } from '../support/interceptingProxy.js'
+import { rejectedPayfetchError as failure } from '../support/thrown.js'
 
 let stack: MppxStack
 
@@ -32,15 +27,6 @@ const credentialOf = (headers: Record<string, string | string[] | undefined>) =>
   return typeof value === 'string' && value.startsWith('Payment ') ? decode(value.slice('Payment '.length)) : undefined
 }
 const credentialsTo = (path: string) => stack.requests.to(path).filter((entry) => credentialOf(entry.headers))
-
-async function failure(promise: Promise<unknown>): Promise<PayfetchError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  )
-  if (isPayfetchError(error)) return error
-  throw new Error(`expected a PayfetchError, got ${String(error)}`)
-}
 
 async function payerWith(options: Omit<PayingFetchOptions, 'signers'> = {}) {
   const account = await stack.evm.newPayer()

@@ -8,9 +8,10 @@ import WebSocket from 'ws'
 import type { ChargeServer } from '../../examples/local-stack/chargeServer.js'
 import { type LightningStack, startLightningStack } from '../../examples/local-stack/lightningStack.js'
 import type { NostrWalletService } from '../../examples/local-stack/nostrWalletService.js'
-import { bitcoinRegtest, createPayingFetch, getReceipt, isPayfetchError, type PayfetchError } from '../../src/index.js'
+import { bitcoinRegtest, createPayingFetch, getReceipt } from '../../src/index.js'
 import { lightning, nwc } from '../../src/lightning/index.js'
 import { startInterceptingProxy } from '../support/interceptingProxy.js'
+import { rejectedPayfetchError as failure } from '../support/thrown.js'
 
 const { NWCClient } = await import('@getalby/sdk/nwc')
 
@@ -43,15 +44,6 @@ const credentialOf = (headers: Record<string, string | string[] | undefined>) =>
   return typeof value === 'string' && value.startsWith('Payment ') ? decode(value.slice('Payment '.length)) : undefined
 }
 const sha256 = (hex: string) => createHash('sha256').update(Buffer.from(hex, 'hex')).digest('hex')
-
-async function failure(promise: Promise<unknown>): Promise<PayfetchError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  )
-  if (isPayfetchError(error)) return error
-  throw new Error(`expected a PayfetchError, got ${String(error)}`)
-}
 
 describe('Payment scheme, lightning charge', () => {
   test('behavior: payfetch and Alby each pay GET /weather once; the server checks the preimage; payfetch’s receipt is the payment hash and its credential has the same shape as Alby’s', async () => {

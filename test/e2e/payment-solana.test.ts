@@ -2,10 +2,11 @@
 // TransferChecked the server co-signs as fee payer and sends; the payer holds no SOL.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type SolanaChargeStack, startSolanaChargeStack } from '../../examples/local-stack/solanaChargeStack.js'
-import { createPayingFetch, getReceipt, isPayfetchError, type PayfetchError } from '../../src/index.js'
+import { createPayingFetch, getReceipt } from '../../src/index.js'
 import { solanaDevnet } from '../../src/protocols/x402/networks.js'
 import { solana } from '../../src/solana/index.js'
 import { countingSigner } from '../support/countingSigner.js'
+import { rejectedPayfetchError as failure } from '../support/thrown.js'
 
 let stack: SolanaChargeStack
 
@@ -22,15 +23,6 @@ async function payer(funds = 1_000_000n) {
   await stack.fund(stack.tokens.usdc, key.address, funds)
   const signer = countingSigner(solana({ signer: key, rpc: stack.rpcUrl, networks: [solanaDevnet] }))
   return { key, signer, fetchPaid: createPayingFetch({ signers: [signer] }) }
-}
-
-async function failure(promise: Promise<unknown>): Promise<PayfetchError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  )
-  if (isPayfetchError(error)) return error
-  throw new Error(`expected a PayfetchError, got ${String(error)}`)
 }
 
 const credentialsTo = (path: string) =>

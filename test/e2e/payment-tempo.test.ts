@@ -6,16 +6,10 @@ import { Transaction } from 'viem/tempo'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { appBearerToken, type MppxStack, pathUsd, startMppxStack } from '../../examples/local-stack/mppxStack.js'
 import { evm } from '../../src/evm/index.js'
-import {
-  type Caps,
-  createPayingFetch,
-  getReceipt,
-  isPayfetchError,
-  type PayfetchError,
-  type PayingFetchOptions,
-} from '../../src/index.js'
+import { type Caps, createPayingFetch, getReceipt, type PayingFetchOptions } from '../../src/index.js'
 import { tempo } from '../../src/tempo/index.js'
 import { countingSigner } from '../support/countingSigner.js'
+import { rejectedPayfetchError as failure } from '../support/thrown.js'
 
 let stack: MppxStack
 
@@ -40,15 +34,6 @@ const credentialsTo = (path: string) =>
     .filter(
       (entry) => credentialIn(entry.headers.authorization) ?? credentialIn(entry.headers['payment-authorization']),
     )
-
-async function failure(promise: Promise<unknown>): Promise<PayfetchError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  )
-  if (isPayfetchError(error)) return error
-  throw new Error(`expected a PayfetchError, got ${String(error)}`)
-}
 
 /** A fresh funded payer and a paying fetch with one tempo signer for the local chain. */
 async function payerWith(options: Omit<PayingFetchOptions, 'signers'> = {}, maxFee?: bigint) {

@@ -7,8 +7,9 @@ import { decode } from 'bolt11'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { close, decodeBase64Json, encodeBase64Json, listen } from '../../examples/local-stack/http.js'
 import { bolt11Networks, createLightningNode } from '../../examples/local-stack/lightningNode.js'
-import { bitcoinRegtest, createPayingFetch, getReceipt, isPayfetchError, type PayfetchError } from '../../src/index.js'
+import { bitcoinRegtest, createPayingFetch, getReceipt } from '../../src/index.js'
 import { lightning } from '../../src/lightning/index.js'
+import { rejectedPayfetchError as failure } from '../support/thrown.js'
 
 const node = createLightningNode()
 const paymentHashOf = (invoice: string) => decode(invoice, bolt11Networks.regtest).tagsObject.payment_hash as string
@@ -64,15 +65,6 @@ const wallet = (paid: string[]) => ({
     return node.pay(invoice)
   },
 })
-
-async function failure(promise: Promise<unknown>): Promise<PayfetchError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  )
-  if (isPayfetchError(error)) return error
-  throw new Error(`expected a PayfetchError, got ${String(error)}`)
-}
 
 describe('x402 exact on Lightning', () => {
   test('behavior: lightning() pays the offer’s invoice and sends it as the payload; Alby pays the same server the same way', async () => {

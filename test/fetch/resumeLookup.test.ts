@@ -1,16 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
 import { type L402Server, startL402Server } from '../../examples/local-stack/l402Server.js'
 import { createLightningNode, type LightningNode } from '../../examples/local-stack/lightningNode.js'
-import {
-  createPayingFetch,
-  getReceipt,
-  isPayfetchError,
-  type Ledger,
-  memoryLedger,
-  type PayfetchError,
-  type PayfetchEvent,
-} from '../../src/index.js'
+import { createPayingFetch, getReceipt, type Ledger, memoryLedger, type PayfetchEvent } from '../../src/index.js'
 import { type LightningWallet, lightning, type PaymentStatus } from '../../src/lightning/index.js'
+import { rejectedPayfetchError as failure } from '../support/thrown.js'
 
 // A Lightning payment whose wallet answer was never kept (the answer lost here; a process killed
 // in test/e2e/l402Crash.test.ts) is resumed by asking the wallet for it by payment hash: paid, the
@@ -63,15 +56,6 @@ function losingWallet(lookup: Lookup | 'none') {
     }),
   }
   return { wallet, counts }
-}
-
-async function failure(promise: Promise<unknown>): Promise<PayfetchError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  )
-  if (isPayfetchError(error)) return error
-  throw new Error(`expected a PayfetchError, got ${String(error)}`)
 }
 
 /** Pays once and loses the wallet's answer: the call ends unknown with one pending payment. */

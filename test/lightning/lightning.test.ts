@@ -18,6 +18,7 @@ import type { Bolt11Request } from '../../src/methods/Bolt11.js'
 import { decodeL402 } from '../../src/protocols/l402/decode.js'
 import type { MethodPayer, PayContext, Signer } from '../../src/signers/Signer.js'
 import { challengeOf, mintToken } from '../protocols/l402/support.js'
+import { rejectedPayfetchError as failure } from '../support/thrown.js'
 
 const bech32 = createRequire(import.meta.url)('bech32') as {
   decode(text: string, limit?: number): { prefix: string; words: number[] }
@@ -55,15 +56,6 @@ function recordingWallet(
     },
   }
   return { wallet, calls }
-}
-
-async function failure(promise: Promise<unknown>): Promise<PayfetchError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  )
-  if (error instanceof PayfetchError) return error
-  throw new Error(`expected a PayfetchError, got ${String(error)}`)
 }
 
 const context = { url: 'https://api.example.com/report' }

@@ -12,12 +12,12 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { pathUsd, startTempoChain, type TempoChain, tempoChainId } from '../../examples/local-stack/tempoChain.js'
 // mppx does not export its attribution encoder; the file itself is the reference.
 import * as Attribution from '../../node_modules/mppx/dist/tempo/Attribution.js'
-import { isPayfetchError, type PayfetchError, type TempoTransferRequest } from '../../src/index.js'
+import type { TempoTransferRequest } from '../../src/index.js'
 import type { Signer } from '../../src/signers/Signer.js'
 import { attributionMemo } from '../../src/tempo/attributionMemo.js'
 import { type TempoOptions, tempo } from '../../src/tempo/index.js'
 import { transferCalls } from '../../src/tempo/transferCalls.js'
-import { thrownPayfetchError } from '../support/thrown.js'
+import { rejectedPayfetchError as failure, thrownPayfetchError } from '../support/thrown.js'
 
 let chain: TempoChain
 
@@ -73,15 +73,6 @@ function localSigner(options: Partial<TempoOptions> = {}) {
 }
 
 const payerOf = (signer: Signer) => signer.methods['tempo-transfer']!
-
-async function failure(promise: Promise<unknown>): Promise<PayfetchError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  )
-  if (isPayfetchError(error)) return error
-  throw new Error(`expected a PayfetchError, got ${String(error)}`)
-}
 
 /** What a TIP-20 call does: function, recipient, amount and memo. */
 function describeCall(call: { to?: string | null | undefined; data?: Hex | undefined }) {
