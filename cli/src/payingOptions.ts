@@ -1,5 +1,5 @@
-import { mkdir, readFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import {
   type Budget,
   type Caps,
@@ -154,10 +154,8 @@ export async function payingSetup(settings: Settings): Promise<PayingSetup> {
       redis.disconnect()
     }
   } else {
-    await makeDirectory(settings.stateDir).catch(() => {
-      throw new SettingsError('PAYFETCH_STATE_DIR cannot be created.')
-    })
-    // A store that cannot be opened is a setting to fix, named as such: nothing was sent yet.
+    // The stores make the directory (private to the user). One that cannot be opened is a setting
+    // to fix, named as such: nothing was sent yet.
     const unusable = (error: unknown): never => {
       const reason = isPayfetchError(error) ? error.message : `${(error as NodeJS.ErrnoException).code ?? 'error'}`
       throw new SettingsError(`PAYFETCH_STATE_DIR cannot be used: ${reason}`)
@@ -230,20 +228,4 @@ function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new Error('timed out')), ms)
   })
   return Promise.race([promise, late]).finally(() => clearTimeout(timer))
-}
-
-// Node's recursive mkdir retries for good where mkdir answers ENOENT under a parent that exists
-// (/proc): one level at a time, each tried at most twice, so a bad PAYFETCH_STATE_DIR fails.
-async function makeDirectory(path: string): Promise<void> {
-  const made = () =>
-    mkdir(path, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw error
-    })
-  try {
-    await made()
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(path) === path) throw error
-    await makeDirectory(dirname(path))
-    await made()
-  }
 }

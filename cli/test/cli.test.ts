@@ -216,7 +216,7 @@ describe('payfetch <url>', () => {
     expect(await runCli([`${merchant.url}/report`], env({ PAYFETCH_STATE_DIR: '/proc/payfetch-test/state' }))).toEqual({
       code: 2,
       stdout: '',
-      stderr: 'payfetch: PAYFETCH_STATE_DIR cannot be created.\n',
+      stderr: 'payfetch: PAYFETCH_STATE_DIR cannot be used: ENOENT\n',
     })
   })
 

@@ -3,6 +3,7 @@ import { link, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:f
 import { dirname, join } from 'node:path'
 import { PayfetchError } from '../errors/PayfetchError.js'
 import type { SessionLock, SessionStore, SessionToken } from '../sessions/SessionStore.js'
+import { makeDirectory } from './makeDirectory.js'
 
 /**
  * Sessions in a JSON file, so a paid token outlives the process. Writes go to a temporary file
@@ -20,7 +21,7 @@ import type { SessionLock, SessionStore, SessionToken } from '../sessions/Sessio
  * @throws {PayfetchError} `STORE_FAILED` (here and from its reads) when the file is not a JSON object.
  */
 export async function fileSessions(path: string): Promise<SessionStore> {
-  await mkdir(dirname(path), { recursive: true })
+  await makeDirectory(dirname(path))
   const locks = `${path}.locks`
   let credentials: Record<string, SessionToken> = {}
   // The file last read, by inode, size and modification time; `undefined` for none (or after a write).

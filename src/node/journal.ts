@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { type FileHandle, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+import { makeDirectory } from './makeDirectory.js'
 
 /**
  * An append-only file of JSON records, each line sealed with a checksum. A process killed in the
@@ -41,7 +42,7 @@ export async function openJournal(path: string, apply: (record: unknown) => void
   let offset = 0
   let partial = ''
   let records = 0
-  await mkdir(dirname(path), { recursive: true })
+  await makeDirectory(dirname(path))
   let handle: FileHandle = await open(path, 'a+')
   let inode = (await handle.stat()).ino
 

@@ -3,6 +3,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'n
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { fileLedger } from '../../src/node/fileLedger.js'
 import { fileSessions } from '../../src/node/fileSessions.js'
 import { credential, origin, sessionContract } from '../sessions/sessionContract.js'
 
@@ -185,5 +186,12 @@ describe('fileSessions', () => {
     expect(await store.get(origin)).toBeUndefined()
     await store.set(origin, credential('first'))
     expect(await (await fileSessions(path)).get(origin)).toEqual(credential('first'))
+    // The directories it made hold bearer credentials: private to the user.
+    expect((await stat(join(dir, 'not', 'yet'))).mode & 0o777).toBe(0o700)
+  })
+
+  test('error: a path where mkdir answers ENOENT under a parent that exists (/proc) rejects, where Node’s recursive mkdir spins for good', async () => {
+    await expect(fileSessions('/proc/payfetch-test/state/sessions.json')).rejects.toMatchObject({ code: 'ENOENT' })
+    await expect(fileLedger('/proc/payfetch-test/state/ledger.jsonl')).rejects.toMatchObject({ code: 'ENOENT' })
   })
 })
