@@ -318,21 +318,8 @@ describe('payfetch <url>', () => {
 
   test('policy: Ctrl-C while the server holds the proof exits 5 naming the pending payment; payfetch pending lists it, counted as unknown', async () => {
     const state = env({ PAYFETCH_STATE_DIR: join(dir, 'state-sigint') })
-    const arrived = new Promise<void>((resolve) => {
-      proofArrived = resolve
-    })
-    const child = spawn(process.execPath, [cliPath, `${merchant.url}/proof-stall`], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...state },
-    })
-    let stderr = ''
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
-    })
-    const code = new Promise<number | null>((resolve) => child.on('close', resolve))
-    await arrived
-    child.kill('SIGINT')
-    expect(await code).toBe(5)
-    for (const response of stalled.splice(0)) response.destroy()
+    const { code, stderr } = await interrupted('/proof-stall', state)
+    expect(code).toBe(5)
     const id = /PAYMENT_OUTCOME_UNKNOWN: .*\(payfetch resume ([^)]+)\)/.exec(stderr)?.[1]
     expect(id).toBeDefined()
     expect(JSON.parse((await runCli(['pending'], state)).stdout).pending).toEqual([expect.objectContaining({ id })])
@@ -342,21 +329,8 @@ describe('payfetch <url>', () => {
 
   test('policy: Ctrl-C before any proof left exits 130 saying nothing was paid; nothing is pending', async () => {
     const state = env({ PAYFETCH_STATE_DIR: join(dir, 'state-sigint-early') })
-    const arrived = new Promise<void>((resolve) => {
-      proofArrived = resolve
-    })
-    const child = spawn(process.execPath, [cliPath, `${merchant.url}/hang`], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...state },
-    })
-    let stderr = ''
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
-    })
-    const code = new Promise<number | null>((resolve) => child.on('close', resolve))
-    await arrived
-    child.kill('SIGINT')
-    expect(await code).toBe(130)
-    for (const response of stalled.splice(0)) response.destroy()
+    const { code, stderr } = await interrupted('/hang', state)
+    expect(code).toBe(130)
     expect(stderr).toBe('payfetch: interrupted; nothing was paid.\n')
     expect(JSON.parse((await runCli(['pending'], state)).stdout).pending).toEqual([])
   })
@@ -406,3 +380,23 @@ describe('payfetch <url>', () => {
     expect(report.totals[0]).toMatchObject({ network: 'eip155:84532' })
   })
 })
+
+/** Runs the CLI on `path`, sends Ctrl-C once the server has the request, and lets the server go. */
+async function interrupted(path: string, state: Record<string, string>) {
+  const arrived = new Promise<void>((resolve) => {
+    proofArrived = resolve
+  })
+  const child = spawn(process.execPath, [cliPath, `${merchant.url}${path}`], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...state },
+  })
+  let stderr = ''
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve))
+  await arrived
+  child.kill('SIGINT')
+  const code = await closed
+  for (const response of stalled.splice(0)) response.destroy()
+  return { code, stderr }
+}
