@@ -329,7 +329,7 @@ describe('payment protocol', () => {
     }
   })
 
-  test('behavior: Payment-Receipt is read; problem details give the refusal reason; 402 and 403 refuse', () => {
+  test('behavior: Payment-Receipt is read; problem details (detail or title, and type) give the refusal reason; 402 and 403 refuse', () => {
     const receipt = b64url({
       method: 'evm',
       reference: '0xabc',
@@ -346,8 +346,12 @@ describe('payment protocol', () => {
       problem(
         '{"type":"https://paymentauth.org/problems/verification-failed","title":"Verification Failed","detail":"EVM authorization amount mismatch"}',
       ),
-    ).toBe('EVM authorization amount mismatch')
+    ).toBe('EVM authorization amount mismatch (https://paymentauth.org/problems/verification-failed)')
     expect(problem('{"title":"Payment Required"}')).toBe('Payment Required')
+    expect(problem('{"type":"about:blank","title":"Forbidden"}')).toBe('Forbidden')
+    expect(problem('{"type":"https://paymentauth.org/problems/payment-expired"}')).toBe(
+      'https://paymentauth.org/problems/payment-expired',
+    )
     expect(problem('<html>')).toBeUndefined()
     expect([401, 402, 403, 409].map((status) => payment.refuses?.(status))).toEqual([false, true, true, false])
   })
