@@ -308,6 +308,16 @@ describe('payment protocol', () => {
     expect(headers['payment-authorization']).not.toMatch(/[=+/]/)
   })
 
+  test('behavior: unknown params are ignored: the same offer as without them, and not echoed in the credential', () => {
+    const plain = offerOf(challenge('evm', evmRequest()))
+    const offer = offerOf(challenge('evm', evmRequest(), { 'x-future': 'ignored', amount: '1', recipient: 'bob' }))
+    expect({ ...offer, raw: undefined }).toStrictEqual({ ...plain, raw: undefined })
+    const { challenge: echoed } = decodeCredential(
+      payment.proofHeaders(offer, proof, { idempotencyKey: 'k' }).authorization!,
+    )
+    expect(Object.keys(echoed).sort()).toEqual(['id', 'intent', 'method', 'realm', 'request'])
+  })
+
   test('behavior: each method’s payload: a Tempo transaction, an SPL transaction, a preimage', () => {
     const proofs: [MethodProof, unknown][] = [
       [
