@@ -238,4 +238,27 @@ describe('Payment scheme, evm charge, against mppx 0.11', () => {
       await proxy.close()
     }
   })
+
+  test("policy: the caller's Idempotency-Key goes with the credential; after a lost answer, a second call with that key resends the kept credential instead of signing: paid once", async () => {
+    let lose = true
+    const proxy = await startInterceptingProxy(stack.url, {
+      loseAnswer: (request) => Boolean(request.headers.authorization) && lose && !(lose = false),
+    })
+    try {
+      const { account, signer, fetchPaid } = await payerWith()
+      const before = await balances(account)
+      const init = { headers: { 'Idempotency-Key': 'agent-task-0042' } }
+      expect((await failure(fetchPaid(`${proxy.url}/weather`, init))).code).toBe('PAYMENT_OUTCOME_UNKNOWN')
+      // mppx keeps no answer per key: the kept credential is refused as used, and nothing is signed again.
+      expect((await failure(fetchPaid(`${proxy.url}/weather`, init))).code).toBe('PAYMENT_REJECTED')
+      const sent = proxy.seen.filter((entry) => entry.headers.authorization)
+      expect(sent.map((entry) => entry.headers['idempotency-key'])).toEqual(['agent-task-0042', 'agent-task-0042'])
+      expect(sent[1]?.headers.authorization).toBe(sent[0]?.headers.authorization)
+      expect(signer.calls).toHaveLength(1)
+      expect((await balances(account)).usdc - before.usdc).toBe(-10_000n)
+      expect(await fetchPaid.pendingPayments()).toEqual([])
+    } finally {
+      await proxy.close()
+    }
+  })
 })
