@@ -40,15 +40,39 @@ function tsBlocks(markdown: string): { line: number; code: string }[] {
   return blocks
 }
 
-const snippets: Snippet[] = documents.flatMap((document) =>
-  tsBlocks(readFileSync(join(root, document), 'utf8')).map(({ line, code }) => ({
-    document,
-    line,
-    code,
-    // Inside the repository, so `payfetch` resolves to this package and `viem` to node_modules.
-    file: join(root, '.snippets', `${document.replace(/[/.]/g, '_')}_${line}.ts`),
-  })),
-)
+// Inside the repository, so `payfetch` resolves to this package and `viem` to node_modules.
+const snippetFile = (document: string, line: number) =>
+  join(root, '.snippets', `${document.replace(/[/.]/g, '_')}_${line}.ts`)
+
+/** The `import … from 'payfetch…'` lines of the TSDoc examples in src/: each must name what that entry exports. */
+function exampleImports(source: string): { line: number; code: string }[] {
+  return source.split('\n').flatMap((text, index) => {
+    const code = /^\s*\* (import .* from 'payfetch(\/[a-z-]+)?')$/.exec(text)?.[1]
+    return code ? [{ line: index + 1, code }] : []
+  })
+}
+const sources = readdirSync(join(root, 'src'), { recursive: true, encoding: 'utf8' })
+  .filter((name) => name.endsWith('.ts'))
+  .map((name) => `src/${name.replaceAll('\\', '/')}`)
+
+const snippets: Snippet[] = [
+  ...documents.flatMap((document) =>
+    tsBlocks(readFileSync(join(root, document), 'utf8')).map(({ line, code }) => ({
+      document,
+      line,
+      code,
+      file: snippetFile(document, line),
+    })),
+  ),
+  ...sources.flatMap((document) =>
+    exampleImports(readFileSync(join(root, document), 'utf8')).map(({ line, code }) => ({
+      document,
+      line,
+      code,
+      file: snippetFile(document, line),
+    })),
+  ),
+]
 
 let diagnostics: Map<string, string[]>
 
@@ -106,8 +130,18 @@ describe('code blocks in the documentation', () => {
   test('behavior: the preamble itself type-checks', () => {
     expect(diagnostics.get(relative(root, preamble)) ?? []).toEqual([])
     expect(
-      [...diagnostics.keys()].filter((key) => !documents.includes(key) && key !== relative(root, preamble)),
+      [...diagnostics.keys()].filter(
+        (key) => !documents.includes(key) && !sources.includes(key) && key !== relative(root, preamble),
+      ),
     ).toEqual([])
+  })
+
+  test('behavior: every import line of a TSDoc example in src/ names what that payfetch entry exports', () => {
+    expect(snippets.filter((snippet) => snippet.document.startsWith('src/')).length).toBeGreaterThanOrEqual(50)
+    expect(
+      exampleImports("/**\n * import { payment } from 'payfetch/payment'\n * import { x } from 'viem'\n */"),
+    ).toEqual([{ line: 2, code: "import { payment } from 'payfetch/payment'" }])
+    expect(sources.flatMap((document) => diagnostics.get(document) ?? [])).toEqual([])
   })
 
   test.each(documents)('behavior: every ts block of %s type-checks against the package', (document) => {

@@ -6,7 +6,13 @@ import type { PrivateKeyAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type MppxStack, startMppxStack } from '../../examples/local-stack/mppxStack.js'
 import { evm } from '../../src/evm/index.js'
-import { createPayingFetch, getReceipt, type PayingFetchOptions } from '../../src/index.js'
+import {
+  createPayingFetch,
+  getReceipt,
+  memorySessions,
+  type PayingFetchOptions,
+  type SessionStore,
+} from '../../src/index.js'
 import { countingSigner } from '../support/countingSigner.js'
 import { startInterceptingProxy } from '../support/interceptingProxy.js'
 import { rejectedPayfetchError as failure } from '../support/thrown.js'
@@ -192,6 +198,35 @@ describe('Payment scheme, evm charge, against mppx 0.11', () => {
     expect(credentialOf(asked[0]!.headers).challenge.realm).not.toBe(stack.realm)
   })
 
+  test('policy: a charge buys no session: each call pays its own fresh challenge, and the session store is never written or locked', async () => {
+    const used: string[] = []
+    const store = memorySessions()
+    const sessions: SessionStore = {
+      get: (key) => store.get(key),
+      set: (key, token) => {
+        used.push(`set ${key}`)
+        return store.set(key, token)
+      },
+      delete: (key) => store.delete(key),
+      lock: async (key) => {
+        used.push(`lock ${key}`)
+        return undefined
+      },
+    }
+    const { account, signer, fetchPaid } = await payerWith({ sessions })
+    const before = await balances(account)
+    const sentBefore = credentialsTo('/weather').length
+    expect((await fetchPaid(`${stack.url}/weather`)).status).toBe(200)
+    expect((await fetchPaid(`${stack.url}/weather`)).status).toBe(200)
+    const ids = credentialsTo('/weather')
+      .slice(sentBefore)
+      .map((entry) => credentialOf(entry.headers).challenge.id)
+    expect(new Set(ids).size).toBe(2)
+    expect(signer.calls).toHaveLength(2)
+    expect((await balances(account)).usdc - before.usdc).toBe(-20_000n)
+    expect(used).toEqual([])
+  })
+
   test('policy: a budget shared by two calls refuses the one it has no room for, before signing', async () => {
     const { signer, fetchPaid } = await payerWith({ caps: { budgets: [{ usd: '0.015' }] } })
     expect((await fetchPaid(`${stack.url}/weather`)).status).toBe(200)
@@ -233,6 +268,29 @@ describe('Payment scheme, evm charge, against mppx 0.11', () => {
       expect(signer.calls).toHaveLength(1)
       expect((await balances(account)).usdc - before.usdc).toBe(-10_000n)
       expect((await fetchPaid.spendReport()).totals).toEqual([expect.objectContaining({ spent: 0n, unknown: 10_000n })])
+      expect(await fetchPaid.pendingPayments()).toEqual([])
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  test("policy: the caller's Idempotency-Key goes with the credential; after a lost answer, a second call with that key resends the kept credential instead of signing: paid once", async () => {
+    let lose = true
+    const proxy = await startInterceptingProxy(stack.url, {
+      loseAnswer: (request) => Boolean(request.headers.authorization) && lose && !(lose = false),
+    })
+    try {
+      const { account, signer, fetchPaid } = await payerWith()
+      const before = await balances(account)
+      const init = { headers: { 'Idempotency-Key': 'agent-task-0042' } }
+      expect((await failure(fetchPaid(`${proxy.url}/weather`, init))).code).toBe('PAYMENT_OUTCOME_UNKNOWN')
+      // mppx keeps no answer per key: the kept credential is refused as used, and nothing is signed again.
+      expect((await failure(fetchPaid(`${proxy.url}/weather`, init))).code).toBe('PAYMENT_REJECTED')
+      const sent = proxy.seen.filter((entry) => entry.headers.authorization)
+      expect(sent.map((entry) => entry.headers['idempotency-key'])).toEqual(['agent-task-0042', 'agent-task-0042'])
+      expect(sent[1]?.headers.authorization).toBe(sent[0]?.headers.authorization)
+      expect(signer.calls).toHaveLength(1)
+      expect((await balances(account)).usdc - before.usdc).toBe(-10_000n)
       expect(await fetchPaid.pendingPayments()).toEqual([])
     } finally {
       await proxy.close()

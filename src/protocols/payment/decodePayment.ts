@@ -49,7 +49,7 @@ export function challengeOf(offer: Offer): { challenge: PaymentChallenge; header
  *
  * @example
  * ```ts
- * import { decodePayment } from 'payfetch'
+ * import { decodePayment } from 'payfetch/payment'
  *
  * const response = await fetch('https://api.example.com/weather')
  * const offers = decodePayment({ url: response.url, headers: response.headers, body: undefined })

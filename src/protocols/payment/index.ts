@@ -49,11 +49,13 @@ export const payment: Protocol = {
     }
   },
   refusalReason(response: Response402): string | undefined {
-    // RFC 9457 problem details: the detail, else the title.
+    // RFC 9457 problem details: the detail, else the title, and the type a program tells refusals apart by.
     const problem = parseJson(response.body ?? '')
     if (!isRecord(problem)) return undefined
     const text = isShortString(problem.detail, 512) ? problem.detail : problem.title
-    return isShortString(text, 512) ? text : undefined
+    const type = isShortString(problem.type, 256) && problem.type !== 'about:blank' ? problem.type : undefined
+    if (!isShortString(text, 512)) return type
+    return type ? `${text} (${type})` : text
   },
   refuses: (status) => status === 402 || status === 403,
   async checkRequest(offer, body) {

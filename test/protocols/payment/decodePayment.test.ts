@@ -308,6 +308,16 @@ describe('payment protocol', () => {
     expect(headers['payment-authorization']).not.toMatch(/[=+/]/)
   })
 
+  test('behavior: unknown params are ignored: the same offer as without them, and not echoed in the credential', () => {
+    const plain = offerOf(challenge('evm', evmRequest()))
+    const offer = offerOf(challenge('evm', evmRequest(), { 'x-future': 'ignored', amount: '1', recipient: 'bob' }))
+    expect({ ...offer, raw: undefined }).toStrictEqual({ ...plain, raw: undefined })
+    const { challenge: echoed } = decodeCredential(
+      payment.proofHeaders(offer, proof, { idempotencyKey: 'k' }).authorization!,
+    )
+    expect(Object.keys(echoed).sort()).toEqual(['id', 'intent', 'method', 'realm', 'request'])
+  })
+
   test('behavior: each method’s payload: a Tempo transaction, an SPL transaction, a preimage', () => {
     const proofs: [MethodProof, unknown][] = [
       [
@@ -329,7 +339,7 @@ describe('payment protocol', () => {
     }
   })
 
-  test('behavior: Payment-Receipt is read; problem details give the refusal reason; 402 and 403 refuse', () => {
+  test('behavior: Payment-Receipt is read; problem details (detail or title, and type) give the refusal reason; 402 and 403 refuse', () => {
     const receipt = b64url({
       method: 'evm',
       reference: '0xabc',
@@ -346,8 +356,12 @@ describe('payment protocol', () => {
       problem(
         '{"type":"https://paymentauth.org/problems/verification-failed","title":"Verification Failed","detail":"EVM authorization amount mismatch"}',
       ),
-    ).toBe('EVM authorization amount mismatch')
+    ).toBe('EVM authorization amount mismatch (https://paymentauth.org/problems/verification-failed)')
     expect(problem('{"title":"Payment Required"}')).toBe('Payment Required')
+    expect(problem('{"type":"about:blank","title":"Forbidden"}')).toBe('Forbidden')
+    expect(problem('{"type":"https://paymentauth.org/problems/payment-expired"}')).toBe(
+      'https://paymentauth.org/problems/payment-expired',
+    )
     expect(problem('<html>')).toBeUndefined()
     expect([401, 402, 403, 409].map((status) => payment.refuses?.(status))).toEqual([false, true, true, false])
   })
