@@ -158,6 +158,48 @@ describe('the caller’s own credentials stay home', () => {
       ])
     expect(atOther[1]?.['payment-signature']).toBeDefined()
   })
+
+  test('policy: a payment to the origin a cross-origin redirect led to is kept without the caller’s credentials: the retry with its key that resumes it sends none there', async () => {
+    let lose = true
+    const away = await startMerchant(
+      {
+        '/paid': async (request, response, self) =>
+          self.charge(request, response, [requirement()], () => response.end('paid away'), {
+            loseResponse: () => lose && !(lose = false),
+          }),
+      },
+      { paymentIdentifier: { required: true } },
+    )
+    const front = await startMerchant({
+      '/go': (_request, response) => void response.writeHead(307, { location: `${away.url}/paid` }).end(),
+    })
+    try {
+      const fetchPaid = createPayingFetch({ signers: [evm({ account })] })
+      const headers = {
+        authorization: 'Bearer caller-secret',
+        cookie: 'session=caller',
+        'proxy-authorization': 'Basic x',
+        'idempotency-key': 'order-7-attempt-key',
+      }
+      const error = (await failure(fetchPaid(`${front.url}/go`, { headers }))) as PayfetchError
+      expect(error.code).toBe('PAYMENT_OUTCOME_UNKNOWN')
+      const [pending] = await fetchPaid.pendingPayments()
+      expect(Object.keys(pending?.headers ?? {})).toEqual(['idempotency-key'])
+      // The caller's retry with the same key resumes that payment (the same bytes, not a new payment).
+      expect(await (await fetchPaid(`${front.url}/go`, { headers })).text()).toBe('paid away')
+      expect(away.settled).toHaveLength(1)
+      const credentials = away.seen.map(({ headers: seen }) => [
+        seen.authorization,
+        seen.cookie,
+        seen['proxy-authorization'],
+      ])
+      expect(credentials).toEqual(away.seen.map(() => [undefined, undefined, undefined]))
+      expect(away.seen.filter((seen) => seen.headers['payment-signature'])).toHaveLength(2)
+    } finally {
+      await front.close()
+      await away.close()
+    }
+  })
 })
 
 describe('a lowered limit bounds the whole call', () => {
