@@ -19,8 +19,7 @@ export function hostMatches(url: URL, pattern: string): boolean {
 
 /** `url`'s host and port in the spelling {@link hostMatches} compares: what a per-host budget is kept under. */
 export function hostKey(url: URL): string {
-  const hostname = canonicalHost(url.hostname) ?? url.hostname
-  return url.port === '' ? hostname : `${hostname}:${url.port}`
+  return (canonicalHost(url.hostname) ?? url.hostname) + (url.port && `:${url.port}`)
 }
 
 /** One spelling per host, as URL parsing gives it, with IPv4-mapped IPv6 written as IPv4. */
