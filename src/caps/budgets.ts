@@ -1,6 +1,6 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
 import { parseDecimal } from '../utils/decimal.js'
-import { hostMatches } from './hosts.js'
+import { hostKey, hostMatches } from './hosts.js'
 import { sameAsset } from './knownAssets.js'
 import { toNanoUsd } from './valuation.js'
 
@@ -113,7 +113,8 @@ export function chargesFor(
           details: { network: spend.network, asset: spend.asset },
         },
       )
-    const key = budget.perHost ? `${rule.key}@${url.host}` : rule.key
+    // One budget per host, however a server spells it ([::ffff:7f00:1] is 127.0.0.1, `host.` is `host`).
+    const key = budget.perHost ? `${rule.key}@${hostKey(url)}` : rule.key
     charges.push({
       key,
       limit: rule.limit,

@@ -17,6 +17,11 @@ export function hostMatches(url: URL, pattern: string): boolean {
   return wildcard ? hostname.endsWith(`.${suffix}`) : hostname === suffix
 }
 
+/** `url`'s host and port in the spelling {@link hostMatches} compares: what a per-host budget is kept under. */
+export function hostKey(url: URL): string {
+  return (canonicalHost(url.hostname) ?? url.hostname) + (url.port && `:${url.port}`)
+}
+
 /** One spelling per host, as URL parsing gives it, with IPv4-mapped IPv6 written as IPv4. */
 function canonicalHost(host: string): string | undefined {
   let hostname: string

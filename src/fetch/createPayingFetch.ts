@@ -192,7 +192,10 @@ async function payingFetch(
   let signInTried = false
   while (response.status === 402) {
     const url = response.url || request.url
-    const answer = await read402(response, url, { timeoutMs: context.readTimeoutMs, signal: request.signal })
+    // What the request presented (the proof it paid with, a stored token): server text quoting it
+    // is cut before it reaches an event or an error.
+    const quoted = paid ? paid.pending.proof : token?.headers
+    const answer = await read402(response, url, { timeoutMs: context.readTimeoutMs, signal: request.signal }, quoted)
     if (token) {
       // Its origin no longer accepts the token: forget it (unless a newer one replaced it).
       // A 402 from another origin, reached by a redirect, never saw it.
@@ -222,7 +225,7 @@ async function payingFetch(
         continue
       }
     }
-    const candidate = await choose(context, answer, request, url, bounds, paid)
+    const candidate = await choose(context, answer, request, url, bounds, quoted, paid)
     let flight: Flight | undefined
     if (candidate.protocol.sessionToken && !sharedTried) {
       // Another call (here or in another process) may be paying this origin now, or may have just
@@ -279,6 +282,7 @@ async function choose(
   request: ReplayableRequest,
   url: string,
   bounds: CallBounds,
+  quoted: Readonly<Record<string, string>> | undefined,
   paid: Paid | undefined,
 ): Promise<Payable> {
   try {
@@ -288,8 +292,8 @@ async function choose(
       { url, body: request.body, signal: request.signal },
       bounds,
     )
-    // After a payment, server text echoed into the event is scrubbed of that payment's proof.
-    const offers = candidates.map(({ offer }) => (paid ? scrubbed(offer, paid) : offer))
+    // Server text echoed into the event is scrubbed of what the request presented (a payment's proof).
+    const offers = candidates.map(({ offer }) => (quoted ? scrubbed(offer, quoted, paid?.proof) : offer))
     context.emit({ type: 'challenge', url, offers })
     return pickOffer(candidates)
   } catch (error) {
@@ -300,9 +304,9 @@ async function choose(
   }
 }
 
-/** The offer with every piece of the paid proof cut out of the server's text. */
-function scrubbed(offer: Offer, paid: Paid): Offer {
-  const clean = (text: string | undefined) => withoutProof(text, paid.pending.proof, paid.proof)
+/** The offer with every piece of the proof (and its payload) cut out of the server's text. */
+function scrubbed(offer: Offer, proof: Readonly<Record<string, string>>, payload: unknown): Offer {
+  const clean = (text: string | undefined) => withoutProof(text, proof, payload)
   let raw: unknown
   try {
     raw = JSON.parse(clean(JSON.stringify(offer.raw)) ?? 'null')

@@ -131,7 +131,7 @@ export async function payOffer(
       scheme: offer.scheme,
       url,
       method: request.method,
-      headers: Object.fromEntries(request.headers),
+      headers: Object.fromEntries(request.headersTo(url)),
       proof: {},
       body: request.body && bytesToBase64(request.body),
       network: offer.network,

@@ -2,6 +2,7 @@ import { PayfetchError } from '../errors/PayfetchError.js'
 import type { Offer } from '../offer/Offer.js'
 import type { Protocol, Response402 } from '../protocols/Protocol.js'
 import { type ReadWait, readCapped } from './readCapped.js'
+import { withoutProof } from './withoutProof.js'
 
 const maxChallengeBodyBytes = 64 * 1024
 const utf8 = new TextDecoder()
@@ -14,11 +15,18 @@ const crossOrigin = new WeakSet<Response402>()
 
 /**
  * The 402 as the protocols read it: its headers and at most 64 KiB of its body, read once. A body
- * that does not arrive within `wait.timeoutMs` is read as absent; an abort rejects.
+ * that does not arrive within `wait.timeoutMs` is read as absent; an abort rejects. A body quoting
+ * `presented` (what the request carried: a stored token, a paid proof) has it cut out.
  */
-export async function read402(response: Response, url: string, wait: ReadWait = {}): Promise<Response402> {
+export async function read402(
+  response: Response,
+  url: string,
+  wait: ReadWait = {},
+  presented?: Readonly<Record<string, string>>,
+): Promise<Response402> {
   const bytes = response.body ? await readCapped(response.body, maxChallengeBodyBytes, wait) : new Uint8Array()
-  const body = bytes === undefined ? undefined : utf8.decode(bytes)
+  const text = bytes && utf8.decode(bytes)
+  const body = presented ? withoutProof(text, presented) : text
   const answer = { url, headers: response.headers, body }
   if (response.type === 'cors') crossOrigin.add(answer)
   return answer

@@ -13,8 +13,11 @@ export type ReplayableRequest = {
   readonly redirect: RequestRedirect
   /** The caller's signal, when it gave one. */
   readonly signal: AbortSignal | undefined
-  /** A copy of the caller's headers. */
-  readonly headers: Headers
+  /**
+   * A copy of the caller's headers as a send to `url` carries them: without the caller's own
+   * credentials when `url` is another origin (what a pending payment keeps for its resume).
+   */
+  headersTo(url: string): Headers
   /** One of the caller's headers, read without copying them all when there are none. */
   header(name: string): string | null
   /** The captured body, when there is one. */
@@ -141,8 +144,13 @@ class Captured implements ReplayableRequest {
     private readonly rest: RequestInit,
   ) {}
 
-  get headers(): Headers {
-    return new Headers(this.callerHeaders)
+  headersTo(url: string): Headers {
+    const headers = new Headers(this.callerHeaders)
+    // The caller's own credentials stay with the origin they were given for, as fetch does on a
+    // redirect: also when payfetch follows one by hand, pays a 402 a redirect led to, or resumes it.
+    if (url !== this.url && originOf(url) !== originOf(this.url))
+      for (const name of callerCredentials) headers.delete(name)
+    return headers
   }
 
   header(name: string): string | null {
@@ -155,10 +163,7 @@ class Captured implements ReplayableRequest {
     const redirect = overrides.redirect ?? this.redirect
     // A plain record is all fetch needs then.
     if (!this.callerHeaders) return [to, withFields(this.rest, { method, headers: { ...overrides.headers }, redirect })]
-    const sent = new Headers(this.callerHeaders)
-    // The caller's own credentials stay with the origin they were given for, as fetch does on a
-    // redirect: also when payfetch follows one by hand, or pays a 402 a redirect led to.
-    if (to !== this.url && originOf(to) !== originOf(this.url)) for (const name of callerCredentials) sent.delete(name)
+    const sent = this.headersTo(to)
     for (const name of overrides.drop ?? []) sent.delete(name)
     for (const [name, value] of Object.entries(overrides.headers ?? {})) sent.set(name, value)
     // A redirect that turns the request into a GET drops the body and its type.

@@ -280,6 +280,16 @@ describe('chargesFor', () => {
     expect(new Set(['a.example.com', 'b.example.com', 'a.example.com'].map(keyFor)).size).toBe(2)
   })
 
+  test('policy: a perHost budget is one budget whatever the spelling of its host (IPv4-mapped IPv6, a number, a root dot)', () => {
+    const [rule] = parseBudgets([{ usd: '1', window: '1h', perHost: true }])
+    const keyFor = (host: string) => chargesFor([rule!], spend({ url: new URL(`http://${host}/`) }))[0]?.key
+    for (const spelling of ['[::ffff:127.0.0.1]:8080', '[::ffff:7f00:1]:8080', '2130706433:8080', '127.1:8080'])
+      expect(keyFor(spelling)).toBe(`${rule?.key}@127.0.0.1:8080`)
+    expect(keyFor('API.example.com.')).toBe(`${rule?.key}@api.example.com`)
+    // Another address, or a plain IPv6 one, stays its own host.
+    expect(keyFor('[::1]:8080')).toBe(`${rule?.key}@[::1]:8080`)
+  })
+
   test('error: a USD budget that applies to a payment with no USD value is UNPRICEABLE', () => {
     const rules = parseBudgets([{ usd: '1', network: baseUsdc.network }])
     expect(() =>

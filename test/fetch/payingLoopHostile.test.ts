@@ -97,6 +97,16 @@ beforeAll(async () => {
       })
       response.end()
     },
+    // Quotes the Authorization it was sent: in its offer's description, or in a body that is no challenge.
+    '/quote-token': (request, response) => {
+      const sent = String(request.headers.authorization)
+      const accepts = [requirement({ description: `token ${sent} refused` })]
+      response.writeHead(402, { 'payment-required': encodeBase64Json({ x402Version: 2, accepts }) })
+      response.end(`token ${sent} refused`)
+    },
+    '/quote-token-only': (request, response) => {
+      response.writeHead(402, { 'content-type': 'text/plain' }).end(`token ${request.headers.authorization} refused`)
+    },
     '/deep': (_request, response) => {
       const depth = 10_000
       response.writeHead(402, { 'content-type': 'application/json' })
@@ -157,6 +167,48 @@ describe('the caller’s own credentials stay home', () => {
         undefined,
       ])
     expect(atOther[1]?.['payment-signature']).toBeDefined()
+  })
+
+  test('policy: a payment to the origin a cross-origin redirect led to is kept without the caller’s credentials: the retry with its key that resumes it sends none there', async () => {
+    let lose = true
+    const away = await startMerchant(
+      {
+        '/paid': async (request, response, self) =>
+          self.charge(request, response, [requirement()], () => response.end('paid away'), {
+            loseResponse: () => lose && !(lose = false),
+          }),
+      },
+      { paymentIdentifier: { required: true } },
+    )
+    const front = await startMerchant({
+      '/go': (_request, response) => void response.writeHead(307, { location: `${away.url}/paid` }).end(),
+    })
+    try {
+      const fetchPaid = createPayingFetch({ signers: [evm({ account })] })
+      const headers = {
+        authorization: 'Bearer caller-secret',
+        cookie: 'session=caller',
+        'proxy-authorization': 'Basic x',
+        'idempotency-key': 'order-7-attempt-key',
+      }
+      const error = (await failure(fetchPaid(`${front.url}/go`, { headers }))) as PayfetchError
+      expect(error.code).toBe('PAYMENT_OUTCOME_UNKNOWN')
+      const [pending] = await fetchPaid.pendingPayments()
+      expect(Object.keys(pending?.headers ?? {})).toEqual(['idempotency-key'])
+      // The caller's retry with the same key resumes that payment (the same bytes, not a new payment).
+      expect(await (await fetchPaid(`${front.url}/go`, { headers })).text()).toBe('paid away')
+      expect(away.settled).toHaveLength(1)
+      const credentials = away.seen.map(({ headers: seen }) => [
+        seen.authorization,
+        seen.cookie,
+        seen['proxy-authorization'],
+      ])
+      expect(credentials).toEqual(away.seen.map(() => [undefined, undefined, undefined]))
+      expect(away.seen.filter((seen) => seen.headers['payment-signature'])).toHaveLength(2)
+    } finally {
+      await front.close()
+      await away.close()
+    }
   })
 })
 
@@ -437,6 +489,33 @@ describe('hooks, decoders and server text', () => {
     expect(text).toContain('[proof]')
     const sent = String(proofsTo('/twice').at(-2)?.headers['payment-signature'])
     expect(text).not.toContain(sent)
+  })
+})
+
+describe('server text quoting what the call presented', () => {
+  test('policy: a 402 quoting the stored token the call sent reaches events and errors with no 24-character piece of it', async () => {
+    const [macaroon, preimage] = ['AgELcGF5ZmV0Y2gtdGVzdA'.repeat(6), 'ab01'.repeat(16)]
+    const sessions = memorySessions()
+    const events: PayfetchEvent[] = []
+    const fetchPaid = createPayingFetch({
+      signers: [evm({ account })],
+      sessions,
+      // Nothing is paid: the offer is over the limit, its challenge still reported.
+      caps: { perRequest: { usd: '0.001' } },
+      onEvent: (event) => events.push(event),
+    })
+    const errors: unknown[] = []
+    for (const path of ['/quote-token', '/quote-token-only']) {
+      await sessions.set(merchant.url, { protocol: 'l402', headers: { authorization: `L402 ${macaroon}:${preimage}` } })
+      const error = (await failure(fetchPaid(`${merchant.url}${path}`))) as PayfetchError
+      errors.push({ code: error.code, message: error.message, details: error.details })
+    }
+    expect(errors).toMatchObject([{ code: 'CAP_EXCEEDED' }, { code: 'CHALLENGE_INVALID' }])
+    expect(events.map((event) => event.type)).toEqual(['challenge', 'refusal', 'refusal'])
+    const shown = JSON.stringify([events, errors], (_, value) => (typeof value === 'bigint' ? String(value) : value))
+    expect(shown).toContain('token L402 [proof]:[proof] refused')
+    for (const secret of [macaroon, preimage])
+      for (let at = 0; at + 24 <= secret.length; at += 8) expect(shown).not.toContain(secret.slice(at, at + 24))
   })
 })
 
