@@ -602,7 +602,8 @@ async function replay(
 ): Promise<Response[]> {
   const paidOnSigning = pending.paidOnSigning ?? pending.protocol === 'l402'
   // Aborted before it left: nothing was sent, and nothing but a paid invoice is counted.
-  if (request.signal?.aborted && !paidOnSigning) {
+  const abortedBefore = request.signal?.aborted === true
+  if (abortedBefore && !paidOnSigning) {
     await release(context, pending.id)
     throw request.signal?.reason
   }
@@ -632,13 +633,12 @@ async function replay(
       )
     }
     await keep(context, pending.url, 'markUnknown', pending.id)
-    throw fail(
-      context,
-      pending.url,
-      outcomeUnknown(context, pending, 'The proof was sent but no response came back; the payment may have settled.', {
-        cause: error,
-      }),
-    )
+    // A wallet that pays on signing has paid even when the proof never left: say which it was.
+    const message =
+      paidOnSigning && (abortedBefore || neverSent(error))
+        ? 'The wallet paid, but the proof was not sent (the call was aborted or the server could not be reached); resume() sends it.'
+        : 'The proof was sent but no response came back; the payment may have settled.'
+    throw fail(context, pending.url, outcomeUnknown(context, pending, message, { cause: error }))
   }
 }
 

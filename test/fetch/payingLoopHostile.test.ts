@@ -344,6 +344,30 @@ describe('every wait is bounded, every abort honoured at once', () => {
     expect(await fetchPaid.pendingPayments()).toEqual([])
   })
 
+  test('policy: a Lightning call aborted after the wallet paid is an unknown outcome that says the proof was not sent, resumable', async () => {
+    const lightning = await startL402Merchant(10)
+    try {
+      const controller = new AbortController()
+      const wallet = tableWallet(lightning)
+      const signer = wrapPayers(wallet, (pay) => async (request, context) => {
+        const proof = await pay(request, context)
+        controller.abort(new Error('caller gave up'))
+        return proof
+      })
+      const fetchPaid = createPayingFetch({ signers: [signer] })
+      const error = await failure(fetchPaid(`${lightning.url}/paid`, { signal: controller.signal }))
+      expect(error).toMatchObject({ code: 'PAYMENT_OUTCOME_UNKNOWN', details: { asset: 'BTC' } })
+      expect(error.message).toMatch(/The wallet paid, but the proof was not sent/)
+      const [pending] = await fetchPaid.pendingPayments()
+      expect(wallet.calls).toBe(1)
+      const resumed = await fetchPaid.resume(pending as NonNullable<typeof pending>)
+      expect(resumed.status).toBe(200)
+      expect(wallet.calls).toBe(1)
+    } finally {
+      await lightning.close()
+    }
+  })
+
   test('policy: a server gone before the replay (connection refused) is PAYMENT_FAILED with nothing counted, not an unknown outcome', async () => {
     const gone = await startMerchant({ '/item': paidRoute() })
     const fetchPaid = createPayingFetch({
