@@ -19,6 +19,7 @@ import {
   type SessionStore,
 } from '../../src/index.js'
 import { fileSessions } from '../../src/node/index.js'
+import { createPayfetchTools } from '../../src/tools/index.js'
 
 let stack: EvmStack
 let dir: string
@@ -161,6 +162,28 @@ describe('batch-settlement on the local stack: payfetch', () => {
       ['channel.voucher', 5_000n, 6_234n],
     ])
     expect((await fetchPaid.spendReport()).totals[0]?.spent).toBe(6_234n)
+  })
+
+  test('policy: pay_fetch with reuse_session: false goes on with the open channel: no second deposit, the voucher builds on the first', async () => {
+    const account = await payer()
+    const sessions = await fileSessions(join(dir, 'reuse-session.json'))
+    const { get } = createPayfetchTools({
+      payfetch: { signers: [evm({ account, batchSettlement: batchSettlement() })], sessions, ledger: memoryLedger() },
+    })
+    const payFetch = (input: Record<string, unknown>) =>
+      get('pay_fetch')?.run({ url: stack.batch.weatherUrl, ...input })
+    const start = await stack.blockNumber()
+    expect(await payFetch({})).toMatchObject({ ok: true, output: { paid: true, payment: { deposit: '10000' } } })
+    const fresh = await payFetch({ reuse_session: false })
+    expect(fresh).toMatchObject({ ok: true, output: { ok: true, paid: true, payment: { amount: '1000' } } })
+    expect(fresh).not.toMatchObject({ output: { payment: { deposit: expect.anything() } } })
+    expect(await stack.transactionsSince(start)).toBe(1)
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
+    // The channel record still holds both charges: the next call builds on 2000, and can be refunded.
+    expect((await sessions.get(channelKeyOf(account.address)))?.channel).toMatchObject({
+      deposited: '10000',
+      charged: '2000',
+    })
   })
 })
 
