@@ -15,8 +15,10 @@ import {
   createPayingFetch,
   getReceipt,
   memoryLedger,
+  memorySessions,
   type PayfetchEvent,
   type SessionStore,
+  type SessionToken,
 } from '../../src/index.js'
 import { fileSessions } from '../../src/node/index.js'
 import { createPayfetchTools } from '../../src/tools/index.js'
@@ -162,6 +164,28 @@ describe('batch-settlement on the local stack: payfetch', () => {
       ['channel.voucher', 5_000n, 6_234n],
     ])
     expect((await fetchPaid.spendReport()).totals[0]?.spent).toBe(6_234n)
+  })
+
+  test("behavior: a process whose channel state is one call behind meets the reference server's corrective 402, checks its own last voucher in it, resyncs and pays once", async () => {
+    const account = await payer()
+    const ahead = memorySessions()
+    const first = paying(account, ahead)
+    expect((await first.fetchPaid(stack.batch.weatherUrl)).status).toBe(200)
+    // A copy of the state after the first call, as a process that missed the second would have.
+    const behind = memorySessions()
+    const key = channelKeyOf(account.address)
+    await behind.set(key, (await ahead.get(key)) as SessionToken)
+    expect((await first.fetchPaid(stack.batch.weatherUrl)).status).toBe(200)
+    const start = await stack.blockNumber()
+    const late = paying(account, behind)
+    const response = await late.fetchPaid(stack.batch.weatherUrl)
+    expect(response.status).toBe(200)
+    expect(getReceipt(response)?.amount).toBe(1_000n)
+    // Signed 2000 (refused: the server holds 2000), resynced to the server's 2000, then signed 3000.
+    expect(late.channel().map((event) => [event.type, event.cumulative])).toEqual([['channel.voucher', 3_000n]])
+    expect((await behind.get(key))?.channel).toMatchObject({ deposited: '10000', charged: '3000', signed: '3000' })
+    expect(await stack.transactionsSince(start)).toBe(0)
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
   })
 
   test('policy: pay_fetch with reuse_session: false goes on with the open channel: no second deposit, the voucher builds on the first', async () => {
