@@ -82,6 +82,32 @@ describe('MCP: ClawPay x402_pay (x402 in USDC on Base)', () => {
   })
 })
 
+describe('MCP: tools/list', () => {
+  test('behavior: each tool is listed with its input and output schemas and hints: pay_fetch destructive and open-world, quote_fetch and spend_report read-only', async () => {
+    const { tools } = await mcp.client.listTools()
+    const byName = new Map(tools.map((tool) => [tool.name, tool]))
+    expect([...byName.keys()].sort()).toEqual([
+      'pay_fetch',
+      'pending_payments',
+      'quote_fetch',
+      'resume_payment',
+      'spend_report',
+    ])
+    for (const tool of tools) {
+      expect(tool.inputSchema.type, tool.name).toBe('object')
+      expect(tool.outputSchema?.type, tool.name).toBe('object')
+    }
+    const payFetch = byName.get('pay_fetch')
+    expect(payFetch?.inputSchema.required).toEqual(['url'])
+    expect(Object.keys(payFetch?.outputSchema?.properties ?? {})).toEqual(
+      expect.arrayContaining(['ok', 'status', 'paid', 'payment', 'content_type', 'body', 'body_truncated']),
+    )
+    expect(payFetch?.annotations).toMatchObject({ destructiveHint: true, openWorldHint: true, readOnlyHint: false })
+    expect(byName.get('quote_fetch')?.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false })
+    expect(byName.get('spend_report')?.annotations).toMatchObject({ readOnlyHint: true })
+  })
+})
+
 describe('MCP: arguments a model gets wrong', () => {
   test('error: wrong types (max_usd "1", timeout_ms -1 or 1e12, headers as an array), an unknown tool and a 100 000-character resume id are INVALID_INPUT, paid false; nothing paid', async () => {
     const before = await stack.balanceOf(stack.usdc, payer.address)
