@@ -21,7 +21,7 @@ import {
   type SessionToken,
 } from '../../src/index.js'
 import { fileSessions } from '../../src/node/index.js'
-import { createPayfetchTools } from '../../src/tools/index.js'
+import { createPayfetchTools, type ToolResult } from '../../src/tools/index.js'
 
 let stack: EvmStack
 let dir: string
@@ -186,6 +186,34 @@ describe('batch-settlement on the local stack: payfetch', () => {
     expect((await behind.get(key))?.channel).toMatchObject({ deposited: '10000', charged: '3000', signed: '3000' })
     expect(await stack.transactionsSince(start)).toBe(0)
     expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
+  })
+
+  test('policy: a confirmation quoted while the channel had room covers no deposit: the channel closed before it was used, it is CONFIRMATION_INVALID and nothing moves', async () => {
+    const account = await payer()
+    const sessions = memorySessions()
+    const { get } = createPayfetchTools({
+      payfetch: { signers: [evm({ account, batchSettlement: batchSettlement() })], sessions, ledger: memoryLedger() },
+      confirm: 'always',
+    })
+    const payFetch = (input: Record<string, unknown> = {}) =>
+      get('pay_fetch')?.run({ url: stack.batch.weatherUrl, ...input }) as Promise<ToolResult<unknown>>
+    const quoteId = (result: ToolResult<unknown>) => (result.ok ? undefined : result.error.quote?.quote_id)
+    const opening = await payFetch()
+    expect(opening).toMatchObject({ ok: false, error: { code: 'CONFIRMATION_REQUIRED', quote: { deposit: '10000' } } })
+    expect(await payFetch({ confirm_quote_id: quoteId(opening) })).toMatchObject({ ok: true, output: { paid: true } })
+    const roomy = await payFetch()
+    expect(roomy).toMatchObject({ ok: false, error: { code: 'CONFIRMATION_REQUIRED' } })
+    expect(roomy).not.toMatchObject({ error: { quote: { deposit: expect.anything() } } })
+    // Another caller on the same sessions closes the channel: the next payment must deposit again.
+    await refundChannel({ account, url: stack.batch.weatherUrl, sessions })
+    const start = await stack.blockNumber()
+    const balance = await stack.balanceOf(stack.usdc, account.address)
+    expect(await payFetch({ confirm_quote_id: quoteId(roomy) })).toMatchObject({
+      ok: false,
+      error: { code: 'CONFIRMATION_INVALID', paid: false, message: expect.stringContaining('larger deposit') },
+    })
+    expect(await stack.transactionsSince(start)).toBe(0)
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(balance)
   })
 
   test('policy: pay_fetch with reuse_session: false goes on with the open channel: no second deposit, the voucher builds on the first', async () => {
