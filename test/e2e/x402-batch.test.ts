@@ -139,8 +139,21 @@ describe('batch-settlement on the local stack: payfetch', () => {
     expect(refund.transaction).toMatch(/^0x[0-9a-f]{64}$/)
     expect(refundEvents.map((event) => [event.type, event.amount])).toEqual([['channel.refund', 4_000n]])
     expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 6_000n)
-    // The record left the sessions: the next call opens (deposits into) the channel again.
-    expect(await (await fileSessions(path)).get(channelKeyOf(account.address))).toBeUndefined()
+    // The drained record stays, for the charged total the server remembers: the next call deposits
+    // into the channel again and its voucher goes on from 6000 (one below it would be refused).
+    expect((await (await fileSessions(path)).get(channelKeyOf(account.address)))?.channel).toMatchObject({
+      deposited: '6000',
+      charged: '6000',
+    })
+    const reopened = paying(account, await fileSessions(path))
+    const afterRefund = await stack.blockNumber()
+    expect((await reopened.fetchPaid(stack.batch.weatherUrl)).status).toBe(200)
+    expect(reopened.channel().map((event) => [event.type, event.amount, event.cumulative])).toEqual([
+      ['channel.deposit', 10_000n, 16_000n],
+      ['channel.voucher', 1_000n, 7_000n],
+    ])
+    expect(await stack.transactionsSince(afterRefund)).toBe(1)
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 16_000n)
     console.log(
       `batch-settlement client time: deposit call ${timings[0]?.toFixed(1)} ms, voucher calls ${timings
         .slice(1)
