@@ -6,6 +6,7 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { defaultV2Routes, type EvmStack, json, startEvmStack } from '../../examples/local-stack/evmStack.js'
 import { close, listen } from '../../examples/local-stack/http.js'
+import { startSiwxServer } from '../../examples/local-stack/siwxServer.js'
 import { connectMcp, type McpSession } from './support/mcpClient.js'
 
 // ClawPay's x402_pay on Base (extra headers, a timeout), through a real MCP client spawning the
@@ -79,6 +80,31 @@ describe('MCP: ClawPay x402_pay (x402 in USDC on Base)', () => {
     expect(pending.value.pending).toEqual([
       expect.objectContaining({ id: unknown.value.pending_id, url: `${stack.v2Url}/never`, amount: '10000' }),
     ])
+  })
+})
+
+describe('MCP: ClawPay x402_pay session reuse (x402 sign-in-with-x)', () => {
+  test('behavior: a resource paid once is read again by signing in, nothing paid; reuse_session: false pays afresh', async () => {
+    const server = await startSiwxServer({
+      facilitatorUrl: stack.facilitatorUrl,
+      token: stack.usdc,
+      payTo: stack.payTo,
+    })
+    try {
+      const url = `${server.url}/report`
+      const before = await stack.balanceOf(stack.usdc, payer.address)
+      const settlements = stack.settlements.length
+      expect((await mcp.call('pay_fetch', { url })).value).toMatchObject({ ok: true, paid: true })
+      const again = await mcp.call('pay_fetch', { url })
+      expect(again.value).toMatchObject({ ok: true, status: 200, paid: false, body: '{"report":"quarterly"}' })
+      expect(stack.settlements.length).toBe(settlements + 1)
+      expect(server.events.at(-1)).toMatchObject({ type: 'access_granted', resource: '/report' })
+      expect((await mcp.call('pay_fetch', { url, reuse_session: false })).value).toMatchObject({ ok: true, paid: true })
+      expect(stack.settlements.length).toBe(settlements + 2)
+      expect(await stack.balanceOf(stack.usdc, payer.address)).toBe(before - 20_000n)
+    } finally {
+      await server.close()
+    }
   })
 })
 
