@@ -152,7 +152,7 @@ export function createConfirmations(options: {
             : approval.offer.amount > entry.amount
               ? 'the server now asks for more than was quoted'
               : (approval.deposit?.amount ?? 0n) > entry.deposit
-                ? 'the payment channel now needs a larger deposit than was quoted'
+                ? 'the channel now needs a larger deposit'
                 : undefined
     if (entry && reason !== 'issued for another request') issued.delete(quoteId)
     if (reason === undefined) return true

@@ -48,13 +48,7 @@ export const payFetchInput = z.object({
   timeout_ms: timeoutMs,
   idempotency_key: idempotencyKey,
   reuse_session: z.optional(
-    z
-      .boolean()
-      .check(
-        z.describe(
-          'Send a credential paid earlier (an L402 token, an x402 sign-in). Default true. An open payment channel is used either way.',
-        ),
-      ),
+    z.boolean().check(z.describe('Send a credential paid earlier (L402 token, x402 sign-in). Default true.')),
   ),
   confirm_quote_id: confirmQuoteId,
 })
