@@ -32,6 +32,8 @@ export async function listChannels(setup: Pick<PayingSetup, 'sessionsStartingWit
     if (!channel || !server || !network || !asset || !receiver || !payer) continue
     const deposited = BigInt(channel.deposited)
     const charged = BigInt(channel.charged)
+    // Refunded to the last unit: kept only for its charged total, nothing to list.
+    if (deposited === charged && !channel.open && !channel.unusable) continue
     lines.push({
       server,
       network,

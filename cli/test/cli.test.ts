@@ -166,6 +166,20 @@ describe('payfetch <url>', () => {
     expect(confirmed.code).toBe(0)
   })
 
+  test('policy: PAYFETCH_ALLOW_HOSTS refuses a host it does not list (exit 3, nothing paid) and pays one it lists', async () => {
+    const settled = merchant.settled.length
+    const elsewhere = await runCli(
+      [`${merchant.url}/report`],
+      env({ PAYFETCH_ALLOW_HOSTS: 'api.example.com, *.example.org' }),
+    )
+    expect(elsewhere).toMatchObject({ code: 3, stdout: '' })
+    expect(elsewhere.stderr).toContain('HOST_NOT_ALLOWED')
+    expect(merchant.settled.length).toBe(settled)
+    const listed = await runCli([`${merchant.url}/report`], env({ PAYFETCH_ALLOW_HOSTS: 'api.example.com,127.0.0.1' }))
+    expect(listed).toMatchObject({ code: 0, stdout: '{"report":"all quiet"}' })
+    expect(merchant.settled.length).toBe(settled + 1)
+  })
+
   test('error: failed with nothing paid exits 4; -f on an HTTP error exits 22; bad flags or settings exit 2', async () => {
     const failed = await runCli([`${broken.url}/x`], env())
     expect(failed).toMatchObject({ code: 4, stdout: '' })

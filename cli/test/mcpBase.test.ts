@@ -6,6 +6,7 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { defaultV2Routes, type EvmStack, json, startEvmStack } from '../../examples/local-stack/evmStack.js'
 import { close, listen } from '../../examples/local-stack/http.js'
+import { startSiwxServer } from '../../examples/local-stack/siwxServer.js'
 import { connectMcp, type McpSession } from './support/mcpClient.js'
 
 // ClawPay's x402_pay on Base (extra headers, a timeout), through a real MCP client spawning the
@@ -79,6 +80,57 @@ describe('MCP: ClawPay x402_pay (x402 in USDC on Base)', () => {
     expect(pending.value.pending).toEqual([
       expect.objectContaining({ id: unknown.value.pending_id, url: `${stack.v2Url}/never`, amount: '10000' }),
     ])
+  })
+})
+
+describe('MCP: ClawPay x402_pay session reuse (x402 sign-in-with-x)', () => {
+  test('behavior: a resource paid once is read again by signing in, nothing paid; reuse_session: false pays afresh', async () => {
+    const server = await startSiwxServer({
+      facilitatorUrl: stack.facilitatorUrl,
+      token: stack.usdc,
+      payTo: stack.payTo,
+    })
+    try {
+      const url = `${server.url}/report`
+      const before = await stack.balanceOf(stack.usdc, payer.address)
+      const settlements = stack.settlements.length
+      expect((await mcp.call('pay_fetch', { url })).value).toMatchObject({ ok: true, paid: true })
+      const again = await mcp.call('pay_fetch', { url })
+      expect(again.value).toMatchObject({ ok: true, status: 200, paid: false, body: '{"report":"quarterly"}' })
+      expect(stack.settlements.length).toBe(settlements + 1)
+      expect(server.events.at(-1)).toMatchObject({ type: 'access_granted', resource: '/report' })
+      expect((await mcp.call('pay_fetch', { url, reuse_session: false })).value).toMatchObject({ ok: true, paid: true })
+      expect(stack.settlements.length).toBe(settlements + 2)
+      expect(await stack.balanceOf(stack.usdc, payer.address)).toBe(before - 20_000n)
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('MCP: tools/list', () => {
+  test('behavior: each tool is listed with its input and output schemas and hints: pay_fetch destructive and open-world, quote_fetch and spend_report read-only', async () => {
+    const { tools } = await mcp.client.listTools()
+    const byName = new Map(tools.map((tool) => [tool.name, tool]))
+    expect([...byName.keys()].sort()).toEqual([
+      'pay_fetch',
+      'pending_payments',
+      'quote_fetch',
+      'resume_payment',
+      'spend_report',
+    ])
+    for (const tool of tools) {
+      expect(tool.inputSchema.type, tool.name).toBe('object')
+      expect(tool.outputSchema?.type, tool.name).toBe('object')
+    }
+    const payFetch = byName.get('pay_fetch')
+    expect(payFetch?.inputSchema.required).toEqual(['url'])
+    expect(Object.keys(payFetch?.outputSchema?.properties ?? {})).toEqual(
+      expect.arrayContaining(['ok', 'status', 'paid', 'payment', 'content_type', 'body', 'body_truncated']),
+    )
+    expect(payFetch?.annotations).toMatchObject({ destructiveHint: true, openWorldHint: true, readOnlyHint: false })
+    expect(byName.get('quote_fetch')?.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false })
+    expect(byName.get('spend_report')?.annotations).toMatchObject({ readOnlyHint: true })
   })
 })
 

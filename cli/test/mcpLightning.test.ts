@@ -9,6 +9,7 @@ import type { NostrWalletService } from '../../examples/local-stack/nostrWalletS
 import { type Merchant, requirement, startMerchant } from '../../test/support/merchant.js'
 import { startTwoProtocolServer, type TwoProtocolServer } from '../../test/support/twoProtocolServer.js'
 import { connectMcp, type McpSession } from './support/mcpClient.js'
+import { runCli } from './support/runCli.js'
 
 // The jobs of lightning-wallet-mcp's pay_l402_api (L402 preferred, a sats cap, hash/amount/fee in
 // the answer) and the credential reuse of ClawPay's x402_pay, through a real MCP client spawning
@@ -98,5 +99,28 @@ describe('MCP: ClawPay x402_pay sessions', () => {
       paid: true,
     })
     expect(service.requests.length).toBe(requests + 2)
+  })
+})
+
+describe('payfetch <url> over Lightning', () => {
+  test('policy: --protocol l402 pays a server offering both over L402; --max-sats below an L402-only price refuses (exit 3) and nothing moves', async () => {
+    const env = {
+      PAYFETCH_NWC_URL: service.uri,
+      PAYFETCH_LIGHTNING_NETWORKS: 'regtest',
+      PAYFETCH_EVM_PRIVATE_KEY: generatePrivateKey(),
+      PAYFETCH_STATE_DIR: join(stateRoot, `cli-${Math.random()}`),
+    }
+    const requests = service.requests.length
+    const refused = await runCli(['--max-sats', '20', `${l402.url}/report`], env)
+    expect(refused).toMatchObject({ code: 3, stdout: '' })
+    expect(refused.stderr).toContain('CAP_EXCEEDED')
+    expect(service.requests.length).toBe(requests)
+    const settled = stack.node.settled.length
+    const x402Settled = merchant.settled.length
+    const paid = await runCli(['--protocol', 'l402', '--max-sats', '100', `${both.url}/report`], env)
+    expect(paid.code, paid.stderr).toBe(0)
+    expect(paid.stderr).toMatch(/paid 21000 atomic units of BTC on \S+ via l402/)
+    expect(stack.node.settled.length).toBe(settled + 1)
+    expect(merchant.settled.length).toBe(x402Settled)
   })
 })

@@ -8,6 +8,7 @@ import {
   InMemorySIWxStorage,
   type SIWxHookEvent,
 } from '@x402/extensions/sign-in-with-x'
+import { ExactSvmScheme } from '@x402/svm/exact/server'
 import type { Address } from 'viem'
 import { v2Network } from './constants.js'
 import { createExpressApp, toExpress } from './express.js'
@@ -17,8 +18,14 @@ import { json } from './routes.js'
 
 export type SiwxServerOptions = {
   readonly facilitatorUrl: string
-  readonly token: TestToken
-  readonly payTo: Address
+  /** The EVM token paid on the local anvil chain; ignored with `solana`. */
+  readonly token?: TestToken
+  /**
+   * Paid on Solana instead: the mint and network of the local Solana stack, through `@x402/svm` (its
+   * facilitator supplies the fee payer); the sign-in is then SIWS.
+   */
+  readonly solana?: { readonly network: string; readonly mint: string }
+  readonly payTo: Address | string
   /** The price of `GET /report` and `GET /other`, in atomic units. Default 10 000. */
   readonly amount?: bigint
   /** The sign-in-with-x challenge's lifetime (`expirationTime`), in seconds. Default: none. */
@@ -41,29 +48,32 @@ export type SiwxServer = {
  * valid `SIGN-IN-WITH-X` signature from an address that paid for that path.
  */
 export async function startSiwxServer(options: SiwxServerOptions): Promise<SiwxServer> {
-  const { facilitatorUrl, token, payTo } = options
+  const { facilitatorUrl, token, payTo, solana } = options
+  if (!solana && !token) throw new Error('startSiwxServer needs a token, or solana')
+  const network = (solana?.network ?? v2Network) as typeof v2Network
   // The extension binds signatures to the server's origin: listen first to know it.
   const server = createServer()
   const url = await listen(server)
   const storage = new InMemorySIWxStorage()
   const events: SIWxHookEvent[] = []
   const resourceServer = new x402ResourceServer(new HTTPFacilitatorClient({ url: facilitatorUrl }))
-    .register(v2Network, new ExactEvmScheme())
+    .register(network, solana ? new ExactSvmScheme() : new ExactEvmScheme())
     .registerExtension(createSIWxResourceServerExtension({ origin: url, storage, onEvent: (e) => events.push(e) }))
   const route = {
     accepts: {
       scheme: 'exact',
-      network: v2Network,
+      network,
       payTo,
       maxTimeoutSeconds: 60,
       price: {
         amount: (options.amount ?? 10_000n).toString(),
-        asset: token.address,
-        extra: { name: token.name, version: token.version },
+        ...(solana
+          ? { asset: solana.mint, extra: {} }
+          : { asset: token?.address as string, extra: { name: token?.name, version: token?.version } }),
       },
     },
     extensions: declareSIWxExtension({
-      network: v2Network,
+      network,
       statement: 'Sign in to read again what you paid for',
       ...(options.expirationSeconds === undefined ? {} : { expirationSeconds: options.expirationSeconds }),
     }),

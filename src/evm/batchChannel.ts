@@ -187,8 +187,9 @@ export function batchChannels(payerAddress: string, options: ChannelOptions = {}
           const rest = BigInt(kept.deposited) - BigInt(kept.charged)
           const returned = answer.report?.amount ?? refund.amount ?? rest
           if (returned > rest) return setAside(invalid('the server reported a refund above what was left'), 0n)
-          if (returned === rest) await sessions.delete(key)
-          else await save({ ...kept, deposited: (BigInt(kept.deposited) - returned).toString(), open: false })
+          // Kept even when drained: the server remembers what was charged, so a channel opened
+          // again must go on from that total (a voucher below it is refused).
+          await save({ ...kept, deposited: (BigInt(kept.deposited) - returned).toString(), open: false })
           report('channel.refund', returned, { cumulative: BigInt(kept.charged), detail: answer.report?.reference })
           return { kind: 'charged', charged: returned }
         }

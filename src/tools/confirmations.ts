@@ -28,6 +28,8 @@ type Issued = {
   readonly request: BoundRequest
   readonly quote: ConfirmationQuote
   readonly amount: bigint
+  /** The channel deposit the quote showed (0: none): a confirmation covers no larger one. */
+  readonly deposit: bigint
   readonly expiresAt: number
 }
 
@@ -111,19 +113,19 @@ export function createConfirmations(options: {
         message:
           'This payment needs confirmation. Nothing was paid. To pay, call again with the same request and confirm_quote_id.',
         paid: false,
-        quote: issue(prompt, call.request, approval.offer.amount),
+        quote: issue(prompt, call.request, approval.offer.amount, approval.deposit?.amount ?? 0n),
       })
       return false
     }
   }
 
-  function issue(prompt: ConfirmPrompt, request: BoundRequest, amount: bigint): ConfirmationQuote {
+  function issue(prompt: ConfirmPrompt, request: BoundRequest, amount: bigint, deposit: bigint): ConfirmationQuote {
     sweep()
     const expiresAt = options.now() + options.ttlMs
     const bytes = crypto.getRandomValues(new Uint8Array(16))
     const quoteId = `q_${Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('')}`
     const quote: ConfirmationQuote = { quote_id: quoteId, expires_at: new Date(expiresAt).toISOString(), ...prompt }
-    issued.set(quoteId, { request, quote, amount, expiresAt })
+    issued.set(quoteId, { request, quote, amount, deposit, expiresAt })
     return quote
   }
 
@@ -149,7 +151,9 @@ export function createConfirmations(options: {
             ? 'the server now asks for a different payment'
             : approval.offer.amount > entry.amount
               ? 'the server now asks for more than was quoted'
-              : undefined
+              : (approval.deposit?.amount ?? 0n) > entry.deposit
+                ? 'the channel now needs a larger deposit'
+                : undefined
     if (entry && reason !== 'issued for another request') issued.delete(quoteId)
     if (reason === undefined) return true
     outcome.failure = unpaid(

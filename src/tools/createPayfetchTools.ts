@@ -131,7 +131,7 @@ export function createPayfetchTools(options: PayfetchToolsOptions): PayfetchTool
     const fetchPaid = createPayingFetch({
       ...base,
       ledger,
-      sessions: settings.reuseSession === false ? writeOnly(sessions) : sessions,
+      sessions: settings.reuseSession === false ? withoutCredentials(sessions) : sessions,
       caps: { ...base.caps, perRequest: { ...perRequest, sats } },
       prefer: settings.prefer ?? base.prefer,
       approve:
@@ -687,12 +687,19 @@ function describePending(pending: PendingPayment) {
   }
 }
 
-// A session store that never hands out a credential but keeps the one this call pays for.
-function writeOnly(sessions: SessionStore): SessionStore {
+// A session store that hands out no paid credential (an L402 token, a sign-in entitlement) but
+// keeps the one this call pays for. A payment channel's state is no credential: hidden, the call
+// would deposit again and overwrite what was deposited and signed. Its lock stays shared too.
+function withoutCredentials(sessions: SessionStore): SessionStore {
+  const lock = sessions.lock?.bind(sessions)
   return {
-    get: () => undefined,
+    get: async (key) => {
+      const token = await sessions.get(key)
+      return token?.protocol === 'x402-channel' ? token : undefined
+    },
     set: (key, credential) => sessions.set(key, credential),
     delete: (key) => sessions.delete(key),
+    ...(lock && { lock }),
   }
 }
 

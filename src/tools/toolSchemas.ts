@@ -48,7 +48,7 @@ export const payFetchInput = z.object({
   timeout_ms: timeoutMs,
   idempotency_key: idempotencyKey,
   reuse_session: z.optional(
-    z.boolean().check(z.describe('Send a credential paid earlier for this origin (L402 token). Default true.')),
+    z.boolean().check(z.describe('Send a credential paid earlier (L402 token, x402 sign-in). Default true.')),
   ),
   confirm_quote_id: confirmQuoteId,
 })

@@ -15,10 +15,13 @@ import {
   createPayingFetch,
   getReceipt,
   memoryLedger,
+  memorySessions,
   type PayfetchEvent,
   type SessionStore,
+  type SessionToken,
 } from '../../src/index.js'
 import { fileSessions } from '../../src/node/index.js'
+import { createPayfetchTools, type ToolResult } from '../../src/tools/index.js'
 
 let stack: EvmStack
 let dir: string
@@ -136,8 +139,21 @@ describe('batch-settlement on the local stack: payfetch', () => {
     expect(refund.transaction).toMatch(/^0x[0-9a-f]{64}$/)
     expect(refundEvents.map((event) => [event.type, event.amount])).toEqual([['channel.refund', 4_000n]])
     expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 6_000n)
-    // The record left the sessions: the next call opens (deposits into) the channel again.
-    expect(await (await fileSessions(path)).get(channelKeyOf(account.address))).toBeUndefined()
+    // The drained record stays, for the charged total the server remembers: the next call deposits
+    // into the channel again and its voucher goes on from 6000 (one below it would be refused).
+    expect((await (await fileSessions(path)).get(channelKeyOf(account.address)))?.channel).toMatchObject({
+      deposited: '6000',
+      charged: '6000',
+    })
+    const reopened = paying(account, await fileSessions(path))
+    const afterRefund = await stack.blockNumber()
+    expect((await reopened.fetchPaid(stack.batch.weatherUrl)).status).toBe(200)
+    expect(reopened.channel().map((event) => [event.type, event.amount, event.cumulative])).toEqual([
+      ['channel.deposit', 10_000n, 16_000n],
+      ['channel.voucher', 1_000n, 7_000n],
+    ])
+    expect(await stack.transactionsSince(afterRefund)).toBe(1)
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 16_000n)
     console.log(
       `batch-settlement client time: deposit call ${timings[0]?.toFixed(1)} ms, voucher calls ${timings
         .slice(1)
@@ -161,6 +177,78 @@ describe('batch-settlement on the local stack: payfetch', () => {
       ['channel.voucher', 5_000n, 6_234n],
     ])
     expect((await fetchPaid.spendReport()).totals[0]?.spent).toBe(6_234n)
+  })
+
+  test("behavior: a process whose channel state is one call behind meets the reference server's corrective 402, checks its own last voucher in it, resyncs and pays once", async () => {
+    const account = await payer()
+    const ahead = memorySessions()
+    const first = paying(account, ahead)
+    expect((await first.fetchPaid(stack.batch.weatherUrl)).status).toBe(200)
+    // A copy of the state after the first call, as a process that missed the second would have.
+    const behind = memorySessions()
+    const key = channelKeyOf(account.address)
+    await behind.set(key, (await ahead.get(key)) as SessionToken)
+    expect((await first.fetchPaid(stack.batch.weatherUrl)).status).toBe(200)
+    const start = await stack.blockNumber()
+    const late = paying(account, behind)
+    const response = await late.fetchPaid(stack.batch.weatherUrl)
+    expect(response.status).toBe(200)
+    expect(getReceipt(response)?.amount).toBe(1_000n)
+    // Signed 2000 (refused: the server holds 2000), resynced to the server's 2000, then signed 3000.
+    expect(late.channel().map((event) => [event.type, event.cumulative])).toEqual([['channel.voucher', 3_000n]])
+    expect((await behind.get(key))?.channel).toMatchObject({ deposited: '10000', charged: '3000', signed: '3000' })
+    expect(await stack.transactionsSince(start)).toBe(0)
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
+  })
+
+  test('policy: a confirmation quoted while the channel had room covers no deposit: the channel closed before it was used, it is CONFIRMATION_INVALID and nothing moves', async () => {
+    const account = await payer()
+    const sessions = memorySessions()
+    const { get } = createPayfetchTools({
+      payfetch: { signers: [evm({ account, batchSettlement: batchSettlement() })], sessions, ledger: memoryLedger() },
+      confirm: 'always',
+    })
+    const payFetch = (input: Record<string, unknown> = {}) =>
+      get('pay_fetch')?.run({ url: stack.batch.weatherUrl, ...input }) as Promise<ToolResult<unknown>>
+    const quoteId = (result: ToolResult<unknown>) => (result.ok ? undefined : result.error.quote?.quote_id)
+    const opening = await payFetch()
+    expect(opening).toMatchObject({ ok: false, error: { code: 'CONFIRMATION_REQUIRED', quote: { deposit: '10000' } } })
+    expect(await payFetch({ confirm_quote_id: quoteId(opening) })).toMatchObject({ ok: true, output: { paid: true } })
+    const roomy = await payFetch()
+    expect(roomy).toMatchObject({ ok: false, error: { code: 'CONFIRMATION_REQUIRED' } })
+    expect(roomy).not.toMatchObject({ error: { quote: { deposit: expect.anything() } } })
+    // Another caller on the same sessions closes the channel: the next payment must deposit again.
+    await refundChannel({ account, url: stack.batch.weatherUrl, sessions })
+    const start = await stack.blockNumber()
+    const balance = await stack.balanceOf(stack.usdc, account.address)
+    expect(await payFetch({ confirm_quote_id: quoteId(roomy) })).toMatchObject({
+      ok: false,
+      error: { code: 'CONFIRMATION_INVALID', paid: false, message: expect.stringContaining('larger deposit') },
+    })
+    expect(await stack.transactionsSince(start)).toBe(0)
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(balance)
+  })
+
+  test('policy: pay_fetch with reuse_session: false goes on with the open channel: no second deposit, the voucher builds on the first', async () => {
+    const account = await payer()
+    const sessions = await fileSessions(join(dir, 'reuse-session.json'))
+    const { get } = createPayfetchTools({
+      payfetch: { signers: [evm({ account, batchSettlement: batchSettlement() })], sessions, ledger: memoryLedger() },
+    })
+    const payFetch = (input: Record<string, unknown>) =>
+      get('pay_fetch')?.run({ url: stack.batch.weatherUrl, ...input })
+    const start = await stack.blockNumber()
+    expect(await payFetch({})).toMatchObject({ ok: true, output: { paid: true, payment: { deposit: '10000' } } })
+    const fresh = await payFetch({ reuse_session: false })
+    expect(fresh).toMatchObject({ ok: true, output: { ok: true, paid: true, payment: { amount: '1000' } } })
+    expect(fresh).not.toMatchObject({ output: { payment: { deposit: expect.anything() } } })
+    expect(await stack.transactionsSince(start)).toBe(1)
+    expect(await stack.balanceOf(stack.usdc, account.address)).toBe(1_000_000n - 10_000n)
+    // The channel record still holds both charges: the next call builds on 2000, and can be refunded.
+    expect((await sessions.get(channelKeyOf(account.address)))?.channel).toMatchObject({
+      deposited: '10000',
+      charged: '2000',
+    })
   })
 })
 

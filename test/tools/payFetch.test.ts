@@ -13,6 +13,8 @@ let merchant: Merchant
 let lightning: L402Merchant
 let both: TwoProtocolServer
 const jobPolls: string[] = []
+// What `/repriced` asks for now: a server may change its terms between a quote and its confirmation.
+let repriced = requirement()
 
 beforeAll(async () => {
   merchant = await startMerchant({
@@ -67,6 +69,8 @@ beforeAll(async () => {
         response.writeHead(202, { location: '/dropped-job/status', 'retry-after': '0' }).end(),
       ),
     '/dropped-job/status': (_request, response) => void response.socket?.destroy(),
+    '/repriced': (request, response, self) =>
+      self.charge(request, response, [repriced], () => response.end('repriced')),
     '/free': (_request, response) => void response.writeHead(200, { 'content-type': 'text/plain' }).end('free'),
     // Settles, then sends the first words of the paid answer and never the rest.
     '/paid-stall': (request, response, self) =>
@@ -352,6 +356,38 @@ describe('confirmation', () => {
     expect(confirmed.paid).toBe(true)
     const reused = await run('pay_fetch', { url: `${merchant.url}/report`, confirm_quote_id: quoteId })
     expect(reused).toMatchObject({ ok: false, error: { code: 'CONFIRMATION_INVALID', paid: false } })
+    expect(merchant.settled.length).toBe(settled + 1)
+  })
+
+  test('policy: a confirmed call pays at most what was quoted, to the quoted payee: a raised price or another payee is CONFIRMATION_INVALID, nothing paid', async () => {
+    const { run } = toolsFor({ confirm: 'always' })
+    const settled = merchant.settled.length
+    const url = `${merchant.url}/repriced`
+    const quoteOf = async () => {
+      const asked = await run('pay_fetch', { url })
+      if (asked.ok) throw new Error('expected CONFIRMATION_REQUIRED')
+      return asked.error.quote?.quote_id
+    }
+    repriced = requirement()
+    const raisedId = await quoteOf()
+    repriced = requirement({ amount: '10001' })
+    expect(await run('pay_fetch', { url, confirm_quote_id: raisedId })).toMatchObject({
+      ok: false,
+      error: { code: 'CONFIRMATION_INVALID', paid: false, message: expect.stringContaining('more than was quoted') },
+    })
+    repriced = requirement()
+    const payeeId = await quoteOf()
+    repriced = requirement({ payTo: '0x000000000000000000000000000000000000dEaD' })
+    expect(await run('pay_fetch', { url, confirm_quote_id: payeeId })).toMatchObject({
+      ok: false,
+      error: { code: 'CONFIRMATION_INVALID', message: expect.stringContaining('a different payment') },
+    })
+    expect(merchant.settled.length).toBe(settled)
+    // A lower price is within what was confirmed.
+    repriced = requirement()
+    const lowerId = await quoteOf()
+    repriced = requirement({ amount: '9000' })
+    expect(output(await run('pay_fetch', { url, confirm_quote_id: lowerId })).payment.amount).toBe('9000')
     expect(merchant.settled.length).toBe(settled + 1)
   })
 
