@@ -410,7 +410,7 @@ async function claim(context: PayingContext, pending: PendingPayment, owner: str
       pending.url,
       new PayfetchError(
         'PAYMENT_IN_PROGRESS',
-        `Payment ${pending.id} is being sent by another call or process; resume it after ${new Date(claimed.until).toISOString()} if it is still pending.`,
+        `Payment ${pending.id} is held by another call or process until ${new Date(claimed.until).toISOString()}.`,
         { details: { pendingId: pending.id, until: claimed.until } },
       ),
     )
@@ -634,11 +634,15 @@ async function replay(
     }
     await keep(context, pending.url, 'markUnknown', pending.id)
     // A wallet that pays on signing has paid even when the proof never left: say which it was.
-    const message =
+    const what =
       paidOnSigning && (abortedBefore || neverSent(error))
-        ? 'The wallet paid, but the proof was not sent (the call was aborted or the server could not be reached); resume() sends it.'
-        : 'The proof was sent but no response came back; the payment may have settled.'
-    throw fail(context, pending.url, outcomeUnknown(context, pending, message, { cause: error }))
+        ? 'wallet paid but the proof was not sent'
+        : 'proof was sent but no response came back'
+    throw fail(
+      context,
+      pending.url,
+      outcomeUnknown(context, pending, `The ${what}; resume() finishes it.`, { cause: error }),
+    )
   }
 }
 

@@ -502,7 +502,7 @@ export function createLedgerState(): LedgerState {
 export function notHeld(id: string): PayfetchError {
   return new PayfetchError(
     'STORE_FAILED',
-    `Reservation ${id} is not held any more (released, by its lease or otherwise, or settled); its proof must not leave.`,
+    `Reservation ${id} is no longer held (released or settled); its proof must not leave.`,
     { details: { store: 'ledger', operation: 'savePending', paid: false, reservation: id } },
   )
 }

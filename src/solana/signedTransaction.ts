@@ -63,10 +63,7 @@ function assertSameIntent(built: Transaction, signed: Transaction, payer: Addres
     ours.every((instruction, index) => theirs[index] === instruction) &&
     theirs.slice(ours.length).every((instruction) => instruction.startsWith(`${lighthouseProgram}|`))
   if (!unchanged)
-    throw fail(
-      'The signer changed the payment transaction (more than appending Lighthouse assertions); nothing was sent.',
-      payer,
-    )
+    throw fail('The signer changed the payment transaction beyond Lighthouse assertions; nothing was sent.', payer)
 }
 
 /** Each instruction as `program|account:role,…|data`, independent of account indexes. */

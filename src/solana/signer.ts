@@ -60,7 +60,7 @@ export function toPayerSigner(signer: unknown): PayerSigner {
       return fromModifyingSigner(signer as TransactionModifyingSigner)
     if (typeof candidate.signAndSendTransactions === 'function')
       throw invalid(
-        'A sending signer broadcasts the transaction itself; an x402 payment is signed here and submitted by the server’s facilitator.',
+        'A sending signer broadcasts by itself; an x402 payment is only signed here, the facilitator submits it.',
       )
   }
   if ('publicKey' in candidate && typeof candidate.signTransaction === 'function')
@@ -112,13 +112,9 @@ function fromKeypair(keypair: Web3Keypair): PayerSigner {
     address,
     async sign(transaction, signal) {
       const signer = await ready.catch(() => {
-        throw new PayfetchError(
-          'PAYMENT_FAILED',
-          'The Keypair could not be imported as an Ed25519 key (no WebCrypto Ed25519, or the halves do not match).',
-          {
-            details: { payer: address },
-          },
-        )
+        throw new PayfetchError('PAYMENT_FAILED', 'The Keypair is not an Ed25519 key this runtime can import.', {
+          details: { payer: address },
+        })
       })
       return fromPartialSigner(signer).sign(transaction, signal)
     },

@@ -62,7 +62,7 @@ export function walletAdapter<T extends Web3VersionedTransaction>(
   if (typeof VersionedTransaction?.deserialize !== 'function')
     throw new PayfetchError(
       'INVALID_OPTIONS',
-      'walletAdapter() needs the VersionedTransaction class from @solana/web3.js as its second argument.',
+      'walletAdapter() needs @solana/web3.js VersionedTransaction as its second argument.',
     )
   const address = publicKey as Address
   return {

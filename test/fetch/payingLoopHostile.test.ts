@@ -357,7 +357,7 @@ describe('every wait is bounded, every abort honoured at once', () => {
       const fetchPaid = createPayingFetch({ signers: [signer] })
       const error = await failure(fetchPaid(`${lightning.url}/paid`, { signal: controller.signal }))
       expect(error).toMatchObject({ code: 'PAYMENT_OUTCOME_UNKNOWN', details: { asset: 'BTC' } })
-      expect(error.message).toMatch(/The wallet paid, but the proof was not sent/)
+      expect(error.message).toMatch(/The wallet paid but the proof was not sent/)
       const [pending] = await fetchPaid.pendingPayments()
       expect(wallet.calls).toBe(1)
       const resumed = await fetchPaid.resume(pending as NonNullable<typeof pending>)
