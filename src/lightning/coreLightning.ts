@@ -7,7 +7,7 @@ import { baseUrl, msat, readJson, type WalletCall, walletRequest } from './walle
 export type CoreLightningOptions = {
   /** The clnrest base URL, e.g. `https://127.0.0.1:3010`. */
   url: string
-  /** A rune allowed to call `pay`. */
+  /** A rune allowed to call `pay` and, for lookups, `listpays`. */
   rune: string
   /** The fetch to use, e.g. one that trusts clnrest's certificate. Default: the global `fetch`. */
   fetch?: typeof fetch | undefined

@@ -7,7 +7,7 @@ import { baseUrl, msat, readJson, unknownUnlessClassified, type WalletCall, wall
 export type LndOptions = {
   /** The REST base URL, e.g. `https://127.0.0.1:8080`. */
   url: string
-  /** A macaroon allowed to send payments (admin or a baked one), as hex or bytes. */
+  /** A macaroon allowed to send payments and, for lookups, read them (admin, or one baked with `offchain:read` and `offchain:write`), as hex or bytes. */
   macaroon: string | Uint8Array
   /** The fetch to use, e.g. one whose dispatcher trusts lnd's self-signed certificate. Default: the global `fetch`. */
   fetch?: typeof fetch | undefined
