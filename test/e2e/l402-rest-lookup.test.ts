@@ -12,7 +12,8 @@ import { rejectedPayfetchError as failure } from '../support/thrown.js'
 
 // A payment made through lnd, Core Lightning or LNbits whose pay answer was lost (the wallet paid,
 // then the connection dropped) is finished by `resume()` through the wallet's own lookup endpoint,
-// on loopback wallet servers that speak the documented shapes and answer from what they really did.
+// on loopback wallet servers that speak the documented shapes and answer from what they really did
+// (L402 first, then a `Payment` lightning charge).
 let stack: LightningStack
 let dir: string
 
@@ -108,20 +109,25 @@ describe.each(backends)('resuming a payment through $name whose pay answer was l
   async function payingFetch(wallet: LightningWallet): Promise<{ fetchPaid: PayingFetch; ledgerPath: string }> {
     const ledgerPath = join(dir, `${backend.name}-${run++}.jsonl`)
     const signer = lightning({ wallet, networks: ['regtest'], maxFeeSats: 7, timeoutMs: 20_000 })
-    return { fetchPaid: createPayingFetch({ signers: [signer], ledger: await fileLedger(ledgerPath) }), ledgerPath }
+    // The charge server's 100 sat charges plus the fee limit: above the default 100 sat cap.
+    const caps = { perRequest: { sats: 200 } }
+    return {
+      fetchPaid: createPayingFetch({ signers: [signer], caps, ledger: await fileLedger(ledgerPath) }),
+      ledgerPath,
+    }
   }
 
   /** Pays `url` through a wallet server that drops its answer: unknown, one pending payment. */
-  async function lostPayment(url: string, behavior: WalletServerBehavior = {}) {
+  async function lostPayment(url: string, behavior: WalletServerBehavior = {}, init?: RequestInit) {
     const server = await backend.start({ dropAnswer: true, ...behavior })
     const wallet = backend.wallet(server.url)
     const { fetchPaid, ledgerPath } = await payingFetch(wallet)
-    const lost = await failure(fetchPaid(url))
+    const lost = await failure(fetchPaid(url, init))
     expect(lost).toMatchObject({ code: 'PAYMENT_OUTCOME_UNKNOWN', details: { wallet: backend.name } })
     const paymentHash = (lost.details as { paymentHash: string }).paymentHash
     const [pending, ...others] = await fetchPaid.pendingPayments()
     expect(others).toEqual([])
-    expect(pending).toMatchObject({ protocol: 'l402', reference: paymentHash, proof: {} })
+    expect(pending).toMatchObject({ reference: paymentHash, proof: {} })
     return { server, wallet, fetchPaid, ledgerPath, paymentHash, pending: pending as NonNullable<typeof pending> }
   }
 
@@ -129,6 +135,7 @@ describe.each(backends)('resuming a payment through $name whose pay answer was l
     const l402 = await stack.l402Server()
     const settledBefore = stack.node.settled.length
     const { server, fetchPaid, ledgerPath, paymentHash, pending } = await lostPayment(`${l402.url}/report`)
+    expect(pending.protocol).toBe('l402')
     // The money left; the proof never reached the L402 server.
     expect(stack.node.settled.length).toBe(settledBefore + 1)
     expect(stack.node.settled.at(-1)?.paymentHash).toBe(paymentHash)
@@ -152,6 +159,23 @@ describe.each(backends)('resuming a payment through $name whose pay answer was l
     expect(await commitsOf(ledgerPath, pending.id)).toBe(1)
     expect((await failure(fetchPaid.resume(pending))).code).toBe('INVALID_OPTIONS')
     expect(server.requests).toHaveLength(2)
+  })
+
+  test('behavior: a `Payment` lightning charge whose pay answer was lost is finished the same way: the kept challenge is echoed, the body replayed, the invoice paid once', async () => {
+    const charge = await stack.chargeServer()
+    const settledBefore = stack.node.settled.length
+    const body = JSON.stringify({ city: 'Lisbon' })
+    const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body }
+    const { server, fetchPaid, paymentHash, pending } = await lostPayment(`${charge.url}/echo`, {}, init)
+    expect(pending).toMatchObject({ protocol: 'payment', challenge: { 'www-authenticate': expect.any(String) } })
+
+    const response = await fetchPaid.resume(pending)
+    expect(response.status).toBe(200)
+    expect(await response.text()).toBe(body)
+    expect(getReceipt(response)).toMatchObject({ protocol: 'payment', reference: paymentHash })
+    expect(server.requests).toHaveLength(2)
+    expect(stack.node.settled.length).toBe(settledBefore + 1)
+    expect(charge.outcomes.filter((outcome) => outcome.accepted)).toHaveLength(1)
   })
 
   test('error: the payment failed and that answer was lost; the lookup reports it failed: resume is PAYMENT_FAILED and the reservation is released', async () => {
