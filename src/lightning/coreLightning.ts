@@ -2,7 +2,7 @@ import { PayfetchError } from '../errors/PayfetchError.js'
 import { isRecord, textOf } from '../utils/guards.js'
 import type { LightningWallet, PaymentStatus } from './LightningWallet.js'
 import { outcomeUnknown, paymentFailed } from './walletErrors.js'
-import { baseUrl, msat, readJson, type WalletCall, walletRequest } from './walletRequest.js'
+import { baseUrl, lookupRefused, msat, readJson, type WalletCall, walletRequest } from './walletRequest.js'
 
 export type CoreLightningOptions = {
   /** The clnrest base URL, e.g. `https://127.0.0.1:3010`. */
@@ -104,8 +104,7 @@ export function coreLightning(options: CoreLightningOptions): LightningWallet {
       )
       const body = await readJson(call, response)
       if (!response.ok)
-        throw outcomeUnknown('coreLightning', `it answered ${response.status} to a lookup`, paymentHash, {
-          status: response.status,
+        throw lookupRefused(call, response, {
           code: typeof body?.code === 'number' ? body.code : undefined,
           message: textOf(body?.message),
         })

@@ -3,7 +3,15 @@ import { isRecord, textOf } from '../utils/guards.js'
 import { sleep } from './abortable.js'
 import type { LightningWallet, PaymentStatus } from './LightningWallet.js'
 import { outcomeUnknown, paymentFailed } from './walletErrors.js'
-import { baseUrl, msat, readJson, unknownUnlessClassified, type WalletCall, walletRequest } from './walletRequest.js'
+import {
+  baseUrl,
+  lookupRefused,
+  msat,
+  readJson,
+  unknownUnlessClassified,
+  type WalletCall,
+  walletRequest,
+} from './walletRequest.js'
 
 export type LnbitsOptions = {
   /** The LNbits base URL, e.g. `https://legend.lnbits.com`. */
@@ -79,11 +87,7 @@ export function lnbits(options: LnbitsOptions): LightningWallet {
       const response = await walletRequest(call, `${base}/api/v1/payments/${paymentHash}`, { headers }, true)
       const body = await readJson(call, response)
       if (response.status === 404) return { status: 'pending' }
-      if (!response.ok)
-        throw outcomeUnknown('lnbits', `it answered ${response.status} to a lookup`, paymentHash, {
-          status: response.status,
-          message: textOf(body?.detail),
-        })
+      if (!response.ok) throw lookupRefused(call, response, { message: textOf(body?.detail) })
       return statusOf(body, paymentHash)
     },
   }

@@ -2,7 +2,15 @@ import { PayfetchError } from '../errors/PayfetchError.js'
 import { isRecord, textOf } from '../utils/guards.js'
 import type { LightningWallet, PaymentStatus } from './LightningWallet.js'
 import { outcomeUnknown, paymentFailed } from './walletErrors.js'
-import { baseUrl, msat, readJson, unknownUnlessClassified, type WalletCall, walletRequest } from './walletRequest.js'
+import {
+  baseUrl,
+  lookupRefused,
+  msat,
+  readJson,
+  unknownUnlessClassified,
+  type WalletCall,
+  walletRequest,
+} from './walletRequest.js'
 
 export type LndOptions = {
   /** The REST base URL, e.g. `https://127.0.0.1:8080`. */
@@ -110,10 +118,7 @@ export function lnd(options: LndOptions): LightningWallet {
         const body = await readJson(call, response)
         const status = (body?.error ?? body) as { code?: unknown; message?: unknown } | undefined
         if (status?.code === notFound) return { status: 'pending' }
-        throw outcomeUnknown('lnd', `it answered ${response.status} to a lookup`, paymentHash, {
-          status: response.status,
-          message: textOf(status?.message),
-        })
+        throw lookupRefused(call, response, { message: textOf(status?.message) })
       }
       let first: string | undefined
       try {
