@@ -49,6 +49,17 @@ export const sha256Hex = (bytes: Uint8Array | string) =>
     .update(typeof bytes === 'string' ? Buffer.from(bytes, 'hex') : bytes)
     .digest('hex')
 
+/** The payment hash an invoice names, or `undefined` when it is not a BOLT11 invoice. */
+export function invoicePaymentHash(invoice: string): string | undefined {
+  try {
+    const prefix = /^ln(bcrt|bc|tbs|tb)/.exec(invoice.toLowerCase())?.[1]
+    const network = Object.values(bolt11Networks).find((candidate) => candidate.bech32 === prefix)
+    return decode(invoice, network).tagsObject.payment_hash as string | undefined
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * The payee side of the Lightning network in one process: a node key that signs invoices and a
  * table `payment_hash → { preimage, settled }`. No Lightning node can run offline, so wallets

@@ -26,8 +26,10 @@ export type LightningWallet = {
   payInvoice(invoice: string, options: PayInvoiceOptions): Promise<PaidInvoice>
   /**
    * What the wallet knows of an outgoing payment, by payment hash, for wallets that can look one
-   * up (`nwc()`: NIP-47 `lookup_invoice`). `resume` asks it for a payment whose answer was never
-   * kept, and never pays that invoice again. Throwing means the wallet cannot say.
+   * up (`nwc()`, `lnd()`, `coreLightning()`, `lnbits()`; WebLN has no such call). `resume` asks it
+   * for a payment whose answer was never kept, and never pays that invoice again. Report `failed`
+   * only for a final failure: a payment the wallet does not know may still be on its way. Throwing
+   * means the wallet cannot say.
    */
   lookupPayment?(paymentHash: string, options: LookupPaymentOptions): Promise<PaymentStatus>
 }

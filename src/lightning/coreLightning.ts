@@ -1,13 +1,13 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
-import { textOf } from '../utils/guards.js'
-import type { LightningWallet } from './LightningWallet.js'
+import { isRecord, textOf } from '../utils/guards.js'
+import type { LightningWallet, PaymentStatus } from './LightningWallet.js'
 import { outcomeUnknown, paymentFailed } from './walletErrors.js'
-import { baseUrl, msat, readJson, type WalletCall, walletRequest } from './walletRequest.js'
+import { baseUrl, lookupRefused, msat, readJson, type WalletCall, walletRequest } from './walletRequest.js'
 
 export type CoreLightningOptions = {
   /** The clnrest base URL, e.g. `https://127.0.0.1:3010`. */
   url: string
-  /** A rune allowed to call `pay`. */
+  /** A rune allowed to call `pay` and, for lookups, `listpays`. */
   rune: string
   /** The fetch to use, e.g. one that trusts clnrest's certificate. Default: the global `fetch`. */
   fetch?: typeof fetch | undefined
@@ -21,6 +21,7 @@ const notPaidCodes = new Set([201, 203, 205, 206, 207, 210, -32602])
 /**
  * Pays through Core Lightning's REST plugin (`clnrest`): `POST /v1/pay` with `maxfee` (msat) and
  * `retry_for` (seconds), authorised by a `Rune` header. `pay` is idempotent for a paid invoice.
+ * Looks a payment up with `POST /v1/listpays` by `payment_hash` (the rune must allow `listpays`).
  *
  * @example
  * ```ts
@@ -33,15 +34,16 @@ export function coreLightning(options: CoreLightningOptions): LightningWallet {
   const base = baseUrl(options.url, 'coreLightning')
   if (typeof options.rune !== 'string' || !/^[-\w=+/.]+$/.test(options.rune))
     throw new PayfetchError('INVALID_OPTIONS', 'coreLightning() needs a rune.')
+  const callFor = (paymentHash: string, signal: AbortSignal): WalletCall => ({
+    wallet: 'coreLightning',
+    paymentHash,
+    signal,
+    fetch: options.fetch ?? globalThis.fetch,
+  })
   return {
     name: 'coreLightning',
     async payInvoice(invoice, { maxFeeMsat, signal, timeoutSeconds, paymentHash }) {
-      const call: WalletCall = {
-        wallet: 'coreLightning',
-        paymentHash,
-        signal,
-        fetch: options.fetch ?? globalThis.fetch,
-      }
+      const call = callFor(paymentHash, signal)
       const response = await walletRequest(
         call,
         `${base}/v1/pay`,
@@ -85,6 +87,46 @@ export function coreLightning(options: CoreLightningOptions): LightningWallet {
         paymentHash,
         report,
       )
+    },
+    // listpays groups the `pay` attempts for a hash: one complete means paid; failed only when
+    // every attempt failed; none (not yet seen) or one still pending is pending.
+    async lookupPayment(paymentHash, { signal }): Promise<PaymentStatus> {
+      const call = callFor(paymentHash, signal)
+      const response = await walletRequest(
+        call,
+        `${base}/v1/listpays`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', rune: options.rune },
+          body: JSON.stringify({ payment_hash: paymentHash }),
+        },
+        true,
+      )
+      const body = await readJson(call, response)
+      if (!response.ok)
+        throw lookupRefused(call, response, {
+          code: typeof body?.code === 'number' ? body.code : undefined,
+          message: textOf(body?.message),
+        })
+      const pays = Array.isArray(body?.pays)
+        ? body.pays.filter(
+            (pay): pay is Record<string, unknown> =>
+              isRecord(pay) && textOf(pay.payment_hash).toLowerCase() === paymentHash.toLowerCase(),
+          )
+        : []
+      const complete = pays.find((pay) => pay.status === 'complete' && typeof pay.preimage === 'string')
+      if (complete) {
+        const sent = msat(complete.amount_sent_msat)
+        const amount = msat(complete.amount_msat)
+        return {
+          status: 'paid',
+          preimage: complete.preimage as string,
+          feeMsat: sent !== undefined && amount !== undefined ? sent - amount : undefined,
+        }
+      }
+      return pays.length > 0 && pays.every((pay) => pay.status === 'failed')
+        ? { status: 'failed' }
+        : { status: 'pending' }
     },
   }
 }

@@ -1,13 +1,21 @@
 import { PayfetchError } from '../errors/PayfetchError.js'
-import { textOf } from '../utils/guards.js'
-import type { LightningWallet } from './LightningWallet.js'
+import { isRecord, textOf } from '../utils/guards.js'
+import type { LightningWallet, PaymentStatus } from './LightningWallet.js'
 import { outcomeUnknown, paymentFailed } from './walletErrors.js'
-import { baseUrl, msat, readJson, unknownUnlessClassified, type WalletCall, walletRequest } from './walletRequest.js'
+import {
+  baseUrl,
+  lookupRefused,
+  msat,
+  readJson,
+  unknownUnlessClassified,
+  type WalletCall,
+  walletRequest,
+} from './walletRequest.js'
 
 export type LndOptions = {
   /** The REST base URL, e.g. `https://127.0.0.1:8080`. */
   url: string
-  /** A macaroon allowed to send payments (admin or a baked one), as hex or bytes. */
+  /** A macaroon allowed to send payments and, for lookups, read them (admin, or one baked with `offchain:read` and `offchain:write`), as hex or bytes. */
   macaroon: string | Uint8Array
   /** The fetch to use, e.g. one whose dispatcher trusts lnd's self-signed certificate. Default: the global `fetch`. */
   fetch?: typeof fetch | undefined
@@ -16,7 +24,9 @@ export type LndOptions = {
 /**
  * Pays through lnd's REST API: `POST /v2/router/send` (SendPaymentV2; the older
  * `/v1/channels/transactions` was removed in lnd 0.21), with `fee_limit_sat` and `timeout_seconds`,
- * reading the streamed updates until the payment is `SUCCEEDED` or `FAILED`.
+ * reading the streamed updates until the payment is `SUCCEEDED` or `FAILED`. Looks a payment up
+ * with `GET /v2/router/track/{payment_hash}` (TrackPaymentV2), reading only the first update: the
+ * payment's state now.
  *
  * @example
  * ```ts
@@ -33,10 +43,11 @@ export function lnd(options: LndOptions): LightningWallet {
       : Array.from(options.macaroon, (byte) => byte.toString(16).padStart(2, '0')).join('')
   if (!/^(?:[0-9a-fA-F]{2})+$/.test(macaroon))
     throw new PayfetchError('INVALID_OPTIONS', 'lnd() needs the macaroon as hex or bytes.')
+  const fetcher = () => options.fetch ?? globalThis.fetch
   return {
     name: 'lnd',
     async payInvoice(invoice, { maxFeeMsat, signal, timeoutSeconds, paymentHash }) {
-      const call: WalletCall = { wallet: 'lnd', paymentHash, signal, fetch: options.fetch ?? globalThis.fetch }
+      const call: WalletCall = { wallet: 'lnd', paymentHash, signal, fetch: fetcher() }
       const response = await walletRequest(
         call,
         `${base}/v2/router/send`,
@@ -92,7 +103,66 @@ export function lnd(options: LndOptions): LightningWallet {
       }
       throw outcomeUnknown('lnd', 'the stream ended before the payment settled', paymentHash)
     },
+    // TrackPaymentV2 streams the payment's current state first. The hash travels as URL-safe
+    // base64 (grpc-gateway decodes a bytes path parameter so); a payment lnd has not seen is
+    // gRPC NOT_FOUND (5), which may still be on its way: pending, never failed.
+    async lookupPayment(paymentHash, { signal }): Promise<PaymentStatus> {
+      const call: WalletCall = { wallet: 'lnd', paymentHash, signal, fetch: fetcher() }
+      const response = await walletRequest(
+        call,
+        `${base}/v2/router/track/${hashInPath(paymentHash)}`,
+        { headers: { 'grpc-metadata-macaroon': macaroon } },
+        true,
+      )
+      if (!response.ok) {
+        const body = await readJson(call, response)
+        const status = (body?.error ?? body) as { code?: unknown; message?: unknown } | undefined
+        if (status?.code === notFound) return { status: 'pending' }
+        throw lookupRefused(call, response, { message: textOf(status?.message) })
+      }
+      let first: string | undefined
+      try {
+        for await (const line of lines(response)) {
+          first = line
+          break
+        }
+      } catch (error) {
+        unknownUnlessClassified(call, error, 'the lookup stream broke off')
+      }
+      return trackedStatus(first, paymentHash)
+    },
   }
+}
+
+// gRPC NOT_FOUND: lnd's "payment isn't initiated".
+const notFound = 5
+
+/** One TrackPaymentV2 line as a status: only `SUCCEEDED` with a preimage is paid, only `FAILED` failed. */
+function trackedStatus(line: string | undefined, paymentHash: string): PaymentStatus {
+  let message: { result?: unknown; error?: unknown } | undefined
+  try {
+    message = line === undefined ? undefined : (JSON.parse(line) as typeof message)
+  } catch {}
+  const payment = isRecord(message?.result) ? message.result : undefined
+  if (isRecord(message?.error) && message.error.code !== notFound)
+    throw outcomeUnknown('lnd', 'the lookup stream failed', paymentHash, { message: textOf(message.error.message) })
+  if (
+    !payment ||
+    (payment.payment_hash !== undefined && textOf(payment.payment_hash).toLowerCase() !== paymentHash.toLowerCase())
+  )
+    return { status: 'pending' }
+  if (payment.status === 'FAILED') return { status: 'failed' }
+  if (payment.status === 'SUCCEEDED' && typeof payment.payment_preimage === 'string')
+    return { status: 'paid', preimage: payment.payment_preimage, feeMsat: msat(payment.fee_msat) }
+  return { status: 'pending' }
+}
+
+/** A hex payment hash as URL-safe base64, padded: how lnd's REST gateway reads a bytes path parameter. */
+function hashInPath(paymentHash: string): string {
+  const bytes = Uint8Array.from(paymentHash.match(/../g) ?? [], (pair) => Number.parseInt(pair, 16))
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
 }
 
 /** The newline-delimited JSON messages of a streamed answer; the stream is cancelled when the reader stops early. */

@@ -59,6 +59,14 @@ export async function readJson(call: WalletCall, response: Response): Promise<Re
   }
 }
 
+/** A lookup the wallet answered with an HTTP error (a refused credential, a server error): it cannot say. */
+export function lookupRefused(call: WalletCall, response: Response, report: WalletReport): PayfetchError {
+  return outcomeUnknown(call.wallet, `it answered ${response.status} to a lookup`, call.paymentHash, {
+    status: response.status,
+    ...report,
+  })
+}
+
 /** Rethrows payfetch errors; anything else after the wallet was asked to pay leaves the outcome unknown. */
 export function unknownUnlessClassified(
   call: WalletCall,
