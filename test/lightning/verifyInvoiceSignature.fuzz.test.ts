@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { PayfetchError } from '../../src/errors/PayfetchError.js'
 import { checkInvoice } from '../../src/lightning/checkInvoice.js'
+import { PayeeKeys } from '../../src/lightning/PayeeKeys.js'
 import { type VerifiedInvoice, verifyInvoiceSignature } from '../../src/lightning/verifyInvoiceSignature.js'
 import type { Bolt11Request } from '../../src/methods/Bolt11.js'
 import { bech32, invoiceCorpus, reencoded } from '../support/invoiceCorpus.js'
@@ -176,7 +177,7 @@ function checkedInRequest(invoice: string): string | undefined {
 }
 
 describe('verifyInvoiceSignature (fuzz)', () => {
-  test('policy: on same-shape changes of valid invoices it accepts what bolt11 accepts and refuses what it refuses, reading the same payee, amount, hash and expiry; the differences are BOLT #11’s rules', () => {
+  test('policy: on same-shape changes of valid invoices it accepts what bolt11 accepts and refuses what it refuses, reading the same payee, amount, hash and expiry, with payee keys remembered or not; the differences are BOLT #11’s rules', () => {
     const seen = { accepted: 0, refused: 0, amountless: 0, 'high-S with n': 0, 'recovery id with n': 0 }
     fc.assert(
       fc.property(
@@ -185,6 +186,8 @@ describe('verifyInvoiceSignature (fuzz)', () => {
         (base, changes) => {
           const invoice = mutated(base, changes)
           const verified = verifyInvoiceSignature(invoice)
+          // The keys every check shares are warm here; a check with none remembered answers alike.
+          expect(verifyInvoiceSignature(invoice, new PayeeKeys())).toEqual(verified)
           const decoded = reference(invoice)
           if (typeof verified !== 'string' && decoded instanceof Error) {
             expect(acceptedAgainstN(invoice, verified.payee) || pastDates(decoded, verified), decoded.message).toBe(
@@ -210,7 +213,7 @@ describe('verifyInvoiceSignature (fuzz)', () => {
     for (const [outcome, count] of Object.entries(seen)) expect(count, outcome).toBeGreaterThan(0)
   })
 
-  test('policy: on any change, or any string, it returns a reason or an invoice bolt11 reads alike, never throws; checkInvoice too', () => {
+  test('policy: on any change, or any string, it returns a reason or an invoice bolt11 reads alike (the same with payee keys remembered or not), never throws; checkInvoice too', () => {
     const invoices = fc.oneof(
       { weight: 6, arbitrary: fc.tuple(fc.constantFrom(...bases), fc.array(anyShape, { minLength: 1, maxLength: 4 })) },
       { weight: 1, arbitrary: fc.tuple(fc.string({ maxLength: 400 }), fc.constant([] as Mutation[])) },
@@ -219,6 +222,7 @@ describe('verifyInvoiceSignature (fuzz)', () => {
       fc.property(invoices, ([base, changes]) => {
         const invoice = mutated(base, changes)
         const verified = verifyInvoiceSignature(invoice)
+        expect(verifyInvoiceSignature(invoice, new PayeeKeys())).toEqual(verified)
         const checked = checkedInRequest(invoice)
         expect(checked === undefined || typeof checked === 'string').toBe(true)
         if (typeof verified === 'string') {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest'
+import { PayeeKeys } from '../../src/lightning/PayeeKeys.js'
 import { verifyInvoiceSignature } from '../../src/lightning/verifyInvoiceSignature.js'
 import { bech32, invoiceCorpus, nodeKeys, reencoded, signInvoice } from '../support/invoiceCorpus.js'
 import { expected, groupOrder, reference, signatureOf, withSignature } from './bolt11Reference.js'
@@ -30,7 +31,7 @@ function fieldsOf(words: number[]): { type: number; at: number; length: number }
 }
 
 describe('verifyInvoiceSignature', () => {
-  test('behavior: on every network and multiplier, with and without n, amountless, expired, long, hashed and routed, it reads what bolt11.decode reads (signature included)', () => {
+  test('behavior: on every network and multiplier, with and without n, amountless, expired, long, hashed and routed, it reads what bolt11.decode reads (signature included), with payee keys remembered or not', () => {
     const hrps = corpus.map(({ invoice }) => bech32.decode(invoice, 10_000).prefix)
     // The corpus covers what it says it covers.
     expect(new Set(hrps.map((hrp) => /^ln(bcrt|bc|tbs|tb)/.exec(hrp)?.[1]))).toEqual(
@@ -45,6 +46,8 @@ describe('verifyInvoiceSignature', () => {
       const verified = verifyInvoiceSignature(invoice)
       expect(verified, name).toEqual(expected(decoded))
       expect(verifyInvoiceSignature(invoice.toUpperCase()), name).toEqual(verified)
+      // Nothing remembered: the full check alone.
+      expect(verifyInvoiceSignature(invoice, new PayeeKeys()), name).toEqual(verified)
     }
   })
 
