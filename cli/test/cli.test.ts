@@ -367,7 +367,8 @@ describe('payfetch <url>', () => {
 
   test('policy: a paid answer whose body stalls past -m exits 18, the receipt and the words that came kept, nothing pending', async () => {
     const stalled = env({ PAYFETCH_STATE_DIR: join(dir, 'state-stalled') })
-    const run = await runCli(['-m', '1', `${merchant.url}/paid-stall`], stalled)
+    // 3 s: the payment itself (about 50 ms) must be done before it even at a high load; the body never ends.
+    const run = await runCli(['-m', '3', `${merchant.url}/paid-stall`], stalled)
     expect(run).toMatchObject({ code: 18, stdout: 'first words' })
     expect(run.stderr).toContain('paid 10000 atomic units')
     expect(run.stderr).toContain('TIMEOUT: the paid answer stopped before its end')
