@@ -116,7 +116,8 @@ beforeAll(() => {
     const message = `${where}: TS${diagnostic.code} ${ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n')}`
     diagnostics.set(key, [...(diagnostics.get(key) ?? []), message])
   }
-})
+  // One type-check of every snippet: CPU-bound, a minute or more on a loaded 2-core machine.
+}, 300_000)
 
 describe('code blocks in the documentation', () => {
   test('behavior: every document has its ts blocks found (the README has at least seven)', () => {
