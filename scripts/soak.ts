@@ -4,7 +4,8 @@
 // merchants run here, outside the workers, and keep their own record of what they settled.
 // Afterwards it resumes whatever is still pending and checks: every payment a merchant settled is
 // committed in the ledger exactly once, nothing settled twice, the budget held, nothing pending.
-// Exits 1 on any violation. Writes bench/soak.md (or SOAK_OUT).
+// Every wait is bounded: a worker that prints nothing for STALL_MS is killed and restarted (a
+// violation), and at DEADLINE_MS the run stops. Exits 1 on any violation. Writes bench/soak.md (or SOAK_OUT).
 //
 //   npm run soak
 //   PROCESSES=2 CALLS=200 npm run soak
@@ -22,6 +23,7 @@ import { ledgerKeyPrefix, redisLedger, redisSessions } from '../src/redis/index.
 import { requirement, startMerchant } from '../test/support/merchant.js'
 import { startWorker, type Worker } from '../test/support/workers.js'
 import { startLightningMerchant } from './soak/lightningMerchant.js'
+import { soakWallet } from './soak/soakWallet.js'
 import type { SoakWorkerReport } from './soak/soakWorker.js'
 
 const processes = Number(process.env.PROCESSES ?? 4)
@@ -33,6 +35,9 @@ const maxKills = Number(process.env.KILLS ?? 12)
 const killEveryMs = Number(process.env.KILL_EVERY_MS ?? 3_250)
 // SIGTERM stops redis-server cleanly; SIGKILL tests the append-only file alone.
 const redisSignal = process.env.REDIS_SIGNAL === 'SIGKILL' ? 'SIGKILL' : 'SIGTERM'
+// A worker silent this long is stuck (every wait inside it is bounded well below); the run as a whole stops at DEADLINE_MS.
+const stallMs = Number(process.env.STALL_MS ?? 240_000)
+const deadlineMs = Number(process.env.DEADLINE_MS ?? 3_600_000)
 const out = process.env.SOAK_OUT ?? 'bench/soak.md'
 // $0.01 a call either way: 10 000 atomic USDC, or 10 sats at $100 000 a bitcoin.
 const priceAtomic = 10_000n
@@ -44,6 +49,15 @@ const budgetUsd = process.env.BUDGET_USD ?? ((processes * callsEach * 0.8) / 100
 const workerScript = fileURLToPath(new URL('./soak/soakWorker.ts', import.meta.url))
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const loadAtStart = loadavg()
+// The 1-minute load average every 10 s while the workers run.
+const loadSamples: number[] = []
+const sampler = setInterval(() => loadSamples.push(loadavg()[0] ?? 0), 10_000)
+/** `promise`, or a rejection naming `what` once `ms` have passed. */
+const within = <T>(ms: number, promise: Promise<T>, what: string) =>
+  Promise.race([
+    promise,
+    sleep(ms).then(() => Promise.reject(new Error(`${what} took longer than ${ms} ms`))),
+  ]) as Promise<T>
 
 const redis = await startRedis({ appendOnly: true })
 const merchant = await startMerchant(
@@ -84,6 +98,8 @@ type Slot = {
   killing: boolean
   finished: boolean
   reports: SoakWorkerReport[]
+  /** When the current worker last printed a line. */
+  lastLine: number
 }
 const slots: Slot[] = Array.from({ length: processes }, (_, index) => ({
   index,
@@ -93,15 +109,21 @@ const slots: Slot[] = Array.from({ length: processes }, (_, index) => ({
   killing: false,
   finished: false,
   reports: [],
+  lastLine: 0,
 }))
-const figures = { kills: 0, restarts: 0, resumed: 0, resumedPaid: 0, redisDownMs: 0, redisAt: 0 }
+const figures = { kills: 0, restarts: 0, stalls: 0, lastingUnknown: 0, redisDownMs: 0, redisAt: 0 }
+// How the payments restarted workers found pending ended: an HTTP status, or rejected, failed, gone, unknown, timeout.
+const resumedBy: Record<string, number> = {}
 const errors: string[] = []
+const violations: string[] = []
+let stopped = false
 const doneCount = () => slots.reduce((sum, slot) => sum + slot.outcomes.size, 0)
 
 async function runSlot(slot: Slot): Promise<void> {
   for (;;) {
     const doneFile = join(dir, `done-${slot.index}.json`)
     await writeFile(doneFile, JSON.stringify([...slot.outcomes.keys()]))
+    slot.lastLine = performance.now()
     const worker = await startWorker<SoakWorkerReport>(workerScript, {
       ...baseEnv,
       WORKER: String(slot.index),
@@ -111,12 +133,14 @@ async function runSlot(slot: Slot): Promise<void> {
     })
     let partial = ''
     const onLine = (line: string) => {
+      slot.lastLine = performance.now()
       const [kind, index, ...rest] = line.split(' ')
       if (kind === 'done') slot.outcomes.set(Number(index), rest.join(' '))
       else if (kind === 'resumed') {
-        figures.resumed++
-        if (rest[1] === '200') figures.resumedPaid++
-      } else if (kind === 'error' && errors.length < 20) errors.push(`worker ${slot.index}: ${line}`)
+        const status = `${rest[0]} ${rest[1]}`
+        resumedBy[status] = (resumedBy[status] ?? 0) + 1
+      } else if (kind === 'unknown') figures.lastingUnknown++
+      else if (kind === 'error' && errors.length < 20) errors.push(`worker ${slot.index}: ${line}`)
     }
     worker.child.stdout?.on('data', (chunk: Buffer) => {
       const lines = (partial + chunk.toString('utf8')).split('\n')
@@ -136,22 +160,45 @@ async function runSlot(slot: Slot): Promise<void> {
     }
     if (!slot.killing) throw new Error(`worker ${slot.index} died on its own:\n${worker.output().slice(-2_000)}`)
     slot.killing = false
+    if (stopped) return
     slot.generation++
     figures.restarts++
   }
 }
 
-// SIGKILLs a random live worker every few seconds, and restarts redis-server once, 40 % in.
+// SIGKILLs a random live worker every few seconds, restarts redis-server once, 40 % in, kills (and
+// restarts) a worker that stalled, and stops the run at its deadline.
 async function chaos(): Promise<void> {
   const total = processes * callsEach
+  const deadline = performance.now() + deadlineMs
+  let nextKill = performance.now() + killEveryMs * (0.5 + Math.random())
   while (!slots.every((slot) => slot.finished)) {
-    await sleep(killEveryMs * (0.5 + Math.random()))
+    await sleep(250)
+    const now = performance.now()
+    if (now > deadline) {
+      stopped = true
+      const live = slots.filter((slot) => slot.current && !slot.finished)
+      violations.push(`${live.length} workers were still running at the deadline (${deadlineMs / 1000} s); stopped`)
+      for (const slot of live) slot.killing = true
+      await Promise.all(live.map((slot) => slot.current?.kill()))
+      for (const slot of slots) slot.finished = true
+      return
+    }
+    for (const slot of slots) {
+      if (!slot.current || slot.finished || slot.killing || now - slot.lastLine < stallMs) continue
+      figures.stalls++
+      violations.push(`worker ${slot.index} (generation ${slot.generation}) printed nothing for ${stallMs / 1000} s`)
+      slot.killing = true
+      await slot.current.kill()
+    }
+    if (now < nextKill) continue
+    nextKill = now + killEveryMs * (0.5 + Math.random())
     const progress = doneCount() / total
     if (!figures.redisAt && progress >= 0.4) {
       figures.redisAt = progress
-      const stopped = performance.now()
-      await redis.restart(redisSignal)
-      figures.redisDownMs = performance.now() - stopped
+      const down = performance.now()
+      await within(30_000, redis.restart(redisSignal), 'restarting redis-server')
+      figures.redisDownMs = performance.now() - down
       continue
     }
     if (figures.kills >= maxKills || progress > 0.95) continue
@@ -167,6 +214,7 @@ async function chaos(): Promise<void> {
 const started = performance.now()
 await Promise.all([...slots.map(runSlot), chaos()])
 const wallMs = performance.now() - started
+clearInterval(sampler)
 
 // Whatever is still pending now has no live owner: resume it once its lease ends.
 const client = new Redis(redis.url)
@@ -174,14 +222,8 @@ const ledger = redisLedger({ redis: client, prefix, leaseMs })
 const resumer = createPayingFetch({
   signers: [
     evm({ account: privateKeyToAccount(generatePrivateKey()) }),
-    // Resuming never pays again: a wallet that is asked is a bug.
-    lightning({
-      wallet: {
-        payInvoice: () => Promise.reject(new Error('the final pass must not pay')),
-      },
-      networks: ['regtest'],
-      maxFeeSats: 1,
-    }),
+    // Resuming never pays again: it looks payments up at the node; a wallet asked to pay is a bug.
+    lightning({ wallet: soakWallet(lightningMerchant.nodeUrl, { pays: false }), networks: ['regtest'], maxFeeSats: 1 }),
   ],
   ledger,
   sessions: redisSessions({ redis: client, prefix: baseEnv.SESSION_PREFIX }),
@@ -192,20 +234,21 @@ const finalPass: Record<string, number> = {}
 await Promise.all(
   leftPending.map(async (pending: PendingPayment) => {
     const deadline = Date.now() + 4 * leaseMs + 10_000
-    for (;;) {
+    for (let tries = 1; ; tries++) {
       try {
-        const response = await resumer.resume(pending)
+        const response = await within(120_000, resumer.resume(pending), 'a resume')
         await response.arrayBuffer()
         finalPass[String(response.status)] = (finalPass[String(response.status)] ?? 0) + 1
         return
       } catch (error) {
         const code = isPayfetchError(error) ? error.code : 'OTHER'
         const until = (error as PayfetchError).details?.until
-        if (code !== 'PAYMENT_IN_PROGRESS' || Date.now() > deadline) {
+        const again = code === 'PAYMENT_IN_PROGRESS' || (code === 'PAYMENT_OUTCOME_UNKNOWN' && tries < 5)
+        if (!again || Date.now() > deadline) {
           finalPass[code] = (finalPass[code] ?? 0) + 1
           return
         }
-        await sleep(typeof until === 'number' ? until - Date.now() + 50 : 250)
+        await sleep(typeof until === 'number' ? until - Date.now() + 50 : 250 * tries)
       }
     }
   }),
@@ -225,7 +268,6 @@ const sent = new Map(
 const saved = new Set(Object.keys(await client.hgetall(`${sentKey}:saved`)))
 await client.quit()
 
-const violations: string[] = []
 const settled = [
   ...merchant.settled.map((entry) => ({ ref: `x402:${entry.nonce}`, amount: BigInt(entry.value) })),
   ...lightningMerchant.settled.map((entry) => ({ ref: `l402:${entry.paymentHash}`, amount: entry.msat })),
@@ -236,35 +278,31 @@ const twice = [...settledRefs].filter(([, count]) => count > 1)
 if (twice.length) violations.push(`${twice.length} payments settled more than once by a merchant`)
 if (lightningMerchant.payAgain)
   violations.push(`the node was asked ${lightningMerchant.payAgain} times to pay an invoice again`)
+// A lookup is the node's last word on a hash: a payment asked after it reported failed means a
+// resumer judged a payment whose payer could still pay it.
+if (lightningMerchant.payAfterFailed)
+  violations.push(`the node was asked ${lightningMerchant.payAfterFailed} times to pay after a lookup said failed`)
 
+// Every settled payment, Lightning too (kept pending with its payment hash before the wallet is
+// asked), must be committed exactly once.
 const idsByRef = new Map<string, string[]>()
 for (const [id, { ref }] of sent) idsByRef.set(ref, [...(idsByRef.get(ref) ?? []), id])
 let committedOnce = 0
-let l402Unrecorded = 0
 for (const ref of settledRefs.keys()) {
   const ids = idsByRef.get(ref) ?? []
   const committed = ids.filter((id) => entries.get(id)?.state === 'committed')
   if (committed.length === 1) committedOnce++
   else if (committed.length > 1) violations.push(`${ref} is committed ${committed.length} times`)
-  else if (ids.length === 0 || ids.every((id) => !saved.has(id) && entries.get(id)?.state === 'unknown')) {
-    if (ref.startsWith('l402:')) l402Unrecorded++
-    else violations.push(`${ref} was settled but never reached the ledger`)
-  } else {
-    const seen = ids.map((id) => entries.get(id)?.state ?? 'missing').join(',')
+  else {
+    const seen = ids.map((id) => entries.get(id)?.state ?? 'missing').join(',') || 'no entry'
     violations.push(`${ref} was settled but the ledger has it as ${seen}`)
   }
 }
-// A Lightning wallet pays before the proof exists to be kept: a worker killed between the two
-// leaves an entry counted as unknown with nothing pending, and a settled invoice nobody recorded.
-const unknownWithoutRecord = [...entries.values()].filter(
+// A worker killed after its entry was marked unknown and before the payment was kept leaves an
+// entry nothing names: the wallet was never asked (counted for its window, never spent).
+const unknownNeverPaid = [...entries.values()].filter(
   (entry) => entry.state === 'unknown' && !saved.has(entry.id) && entry.spend.asset === 'BTC',
 ).length
-// Each of those invoices needs its unknown entry; an unknown entry more is a kill before the wallet
-// paid: counted, never spent (the safe side).
-if (l402Unrecorded > unknownWithoutRecord)
-  violations.push(
-    `${l402Unrecorded} invoices were paid without a pending record, but only ${unknownWithoutRecord} ledger entries are unknown without one`,
-  )
 const committedEntries = [...entries.values()].filter((entry) => entry.state === 'committed')
 const committedUnsettled = committedEntries.filter((entry) => !settledRefs.has(sent.get(entry.id)?.ref ?? '')).length
 if (committedUnsettled) violations.push(`${committedUnsettled} committed entries no merchant settled`)
@@ -283,8 +321,11 @@ const l402Total = lightningMerchant.settled.reduce((sum, entry) => sum + entry.m
 const spentX402 = report.totals.filter((total) => total.asset !== 'BTC').reduce((sum, total) => sum + total.spent, 0n)
 const spentL402 = report.totals.filter((total) => total.asset === 'BTC').reduce((sum, total) => sum + total.spent, 0n)
 if (spentX402 !== x402Total) violations.push(`ledger spent ${spentX402} USDC units, the merchant settled ${x402Total}`)
+if (spentL402 !== l402Total) violations.push(`ledger spent ${spentL402} msat, the node settled ${l402Total}`)
 
 const usd = (nano: bigint) => `$${(Number(nano) / 1e9).toFixed(2)}`
+const loads = (values: number[]) => values.map((value) => value.toFixed(1)).join(', ')
+const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / Math.max(values.length, 1)
 const settings = [
   'PROCESSES',
   'CALLS',
@@ -294,6 +335,8 @@ const settings = [
   'KILL_EVERY_MS',
   'REDIS_SIGNAL',
   'BUDGET_USD',
+  'STALL_MS',
+  'DEADLINE_MS',
 ]
   .flatMap((name) => (process.env[name] ? [`${name}=${process.env[name]}`] : []))
   .join(' ')
@@ -303,7 +346,8 @@ const lines = [
   '',
   `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, redis-server 7.0.15`,
   '(`--appendonly yes --appendfsync always`), on a machine shared with other jobs:',
-  `1-minute load average ${loadAtStart[0]?.toFixed(1)} at the start, ${loadavg()[0]?.toFixed(1)} at the end.`,
+  `load average (1, 5, 15 min) ${loads(loadAtStart)} at the start, ${loads(loadavg())} at the end; 1-minute`,
+  `load sampled every 10 s while the workers ran: mean ${mean(loadSamples).toFixed(1)}, ${Math.min(...loadSamples).toFixed(1)}–${Math.max(...loadSamples).toFixed(1)}.`,
   `Produced by \`${settings ? `${settings} ` : ''}npm run soak\` (\`scripts/soak.ts\`).`,
   '',
   `${processes} worker processes × ${callsEach.toLocaleString('en-US')} calls, ${concurrency} at a time each; every fourth call goes to one of`,
@@ -325,14 +369,18 @@ const lines = [
   `| x402 payment-id conflicts (409) | ${merchant.conflicts} |`,
   `| L402 invoices settled (node) | ${lightningMerchant.settled.length.toLocaleString('en-US')} |`,
   `| L402 requests served with a token | ${lightningMerchant.served.toLocaleString('en-US')} |`,
+  `| L402 requests refused (402) with a token that had served its 3 requests | ${lightningMerchant.usedUp} |`,
   `| SIGKILLs (and restarts) | ${figures.kills} (${figures.restarts}) |`,
   `| redis-server restart (${redisSignal}) | at ${(figures.redisAt * 100).toFixed(0)} % of the calls, down ${figures.redisDownMs.toFixed(0)} ms |`,
-  `| pending payments resumed by restarted workers | ${figures.resumed} (${figures.resumedPaid} answered 200) |`,
+  `| pending payments resumed by restarted workers, by protocol and outcome | ${JSON.stringify(resumedBy)} |`,
+  `| pending L402 payments looked up at the node: paid; failed (released) | ${lightningMerchant.lookups.paid}; ${lightningMerchant.lookups.failed} |`,
+  `| node asked to pay after a lookup said failed (refused) | ${lightningMerchant.payAfterFailed} |`,
+  `| resumes still PAYMENT_OUTCOME_UNKNOWN after 5 tries (left pending) | ${figures.lastingUnknown} |`,
+  `| workers stalled (silent ${stallMs / 1000} s; killed and restarted) | ${figures.stalls} |`,
   `| pending left when every worker was done; resolved by the final pass | ${leftPending.length}; ${JSON.stringify(finalPass)} |`,
   `| pending after the final pass | ${stillPending.length} |`,
   `| settled payments committed in the ledger exactly once | ${committedOnce.toLocaleString('en-US')} of ${settledRefs.size.toLocaleString('en-US')} |`,
-  `| settled invoices counted as unknown (killed between wallet and savePending) | ${l402Unrecorded} |`,
-  `| unknown entries the node never settled (killed before the wallet paid) | ${unknownWithoutRecord - l402Unrecorded} |`,
+  `| unknown entries with no pending record (killed before the payment was kept; never paid) | ${unknownNeverPaid} |`,
   `| ledger entries by state | ${JSON.stringify(entryStates)} |`,
   `| budget used / limit | ${budget ? `${usd(budget.used)} / ${usd(budget.limit)}` : '—'} |`,
   `| ledger spent vs merchant settled (USDC units) | ${spentX402} / ${x402Total} |`,
@@ -340,13 +388,13 @@ const lines = [
   `| wall time | ${(wallMs / 1000).toFixed(1)} s |`,
   `| violations | ${violations.length} |`,
   '',
-  'A Lightning wallet pays before there is a proof to keep: a worker killed between its wallet paying and',
-  '`savePending` leaves an entry counted as `unknown` (in the budget, nothing pending, nothing to resume) and an',
-  'invoice the node settled that no pending record names. That is the designed outcome ("keep counted when the outcome',
-  'is unknown"); the soak counts those apart and checks that each such invoice has its unknown entry. A worker',
-  'killed after the entry was marked unknown but before its wallet reached the node leaves an unknown entry that',
-  'was never paid: counted against the budget for its window, never spent. Everything else a merchant settled must',
-  'be committed exactly once, and nothing may be committed that no merchant settled.',
+  'A Lightning payment is kept pending, with its challenge and payment hash, before the wallet is asked. A worker',
+  "killed during the wallet call leaves that pending payment; a restarted worker claims it once the dead one's lease",
+  'has passed and asks the node by hash: paid (the proof is built from the preimage and sent) or failed (released;',
+  'the node then refuses that invoice for good). A worker killed after the entry was marked unknown and before the',
+  'payment was kept leaves an unknown entry the wallet never paid: counted against the budget for its window,',
+  'never spent. Every payment a merchant or the node settled must be committed exactly once, nothing may be',
+  "committed that nobody settled, and the ledger's spending must equal what both settled.",
   '',
   ...(violations.length ? ['Violations:', '', ...violations.slice(0, 30).map((text) => `- ${text}`), ''] : []),
   ...(errors.length ? ['Calls that failed:', '', ...errors.map((text) => `- \`${text}\``), ''] : []),

@@ -29,6 +29,8 @@ export type L402ServerOptions = {
   readonly rejectAll?: boolean | undefined
   /** Delays every 402 challenge by this many ms (to line up concurrent callers). */
   readonly challengeDelayMs?: number | undefined
+  /** Serves each token this many requests, then answers 402 to it (a metered token). Default: no limit. */
+  readonly usesPerToken?: number | undefined
 }
 
 export type L402Server = {
@@ -59,6 +61,8 @@ export async function startL402Server(options: L402ServerOptions = {}): Promise<
   const service = options.service ?? 'demo'
   const stats = { challenges: 0, accepted: 0, refused: 0 }
   const authorizations: string[] = []
+  // Requests served per payment hash, for `usesPerToken`.
+  const uses = new Map<string, number>()
   let rootKey = randomBytes(32)
 
   function mint(paymentHash: string): string {
@@ -91,7 +95,11 @@ export async function startL402Server(options: L402ServerOptions = {}): Promise<
         return null // unknown caveats are skipped, as the spec says
       })
       // Aperture also asks its node whether the invoice is settled.
-      return node.isSettled(paymentHash)
+      if (!node.isSettled(paymentHash)) return false
+      const used = uses.get(paymentHash) ?? 0
+      if (used >= (options.usesPerToken ?? Number.POSITIVE_INFINITY)) return false
+      uses.set(paymentHash, used + 1)
+      return true
     } catch {
       return false
     }

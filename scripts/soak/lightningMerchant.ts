@@ -22,13 +22,22 @@ export type SettledInvoice = { paymentHash: string; msat: bigint }
 export type LightningMerchant = {
   /** The L402 origins (one server each, one node behind them all). */
   origins: string[]
-  /** The node's pay endpoint: `POST` an invoice, get its preimage (once per invoice). */
+  /**
+   * The node: `POST /pay` an invoice to get its preimage (once per invoice); `GET /lookup/<hash>`
+   * for what it did with a payment hash (`paid` with the preimage, else `failed`, for good).
+   */
   nodeUrl: string
   settled: SettledInvoice[]
   /** Times the node was asked to pay an invoice it had already settled (refused). */
   payAgain: number
+  /** Times the node was asked to pay an invoice a lookup had already reported failed (refused). */
+  payAfterFailed: number
+  /** Lookups answered, by status. */
+  lookups: { paid: number; failed: number }
   /** Requests served with a valid token. */
   served: number
+  /** Requests with a valid, paid token that had served its `uses` already (answered 402). */
+  usedUp: number
   close(): Promise<void>
 }
 
@@ -36,7 +45,7 @@ export type LightningMerchant = {
  * The soak's Lightning merchant: `origins` L402 servers minting real v2 macaroons (identifier =
  * Aperture's layout, committing to the payment hash) and real signed regtest BOLT11 invoices, and
  * the node they share. No Lightning network runs offline, so the node is where a wallet pays:
- * it settles an invoice once and reveals its preimage. A token serves `uses` requests, then the
+ * it settles an invoice once and reveals its preimage, and where it looks a payment up. A token serves `uses` requests, then the
  * origin asks for a new payment, so tokens keep being bought across processes.
  */
 export async function startLightningMerchant(options: {
@@ -46,16 +55,21 @@ export async function startLightningMerchant(options: {
 }): Promise<LightningMerchant> {
   const rootKey = randomBytes(32)
   const nodeKey = randomBytes(32).toString('hex')
-  // invoice → [payment hash, preimage]; settled hashes; uses per token identifier.
+  // invoice → [payment hash, preimage]; hash → preimage of what it settled; hashes a lookup reported
+  // failed; uses per token identifier.
   const invoices = new Map<string, [string, string]>()
-  const paidHashes = new Set<string>()
+  const paidHashes = new Map<string, string>()
+  const failedHashes = new Set<string>()
   const uses = new Map<string, number>()
   const merchant: LightningMerchant = {
     origins: [],
     nodeUrl: '',
     settled: [],
     payAgain: 0,
+    payAfterFailed: 0,
+    lookups: { paid: 0, failed: 0 },
     served: 0,
+    usedUp: 0,
     close: async () => {},
   }
 
@@ -73,6 +87,7 @@ export async function startLightningMerchant(options: {
         response.writeHead(200, { 'content-type': 'text/plain' })
         return void response.end('lightning paid')
       }
+      if (used !== undefined && used >= options.uses && paidHashes.has(hash)) merchant.usedUp++
     }
     const preimage = randomBytes(32)
     const hash = createHash('sha256').update(preimage).digest('hex')
@@ -96,18 +111,39 @@ export async function startLightningMerchant(options: {
     response.writeHead(402, { 'www-authenticate': `L402 macaroon="${token}", invoice="${invoice}"` })
     response.end('payment required')
   }
-  // The node: settles an invoice it issued, once, as a Lightning node refuses to be paid twice.
+  // The node: settles an invoice it issued, once, as a Lightning node refuses to be paid twice, and
+  // answers lookups from what it settled. It stands for the payer's wallet and the network at once,
+  // so a lookup is authoritative: a hash it never settled is failed, and stays failed (a later
+  // request to pay it is refused and counted), as a wallet never retries a payment it reported failed.
   const node = createServer(async (request, response) => {
     response.on('error', () => {})
-    const invoice = Buffer.from(await readBody(request)).toString('utf8')
-    const known = invoices.get(invoice)
+    const lookup = /^\/lookup\/([0-9a-f]{64})$/.exec(request.url ?? '')
+    if (request.method === 'GET' && lookup) {
+      const hash = lookup[1] as string
+      const preimage = paidHashes.get(hash)
+      if (preimage) merchant.lookups.paid++
+      else {
+        failedHashes.add(hash)
+        merchant.lookups.failed++
+      }
+      response.writeHead(200, { 'content-type': 'application/json' })
+      return void response.end(JSON.stringify(preimage ? { status: 'paid', preimage } : { status: 'failed' }))
+    }
+    if (request.method !== 'POST' || request.url !== '/pay') return void response.writeHead(404).end()
+    // A payer killed while sending leaves a request that ends early: nothing to settle.
+    const body = await readBody(request).catch(() => undefined)
+    const known = body && invoices.get(Buffer.from(body).toString('utf8'))
     if (!known) return void response.writeHead(404).end('unknown invoice')
     const [hash, preimage] = known
     if (paidHashes.has(hash)) {
       merchant.payAgain++
       return void response.writeHead(409).end('invoice already paid')
     }
-    paidHashes.add(hash)
+    if (failedHashes.has(hash)) {
+      merchant.payAfterFailed++
+      return void response.writeHead(410).end('payment reported failed')
+    }
+    paidHashes.set(hash, preimage)
     merchant.settled.push({ paymentHash: hash, msat: BigInt(options.sats) * 1000n })
     response.writeHead(200, { 'content-type': 'application/json' })
     response.end(JSON.stringify({ preimage }))

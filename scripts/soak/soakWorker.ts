@@ -15,9 +15,10 @@ import {
   type PayfetchError,
   type PendingPayment,
 } from '../../src/index.js'
-import { type LightningWallet, lightning } from '../../src/lightning/index.js'
+import { lightning } from '../../src/lightning/index.js'
 import { redisLedger, redisSessions } from '../../src/redis/index.js'
 import { callIndex, callKey, paymentRef } from './soakKeys.js'
+import { soakWallet } from './soakWallet.js'
 
 export type SoakWorkerReport = { worker: number; generation: number; resumed: number; calls: number; ms: number }
 
@@ -31,12 +32,18 @@ const generation = Number(env('GENERATION'))
 const calls = Number(env('CALLS'))
 const concurrency = Number(env('CONCURRENCY'))
 const l402Urls = env('L402_URLS').split(',')
+const leaseMs = Number(env('LEASE_MS'))
+// Every wait is bounded: a call (its payment and answer), a call's tries, a resume's tries.
+const callTimeoutMs = Number(process.env.CALL_TIMEOUT_MS ?? 180_000)
+const maxTries = 10
+// A resume that finds the outcome still unknown this many times is reported as such and left pending.
+const maxUnknown = 5
 const say = (line: string) => process.stdout.write(`${line}\n`)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const redis = new Redis(env('REDIS_URL'))
 const sentKey = env('SENT_KEY')
-const inner = redisLedger({ redis, prefix: env('LEDGER_PREFIX'), leaseMs: Number(env('LEASE_MS')) })
+const inner = redisLedger({ redis, prefix: env('LEDGER_PREFIX'), leaseMs })
 // What the merchant will see of each payment (its nonce or payment hash), recorded before the
 // proof can leave, so the soak can match the merchant's settlements to the ledger's entries.
 const ledger: Ledger = {
@@ -48,21 +55,10 @@ const ledger: Ledger = {
     await redis.hset(`${sentKey}:saved`, pending.id, '1')
   },
 }
-const nodeUrl = env('NODE_URL')
-// The wallet pays at the merchant's node, which settles each invoice once.
-const wallet: LightningWallet = {
-  name: 'soak-node',
-  async payInvoice(invoice, { signal }) {
-    const response = await fetch(nodeUrl, { method: 'POST', body: invoice, signal })
-    if (!response.ok) throw new Error(`node answered ${response.status}: ${await response.text()}`)
-    const { preimage } = (await response.json()) as { preimage: string }
-    return { preimage, feeMsat: 0n }
-  },
-}
 const fetchPaid = createPayingFetch({
   signers: [
     evm({ account: privateKeyToAccount(env('PAYER_KEY') as `0x${string}`) }),
-    lightning({ wallet, networks: ['regtest'], maxFeeSats: 1 }),
+    lightning({ wallet: soakWallet(env('NODE_URL'), { pays: true }), networks: ['regtest'], maxFeeSats: 1 }),
   ],
   ledger,
   sessions: redisSessions({ redis, prefix: env('SESSION_PREFIX') }),
@@ -81,18 +77,38 @@ const report: SoakWorkerReport = { worker, generation, resumed: 0, calls: 0, ms:
 const codeOf = (error: unknown) => (isPayfetchError(error) ? error.code : 'OTHER')
 const urlFor = (index: number) => (index % 4 === 3 ? l402Urls[(index >> 2) % l402Urls.length] : env('X402_URL'))
 
-/** Sends a pending payment again until it is answered; `undefined` when someone else finished it. */
-async function resumeUntilAnswered(pending: PendingPayment): Promise<Response | 'rejected' | undefined> {
+/** How a resume ended when it brought no answer: refused, nothing paid, not pending, unknown, out of time. */
+type NotAnswered = 'rejected' | 'failed' | 'gone' | 'unknown' | 'timeout'
+
+/**
+ * Sends a pending payment again until it has an outcome, within a bound: an answer; `rejected`
+ * (refused, counted); `failed` (the wallet's lookup says nothing was paid: released); `gone` (someone
+ * else finished it); `unknown` (still unknown after `maxUnknown` tries: left pending, counted, and
+ * said on a line of its own); `timeout` (held by others past a few leases).
+ */
+async function resumeUntilAnswered(pending: PendingPayment, index: number): Promise<Response | NotAnswered> {
+  const deadline = Date.now() + 6 * leaseMs + 60_000
+  let unknown = 0
   for (;;) {
     try {
       return await fetchPaid.resume(pending)
     } catch (error) {
       const code = codeOf(error)
       if (code === 'PAYMENT_REJECTED') return 'rejected'
-      if (code === 'INVALID_OPTIONS') return undefined
+      if (code === 'PAYMENT_FAILED') return 'failed'
+      if (code === 'INVALID_OPTIONS') return 'gone'
+      if (code === 'PAYMENT_OUTCOME_UNKNOWN' && ++unknown >= maxUnknown) {
+        say(`unknown ${index} ${pending.protocol} ${pending.id}`)
+        return 'unknown'
+      }
+      if (Date.now() > deadline) {
+        say(`error ${index} resume-timeout ${code} ${pending.id}`)
+        return 'timeout'
+      }
       // Held by a lease of a process that died: free once the lease ends.
       const until = (error as PayfetchError).details?.until
-      await sleep(code === 'PAYMENT_IN_PROGRESS' && typeof until === 'number' ? until - Date.now() + 50 : 250)
+      const wait = code === 'PAYMENT_IN_PROGRESS' && typeof until === 'number' ? until - Date.now() + 50 : 250 * unknown
+      await sleep(Math.min(Math.max(wait, 50), deadline - Date.now() + 50))
     }
   }
 }
@@ -104,10 +120,10 @@ const mine = (await fetchPaid.pendingPayments()).filter(
 await Promise.all(
   mine.map(async (pending) => {
     const index = callIndex(pending.idempotencyKey)?.index as number
-    const answer = await resumeUntilAnswered(pending)
+    const answer = await resumeUntilAnswered(pending, index)
     report.resumed++
     const status = answer instanceof Response ? answer.status : answer
-    say(`resumed ${index} ${pending.protocol} ${status ?? 'gone'}`)
+    say(`resumed ${index} ${pending.protocol} ${status}`)
     if (answer instanceof Response) await answer.arrayBuffer()
     if (status === 200 && !done.has(index)) {
       done.add(index)
@@ -116,30 +132,35 @@ await Promise.all(
   }),
 )
 
-/** One call, made until it has an outcome; each try carries a fresh idempotency key. */
+/** One call, made until it has an outcome (at most `maxTries` tries); each try carries a fresh idempotency key. */
 async function call(index: number): Promise<string> {
   const url = `${urlFor(index)}/item`
-  for (let attempt = 0; ; attempt++) {
+  const paid = `paid-${index % 4 === 3 ? 'l402' : 'x402'}`
+  let code = 'OTHER'
+  for (let attempt = 0; attempt < maxTries; attempt++) {
     try {
-      const response = await fetchPaid(url, { headers: { 'idempotency-key': callKey(worker, generation, index) } })
+      const response = await fetchPaid(url, {
+        headers: { 'idempotency-key': callKey(worker, generation, index) },
+        signal: AbortSignal.timeout(callTimeoutMs),
+      })
       await response.arrayBuffer()
-      return response.status === 200 ? `paid-${index % 4 === 3 ? 'l402' : 'x402'}` : `status-${response.status}`
+      return response.status === 200 ? paid : `status-${response.status}`
     } catch (error) {
-      const code = codeOf(error)
+      code = codeOf(error)
       if (code === 'BUDGET_EXHAUSTED') return 'budget'
       const resume = (error as PayfetchError).resume
       if (code === 'PAYMENT_OUTCOME_UNKNOWN' && resume) {
         const pending = (await fetchPaid.pendingPayments()).find(
           (entry) => entry.id === (error as PayfetchError).details?.pendingId,
         )
-        const answer = pending ? await resumeUntilAnswered(pending) : undefined
+        const answer = pending ? await resumeUntilAnswered(pending, index) : 'gone'
         if (answer instanceof Response) {
           await answer.arrayBuffer()
-          if (answer.status === 200) return `paid-${index % 4 === 3 ? 'l402' : 'x402'}`
+          if (answer.status === 200) return paid
         }
         continue
       }
-      if (code === 'PAYMENT_IN_PROGRESS' && attempt < 20) {
+      if (code === 'PAYMENT_IN_PROGRESS') {
         await sleep(250)
         continue
       }
@@ -147,6 +168,8 @@ async function call(index: number): Promise<string> {
       return `failed-${code}`
     }
   }
+  say(`error ${index} tries ${maxTries} tries, the last ${code}`)
+  return 'failed-tries'
 }
 
 const remaining = Array.from({ length: calls }, (_, index) => index).filter((index) => !done.has(index))

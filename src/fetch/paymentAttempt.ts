@@ -190,12 +190,14 @@ export async function payOffer(
       }
       context.emit({ type: 'store.failed', url, error: storeFailed('ledger', 'savePending', true, url, error) })
     }
-    // A token bought with money that already left is kept before the replay: a lost answer must
-    // not cost a second payment for it (a server that refuses it gets it evicted on next use).
     const bought = protocol.sessionToken?.(offer, proof)
-    if (bought && paidOnSigning) await keepToken(context, url, bought)
     if (!request.signal?.aborted) context.emit({ type: 'payment.sent', url, offer, idempotencyKey })
-    let hops = await replay(context, request, pending)
+    // A token bought with money that already left is kept once its own request went, answered or
+    // lost: a lost answer must not cost a second payment for it, and calls elsewhere that find it
+    // must not use up a token the server meters before the request that paid for it is served.
+    let hops = await replay(context, request, pending).finally(
+      () => bought && paidOnSigning && keepToken(context, url, bought),
+    )
     let settled: boolean
     let refused: boolean
     if (turn) {
@@ -326,11 +328,10 @@ export async function resumePayment(context: PayingContext, pending: PendingPaym
   await claim(context, pending, owner)
   const stopLease = keepLease(context.ledger, pending.id, owner)
   try {
-    return await resend(
-      context,
-      protocol,
-      pending.challenge ? await proven(context, protocol, pending, owner) : pending,
-    )
+    if (!pending.challenge) return await resend(context, protocol, pending)
+    const [paid, token] = await proven(context, protocol, pending, owner)
+    // Kept once the request it paid for went, as when paying.
+    return await resend(context, protocol, paid).finally(() => token && keepToken(context, pending.url, token))
   } finally {
     stopLease()
   }
@@ -339,14 +340,15 @@ export async function resumePayment(context: PayingContext, pending: PendingPaym
 /**
  * A payment kept before its wallet answered (the process died, or the answer was lost): the
  * wallet is asked for it by payment hash, never to pay it again. Paid: the proof is built from the
- * kept challenge and kept. Failed: the reservation is released. Otherwise it stays pending.
+ * kept challenge and kept, and returned with the token it bought. Failed: the reservation is
+ * released. Otherwise it stays pending.
  */
 async function proven(
   context: PayingContext,
   protocol: Protocol,
   pending: PendingPayment,
   owner: string,
-): Promise<PendingPayment> {
+): Promise<[PendingPayment, SessionToken | undefined]> {
   const { id, url, reference } = pending
   let offer: Offer | undefined
   try {
@@ -382,9 +384,7 @@ async function proven(
   }
   // Not kept: the proof still goes, and the commit after the answer settles it all the same.
   await context.ledger.savePending(paid, owner).catch(() => {})
-  const token = protocol.sessionToken?.(offer, found)
-  if (token) await keepToken(context, url, token)
-  return paid
+  return [paid, protocol.sessionToken?.(offer, found)]
 }
 
 // Bookkeeping after money moved: a store that cannot keep the token costs a later payment, not this answer.

@@ -1,7 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
 import { type L402Server, startL402Server } from '../../examples/local-stack/l402Server.js'
 import { createLightningNode, type LightningNode } from '../../examples/local-stack/lightningNode.js'
-import { createPayingFetch, getReceipt, type Ledger, memoryLedger, type PayfetchEvent } from '../../src/index.js'
+import {
+  createPayingFetch,
+  getReceipt,
+  type Ledger,
+  memoryLedger,
+  memorySessions,
+  type PayfetchEvent,
+} from '../../src/index.js'
 import { type LightningWallet, lightning, type PaymentStatus } from '../../src/lightning/index.js'
 import { rejectedPayfetchError as failure } from '../support/thrown.js'
 
@@ -220,5 +227,65 @@ describe('a token bought before its answer was lost', () => {
     expect((await fetchPaid.resume(pending as NonNullable<typeof pending>)).status).toBe(200)
     expect(await fetchPaid.pendingPayments()).toEqual([])
     expect(node.settled.length).toBe(settledBefore + 1)
+  })
+
+  // Found by the soak (bench/soak.md): a token kept before its paid request went was found by calls
+  // in other processes waiting on the flight, which used up a metered token first; the call that
+  // paid was refused with PAYMENT_REJECTED.
+  test('policy: a metered token bought on signing is kept only once the paid request it bought was answered: a call elsewhere that finds it cannot use it up first', async () => {
+    const metered = await startL402Server({ node, usesPerToken: 1 })
+    try {
+      const sessions = memorySessions()
+      let elsewhere: number | undefined
+      // Another process on the same session store looks for a token as the paid request leaves.
+      const watching: typeof fetch = async (input, init) => {
+        if (new Headers(init?.headers).get('authorization')?.startsWith('L402 ')) {
+          const found = await sessions.get(metered.url)
+          if (found) elsewhere = (await fetch(`${metered.url}/other`, { headers: found.headers })).status
+        }
+        return fetch(input, init)
+      }
+      const fetchPaid = createPayingFetch({
+        signers: [lightning({ wallet: { payInvoice: async (invoice) => node.pay(invoice) }, networks: ['regtest'] })],
+        sessions,
+        fetch: watching,
+      })
+      const response = await fetchPaid(`${metered.url}/report`)
+      expect(response.status).toBe(200)
+      expect(elsewhere).toBeUndefined()
+      // Kept after: the store holds it now.
+      expect((await sessions.get(metered.url))?.protocol).toBe('l402')
+    } finally {
+      await metered.close()
+    }
+  })
+
+  test('policy: a token a lookup proved paid is kept only once the resumed request it bought was answered', async () => {
+    const metered = await startL402Server({ node, usesPerToken: 1 })
+    try {
+      const sessions = memorySessions()
+      let elsewhere: number | undefined
+      const watching: typeof fetch = async (input, init) => {
+        if (new Headers(init?.headers).get('authorization')?.startsWith('L402 ')) {
+          const found = await sessions.get(metered.url)
+          if (found) elsewhere = (await fetch(`${metered.url}/other`, { headers: found.headers })).status
+        }
+        return fetch(input, init)
+      }
+      const { wallet, counts } = losingWallet('paid')
+      const fetchPaid = createPayingFetch({
+        signers: [lightning({ wallet, networks: ['regtest'] })],
+        sessions,
+        fetch: watching,
+      })
+      expect((await failure(fetchPaid(`${metered.url}/report`))).code).toBe('PAYMENT_OUTCOME_UNKNOWN')
+      const [pending] = await fetchPaid.pendingPayments()
+      expect((await fetchPaid.resume(pending as NonNullable<typeof pending>)).status).toBe(200)
+      expect(elsewhere).toBeUndefined()
+      expect(counts).toEqual({ pays: 1, lookups: 1 })
+      expect((await sessions.get(metered.url))?.protocol).toBe('l402')
+    } finally {
+      await metered.close()
+    }
   })
 })
