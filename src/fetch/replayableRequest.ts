@@ -123,7 +123,7 @@ function inMemory(
 function tooLarge(maxBodyBytes: number): PayfetchError {
   return new PayfetchError(
     'REQUEST_TOO_LARGE',
-    `The request body is larger than maxBodyBytes (${maxBodyBytes}) and could not be replayed after paying.`,
+    `The request body is over maxBodyBytes (${maxBodyBytes}): it could not be replayed.`,
     { details: { maxBodyBytes } },
   )
 }

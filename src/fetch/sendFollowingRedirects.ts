@@ -28,13 +28,9 @@ export async function sendFollowingRedirects(
     const location = response.headers.get('location')
     if (!redirectStatuses.has(response.status) || location === null || request.redirect === 'manual') return hops
     if (request.redirect === 'error')
-      throw new PayfetchError(
-        'REDIRECT_REFUSED',
-        'The paid request was redirected and the request asked for redirect: "error".',
-        {
-          details: { status: response.status },
-        },
-      )
+      throw new PayfetchError('REDIRECT_REFUSED', 'The paid request was redirected, and redirect is "error".', {
+        details: { status: response.status },
+      })
     const next = URL.canParse(location, url) ? new URL(location, url) : undefined
     if (!next || !/^https?:$/.test(next.protocol) || hops.length > maxRedirects) return hops
     // As fetch does: 303 turns anything but HEAD into GET; 301/302 turn POST into GET.

@@ -30,7 +30,7 @@ export async function acceptSignedTransaction(
   if (!(signature instanceof Uint8Array) || signature.length !== 64)
     throw fail('The signer returned no signature for the payer.', payer)
   if (!(await verifySignature(await getPublicKeyFromAddress(payer), signature, signed.messageBytes)))
-    throw fail('The payer’s signature does not verify; the signer signed with another key or another message.', payer)
+    throw fail('The payer’s signature does not verify (another key or message).', payer)
   // Signature slots follow the message's signer order: fee payer first, then the payer.
   const signatures: Record<Address, SignatureBytes | null> = { [feePayer]: null, [payer]: signature }
   return { messageBytes: signed.messageBytes, signatures }
