@@ -251,10 +251,7 @@ describe('Payment scheme, evm charge, against mppx 0.11', () => {
   })
 
   test('error: the answer lost after the credential left is PAYMENT_OUTCOME_UNKNOWN; resume sends the same credential, which the server refuses as used: paid once, counted once', async () => {
-    let lose = true
-    const proxy = await startInterceptingProxy(stack.url, {
-      loseAnswer: (request) => Boolean(request.headers.authorization) && lose && !(lose = false),
-    })
+    const proxy = await startInterceptingProxy(stack.url, { loseAnswer: firstCredentialed() })
     try {
       const { account, signer, fetchPaid } = await payerWith()
       const before = await balances(account)
@@ -275,10 +272,7 @@ describe('Payment scheme, evm charge, against mppx 0.11', () => {
   })
 
   test("policy: the caller's Idempotency-Key goes with the credential; after a lost answer, a second call with that key resends the kept credential instead of signing: paid once", async () => {
-    let lose = true
-    const proxy = await startInterceptingProxy(stack.url, {
-      loseAnswer: (request) => Boolean(request.headers.authorization) && lose && !(lose = false),
-    })
+    const proxy = await startInterceptingProxy(stack.url, { loseAnswer: firstCredentialed() })
     try {
       const { account, signer, fetchPaid } = await payerWith()
       const before = await balances(account)
@@ -297,3 +291,9 @@ describe('Payment scheme, evm charge, against mppx 0.11', () => {
     }
   })
 })
+
+/** Loses the answer to the first request that carries a credential, and to no other. */
+function firstCredentialed(): (request: { headers: { authorization?: string | undefined } }) => boolean {
+  let lose = true
+  return (request) => Boolean(request.headers.authorization) && lose && !(lose = false)
+}

@@ -8,6 +8,7 @@ import {
   memoryLedger,
   memorySessions,
   type PayfetchEvent,
+  type SessionStore,
 } from '../../src/index.js'
 import { type LightningWallet, lightning, type PaymentStatus } from '../../src/lightning/index.js'
 import { rejectedPayfetchError as failure } from '../support/thrown.js'
@@ -236,23 +237,15 @@ describe('a token bought before its answer was lost', () => {
     const metered = await startL402Server({ node, usesPerToken: 1 })
     try {
       const sessions = memorySessions()
-      let elsewhere: number | undefined
-      // Another process on the same session store looks for a token as the paid request leaves.
-      const watching: typeof fetch = async (input, init) => {
-        if (new Headers(init?.headers).get('authorization')?.startsWith('L402 ')) {
-          const found = await sessions.get(metered.url)
-          if (found) elsewhere = (await fetch(`${metered.url}/other`, { headers: found.headers })).status
-        }
-        return fetch(input, init)
-      }
+      const watching = watchedBy(sessions, metered.url)
       const fetchPaid = createPayingFetch({
         signers: [lightning({ wallet: { payInvoice: async (invoice) => node.pay(invoice) }, networks: ['regtest'] })],
         sessions,
-        fetch: watching,
+        fetch: watching.fetch,
       })
       const response = await fetchPaid(`${metered.url}/report`)
       expect(response.status).toBe(200)
-      expect(elsewhere).toBeUndefined()
+      expect(watching.elsewhere).toBeUndefined()
       // Kept after: the store holds it now.
       expect((await sessions.get(metered.url))?.protocol).toBe('l402')
     } finally {
@@ -264,24 +257,17 @@ describe('a token bought before its answer was lost', () => {
     const metered = await startL402Server({ node, usesPerToken: 1 })
     try {
       const sessions = memorySessions()
-      let elsewhere: number | undefined
-      const watching: typeof fetch = async (input, init) => {
-        if (new Headers(init?.headers).get('authorization')?.startsWith('L402 ')) {
-          const found = await sessions.get(metered.url)
-          if (found) elsewhere = (await fetch(`${metered.url}/other`, { headers: found.headers })).status
-        }
-        return fetch(input, init)
-      }
+      const watching = watchedBy(sessions, metered.url)
       const { wallet, counts } = losingWallet('paid')
       const fetchPaid = createPayingFetch({
         signers: [lightning({ wallet, networks: ['regtest'] })],
         sessions,
-        fetch: watching,
+        fetch: watching.fetch,
       })
       expect((await failure(fetchPaid(`${metered.url}/report`))).code).toBe('PAYMENT_OUTCOME_UNKNOWN')
       const [pending] = await fetchPaid.pendingPayments()
       expect((await fetchPaid.resume(pending as NonNullable<typeof pending>)).status).toBe(200)
-      expect(elsewhere).toBeUndefined()
+      expect(watching.elsewhere).toBeUndefined()
       expect(counts).toEqual({ pays: 1, lookups: 1 })
       expect((await sessions.get(metered.url))?.protocol).toBe('l402')
     } finally {
@@ -289,3 +275,20 @@ describe('a token bought before its answer was lost', () => {
     }
   })
 })
+
+/**
+ * A fetch that, as an L402 paid request leaves, plays another process on the same session store:
+ * a token it finds there is used at once; `elsewhere` is that use's status.
+ */
+function watchedBy(sessions: SessionStore, origin: string): { fetch: typeof fetch; elsewhere?: number } {
+  const watching: { fetch: typeof fetch; elsewhere?: number } = {
+    fetch: async (input, init) => {
+      if (new Headers(init?.headers).get('authorization')?.startsWith('L402 ')) {
+        const found = await sessions.get(origin)
+        if (found) watching.elsewhere = (await fetch(`${origin}/other`, { headers: found.headers })).status
+      }
+      return fetch(input, init)
+    },
+  }
+  return watching
+}
