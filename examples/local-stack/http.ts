@@ -3,6 +3,10 @@ import type { RouteRequest, RouteResponse } from './routes.js'
 
 /** Listens on 127.0.0.1 and a free port; resolves to the base URL, without a trailing slash. */
 export async function listen(server: Server): Promise<string> {
+  // A client whose event loop lags by seconds (a loaded machine, hundreds of calls at once) may
+  // reuse an idle socket just after Node's 5 s keep-alive closed it: its request dies with
+  // ECONNRESET, which is not what any test here is about.
+  server.keepAliveTimeout = 60_000
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     // A deep accept queue: hundreds of clients connecting at once on a busy machine would overflow

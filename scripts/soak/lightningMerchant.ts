@@ -153,7 +153,6 @@ export async function startLightningMerchant(options: {
   // One handler on several ports: each port is an origin of its own for the session store.
   for (let index = 0; index < options.origins; index++) {
     const server = createServer(serve)
-    server.keepAliveTimeout = 60_000
     servers.push(server)
     merchant.origins.push(await listen(server))
   }

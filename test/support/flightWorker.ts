@@ -44,7 +44,11 @@ const report: FlightReport = { ok: 0, codes: {}, walletCalls }
 for (const outcome of outcomes) {
   if (outcome.status === 'fulfilled') report.ok++
   else {
-    const code = isPayfetchError(outcome.reason) ? outcome.reason.code : String(outcome.reason)
+    const reason = outcome.reason as Error & { cause?: { code?: string; message?: string } }
+    // A network failure names its cause (ECONNRESET, a timeout…): "fetch failed" alone says nothing.
+    const code = isPayfetchError(reason)
+      ? reason.code
+      : `${reason}${reason.cause ? ` (${reason.cause.code ?? reason.cause.message})` : ''}`
     report.codes[code] = (report.codes[code] ?? 0) + 1
   }
 }

@@ -113,10 +113,6 @@ export async function startMerchant(routes: Record<string, Handler>, options: Me
       response.end(String(error))
     }
   })
-  // A client whose event loop lags (hundreds of signatures at once) may reuse an idle socket after
-  // Node's 5 s keep-alive closed it, and its replay dies with ECONNRESET: an outcome payfetch rightly
-  // calls unknown, but not what these tests are about.
-  server.keepAliveTimeout = 60_000
   const base = await listen(server)
   const extensions = options.paymentIdentifier
     ? { 'payment-identifier': declarePaymentIdentifierExtension(options.paymentIdentifier.required) }
