@@ -185,6 +185,8 @@ async function payingFetch(
   let idempotencyKey = callerKey ?? undefined
   let token = await sessionFor(context, request.url)
   let tokenOrigin = originOf(request.url)
+  // A sign-in's headers, once sent: a 402 to them may quote them too.
+  let signedIn: Record<string, string> | undefined
   let response = await send(context, request, request.url, token)
   let paid: Paid | undefined
   let payments = 0
@@ -194,7 +196,7 @@ async function payingFetch(
     const url = response.url || request.url
     // What the request presented (the proof it paid with, a stored token): server text quoting it
     // is cut before it reaches an event or an error.
-    const quoted = paid ? paid.pending.proof : token?.headers
+    const quoted = paid ? paid.pending.proof : (token?.headers ?? signedIn)
     const answer = await read402(response, url, { timeoutMs: context.readTimeoutMs, signal: request.signal }, quoted)
     if (token) {
       // Its origin no longer accepts the token: forget it (unless a newer one replaced it).
@@ -219,9 +221,9 @@ async function payingFetch(
     // offer is judged or reserved. A 402 to the signature is paid as usual.
     if (!paid && !signInTried) {
       signInTried = true
-      const signedIn = await signInAgain(context, request, url, answer)
-      if (signedIn) {
-        response = signedIn
+      const access = await signInAgain(context, request, url, answer)
+      if (access) {
+        ;({ response, presented: signedIn } = access)
         continue
       }
     }

@@ -113,7 +113,7 @@ function inProgress(context: PayingContext, url: string): PayfetchError {
     url,
     new PayfetchError(
       'PAYMENT_IN_PROGRESS',
-      'Another call or process is still paying this origin for a token; nothing was paid.',
+      'Another call or process is paying this origin for a token; nothing was paid.',
       { details: { url, origin: originOf(url) } },
     ),
   )

@@ -23,7 +23,7 @@ export function entitlementKey(url: string): string {
 /**
  * Reaches `url` again by signing in instead of paying, when its x402 v2 402 advertises
  * sign-in-with-x and the sessions hold an entitlement an address of ours paid for. Resolves to the
- * server's answer to the signed request, or `undefined` when nothing was signed (no entitlement, no
+ * server's answer to the signed request and the headers it carried, or `undefined` when nothing was signed (no entitlement, no
  * signer for its address, or a check refused the challenge): then the call pays as usual. The
  * signature goes to the 402's origin only; a redirect to another origin drops it.
  */
@@ -32,7 +32,7 @@ export async function signInAgain(
   request: ReplayableRequest,
   url: string,
   answer: Response402,
-): Promise<Response | undefined> {
+): Promise<{ response: Response; presented: Record<string, string> } | undefined> {
   const advertised = await reaccessFor(context, url, answer)
   if (!advertised) return undefined
   const { extensions, address, network } = advertised
@@ -66,7 +66,7 @@ export async function signInAgain(
     chainId: access.chainId,
     status: response.status,
   })
-  return response
+  return { response, presented: access.headers }
 }
 
 /**
@@ -121,7 +121,6 @@ async function entitlementFor(context: PayingContext, url: string): Promise<Sess
   } catch (error) {
     throw refuse(context, url, storeFailed('sessions', 'get', false, url, error))
   }
-  if (token?.protocol !== entitlementProtocol || (token.expiresAt ?? Number.POSITIVE_INFINITY) <= Date.now())
-    return undefined
+  if (token?.protocol !== entitlementProtocol || (token.expiresAt ?? Infinity) <= Date.now()) return undefined
   return token.entitlement
 }

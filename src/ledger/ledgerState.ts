@@ -135,7 +135,7 @@ export function createLedgerState(): LedgerState {
   // Reserved entries without a pending payment that have a lease: the ones a lease can release.
   const leased = new Set<Live>()
   // No lease of `leased` ends before this (renewals only push leases later).
-  let nextExpiry = Number.POSITIVE_INFINITY
+  let nextExpiry = Infinity
 
   const budgetFor = (key: string) => {
     let budget = budgets.get(key)
@@ -335,7 +335,7 @@ export function createLedgerState(): LedgerState {
     expiredLeases(now) {
       if (now < nextExpiry) return []
       const expired: string[] = []
-      nextExpiry = Number.POSITIVE_INFINITY
+      nextExpiry = Infinity
       for (const entry of leased) {
         const until = entry.lease?.until ?? Number.NEGATIVE_INFINITY
         if (until <= now) expired.push(entry.id)

@@ -9,10 +9,12 @@ import {
   createPayingFetch,
   getReceipt,
   memorySessions,
+  type PayfetchError,
   type PayfetchEvent,
   type SessionStore,
 } from '../../src/index.js'
 import { type Merchant, requirement, type Seen, startMerchant } from '../support/merchant.js'
+import { rejectedPayfetchError as failure } from '../support/thrown.js'
 
 // The paying loop's side of sign-in-with-x, against a loopback x402 merchant that checks proofs for
 // real and checks sign-ins with the reference server's own functions (@x402/extensions). The chain
@@ -65,6 +67,12 @@ beforeAll(async () => {
       '/report': async (request, response, self) => {
         if (await signedInPayer(request)) return void response.end('the report, again')
         await self.charge(request, response, [requirement()], () => response.end('the report'))
+      },
+      // Refuses a sign-in, quoting it in the offer it asks to be paid instead.
+      '/quoting': async (request, response, self) => {
+        const signIn = request.headers['sign-in-with-x']
+        const description = signIn ? `sign-in ${signIn} refused` : 'test resource'
+        await self.charge(request, response, [requirement({ description })], () => response.end('quoted'))
       },
       // Sends a signed-in request on to another origin.
       '/moved': async (request, response, self) => {
@@ -174,6 +182,24 @@ describe('sign-in-with-x in the paying loop', () => {
     expect(events[0]).toMatchObject({ type: 'siwx.skipped', reason: expect.stringMatching(/domain "evil.example"/) })
     expect(merchant.seen.slice(before).every((seen) => seen.headers['sign-in-with-x'] === undefined)).toBe(true)
     expect(settledBy(account.address)).toBe(2)
+  })
+
+  test('policy: a 402 quoting the sign-in it was sent reaches events and the error with no 24-character piece of it; nothing more is paid', async () => {
+    const { account, events, fetchPaid } = payer({ budgetUsd: '0.01' })
+    await fetchPaid(`${merchant.url}/quoting`)
+    events.length = 0
+    const error = (await failure(fetchPaid(`${merchant.url}/quoting`))) as PayfetchError
+    expect(error.code).toBe('BUDGET_EXHAUSTED')
+    expect(events.map((event) => event.type)).toEqual(['siwx.declined', 'challenge', 'refusal'])
+    const sent = String(merchant.seen.at(-1)?.headers['sign-in-with-x'])
+    const { signature } = parseSIWxHeader(sent)
+    const shown = JSON.stringify([events, error.message, error.details], (_, value) =>
+      typeof value === 'bigint' ? String(value) : value,
+    )
+    expect(shown).toContain('sign-in [proof] refused')
+    for (const secret of [sent, signature.slice(2)])
+      for (let at = 0; at + 24 <= secret.length; at += 8) expect(shown).not.toContain(secret.slice(at, at + 24))
+    expect(settledBy(account.address)).toBe(1)
   })
 
   test('error: a sessions store that cannot read the entitlement refuses with STORE_FAILED; nothing is paid', async () => {
