@@ -12,5 +12,6 @@ export { type Eip1193Options, type Eip1193Provider, eip1193 } from './eip1193.js
 export { type EvmOptions, evm } from './evm.js'
 export { permit2Address, permit2Proxies } from './permit2.js'
 export type { EvmChainReader, Permit2AllowanceOptions, Permit2Approval } from './permit2Allowance.js'
+export { privateKeyAccount } from './privateKeyAccount.js'
 export { type ChannelRefund, type RefundChannelOptions, refundChannel } from './refundChannel.js'
 export type { EvmToken } from './tokenDomains.js'

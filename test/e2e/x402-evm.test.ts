@@ -1,8 +1,9 @@
 import type { Hex } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type EvmStack, startEvmStack } from '../../examples/local-stack/evmStack.js'
 import { decodeBase64Json } from '../../examples/local-stack/http.js'
-import { evm } from '../../src/evm/index.js'
+import { evm, privateKeyAccount } from '../../src/evm/index.js'
 import { createPayingFetch, getReceipt, type PayfetchEvent } from '../../src/index.js'
 
 // payfetch against the x402 reference server (@x402/express) and a real facilitator settling on
@@ -76,6 +77,20 @@ describe('x402 on EVM, settled on a local chain', () => {
     expect(proofs).toHaveLength(1)
     expect(events.map((event) => event.type)).toEqual(['challenge', 'offer.chosen', 'payment.sent', 'receipt'])
     console.info(`e2e: one paid x402 v2 call (402, sign, verify, settle on anvil) took ${elapsed.toFixed(0)} ms`)
+  })
+
+  test('behavior: a privateKeyAccount pays the v2 and the v1 reference servers (payfetch hashes the typed data itself); each moves exactly the price', async () => {
+    const key = generatePrivateKey()
+    const { address } = privateKeyToAccount(key)
+    await stack.mint(stack.usdc, address, 1_000_000n)
+    const fetchPaid = createPayingFetch({ signers: [evm({ account: privateKeyAccount(key) })] })
+    for (const url of [`${stack.v2Url}/weather`, `${stack.v2Url}/weather?again`, `${stack.v1Url}/v1/weather`]) {
+      const before = await stack.balanceOf(stack.usdc, address)
+      const response = await fetchPaid(url)
+      expect(response.status).toBe(200)
+      expect(getReceipt(response)).toMatchObject({ payer: address, amount: 10_000n })
+      expect(await stack.balanceOf(stack.usdc, address)).toBe(before - 10_000n)
+    }
   })
 
   test('policy: the same authorization sent again is refused and moves nothing', async () => {
