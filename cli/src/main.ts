@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
 import { createPayingFetch } from 'payfetch'
 import { createPayfetchTools, type ToolFailure } from 'payfetch/tools'
 import { listChannels } from './channelsCommand.js'
 import { exitCodeFor, exitCodes } from './exitCodes.js'
-import { fetchCommand, type Io, UsageError } from './fetchCommand.js'
+import { fetchCommand, fetchFlags, type Io, UsageError } from './fetchCommand.js'
 import { fileIdempotency } from './fileIdempotency.js'
 import { payingSetup } from './payingOptions.js'
 import { printable } from './printable.js'
-import { refundCommand } from './refundCommand.js'
+import { refundCommand, refundFlags } from './refundCommand.js'
 import { runTool } from './runTool.js'
 import { readSettings, SettingsError } from './settings.js'
 import { withDiscovery } from './withDiscovery.js'
@@ -30,7 +31,7 @@ Usage:
 
 Flags: -X METHOD, -H "Name: value" (repeatable), -d DATA|@file|@-, --json DATA|@file|@-, -i, -o FILE,
   -f, -s, -v, -m SECONDS (decimals; 0: no limit), --max-usd USD, --max-sats SATS, --dry-run, -y, --protocol auto|x402|l402|payment,
-  --idempotency-key KEY
+  --idempotency-key KEY; -h/--help and --version anywhere print this or the version, and nothing is sent
 
 Keys and limits come from the environment only (PAYFETCH_EVM_PRIVATE_KEY, PAYFETCH_SOLANA_SECRET_KEY,
 PAYFETCH_NWC_URL, PAYFETCH_MAX_USD, PAYFETCH_MAX_SATS, PAYFETCH_BUDGET_USD, PAYFETCH_CONFIRM,
@@ -45,11 +46,12 @@ Exit codes: 0 ok, 2 usage or settings, 3 refused (nothing paid), 4 failed (nothi
 /** Runs one command line; resolves to the exit code. Never prints a stack trace or a secret. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
   const [command, ...rest] = argv
-  if (command === undefined || command === '--help' || command === '-h') {
+  const asked = askedFor(argv)
+  if (command === undefined || asked.help) {
     io.stdout.write(usage)
     return command === undefined ? exitCodes.usage : exitCodes.ok
   }
-  if (command === '--version') {
+  if (asked.version) {
     io.stdout.write(`${version}\n`)
     return exitCodes.ok
   }
@@ -145,6 +147,21 @@ async function runMcp(env: NodeJS.ProcessEnv, io: Io): Promise<number> {
     // The host closed the pipe: let go of Redis (if any) so the process can end.
     server.server.onclose = () => void release().finally(() => resolve(exitCodes.ok))
   })
+}
+
+/**
+ * Whether `--help`/`-h` or `--version` appear anywhere in the arguments (after a URL, in `-sh`, after
+ * a subcommand), read as parseArgs reads flags (a flag's value is no flag; nothing after `--` is):
+ * they answer at once, before any request could be sent or paid. Loose, so a flag error still names
+ * itself later.
+ */
+function askedFor(argv: readonly string[]): { help?: unknown; version?: unknown } {
+  return parseArgs({
+    args: [...argv],
+    options: { ...fetchFlags, ...refundFlags },
+    strict: false,
+    allowPositionals: true,
+  }).values
 }
 
 function report(failure: ToolFailure, io: Io): number {

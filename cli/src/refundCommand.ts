@@ -8,6 +8,8 @@ import { printable } from './printable.js'
 import type { ChannelSettings } from './settings.js'
 import { SettingsError } from './settings.js'
 
+export const refundFlags = { amount: { type: 'string' }, silent: { type: 'boolean', short: 's' } } as const
+
 /**
  * `payfetch refund <url> [--amount <atomic>]`: closes this payer's channel with that server
  * cooperatively; the rest of the deposit (or `--amount`) comes back on chain. A refund only ever
@@ -18,11 +20,7 @@ export async function refundCommand(
   setup: { evmAccount?: EvmAccount | undefined; sessions: SessionStore; channels?: ChannelSettings | undefined },
   io: Io,
 ): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: { amount: { type: 'string' }, silent: { type: 'boolean', short: 's' } },
-    allowPositionals: true,
-  })
+  const { values, positionals } = parseArgs({ args: [...argv], options: refundFlags, allowPositionals: true })
   const url = positionals[0]
   if (!url || positionals.length > 1) throw new UsageError('payfetch refund needs exactly one URL of the server.')
   if (!/^https?:\/\//.test(url)) throw new UsageError('The URL must start with http:// or https://.')

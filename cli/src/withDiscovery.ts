@@ -21,6 +21,8 @@ export function withDiscovery(
     const { discover, discoveredServices } = await import('payfetch/discovery')
     try {
       const names = new Set(catalog.map((entry) => entry.name))
+      // No signal reaches here: discover()'s default timeoutMs (10 s for the one page the default
+      // limit reads, answer and body) bounds what the MCP host waits.
       const listed = discoveredServices(await discover(discoveryUrl, { type: 'http' }))
       cached = { at: now(), services: [...catalog, ...listed.filter((entry) => !names.has(entry.name))] }
       return cached.services

@@ -376,6 +376,36 @@ describe('payfetch <url>', () => {
     expect(JSON.parse((await runCli(['pending'], stalled)).stdout).pending).toEqual([])
   })
 
+  test('policy: --help, -h and --version anywhere (after the URL, in -sh, after a subcommand) answer and exit 0; the 402 server sees no request, nothing is paid', async () => {
+    const seen = merchant.seen.length
+    const settled = merchant.settled.length
+    const url = `${merchant.url}/report`
+    for (const args of [
+      [url, '--help'],
+      ['-X', 'POST', url, '-h'],
+      [url, '-sh'],
+      ['quote', url, '--help'],
+      ['refund', url, '--help'],
+      ['pending', '-h'],
+      ['mcp', '--help'],
+    ]) {
+      const run = await runCli(args, env())
+      expect({ args, ...run }).toMatchObject({ args, code: 0, stderr: '' })
+      expect(run.stdout).toMatch(/^payfetch \d+\.\d+\.\d+: fetch a URL, paying HTTP 402 challenges.*\nUsage:\n/s)
+    }
+    for (const args of [
+      [url, '--version'],
+      ['quote', url, '--version'],
+    ])
+      expect(await runCli(args, env())).toEqual({
+        code: 0,
+        stdout: expect.stringMatching(/^\d+\.\d+\.\d+\n$/),
+        stderr: '',
+      })
+    expect(merchant.seen.length).toBe(seen)
+    expect(merchant.settled.length).toBe(settled)
+  })
+
   test('behavior: --dry-run and quote print the offers and pay nothing; report prints spending', async () => {
     const settled = merchant.settled.length
     for (const args of [

@@ -2,6 +2,7 @@ import { PayfetchError } from '../errors/PayfetchError.js'
 import { readCapped } from '../fetch/readCapped.js'
 import type { Offer } from '../offer/Offer.js'
 import { decodeX402Message } from '../protocols/x402/decode.js'
+import { bounded } from '../utils/bounded.js'
 import { isRecord, isShortString, parseJson } from '../utils/guards.js'
 
 /** One paid resource a discovery service lists, with its prices decoded as a 402 would be. */
@@ -36,7 +37,10 @@ export type DiscoverOptions = {
   /** The fetch to read the listing with. Default: the global `fetch`. */
   readonly fetch?: typeof fetch | undefined
   readonly signal?: AbortSignal | undefined
-  /** How long one page may take to arrive and be read, in ms. Default 10 000. */
+  /**
+   * How long one page may take to arrive and be read (its answer and its whole body), in ms. Past it
+   * the page is `DISCOVERY_FAILED` and its connection closed. Default 10 000.
+   */
   readonly timeoutMs?: number | undefined
 }
 
@@ -58,7 +62,7 @@ const maxResources = 1000
  * ```
  *
  * @throws {PayfetchError} `INVALID_OPTIONS` for a URL that is not http(s) or a bad limit;
- * `DISCOVERY_FAILED` when a page does not answer 200 with a listing payfetch can read.
+ * `DISCOVERY_FAILED` when a page does not answer 200 with a listing payfetch can read within `timeoutMs`.
  */
 export async function discover(service: string | URL, options: DiscoverOptions = {}): Promise<DiscoveredResource[]> {
   const base = listingUrl(service)
@@ -102,29 +106,44 @@ function listingUrl(service: string | URL): URL {
 }
 
 async function readPage(url: URL, options: DiscoverOptions): Promise<{ items: unknown[]; total: number | undefined }> {
+  const timeoutMs = options.timeoutMs ?? 10_000
   const failed = (reason: string, cause?: unknown) =>
     new PayfetchError('DISCOVERY_FAILED', `The discovery listing could not be read: ${reason}.`, {
       details: { url: `${url.origin}${url.pathname}` },
       cause,
     })
-  let response: Response
+  // One deadline for the whole page (answer and body), joined with the caller's signal by hand:
+  // AbortSignal.any is missing from Node 20.0–20.2 and from browsers before 2024.
+  const caller = options.signal
+  const bound = new AbortController()
+  const abort = () => bound.abort(caller?.reason)
+  const timer = setTimeout(
+    () => bound.abort(new DOMException(`No answer within ${timeoutMs} ms.`, 'TimeoutError')),
+    timeoutMs,
+  )
+  if (caller?.aborted) abort()
+  caller?.addEventListener('abort', abort, { once: true })
+  let body: unknown
   try {
-    response = await (options.fetch ?? fetch)(url, {
-      headers: { accept: 'application/json' },
-      signal: options.signal ?? null,
-    })
+    // The race holds the deadline even for a fetch that ignores its signal.
+    const response = await bounded(
+      (options.fetch ?? fetch)(url, { headers: { accept: 'application/json' }, signal: bound.signal }),
+      { signal: bound.signal },
+    )
+    if (response.status !== 200) {
+      await response.body?.cancel().catch(() => {})
+      throw failed(`status ${response.status}`)
+    }
+    const bytes = response.body && (await readCapped(response.body, maxPageBytes, { signal: bound.signal }))
+    body = bytes && parseJson(new TextDecoder().decode(bytes))
   } catch (cause) {
-    if (options.signal?.aborted) throw cause
-    throw failed('no answer', cause)
+    if (caller?.aborted) throw caller.reason
+    if (cause instanceof PayfetchError) throw cause
+    throw failed(bound.signal.aborted ? `no answer within ${timeoutMs} ms` : 'no answer', cause)
+  } finally {
+    clearTimeout(timer)
+    caller?.removeEventListener('abort', abort)
   }
-  if (response.status !== 200) {
-    await response.body?.cancel().catch(() => {})
-    throw failed(`status ${response.status}`)
-  }
-  const bytes =
-    response.body &&
-    (await readCapped(response.body, maxPageBytes, { timeoutMs: options.timeoutMs ?? 10_000, signal: options.signal }))
-  const body = bytes && parseJson(new TextDecoder().decode(bytes))
   // `items` (list) or `resources` (search), as @x402/extensions reads them.
   const items = isRecord(body) ? (body.items ?? body.resources) : undefined
   if (!Array.isArray(items)) throw failed('not a JSON listing with items')

@@ -41,13 +41,14 @@ export async function signInAgain(
     (signer) => signer.signIn?.address.toLowerCase() === address.toLowerCase(),
   )?.signIn
   let access: SiwxAccess | string | undefined = `no signer signs in as ${address}, the address that paid`
-  try {
-    access = await signIn?.signIn({ extensions, url, network, signal: request.signal })
-  } catch {
-    // A wallet that refuses to sign in (a person said no) leaves paying, which asks again.
-    if (request.signal?.aborted) throw request.signal.reason
-    access = 'the signer did not sign'
-  }
+  if (signIn)
+    try {
+      access = await signIn.signIn({ extensions, url, network, signal: request.signal })
+    } catch {
+      // A wallet that refuses to sign in (a person said no) leaves paying, which asks again.
+      if (request.signal?.aborted) throw request.signal.reason
+      access = 'the signer did not sign'
+    }
   if (typeof access !== 'object') {
     if (access) context.emit({ type: 'siwx.skipped', url, reason: access })
     return undefined
@@ -58,7 +59,7 @@ export async function signInAgain(
     { url, proof: { ...access.headers } },
     context.maxRedirects,
   )
-  const response = hops[hops.length - 1] as Response
+  const response = hops.at(-1) as Response
   context.emit({
     type: response.status === 402 ? 'siwx.declined' : 'siwx.accepted',
     url,

@@ -184,6 +184,26 @@ describe('sign-in-with-x in the paying loop', () => {
     expect(settledBy(account.address)).toBe(2)
   })
 
+  test('behavior: an entitlement kept for an address no signer of this fetch signs in as is skipped with that reason; the call pays as usual', async () => {
+    const { account, events, sessions, fetchPaid } = payer()
+    const other = privateKeyToAccount(generatePrivateKey()).address
+    await sessions.set(entitlementKey(`${merchant.url}/report`), {
+      protocol: 'x402-siwx',
+      headers: {},
+      entitlement: { address: other, network: 'eip155:84532' },
+    })
+    const response = await fetchPaid(`${merchant.url}/report`)
+    expect(await response.text()).toBe('the report')
+    expect(getReceipt(response)).toBeDefined()
+    expect(events[0]).toEqual({
+      type: 'siwx.skipped',
+      url: `${merchant.url}/report`,
+      reason: `no signer signs in as ${other}, the address that paid`,
+    })
+    expect(merchant.seen.at(-1)?.headers['sign-in-with-x']).toBeUndefined()
+    expect(settledBy(account.address)).toBe(1)
+  })
+
   test('policy: a 402 quoting the sign-in it was sent reaches events and the error with no 24-character piece of it; nothing more is paid', async () => {
     const { account, events, fetchPaid } = payer({ budgetUsd: '0.01' })
     await fetchPaid(`${merchant.url}/quoting`)
