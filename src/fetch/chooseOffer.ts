@@ -116,6 +116,7 @@ export async function judgeOffers(
       }
     }),
   )
+  if (judged.length < 2) return judged
   const prefer = options.prefer ?? []
   // The caller's protocols first; within each, offers that settle after the work (authorization).
   const rank = (candidate: Candidate) => {
