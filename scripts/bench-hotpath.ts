@@ -19,7 +19,7 @@ import { wrapFetchWithPayment, x402Client } from '@x402/fetch'
 import type { Address, Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { decodeBase64Json, encodeBase64Json } from '../examples/local-stack/http.js'
-import { evm } from '../src/evm/index.js'
+import { evm, privateKeyAccount } from '../src/evm/index.js'
 import { createPayingFetch } from '../src/index.js'
 import { transferWithAuthorizationTypes } from '../test/support/eip3009.js'
 import { type Requirement, requirement, startMerchant } from '../test/support/merchant.js'
@@ -34,7 +34,8 @@ const merchant = await startMerchant({
   '/free': (_request, response) => void response.writeHead(200, { 'content-type': 'text/plain' }).end('free'),
   '/item': (request, response, self) => self.charge(request, response, [requirement()], () => response.end('item')),
 })
-const account = privateKeyToAccount(generatePrivateKey())
+const key = generatePrivateKey()
+const account = privateKeyToAccount(key)
 
 /** A fetch answering in process: 200 for /free, the 402 for /item until a proof comes, then 200. */
 const challengeHeader = encodeBase64Json({
@@ -77,6 +78,11 @@ const paidOver = (fetchImpl: typeof fetch, clients: Client[], signer = account):
   { name: 'floor (sign + 2 round trips)', call: (url) => floorPaid(fetchImpl, url, signer) },
   ...clients.slice(1),
 ]
+/** payfetch with its own key account, which hashes the typed data itself: only where signing is real. */
+const withKeyAccount = (clients: Client[], fetchImpl: typeof fetch): Client[] => {
+  const keyed = createPayingFetch({ signers: [evm({ account: privateKeyAccount(key) })], fetch: fetchImpl })
+  return [...clients, { name: 'payfetch, privateKeyAccount', call: (url) => keyed(url) }]
+}
 
 /** The least a client can do for a paid call: one signature, two round trips, nothing checked. */
 async function floorPaid(fetchImpl: typeof fetch, url: string, signer: typeof account): Promise<Response> {
@@ -144,7 +150,7 @@ async function measure(list: Client[], url: string, count = calls): Promise<Stat
 const loadAtStart = loadavg()[0] ?? 0
 try {
   const clients = clientsOver(fetch)
-  const paidClients = paidOver(fetch, clients)
+  const paidClients = withKeyAccount(paidOver(fetch, clients), fetch)
   const free = await measure(clients, `${merchant.url}/free`, passthroughCalls)
   const paid = await measure(paidClients, `${merchant.url}/item`)
   const instant = clientsOver(instantFetch, presigned)
@@ -180,7 +186,9 @@ try {
     '## Paid: one x402 v2 `exact` payment on EVM',
     '',
     'The floor reads the 402, signs one EIP-3009 authorization with viem and sends again: nothing decoded beyond the',
-    'header, no policy, no ledger. The merchant recovers every signature, for every client alike.',
+    'header, no policy, no ledger. The merchant recovers every signature, for every client alike. The floor, payfetch',
+    "and @x402/fetch sign through viem's account (`privateKeyToAccount`); the last row signs with payfetch's own",
+    '`privateKeyAccount`, which hashes the typed data itself with the domain separator kept: the same signature.',
     '',
     ...table(paidClients, paid, 'the floor'),
     '',
