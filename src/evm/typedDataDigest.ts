@@ -68,8 +68,7 @@ function typeHashOf(types: object, primaryType: string, fields: readonly Field[]
   return hash
 }
 
-const uintType =
-  /^uint(8|16|24|32|40|48|56|64|72|80|88|96|104|112|120|128|136|144|152|160|168|176|184|192|200|208|216|224|232|240|248|256)$/
+const uintType = /^uint([1-9]\d{0,2})$/
 const bytes32 = /^0x[0-9a-fA-F]{64}$/
 
 /** The fields as 32-byte words, without `0x`; `undefined` when one is not a static word viem would accept. */
@@ -85,9 +84,10 @@ function encodeWords(fields: readonly Field[], message: Record<string, unknown>)
     } else if (type === 'bool') {
       if (typeof value === 'boolean') word = value ? '1'.padStart(64, '0') : '0'.repeat(64)
     } else {
-      const bits = uintType.exec(type)?.[1]
+      const bits = Number(uintType.exec(type)?.[1])
       const number = typeof value === 'number' && Number.isSafeInteger(value) ? BigInt(value) : value
-      if (bits && typeof number === 'bigint' && number >= 0n && number < 1n << BigInt(bits))
+      const sized = bits >= 8 && bits <= 256 && bits % 8 === 0
+      if (sized && typeof number === 'bigint' && number >= 0n && number < 1n << BigInt(bits))
         word = number.toString(16).padStart(64, '0')
     }
     if (word === undefined) return undefined

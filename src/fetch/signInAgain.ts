@@ -23,9 +23,10 @@ export function entitlementKey(url: string): string {
 /**
  * Reaches `url` again by signing in instead of paying, when its x402 v2 402 advertises
  * sign-in-with-x and the sessions hold an entitlement an address of ours paid for. Resolves to the
- * server's answer to the signed request and the headers it carried, or `undefined` when nothing was signed (no entitlement, no
- * signer for its address, or a check refused the challenge): then the call pays as usual. The
- * signature goes to the 402's origin only; a redirect to another origin drops it.
+ * server's answer to the signed request and the headers it carried, or `undefined` when nothing was
+ * signed (no entitlement, no signer for its address, or a check refused the challenge): then the
+ * call pays as usual. The signature goes to the 402's origin only; a redirect to another origin
+ * drops it.
  */
 export async function signInAgain(
   context: PayingContext,
