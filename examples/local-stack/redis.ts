@@ -6,7 +6,10 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { track, untrack } from './children.js'
 
-/** A throwaway redis-server on loopback (Debian's `redis-server`, installed by .ci/run). */
+/**
+ * A throwaway redis-server on loopback (Debian's `redis-server`, installed by .ci/run), or any
+ * server that speaks its protocol and takes its flags: Valkey's `valkey-server`.
+ */
 export type RedisServer = {
   readonly url: string
   readonly port: number
@@ -29,9 +32,11 @@ export type RedisOptions = {
   /** The port; default: a free one (with the cluster bus port, +10 000, free too for a cluster node). */
   port?: number | undefined
   timeoutMs?: number | undefined
+  /** The server to run. Default `redis-server`; `valkey-server` takes the same flags. */
+  server?: string | undefined
 }
 
-/** Starts `redis-server` on 127.0.0.1, with no persistence unless `appendOnly`. */
+/** Starts `redis-server` (or `options.server`) on 127.0.0.1, with no persistence unless `appendOnly`. */
 export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
   const port = options.port ?? (await freePort(options.cluster === true))
   const dir = await mkdtemp(join(tmpdir(), 'payfetch-redis-'))
@@ -47,14 +52,15 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
     ...(options.appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
     ...(options.cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] : []),
   ]
-  let running = await launch(args, options.timeoutMs ?? 10_000)
+  const executable = options.server ?? 'redis-server'
+  let running = await launch(executable, args, options.timeoutMs ?? 10_000)
   const server: RedisServer = {
     url: `redis://127.0.0.1:${port}`,
     port,
     dir,
     async restart(signal = 'SIGTERM') {
       await running.halt(signal)
-      running = await launch(args, options.timeoutMs ?? 10_000)
+      running = await launch(executable, args, options.timeoutMs ?? 10_000)
     },
     async stop() {
       await running.halt('SIGKILL')
@@ -64,9 +70,13 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
   return server
 }
 
-/** One running redis-server process. */
-async function launch(args: string[], timeoutMs: number): Promise<{ halt(signal: NodeJS.Signals): Promise<void> }> {
-  const child: ChildProcess = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+/** One running server process. */
+async function launch(
+  executable: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<{ halt(signal: NodeJS.Signals): Promise<void> }> {
+  const child: ChildProcess = spawn(executable, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   track(child)
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => resolve())
@@ -81,7 +91,7 @@ async function launch(args: string[], timeoutMs: number): Promise<{ halt(signal:
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`redis-server did not start within ${timeoutMs} ms:\n${output}`)),
+        () => reject(new Error(`${executable} did not start within ${timeoutMs} ms:\n${output}`)),
         timeoutMs,
       )
       child.stdout?.on('data', (chunk: Buffer) => {
@@ -97,7 +107,7 @@ async function launch(args: string[], timeoutMs: number): Promise<{ halt(signal:
       })
       child.once('exit', (code) => {
         clearTimeout(timer)
-        reject(new Error(`redis-server exited (code ${code}):\n${output}`))
+        reject(new Error(`${executable} exited (code ${code}):\n${output}`))
       })
     })
     return { halt }
@@ -114,17 +124,17 @@ export type RedisCluster = {
 }
 
 /**
- * Starts `masters` cluster-enabled `redis-server`s and joins them with
+ * Starts `masters` cluster-enabled `redis-server`s (or `server`s) and joins them with
  * `redis-cli --cluster create … --cluster-replicas 0 --cluster-yes`; resolves once every node
  * reports `cluster_state:ok`.
  */
-export async function startRedisCluster(masters = 3, timeoutMs = 30_000): Promise<RedisCluster> {
+export async function startRedisCluster(masters = 3, timeoutMs = 30_000, server?: string): Promise<RedisCluster> {
   const servers: RedisServer[] = []
   const stop = async () => {
     await Promise.all(servers.map((server) => server.stop()))
   }
   try {
-    for (let index = 0; index < masters; index++) servers.push(await startRedis({ cluster: true }))
+    for (let index = 0; index < masters; index++) servers.push(await startRedis({ cluster: true, server }))
     const run = promisify(execFile)
     await run(
       'redis-cli',

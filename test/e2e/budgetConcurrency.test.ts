@@ -13,7 +13,8 @@ import { type Merchant, requirement, startMerchant } from '../support/merchant.j
 // The cross-process budget proof of issue 5: 4 Node processes × 250 concurrent paid requests, one
 // Redis budget for 777 payments, one merchant that verifies every EIP-712 signature it settles. It
 // runs on one redis-server and on a real 3-master Redis Cluster (issue 10), where every ledger
-// script must declare its keys under one hash tag.
+// script must declare its keys under one hash tag, and the same on Valkey (Debian's valkey-server,
+// from bookworm-backports: .ci/run installs it).
 const processes = 4
 const callsEach = 250
 const price = 10_000n // $0.01 in USDC atomic units
@@ -23,10 +24,17 @@ const worker = fileURLToPath(new URL('../support/budgetWorker.ts', import.meta.u
 
 let redis: RedisServer
 let cluster: RedisCluster
+let valkey: RedisServer
+let valkeyCluster: RedisCluster
 let merchant: Merchant
 
 beforeAll(async () => {
-  ;[redis, cluster] = await Promise.all([startRedis(), startRedisCluster(3)])
+  ;[redis, cluster, valkey, valkeyCluster] = await Promise.all([
+    startRedis(),
+    startRedisCluster(3),
+    startRedis({ server: 'valkey-server' }),
+    startRedisCluster(3, 30_000, 'valkey-server'),
+  ])
   merchant = await startMerchant({
     '/item': async (request, response, self) =>
       self.charge(request, response, [requirement({ amount: price.toString() })], () => response.end('item')),
@@ -35,8 +43,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await merchant?.close()
-  await redis?.stop()
-  await cluster?.stop()
+  await Promise.all([redis?.stop(), cluster?.stop(), valkey?.stop(), valkeyCluster?.stop()])
 })
 
 /** Starts one worker; resolves once it is warmed up and waiting for "go". */
@@ -73,13 +80,25 @@ async function startWorker(
 }
 
 type Target = { name: string; env: () => Record<string, string>; client: () => Redis | Cluster }
+const one = (name: string, server: () => RedisServer): Target => ({
+  name,
+  env: () => ({ REDIS_URL: server().url }),
+  client: () => new Redis(server().url),
+})
+const joined = (name: string, nodes: () => RedisCluster): Target => ({
+  name,
+  env: () => ({
+    REDIS_CLUSTER: nodes()
+      .nodes.map((node) => `${node.host}:${node.port}`)
+      .join(','),
+  }),
+  client: () => new Cluster([...nodes().nodes]),
+})
 const targets: Target[] = [
-  { name: 'one redis-server', env: () => ({ REDIS_URL: redis.url }), client: () => new Redis(redis.url) },
-  {
-    name: 'a 3-master Redis Cluster',
-    env: () => ({ REDIS_CLUSTER: cluster.nodes.map((node) => `${node.host}:${node.port}`).join(',') }),
-    client: () => new Cluster([...cluster.nodes]),
-  },
+  one('one redis-server', () => redis),
+  joined('a 3-master Redis Cluster', () => cluster),
+  one('one valkey-server', () => valkey),
+  joined('a 3-master Valkey Cluster', () => valkeyCluster),
 ]
 
 describe.each(targets)('a Redis budget shared by 4 processes on $name', (target) => {
@@ -135,6 +154,9 @@ describe.each(targets)('a Redis budget shared by 4 processes on $name', (target)
       const keys = ['entries', 'sums', 'windows', 'totals'].map((name) => `${ledgerKeyPrefix(prefix)}${name}`)
       const slots = await Promise.all(keys.map((key) => client.call('CLUSTER', 'KEYSLOT', key).catch(() => 'off')))
       expect(new Set(slots).size).toBe(1)
+      // And it ran where the name says: Valkey calls itself so in INFO (it also reports redis_version).
+      const server = /server_name:(\w+)/.exec(String(await client.info('server')))?.[1] ?? 'redis'
+      expect(server).toBe(target.name.includes('alkey') ? 'valkey' : 'redis')
     } finally {
       await client.quit()
     }
