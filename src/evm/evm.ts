@@ -124,6 +124,9 @@ export function evm(options: EvmOptions): Signer {
     if (request.amount <= 0n || request.amount > maxUint256) return 'the amount is not a uint256 above 0'
     if (request.proxy === 'upto' && !addressPattern.test(request.facilitator ?? ''))
       return 'the upto facilitator is not an address'
+    // An allowance read on another chain says nothing about this one.
+    const reads = options.publicClient.chain?.id
+    if (reads !== undefined && reads !== request.chainId) return `the publicClient reads eip155:${reads}`
     return chainRefusal(request.chainId)
   }
 

@@ -10,6 +10,8 @@ import { permit2Address } from './permit2.js'
  * shape, since a client bound to a chain with its own formatters is not a plain `PublicClient`).
  */
 export type EvmChainReader = {
+  /** The chain it reads, when it is bound to one (a viem client made with `chain`). */
+  readonly chain?: { readonly id: number } | undefined
   readContract(parameters: never): Promise<unknown>
   estimateFeesPerGas(): Promise<{ maxFeePerGas?: bigint | undefined; maxPriorityFeePerGas?: bigint | undefined }>
   getTransactionCount(parameters: { address: Address; blockTag: 'pending' }): Promise<number>

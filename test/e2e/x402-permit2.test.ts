@@ -1,5 +1,5 @@
 import { createServer } from 'node:http'
-import { createWalletClient, type Hex, http, maxUint256 } from 'viem'
+import { createPublicClient, createWalletClient, type Hex, http, maxUint256 } from 'viem'
 import { mainnet } from 'viem/chains'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type EvmStack, startEvmStack } from '../../examples/local-stack/evmStack.js'
@@ -125,6 +125,23 @@ describe('x402 exact through Permit2, settled on a local chain', () => {
     expect(error).toMatchObject({ code: 'NO_SIGNER' })
     expect((error as Error).message).toMatch(/evm\(\{ publicClient \}\)/)
     expect(proofs).toEqual([])
+  })
+
+  test('policy: a publicClient bound to another chain is refused before anything is read or signed: NO_SIGNER', async () => {
+    const { account, proofs, recording } = await payer()
+    // The anvil node, read as if it were mainnet: its allowance would say nothing about chain 84532.
+    const calls: string[] = []
+    const elsewhere = createPublicClient({
+      chain: mainnet,
+      transport: http(stack.rpcUrl, { onFetchRequest: async (request) => void calls.push(await request.text()) }),
+    })
+    const error = await createPayingFetch({ signers: [evm({ account, publicClient: elsewhere })], fetch: recording })(
+      `${stack.v2Url}/permit2/weather`,
+    ).catch((caught: unknown) => caught)
+    expect(error).toMatchObject({ code: 'NO_SIGNER' })
+    expect((error as Error).message).toMatch(/the publicClient reads eip155:1/)
+    expect(proofs).toEqual([])
+    expect(calls).toEqual([])
   })
 
   test('error: a 412 permit2_allowance_required answering the permit (the allowance went between the check and the server) is PAYMENT_REJECTED, counted, never paid again', async () => {

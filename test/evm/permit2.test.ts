@@ -157,6 +157,15 @@ describe('evm(): Permit2 witness transfers', () => {
     expect(evm({ account }).methods.permit2?.refusal?.(request())).toMatch(/evm\(\{ publicClient \}\)/)
   })
 
+  test('policy: a publicClient bound to another chain refuses the offer; an unbound one is taken at its word', () => {
+    const onBase = { ...approved, chain: { id: 8453 } } as unknown as PublicClient
+    expect(signer({ publicClient: onBase }).methods.permit2?.refusal?.(request())).toBe(
+      'the publicClient reads eip155:8453',
+    )
+    expect(signer({ publicClient: onBase }).methods.permit2?.refusal?.(request({ chainId: 8453 }))).toBeUndefined()
+    expect(signer().methods.permit2?.refusal?.(request())).toBeUndefined()
+  })
+
   test('error: approvePermit2 without a publicClient, or from another account, is INVALID_OPTIONS', () => {
     const other = privateKeyToAccount('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d')
     const wallet = { account: other } as never
