@@ -5,7 +5,7 @@ import type { MethodPayer } from '../signers/Signer.js'
 import type { TypedDataSigner } from './account.js'
 import { batchChannels, type ChannelOptions } from './batchChannel.js'
 import { signBatchTurn } from './batchSignatures.js'
-import { ensurePermit2Allowance, type Permit2AllowanceOptions } from './permit2Allowance.js'
+import { ensurePermit2Allowance, type Permit2AllowanceOptions, readerRefusal } from './permit2Allowance.js'
 import { recipientRefusal } from './recipientRefusal.js'
 import { x402Batch } from './x402Batch.js'
 
@@ -66,10 +66,11 @@ export function batchSettlement(options: ChannelOptions = {}): BatchSettlement {
         const receiver = recipientRefusal(request.receiver, signer.address, 'the channel receiver')
         if (receiver) return receiver
         if (request.amount <= 0n || request.amount >= 2n ** 128n) return 'the price is not a uint128 above 0'
-        // A permit Permit2 cannot honour would only sit with the server: the allowance is read first.
-        if (request.depositMethod.kind === 'permit2' && !allowance.publicClient)
-          return 'a Permit2 channel deposit needs evm({ publicClient }) to check the Permit2 allowance before signing'
-        return chainRefusal(request.chainId)
+        const unread =
+          request.depositMethod.kind === 'permit2'
+            ? readerRefusal(allowance.publicClient, request.chainId, 'a Permit2 channel deposit')
+            : undefined
+        return unread ?? chainRefusal(request.chainId)
       }
       return {
         refusal,

@@ -8,7 +8,7 @@ import { type EvmAccount, type EvmWalletClient, toTypedDataSigner } from './acco
 import type { BatchSettlement } from './batchSettlement.js'
 import { signTransferWithAuthorization } from './eip3009.js'
 import { signPermitWitnessTransfer } from './permit2.js'
-import { type EvmChainReader, ensurePermit2Allowance, type Permit2Approval } from './permit2Allowance.js'
+import { type EvmChainReader, ensurePermit2Allowance, type Permit2Approval, readerRefusal } from './permit2Allowance.js'
 import { recipientRefusal } from './recipientRefusal.js'
 import { signInWithEthereum } from './signInWithEthereum.js'
 import { type EvmToken, findTokenDomain, knownTokens } from './tokenDomains.js'
@@ -114,9 +114,8 @@ export function evm(options: EvmOptions): Signer {
   }
 
   function permit2Refusal(request: Permit2Request): string | undefined {
-    // A permit Permit2 cannot honour would sit with the server until its deadline: look first.
-    if (!options.publicClient)
-      return 'paying through Permit2 needs evm({ publicClient }) to check the Permit2 allowance before signing'
+    const unread = readerRefusal(options.publicClient, request.chainId, 'paying through Permit2')
+    if (unread) return unread
     if (!addressPattern.test(request.token)) return 'the token is not an address'
     if (!addressPattern.test(request.to)) return 'the recipient is not an address'
     const recipient = recipientRefusal(request.to, payer)
@@ -124,9 +123,6 @@ export function evm(options: EvmOptions): Signer {
     if (request.amount <= 0n || request.amount > maxUint256) return 'the amount is not a uint256 above 0'
     if (request.proxy === 'upto' && !addressPattern.test(request.facilitator ?? ''))
       return 'the upto facilitator is not an address'
-    // An allowance read on another chain says nothing about this one.
-    const reads = options.publicClient.chain?.id
-    if (reads !== undefined && reads !== request.chainId) return `the publicClient reads eip155:${reads}`
     return chainRefusal(request.chainId)
   }
 

@@ -93,6 +93,17 @@ const unlimitedUntil = new WeakMap<EvmChainReader, Map<string, number>>()
 const approveGas = 70_000n
 
 /**
+ * Why a Permit2 payment of `what` on `chainId` cannot be checked with this reader, if it cannot: a
+ * permit Permit2 cannot honour would sit with the server until its deadline, so the allowance is
+ * read first, and on the permit's own chain.
+ */
+export function readerRefusal(reader: EvmChainReader | undefined, chainId: number, what: string): string | undefined {
+  if (!reader) return `${what} needs evm({ publicClient }) to check the Permit2 allowance before signing`
+  const reads = reader.chain?.id
+  return reads !== undefined && reads !== chainId ? `the publicClient reads eip155:${reads}` : undefined
+}
+
+/**
  * Makes sure Permit2 may move `request.amount` of the token for the payer (a payment's price or
  * ceiling, a channel's deposit), before anything is signed. Returns the grant to send along when
  * the server sponsors one, `undefined` when the allowance is there (or was just granted by

@@ -1,7 +1,9 @@
 import { getAddress, type PublicClient, verifyTypedData } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { describe, expect, test, vi } from 'vitest'
+import { batchSettlement } from '../../src/evm/batchSettlement.js'
 import { type EvmOptions, evm } from '../../src/evm/evm.js'
+import type { BatchSettlementRequest } from '../../src/methods/BatchSettlement.js'
 import type { Permit2Request } from '../../src/methods/Permit2.js'
 
 // Anvil's first development key: public, never funded anywhere that matters.
@@ -164,6 +166,34 @@ describe('evm(): Permit2 witness transfers', () => {
     )
     expect(signer({ publicClient: onBase }).methods.permit2?.refusal?.(request({ chainId: 8453 }))).toBeUndefined()
     expect(signer().methods.permit2?.refusal?.(request())).toBeUndefined()
+  })
+
+  test('policy: a Permit2 channel deposit is refused the same way: no publicClient, or one bound to another chain', () => {
+    const deposit: BatchSettlementRequest = {
+      kind: 'batch-settlement',
+      chainId: 84532,
+      token: usdc,
+      depositMethod: { kind: 'permit2' },
+      receiver: payTo,
+      receiverAuthorizer: facilitator,
+      withdrawDelay: 900,
+      amount: 1_000n,
+      validForSeconds: 60,
+    }
+    const refusal = (publicClient?: PublicClient) =>
+      evm({ account, publicClient, batchSettlement: batchSettlement() }).methods['batch-settlement']?.refusal?.(deposit)
+    expect(refusal()).toMatch(/evm\(\{ publicClient \}\)/)
+    expect(refusal({ ...approved, chain: { id: 8453 } } as unknown as PublicClient)).toBe(
+      'the publicClient reads eip155:8453',
+    )
+    expect(refusal(approved)).toBeUndefined()
+    // A deposit through EIP-3009 reads nothing.
+    expect(
+      evm({ account, batchSettlement: batchSettlement() }).methods['batch-settlement']?.refusal?.({
+        ...deposit,
+        depositMethod: { kind: 'eip3009', tokenDomain: { name: 'USDC', version: '2' } },
+      }),
+    ).toBeUndefined()
   })
 
   test('error: approvePermit2 without a publicClient, or from another account, is INVALID_OPTIONS', () => {
