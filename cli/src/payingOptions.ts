@@ -10,7 +10,7 @@ import {
   type SessionToken,
   type Signer,
 } from 'payfetch'
-import type { EvmAccount } from 'payfetch/evm'
+import type { EvmAccount, EvmChainReader } from 'payfetch/evm'
 import { fileLedger, fileSessions } from 'payfetch/node'
 import { parseServiceCatalog, type ServiceEntry } from 'payfetch/tools'
 import { type Settings, SettingsError } from './settings.js'
@@ -54,6 +54,7 @@ export async function payingSetup(settings: Settings): Promise<PayingSetup> {
     signers.push(
       evm({
         account,
+        ...(settings.evmRpcUrl ? { publicClient: await chainReader(settings.evmRpcUrl) } : {}),
         ...(settings.evmNetworks ? { networks: settings.evmNetworks } : {}),
         ...(settings.evmChannels ? { batchSettlement: batchSettlement(settings.evmChannels) } : {}),
       }),
@@ -194,6 +195,28 @@ export async function payingSetup(settings: Settings): Promise<PayingSetup> {
 }
 
 // A keypair as the Solana CLI writes it (a JSON array of 64 numbers) or as base58 text.
+/**
+ * A viem client for the one chain `url` serves, bound to it: `evm()` then pays through Permit2 on
+ * that chain only. The chain id is asked once, here, so a Permit2 offer on another chain is refused
+ * before anything is read or signed.
+ */
+async function chainReader(url: string): Promise<EvmChainReader> {
+  const { createPublicClient, defineChain, http } = await import('viem')
+  const transport = http(url, { timeout: 10_000, retryCount: 1 })
+  const id = await createPublicClient({ transport })
+    .getChainId()
+    .catch(() => {
+      throw new SettingsError('PAYFETCH_EVM_RPC_URL did not answer eth_chainId within 10 s.')
+    })
+  const chain = defineChain({
+    id,
+    name: `eip155:${id}`,
+    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: [url] } },
+  })
+  return createPublicClient({ chain, transport })
+}
+
 function solanaKeyBytes(text: string, base58: (text: string) => Uint8Array | ArrayLike<number>): Uint8Array {
   try {
     const bytes = text.startsWith('[') ? Uint8Array.from(JSON.parse(text) as number[]) : base58(text)

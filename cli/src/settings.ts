@@ -11,6 +11,8 @@ export class SettingsError extends Error {
 export type Settings = {
   readonly evmPrivateKey?: `0x${string}` | undefined
   readonly evmNetworks?: readonly string[] | undefined
+  /** One EVM chain's JSON-RPC: with it the key also pays through Permit2 on that chain. */
+  readonly evmRpcUrl?: string | undefined
   /** x402 `batch-settlement` channels (`PAYFETCH_EVM_CHANNELS=on`): deposit once, then vouchers. */
   readonly evmChannels?: ChannelSettings | undefined
   readonly solanaSecretKey?: string | undefined
@@ -70,6 +72,11 @@ export function readSettings(env: Readonly<Record<string, string | undefined>>):
     throw new SettingsError('PAYFETCH_EVM_PRIVATE_KEY must be 0x followed by 64 hex digits.')
 
   const evmChannels = readChannels(get, evmPrivateKey !== undefined)
+  const evmRpcUrl = get('PAYFETCH_EVM_RPC_URL')
+  if (evmRpcUrl !== undefined && !/^https?:\/\//.test(evmRpcUrl))
+    throw new SettingsError('PAYFETCH_EVM_RPC_URL must be an http(s) URL.')
+  if (evmRpcUrl !== undefined && evmPrivateKey === undefined)
+    throw new SettingsError('PAYFETCH_EVM_RPC_URL is set but PAYFETCH_EVM_PRIVATE_KEY is missing.')
 
   const maxUsd = get('PAYFETCH_MAX_USD')
   if (maxUsd !== undefined && !decimal.test(maxUsd))
@@ -104,6 +111,7 @@ export function readSettings(env: Readonly<Record<string, string | undefined>>):
   return {
     evmPrivateKey: evmPrivateKey as `0x${string}` | undefined,
     evmNetworks: list('PAYFETCH_EVM_NETWORKS'),
+    evmRpcUrl,
     evmChannels,
     solanaSecretKey: get('PAYFETCH_SOLANA_SECRET_KEY'),
     solanaRpcUrl,

@@ -16,6 +16,7 @@ describe('settings', () => {
       PAYFETCH_CONFIRM: 'sometimes',
       PAYFETCH_PREFER: 'bitcoin',
       PAYFETCH_SOLANA_RPC_URL: 'ftp://rpc',
+      PAYFETCH_EVM_RPC_URL: 'ws://rpc.example/key-123',
       PAYFETCH_REDIS_URL: 'http://redis',
       PAYFETCH_NWC_URL: 'https://not-nwc',
       PAYFETCH_LND_URL: 'https://127.0.0.1:8080',
@@ -88,6 +89,16 @@ describe('settings', () => {
     ]
     for (const [env, message] of cases)
       expect(() => readSettings({ PAYFETCH_EVM_PRIVATE_KEY: key, ...env }), message).toThrow(new SettingsError(message))
+  })
+
+  test('error: PAYFETCH_EVM_RPC_URL without the EVM key it reads for is named', () => {
+    expect(() => readSettings({ PAYFETCH_EVM_RPC_URL: 'https://rpc.example' })).toThrow(
+      new SettingsError('PAYFETCH_EVM_RPC_URL is set but PAYFETCH_EVM_PRIVATE_KEY is missing.'),
+    )
+    expect(
+      readSettings({ PAYFETCH_EVM_PRIVATE_KEY: `0x${'11'.repeat(32)}`, PAYFETCH_EVM_RPC_URL: 'https://rpc.example' })
+        .evmRpcUrl,
+    ).toBe('https://rpc.example')
   })
 
   test('error: payfetch mcp with a malformed key still starts, and every tool answers SETTINGS_INVALID naming it', async () => {
