@@ -33,7 +33,7 @@ async function payer(name: string) {
 }
 
 describe('payfetch and Permit2 offers', () => {
-  test('behavior: with PAYFETCH_EVM_RPC_URL the key pays a Permit2 offer, and the balance moves by the price', async () => {
+  test('behavior: with PAYFETCH_EVM_RPC_URL the key pays Permit2 and upto offers, and the balance moves by what was charged', async () => {
     const { address, env } = await payer('paid')
     const url = `${stack.v2Url}/permit2/weather`
 
@@ -47,6 +47,15 @@ describe('payfetch and Permit2 offers', () => {
     expect(JSON.parse(run.stdout)).toEqual({ weather: 'sunny', via: 'permit2' })
     expect(run.stderr).toMatch(/paid 10000 atomic units of 0x\w+ on eip155:84532 via x402/)
     expect(await stack.balanceOf(stack.usdc, address)).toBe(minted - 10_000n)
+
+    // upto: the permit is for the ceiling; the server settles what the call used.
+    const metered = await runCli([`${stack.v2Url}/upto/tokens?charge=12345`], {
+      ...env,
+      PAYFETCH_EVM_RPC_URL: stack.rpcUrl,
+    })
+    expect(metered.code, metered.stderr).toBe(0)
+    expect(JSON.parse(metered.stdout)).toEqual({ metered: true })
+    expect(await stack.balanceOf(stack.usdc, address)).toBe(minted - 10_000n - 12_345n)
   })
 
   test('policy: an RPC of another chain pays nothing: the Permit2 offer is NO_SIGNER, naming the chain it reads', async () => {
