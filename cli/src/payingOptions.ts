@@ -194,7 +194,6 @@ export async function payingSetup(settings: Settings): Promise<PayingSetup> {
   }
 }
 
-// A keypair as the Solana CLI writes it (a JSON array of 64 numbers) or as base58 text.
 /**
  * A viem client for the one chain `url` serves, bound to it: `evm()` then pays through Permit2 on
  * that chain only. The chain id is asked once, here, so a Permit2 offer on another chain is refused
@@ -217,6 +216,7 @@ async function chainReader(url: string): Promise<EvmChainReader> {
   return createPublicClient({ chain, transport })
 }
 
+// A keypair as the Solana CLI writes it (a JSON array of 64 numbers) or as base58 text.
 function solanaKeyBytes(text: string, base58: (text: string) => Uint8Array | ArrayLike<number>): Uint8Array {
   try {
     const bytes = text.startsWith('[') ? Uint8Array.from(JSON.parse(text) as number[]) : base58(text)

@@ -28,7 +28,8 @@ export type EvmOptions = {
    * Reads the chain for Permit2 payments (x402 `exact` with Permit2, `upto`, a `batch-settlement`
    * deposit through Permit2): the payer's Permit2 allowance before signing, and what a
    * server-sponsored approval needs (an EIP-2612 nonce, fees). Without it, Permit2 offers are
-   * refused (EIP-3009 offers need no chain reads).
+   * refused (EIP-3009 offers need no chain reads). A client bound to a chain (made with `chain`)
+   * serves that chain only: Permit2 offers on others are refused too.
    */
   publicClient?: EvmChainReader | undefined
   /**
