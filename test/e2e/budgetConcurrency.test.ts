@@ -79,14 +79,17 @@ async function startWorker(
   return { child, report }
 }
 
-type Target = { name: string; env: () => Record<string, string>; client: () => Redis | Cluster }
-const one = (name: string, server: () => RedisServer): Target => ({
+type Server = 'redis' | 'valkey'
+type Target = { name: string; server: Server; env: () => Record<string, string>; client: () => Redis | Cluster }
+const one = (name: string, kind: Server, server: () => RedisServer): Target => ({
   name,
+  server: kind,
   env: () => ({ REDIS_URL: server().url }),
   client: () => new Redis(server().url),
 })
-const joined = (name: string, nodes: () => RedisCluster): Target => ({
+const joined = (name: string, kind: Server, nodes: () => RedisCluster): Target => ({
   name,
+  server: kind,
   env: () => ({
     REDIS_CLUSTER: nodes()
       .nodes.map((node) => `${node.host}:${node.port}`)
@@ -95,10 +98,10 @@ const joined = (name: string, nodes: () => RedisCluster): Target => ({
   client: () => new Cluster([...nodes().nodes]),
 })
 const targets: Target[] = [
-  one('one redis-server', () => redis),
-  joined('a 3-master Redis Cluster', () => cluster),
-  one('one valkey-server', () => valkey),
-  joined('a 3-master Valkey Cluster', () => valkeyCluster),
+  one('one redis-server', 'redis', () => redis),
+  joined('a 3-master Redis Cluster', 'redis', () => cluster),
+  one('one valkey-server', 'valkey', () => valkey),
+  joined('a 3-master Valkey Cluster', 'valkey', () => valkeyCluster),
 ]
 
 describe.each(targets)('a Redis budget shared by 4 processes on $name', (target) => {
@@ -156,7 +159,7 @@ describe.each(targets)('a Redis budget shared by 4 processes on $name', (target)
       expect(new Set(slots).size).toBe(1)
       // And it ran where the name says: Valkey calls itself so in INFO (it also reports redis_version).
       const server = /server_name:(\w+)/.exec(String(await client.info('server')))?.[1] ?? 'redis'
-      expect(server).toBe(target.name.includes('alkey') ? 'valkey' : 'redis')
+      expect(server).toBe(target.server)
     } finally {
       await client.quit()
     }
