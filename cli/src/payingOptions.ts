@@ -201,8 +201,8 @@ export async function payingSetup(settings: Settings): Promise<PayingSetup> {
  */
 async function chainReader(url: string): Promise<EvmChainReader> {
   const { createPublicClient, defineChain, http } = await import('viem')
-  const transport = http(url, { timeout: 10_000, retryCount: 1 })
-  const id = await createPublicClient({ transport })
+  // Asked once, not retried: start-up waits 10 s at most.
+  const id = await createPublicClient({ transport: http(url, { timeout: 10_000, retryCount: 0 }) })
     .getChainId()
     .catch(() => {
       throw new SettingsError('PAYFETCH_EVM_RPC_URL did not answer eth_chainId within 10 s.')
@@ -213,7 +213,7 @@ async function chainReader(url: string): Promise<EvmChainReader> {
     nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
     rpcUrls: { default: { http: [url] } },
   })
-  return createPublicClient({ chain, transport })
+  return createPublicClient({ chain, transport: http(url, { timeout: 10_000, retryCount: 1 }) })
 }
 
 // A keypair as the Solana CLI writes it (a JSON array of 64 numbers) or as base58 text.
