@@ -122,4 +122,23 @@ describe('settings', () => {
       await mcp.close()
     }
   })
+
+  test('error: payfetch mcp whose PAYFETCH_EVM_RPC_URL does not answer still starts; its tools answer SETTINGS_INVALID, never showing the URL', async () => {
+    const mcp = await connectMcp({
+      PAYFETCH_EVM_PRIVATE_KEY: `0x${'11'.repeat(32)}`,
+      // A closed port: refused at once, no timeout to wait for.
+      PAYFETCH_EVM_RPC_URL: 'http://127.0.0.1:1/secret-api-key',
+      PAYFETCH_STATE_DIR: '/tmp/payfetch-unused',
+    })
+    try {
+      const result = await mcp.call('pay_fetch', { url: 'http://127.0.0.1:9/x' })
+      expect(result).toMatchObject({
+        isError: true,
+        value: { code: 'SETTINGS_INVALID', message: expect.stringMatching(/^PAYFETCH_EVM_RPC_URL /), paid: false },
+      })
+      expect(mcp.stderr() + result.text).not.toContain('secret-api-key')
+    } finally {
+      await mcp.close()
+    }
+  })
 })
