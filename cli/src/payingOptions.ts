@@ -44,9 +44,16 @@ export async function payingSetup(settings: Settings): Promise<PayingSetup> {
   if (settings.evmPrivateKey) {
     const { batchSettlement, evm, privateKeyAccount } = await import('payfetch/evm')
     // payfetch's own key account: it hashes the typed data itself (about 0.3 ms less per payment).
+    // It signs no transactions; viem's signer, loaded when first needed, signs the approve a server
+    // offers to fund and broadcast (a Permit2 offer's erc20ApprovalGasSponsoring).
+    const privateKey = settings.evmPrivateKey
     let account: EvmAccount
     try {
-      account = privateKeyAccount(settings.evmPrivateKey)
+      account = {
+        ...privateKeyAccount(privateKey),
+        signTransaction: async (transaction) =>
+          (await import('viem/accounts')).signTransaction({ privateKey, transaction }),
+      }
     } catch {
       throw new SettingsError('PAYFETCH_EVM_PRIVATE_KEY is not a valid secp256k1 private key.')
     }

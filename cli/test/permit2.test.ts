@@ -2,9 +2,10 @@ import { mkdtemp } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { declareErc20ApprovalGasSponsoringExtension } from '@x402/extensions'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { type EvmStack, startEvmStack } from '../../examples/local-stack/evmStack.js'
+import { defaultV2Routes, type EvmStack, json, startEvmStack } from '../../examples/local-stack/evmStack.js'
 import { close, listen } from '../../examples/local-stack/http.js'
 import { runCli } from './support/runCli.js'
 
@@ -15,7 +16,21 @@ let dir: string
 const minted = 1_000_000n
 
 beforeAll(async () => {
-  stack = await startEvmStack()
+  stack = await startEvmStack({
+    v2Routes: [
+      ...defaultV2Routes,
+      {
+        method: 'GET',
+        path: '/permit2/usdc-approval',
+        amount: 10_000n,
+        token: 'usdc',
+        assetTransferMethod: 'permit2',
+        extensions: declareErc20ApprovalGasSponsoringExtension(),
+        description: "Paid through Permit2; the facilitator funds and broadcasts the payer's approve",
+        handler: () => json({ weather: 'sunny', via: 'permit2+erc20-approval' }),
+      },
+    ],
+  })
   dir = await mkdtemp(join(tmpdir(), 'payfetch-cli-permit2-'))
 })
 
@@ -23,12 +38,12 @@ afterAll(async () => {
   await stack?.stop()
 })
 
-/** A funded payer that approved Permit2, with its own state dir. */
-async function payer(name: string) {
+/** A funded payer (that approved Permit2 unless told not to), with its own state dir. */
+async function payer(name: string, { approved = true } = {}) {
   const key = generatePrivateKey()
   const account = privateKeyToAccount(key)
   await stack.mint(stack.usdc, account.address, minted)
-  await stack.approvePermit2(account, { token: stack.usdc })
+  if (approved) await stack.approvePermit2(account, { token: stack.usdc })
   return { address: account.address, env: { PAYFETCH_EVM_PRIVATE_KEY: key, PAYFETCH_STATE_DIR: join(dir, name) } }
 }
 
@@ -56,6 +71,22 @@ describe('payfetch and Permit2 offers', () => {
     expect(metered.code, metered.stderr).toBe(0)
     expect(JSON.parse(metered.stdout)).toEqual({ metered: true })
     expect(await stack.balanceOf(stack.usdc, address)).toBe(minted - 10_000n - 12_345n)
+  })
+
+  test('behavior: a payer that never approved Permit2 and holds no ETH pays where the server sponsors the approval (an EIP-2612 permit, or its signed approve)', async () => {
+    for (const [path, via] of [
+      ['/permit2/eip2612', 'permit2+eip2612'],
+      ['/permit2/usdc-approval', 'permit2+erc20-approval'],
+    ] as const) {
+      const { address, env } = await payer(`sponsored-${via}`, { approved: false })
+      const run = await runCli([`${stack.v2Url}${path}`], { ...env, PAYFETCH_EVM_RPC_URL: stack.rpcUrl })
+      expect(run.code, run.stderr).toBe(0)
+      expect(JSON.parse(run.stdout)).toEqual({ weather: 'sunny', via })
+      expect(await stack.balanceOf(stack.usdc, address), path).toBe(minted - 10_000n)
+      // The signed approve was the payer's first transaction, funded and sent by the facilitator.
+      const sent = await stack.publicClient.getTransactionCount({ address })
+      expect(sent, path).toBe(path === '/permit2/eip2612' ? 0 : 1)
+    }
   })
 
   test('policy: an RPC of another chain pays nothing: the Permit2 offer is NO_SIGNER, naming the chain it reads', async () => {

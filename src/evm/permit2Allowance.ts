@@ -186,7 +186,7 @@ export async function ensurePermit2Allowance(
   }
   throw new PayfetchError(
     'ALLOWANCE_REQUIRED',
-    `Permit2 may not move ${token} for ${owner} yet and the server sponsors no approval: approve Permit2 for this token once, or pass evm({ approvePermit2: { wallet } }) to let payfetch send that approval.`,
+    `Permit2 may not move ${token} for ${owner} yet and the server sponsors no approval this account can sign: approve Permit2 for this token once, or pass evm({ approvePermit2: { wallet } }) to let payfetch send that approval.`,
     {
       details: {
         url: context.url,
