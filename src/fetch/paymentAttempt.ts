@@ -641,7 +641,7 @@ async function replay(
     throw fail(
       context,
       pending.url,
-      outcomeUnknown(context, pending, `The ${what}; resume() finishes it.`, { cause: error }),
+      outcomeUnknown(context, pending, `The ${what}; resume it, never pay again.`, { cause: error }),
     )
   }
 }
