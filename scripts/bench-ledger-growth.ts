@@ -48,7 +48,7 @@ type Row = {
 /** One ledger run: `open` gives the ledger on a clock `now`, `held` describes what its store holds. */
 async function run(
   name: string,
-  open: (now: () => number) => Promise<Ledger>,
+  open: (now: () => number) => Promise<Ledger & { close?: () => Promise<void> }>,
   held: () => Promise<string>,
   count: number,
 ): Promise<Row[]> {
@@ -102,6 +102,8 @@ async function run(
       )
     }
   }
+  // The file ledger holds its journal open until closed.
+  await ledger.close?.()
   return rows
 }
 
