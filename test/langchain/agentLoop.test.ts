@@ -1,32 +1,13 @@
-import { AIMessage, type BaseMessage, HumanMessage, type ToolMessage } from '@langchain/core/messages'
-import { FakeListChatModel } from '@langchain/core/utils/testing'
+import { type BaseMessage, HumanMessage, type ToolMessage } from '@langchain/core/messages'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { evm } from '../../src/evm/index.js'
 import { PayfetchToolkit, payfetchLangChainTools } from '../../src/langchain/index.js'
 import { type Merchant, requirement, startMerchant } from '../support/merchant.js'
+import { ScriptedChatModel } from '../support/scriptedChatModel.js'
 
-// A scripted tool-calling chat model (LangChain's FakeListChatModel, whose scripted replies here
-// may be tool calls) drives a plain agent loop that pays a loopback x402 merchant through the tool.
-class ScriptedChatModel extends FakeListChatModel {
-  override _formatGeneration(text: string) {
-    const script = text.startsWith('{') ? (JSON.parse(text) as { call: string; args: unknown }) : undefined
-    const message = script
-      ? new AIMessage({
-          content: '',
-          tool_calls: [{ id: `call_${this.i}`, name: script.call, args: script.args as Record<string, unknown> }],
-        })
-      : new AIMessage(text)
-    return { message, text }
-  }
-
-  // The base class binds a fresh FakeListChatModel; keep this script and its position instead.
-  override bindTools(tools: Parameters<FakeListChatModel['bindTools']>[0]) {
-    const { config } = super.bindTools(tools) as unknown as { config: Record<string, unknown> }
-    return this.withConfig(config) as unknown as ReturnType<FakeListChatModel['bindTools']>
-  }
-}
-
+// A scripted tool-calling chat model drives a plain agent loop that pays a loopback x402 merchant
+// through the tool.
 let merchant: Merchant
 
 beforeAll(async () => {

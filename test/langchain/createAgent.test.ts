@@ -1,6 +1,5 @@
-import { AIMessage, type BaseMessage, type ToolMessage } from '@langchain/core/messages'
+import type { ToolMessage } from '@langchain/core/messages'
 import { tool } from '@langchain/core/tools'
-import { FakeListChatModel } from '@langchain/core/utils/testing'
 import { createAgent, toolRetryMiddleware } from 'langchain'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -8,46 +7,10 @@ import { z } from 'zod'
 import { evm } from '../../src/evm/index.js'
 import { PayfetchToolkit } from '../../src/langchain/index.js'
 import { type Merchant, requirement, startMerchant } from '../support/merchant.js'
+import { ScriptedChatModel } from '../support/scriptedChatModel.js'
 
-// LangChain's own agent (createAgent) with its retry middleware, driven by a scripted chat model
-// whose replies may be tool calls; the tools pay a loopback x402 merchant that verifies signatures.
-// A scripted argument `$pending_id` is read from the last tool message, as a model would.
-class ScriptedChatModel extends FakeListChatModel {
-  private seen: BaseMessage[] = []
-
-  override _generate(...args: Parameters<FakeListChatModel['_generate']>) {
-    this.seen = args[0]
-    return super._generate(...args)
-  }
-
-  override _formatGeneration(text: string) {
-    const pending = this.seen
-      .map((message) => /"pending_id":"([^"]+)"/.exec(String(message.content))?.[1])
-      .filter(Boolean)
-      .at(-1)
-    const script = text.startsWith('[')
-      ? (JSON.parse(text.replace('$pending_id', pending ?? '')) as { call: string; args: unknown }[])
-      : undefined
-    const message = script
-      ? new AIMessage({
-          content: '',
-          tool_calls: script.map(({ call, args }, index) => ({
-            id: `call_${this.i}_${index}`,
-            name: call,
-            args: args as Record<string, unknown>,
-          })),
-        })
-      : new AIMessage(text)
-    return { message, text }
-  }
-
-  // The base class binds a fresh FakeListChatModel; keep this script and its position instead.
-  override bindTools(tools: Parameters<FakeListChatModel['bindTools']>[0]) {
-    const { config } = super.bindTools(tools) as unknown as { config: Record<string, unknown> }
-    return this.withConfig(config) as unknown as ReturnType<FakeListChatModel['bindTools']>
-  }
-}
-
+// LangChain's own agent (createAgent) with its retry middleware, driven by a scripted chat model;
+// the tools pay a loopback x402 merchant that verifies signatures.
 let merchant: Merchant
 // The first paid answer to /lost is lost on the wire after the merchant settled it.
 let lost = false
