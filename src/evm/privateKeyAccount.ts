@@ -7,7 +7,7 @@ import { typedDataDigest } from './typedDataDigest.js'
 /**
  * An account over a private key, for `evm({ account })`: it hashes EIP-712 data itself, keeping each
  * token's domain separator (`typedDataDigest`), and signs the digest. The signature is the one viem's
- * `privateKeyToAccount` makes (RFC 6979 is deterministic), about 0.3 ms sooner per payment
+ * `privateKeyToAccount` makes (RFC 6979 is deterministic), 0.1 to 0.3 ms sooner per payment
  * (`bench/hotpath.md`). It signs no transactions: for a server-sponsored Permit2 approval, pass viem's
  * `privateKeyToAccount` instead.
  *
