@@ -1,6 +1,5 @@
 import type { Charge } from '../caps/budgets.js'
 import { PayfetchError } from '../errors/PayfetchError.js'
-import { spendToJson } from './entryJson.js'
 import type {
   ClaimResult,
   EntryState,
@@ -17,10 +16,10 @@ import type { ReportRule } from './ledgerEntries.js'
 export type Lease = { readonly owner: string; readonly until: number }
 
 /** A budget's running sum: every charge to it that still counts. */
-type Budget = { used: bigint }
+export type Budget = { used: bigint }
 
 /** One charge of a live entry; `counted` until released or, for a windowed budget, until its window passes over it. */
-type Held = {
+export type Held = {
   readonly key: string
   readonly budget: Budget
   amount: bigint
@@ -34,7 +33,7 @@ type Held = {
  * One host, network and asset: what its folded entries add up to (`spent`, `unknown`), and the
  * running sums of its `live` entries by state (`held`), so the report never walks entries.
  */
-type Group = {
+export type Group = {
   readonly key: string
   readonly host: string
   readonly network: string
@@ -50,7 +49,7 @@ type Group = {
 const column = (state: EntryState) =>
   state === 'committed' ? 'spent' : state === 'reserved' ? 'reserved' : state === 'released' ? undefined : 'unknown'
 
-type Live = {
+export type Live = {
   readonly id: string
   readonly time: number
   spend: Spend
@@ -64,23 +63,6 @@ type Live = {
 
 /** Charges to windowed budgets of one window length, in time order: they expire from the front. */
 type Queue = { items: (Held | undefined)[]; head: number }
-
-/** A live entry as a snapshot keeps it: its charges as they count now (an uncounted one is out of its window). */
-export type SnapshotEntry = {
-  id: string
-  time: number
-  state: EntryState
-  spend: { network: string; asset: string; host: string; amount: string; nanoUsd?: string | undefined }
-  charges: { key: string; limit: string; amount: string; windowMs?: number | undefined; counted: boolean }[]
-  pending?: PendingPayment | undefined
-  lease?: Lease | undefined
-}
-
-/** Everything folded entries left behind: budget sums beyond the live entries, and per-host totals. */
-export type SnapshotTotals = {
-  budgets: [key: string, folded: string][]
-  groups: [host: string, network: string, asset: string, spent: string, unknown: string, folded: number][]
-}
 
 /**
  * The state of a ledger in memory, shared by the memory ledger and the file ledger (which rebuilds
@@ -116,17 +98,26 @@ export type LedgerState = {
   setLease(id: string, lease: Lease): void
   pending(): PendingPayment[]
   report(rules: readonly ReportRule[], now: number): SpendReport
-  /** Live entries, for a snapshot. */
-  liveEntries(): SnapshotEntry[]
-  totals(): SnapshotTotals
-  /** Rebuilds from a snapshot: totals first, then each live entry. */
-  restoreTotals(totals: SnapshotTotals): void
-  restoreEntry(entry: SnapshotEntry): void
-  /** Live entries, budgets and hosts held: what a snapshot would write. */
-  readonly size: number
 }
 
-export function createLedgerState(): LedgerState {
+/** The insides of a ledger state that an extension (`ledgerSnapshots`, for a journal) reads and rebuilds. */
+export type LedgerStateParts = {
+  readonly entries: ReadonlyMap<string, Live>
+  readonly budgets: ReadonlyMap<string, Budget>
+  readonly groups: ReadonlyMap<string, Group>
+  budgetFor(key: string): Budget
+  groupFor(spend: Spend): Group
+  add(
+    base: { id: string; time: number; spend: Spend; state: EntryState },
+    charges: readonly (Charge & { counted?: boolean })[],
+  ): Live
+  lease(entry: Live, granted: Lease | undefined): void
+}
+
+export function createLedgerState(): LedgerState
+/** With the methods `extend` builds from the state's insides: in their own module, so bundles without them drop them. */
+export function createLedgerState<Extra extends object>(extend: (parts: LedgerStateParts) => Extra): LedgerState & Extra
+export function createLedgerState(extend?: (parts: LedgerStateParts) => object): LedgerState {
   const entries = new Map<string, Live>()
   const budgets = new Map<string, Budget>()
   // Folded amounts of budgets without a window: their sums beyond the live entries, for snapshots.
@@ -265,10 +256,7 @@ export function createLedgerState(): LedgerState {
         if (held.counted && held.budget === budget) used -= held.amount
     return used
   }
-  const add = (
-    base: { id: string; time: number; spend: Spend; state: EntryState },
-    charges: readonly (Charge & { counted?: boolean })[],
-  ): Live => {
+  const add: LedgerStateParts['add'] = (base, charges) => {
     const previous = entries.get(base.id)
     // The same id again replaces the first reservation, as storing it under that id always did.
     if (previous) {
@@ -318,7 +306,7 @@ export function createLedgerState(): LedgerState {
     return entry
   }
 
-  return {
+  const state: LedgerState = {
     check(reservation) {
       for (const charge of reservation.charges) {
         const used = usedAt(charge.key, charge.windowMs, reservation.time)
@@ -416,86 +404,8 @@ export function createLedgerState(): LedgerState {
       )
       return { budgets: reported, totals }
     },
-    liveEntries() {
-      return [...entries.values()]
-        .sort((a, b) => a.time - b.time)
-        .map((entry) => {
-          return {
-            id: entry.id,
-            time: entry.time,
-            state: entry.state,
-            spend: spendToJson(entry.spend),
-            charges: entry.held.map((held) => ({
-              key: held.key,
-              limit: '0',
-              amount: held.amount.toString(),
-              windowMs: held.windowMs,
-              counted: held.counted,
-            })),
-            pending: entry.pending,
-            lease: entry.lease,
-          }
-        })
-    },
-    totals() {
-      // A budget's sum less what its live entries hold is what folded entries left in it.
-      const folded = new Map([...budgets].map(([key, budget]) => [key, budget.used]))
-      for (const entry of entries.values())
-        for (const held of entry.held)
-          if (held.counted) folded.set(held.key, (folded.get(held.key) ?? 0n) - held.amount)
-      return {
-        budgets: [...folded].map(([key, amount]) => [key, amount.toString()]),
-        groups: [...groups.values()]
-          .filter((group) => group.folded > 0)
-          .map((group) => [
-            group.host,
-            group.network,
-            group.asset,
-            group.spent.toString(),
-            group.unknown.toString(),
-            group.folded,
-          ]),
-      }
-    },
-    restoreTotals(totals) {
-      for (const [key, amount] of totals.budgets) budgetFor(key).used += BigInt(amount)
-      for (const [host, network, asset, spent, unknown, folded] of totals.groups) {
-        const group = groupFor({ host, network, asset, amount: 0n })
-        group.spent += BigInt(spent)
-        group.unknown += BigInt(unknown)
-        group.folded += folded
-      }
-    },
-    restoreEntry(snapshot) {
-      const { spend } = snapshot
-      const entry = add(
-        {
-          id: snapshot.id,
-          time: snapshot.time,
-          state: snapshot.state,
-          spend: {
-            network: spend.network,
-            asset: spend.asset,
-            host: spend.host,
-            amount: BigInt(spend.amount),
-            nanoUsd: spend.nanoUsd === undefined ? undefined : BigInt(spend.nanoUsd),
-          },
-        },
-        snapshot.charges.map((charge) => ({
-          key: charge.key,
-          limit: 0n,
-          amount: BigInt(charge.amount),
-          windowMs: charge.windowMs,
-          counted: charge.counted,
-        })),
-      )
-      entry.pending = snapshot.pending
-      lease(entry, snapshot.lease)
-    },
-    get size() {
-      return entries.size + budgets.size + groups.size
-    },
   }
+  return extend ? Object.assign(state, extend({ entries, budgets, groups, budgetFor, groupFor, add, lease })) : state
 }
 
 /** The error of `savePending` for a reservation that is not held any more: its proof must not leave. */

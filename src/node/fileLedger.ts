@@ -1,14 +1,7 @@
 import { type EntryJson, entryFromJson, entryToJson } from '../ledger/entryJson.js'
 import type { EntryState, Ledger, PendingPayment } from '../ledger/Ledger.js'
-import {
-  createLedgerState,
-  type Lease,
-  type LedgerState,
-  leaseOption,
-  notHeld,
-  type SnapshotEntry,
-  type SnapshotTotals,
-} from '../ledger/ledgerState.js'
+import { ledgerSnapshots, type SnapshotEntry, type SnapshotTotals } from '../ledger/ledgerSnapshots.js'
+import { createLedgerState, type Lease, leaseOption, notHeld } from '../ledger/ledgerState.js'
 import { openJournal } from './journal.js'
 
 type Record =
@@ -78,7 +71,7 @@ export async function fileLedger(path: string, options: FileLedgerOptions = {}):
   const leaseMs = leaseOption(options.leaseMs)
   const now = options.now ?? Date.now
   const compactAfter = options.compactAfter ?? 10_000
-  let state: LedgerState = createLedgerState()
+  let state = createLedgerState(ledgerSnapshots)
   const journal = await openJournal(
     path,
     (raw) => {
@@ -106,14 +99,14 @@ export async function fileLedger(path: string, options: FileLedgerOptions = {}):
       }
     },
     () => {
-      state = createLedgerState()
+      state = createLedgerState(ledgerSnapshots)
     },
   )
   const leaseFor = (owner: string | undefined) => (owner === undefined ? undefined : { owner, until: now() + leaseMs })
   type Writer = Parameters<Parameters<typeof journal.locked>[0]>[0]
   // Rewrites the journal as a snapshot once it holds far more records than what still counts.
   const compact = async (writer: Writer) => {
-    if (journal.records - state.size < Math.max(compactAfter, state.size / 2)) return
+    if (journal.records - state.size() < Math.max(compactAfter, state.size() / 2)) return
     const records: Record[] = [
       { op: 'snapshot', totals: state.totals() },
       ...state.liveEntries().map((entry): Record => ({ op: 'entry', entry })),
