@@ -91,20 +91,28 @@ const withKeyAccount = (clients: Client[], fetchImpl: typeof fetch): Client[] =>
   return [...clients, { name: 'payfetch, privateKeyAccount', call: (url) => keyed(url) }]
 }
 
-/** What payfetch announces to every origin by default (`acceptPayment: 'always'` outside a page). */
+/** What payfetch announces to an origin that asked for payment (by default), or to every one with `'always'`. */
 let announced = ''
 await createPayingFetch({
   signers: [evm({ account })],
+  acceptPayment: 'always',
   fetch: async (_input, init) => {
     announced = new Headers(init?.headers).get('accept-payment') ?? ''
     return new Response('free')
   },
 })('http://bench.test/free')
-/** raw fetch sending the same `Accept-Payment` header: what the header costs without payfetch's code. */
-const announcing = (fetchImpl: typeof fetch): Client => ({
-  name: 'raw fetch + Accept-Payment',
-  call: (url) => fetchImpl(url, { headers: { 'accept-payment': announced } }),
-})
+/**
+ * Both sending `Accept-Payment`: raw fetch with the same header (what the header costs without
+ * payfetch's code), and payfetch as it calls an origin that has answered it 402 (`'always'` sends
+ * the same bytes to every origin).
+ */
+const announcing = (fetchImpl: typeof fetch): Client[] => {
+  const told = createPayingFetch({ signers: [evm({ account })], fetch: fetchImpl, acceptPayment: 'always' })
+  return [
+    { name: 'raw fetch + Accept-Payment', call: (url) => fetchImpl(url, { headers: { 'accept-payment': announced } }) },
+    { name: 'payfetch, sending Accept-Payment', call: (url) => told(url) },
+  ]
+}
 
 /** The least a client can do for a paid call: one signature, two round trips, nothing checked. */
 async function floorPaid(fetchImpl: typeof fetch, url: string, signer: typeof account): Promise<Response> {
@@ -173,7 +181,7 @@ const loadAtStart = loadavg()[0] ?? 0
 try {
   const clients = clientsOver(fetch)
   const paidClients = withKeyAccount(paidOver(fetch, clients), fetch)
-  const freeClients = [...clients, announcing(fetch)]
+  const freeClients = [...clients, ...announcing(fetch)]
   const free = await measure(freeClients, `${merchant.url}/free`, passthroughCalls)
   const paid = await measure(paidClients, `${merchant.url}/item`)
   const instant = clientsOver(instantFetch, presigned)
@@ -203,6 +211,9 @@ try {
     'Loopback HTTP/1.1 with keep-alive; every round runs each client once, in a rotating order; every body is read.',
     '',
     '## Passthrough: a 200, no payment',
+    '',
+    "payfetch sends `Accept-Payment` only to an origin that has answered it 402 (`acceptPayment: 'after-402'`, the",
+    'default outside a page): the second row calls an origin that never did, the last two send the header.',
     '',
     ...table(freeClients, free, 'raw fetch'),
     '',

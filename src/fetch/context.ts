@@ -7,6 +7,7 @@ import type { SessionStore, SessionToken } from '../sessions/SessionStore.js'
 import type { Signer } from '../signers/Signer.js'
 import type { Approve, PolicyWebhook } from './approval.js'
 import type { PayfetchEvent } from './events.js'
+import type { ReplayableRequest } from './replayableRequest.js'
 
 /** Everything one paying fetch was set up with, validated: what every step of a call reads. */
 export type PayingContext = {
@@ -29,6 +30,8 @@ export type PayingContext = {
   readonly readTimeoutMs: number
   /** Headers that tell a server what this fetch can pay (`Accept-Payment`), for a request to `url`. */
   announce(url: string): Readonly<Record<string, string>> | undefined
+  /** Notes that `url`'s origin answered 402 (`Accept-Payment` may go there from now on). */
+  charged(url: string): void
   /** Origins being paid right now in this process: calls that need the same token wait for that payment. */
   readonly flights: Map<string, Promise<SessionToken | undefined>>
   emit(event: PayfetchEvent): void
@@ -46,6 +49,15 @@ export function fail(context: PayingContext, url: string, error: PayfetchError):
 export function refuse<T>(context: PayingContext, url: string, error: T): T {
   if (isPayfetchError(error)) context.emit({ type: 'refusal', url, error })
   return error
+}
+
+/** The `Accept-Payment` headers an unpaid send to `url` adds; the caller's own header wins. */
+export function announcement(
+  context: PayingContext,
+  request: ReplayableRequest,
+  url: string,
+): Readonly<Record<string, string>> | undefined {
+  return request.header('accept-payment') === null ? context.announce(url) : undefined
 }
 
 export function originOf(url: string): string {

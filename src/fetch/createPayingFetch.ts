@@ -20,7 +20,7 @@ import { memorySessions, type SessionStore, type SessionToken } from '../session
 import type { Signer } from '../signers/Signer.js'
 import type { Approve, PolicyWebhook } from './approval.js'
 import { judgeChallenge, type Payable, pickOffer } from './chooseOffer.js'
-import { fail, originOf, type PayingContext, refuse } from './context.js'
+import { announcement, fail, originOf, type PayingContext, refuse } from './context.js'
 import type { PayfetchEvent } from './events.js'
 import { invalidProofHeader } from './invalidProofHeader.js'
 import { newPaymentKey, type Paid, payOffer, rejected, resumePayment } from './paymentAttempt.js'
@@ -66,11 +66,12 @@ export type PayingFetchOptions = {
   /** Called for every step worth knowing; errors it throws or rejects with are ignored. */
   onEvent?: ((event: PayfetchEvent) => unknown) | undefined
   /**
-   * When to send `Accept-Payment` (the `method/intent` pairs the signers pay) with a request. It is
-   * not CORS-safelisted, so a page sends it only to its own origin by default: `'same-origin'` in a
-   * browser page, `'always'` elsewhere.
+   * When to send `Accept-Payment` (the `method/intent` pairs the signers pay) with a request.
+   * `'after-402'`, the default outside a page: only to origins that have answered this fetch 402,
+   * so other servers are not told a wallet is here. `'same-origin'`, the default in a page: only to
+   * the page's own origin, since the header is not CORS-safelisted. `'always'` or `'never'`.
    */
-  acceptPayment?: 'always' | 'same-origin' | 'never' | undefined
+  acceptPayment?: 'after-402' | 'always' | 'same-origin' | 'never' | undefined
   /**
    * Checks what x402 servers sign (the `offer-receipt` extension): `offerReceipt()` from
    * `payfetch/offer-receipt`. Signed offers are checked before anything is reserved (and, with
@@ -136,7 +137,7 @@ export function createPayingFetch(options: PayingFetchOptions): PayingFetch {
   const context: PayingContext = {
     signers,
     protocols,
-    announce: announcer(protocols, signers, options.acceptPayment),
+    ...announcer(protocols, signers, options.acceptPayment),
     policy: createPolicy(options.caps),
     ledger: options.ledger ?? memoryLedger(),
     sessions: options.sessions ?? memorySessions(),
@@ -194,6 +195,7 @@ async function payingFetch(
   let signInTried = false
   while (response.status === 402) {
     const url = response.url || request.url
+    context.charged(url)
     // What the request presented (the proof it paid with, a stored token): server text quoting it
     // is cut before it reaches an event or an error.
     const quoted = paid ? paid.pending.proof : (token?.headers ?? signedIn)
@@ -364,9 +366,8 @@ function send(
   token: SessionToken | undefined,
 ): Promise<Response> {
   if (!token) {
-    // The caller's own Accept-Payment wins.
-    const announced = request.header('accept-payment') !== null ? undefined : context.announce(url)
-    return context.fetch(...request.build(announced ? { url, headers: announced } : { url }))
+    const headers = announcement(context, request, url)
+    return context.fetch(...request.build(headers ? { url, headers } : { url }))
   }
   return sendFollowingRedirects(
     context.fetch,
@@ -381,17 +382,29 @@ function announcer(
   protocols: readonly Protocol[],
   signers: readonly Signer[],
   rule: PayingFetchOptions['acceptPayment'],
-): PayingContext['announce'] {
+): Pick<PayingContext, 'announce' | 'charged'> {
   const kinds = new Set(
     signers.flatMap((signer) =>
       (Object.keys(signer.methods ?? {}) as MethodKind[]).filter((kind) => signer.methods[kind]),
     ),
   )
   const headers = Object.assign({}, ...protocols.map((protocol) => protocol.acceptHeaders?.(kinds)))
-  if (rule === 'never' || Object.keys(headers).length === 0) return () => undefined
   const page = (globalThis as { location?: { origin?: string } }).location?.origin
-  if ((rule ?? (page ? 'same-origin' : 'always')) === 'always') return () => headers
-  return (url) => (originOf(url) === page ? headers : undefined)
+  const to = Object.keys(headers).length > 0 ? (rule ?? (page ? 'same-origin' : 'after-402')) : 'never'
+  // The origins that answered 402, the latest last, at most 1024: calls may reach any number of them.
+  const charging = new Set<string>()
+  return {
+    announce: (url) =>
+      to === 'always' ||
+      (to === 'same-origin' ? originOf(url) === page : to === 'after-402' && charging.has(originOf(url)))
+        ? headers
+        : undefined,
+    charged(url) {
+      const origin = originOf(url)
+      charging.delete(origin)
+      if (charging.add(origin).size > 1024) charging.delete(charging.values().next().value as string)
+    },
+  }
 }
 
 function positiveInteger(value: number, name: string): number {

@@ -3,7 +3,7 @@ import type { PayfetchError } from '../errors/PayfetchError.js'
 import type { Offer } from '../offer/Offer.js'
 import type { OfferCheck } from '../offer/SignedTerms.js'
 import { judgeChallenge } from './chooseOffer.js'
-import type { PayingContext } from './context.js'
+import { announcement, type PayingContext } from './context.js'
 import { read402 } from './read402.js'
 import { captureRequest } from './replayableRequest.js'
 import { reaccessFor } from './signInAgain.js'
@@ -47,12 +47,14 @@ export async function quote(
   bounds: CallBounds,
 ): Promise<Quote> {
   const request = await captureRequest(input, init, context.maxBodyBytes)
-  const response = await context.fetch(...request.build())
+  const headers = announcement(context, request, request.url)
+  const response = await context.fetch(...request.build(headers && { headers }))
   const url = response.url || request.url
   if (response.status !== 402) {
     await response.body?.cancel().catch(() => {})
     return { url, status: response.status, offers: [] }
   }
+  context.charged(url)
   const answer = await read402(response, url, { timeoutMs: context.readTimeoutMs, signal: request.signal })
   const candidates = await judgeChallenge(context, answer, { url, body: request.body, signal: request.signal }, bounds)
   const best = candidates[0]

@@ -161,6 +161,9 @@ class Captured implements ReplayableRequest {
     const to = overrides.url ?? this.url
     const method = overrides.method ?? this.method
     const redirect = overrides.redirect ?? this.redirect
+    // Nothing to add or change: the caller's own init, as fetch would have had it.
+    if (!this.callerHeaders && !overrides.headers && method === this.method && redirect === this.redirect)
+      return [to, this.rest]
     // A plain record is all fetch needs then.
     if (!this.callerHeaders) return [to, withFields(this.rest, { method, headers: { ...overrides.headers }, redirect })]
     const sent = this.headersTo(to)

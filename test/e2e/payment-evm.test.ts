@@ -82,12 +82,38 @@ describe('Payment scheme, evm charge, against mppx 0.11', () => {
     expect(sent!.headers['idempotency-key']).toMatch(/^pf_/)
   })
 
-  test('behavior: the unpaid request announces Accept-Payment: evm/charge', async () => {
-    const { fetchPaid } = await payerWith()
-    const before = stack.requests.to('/free').length
+  test('behavior: Accept-Payment goes only to an origin once it asked for payment; mppx offers evm without it', async () => {
+    const { signer, fetchPaid } = await payerWith()
+    const announced = (log: MppxStack['requests'], path: string, from: number) =>
+      log
+        .to(path)
+        .slice(from)
+        .map((entry) => entry.headers['accept-payment'])
+    const free = stack.requests.to('/free').length
+    const weather = stack.requests.to('/weather').length
+    const other = stack.otherOriginRequests.to('/free').length
+    // Never asked for payment yet: nothing tells the server a wallet is here.
     expect((await fetchPaid(`${stack.url}/free`)).status).toBe(200)
+    // The first 402 offered evm without it, and was paid.
+    expect((await fetchPaid(`${stack.url}/weather`)).status).toBe(200)
+    expect(signer.calls).toHaveLength(1)
+    // From then on, this origin is told; another origin still is not.
+    expect((await fetchPaid(`${stack.url}/free`)).status).toBe(200)
+    expect((await fetchPaid(`${stack.url}/weather`)).status).toBe(200)
+    expect((await fetchPaid(`${stack.otherOriginUrl}/free`)).status).toBe(200)
+    expect(announced(stack.requests, '/free', free)).toEqual([undefined, 'evm/charge'])
+    // Each paid call: the unpaid request, then the paid one (which carries only the credential).
+    expect(announced(stack.requests, '/weather', weather)).toEqual([undefined, undefined, 'evm/charge', undefined])
+    expect(announced(stack.otherOriginRequests, '/free', other)).toEqual([undefined])
+    expect(signer.calls).toHaveLength(2)
+  })
+
+  test("behavior: acceptPayment: 'always' announces evm/charge to every origin from the first request", async () => {
+    const { fetchPaid } = await payerWith({ acceptPayment: 'always' })
+    const before = stack.otherOriginRequests.to('/free').length
+    expect((await fetchPaid(`${stack.otherOriginUrl}/free`)).status).toBe(200)
     expect(
-      stack.requests
+      stack.otherOriginRequests
         .to('/free')
         .slice(before)
         .map((entry) => entry.headers['accept-payment']),

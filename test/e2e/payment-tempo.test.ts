@@ -52,7 +52,8 @@ const balances = async (payer: `0x${string}`) => ({
 
 describe('Payment scheme, tempo charge, against mppx 0.11', () => {
   test('behavior: fee-sponsored /tempo/weather: exactly 10000 moves from payer to payee, the payer pays no fee, the receipt is the mined transaction', async () => {
-    const { account, signer, fetchPaid } = await payerWith()
+    // 'always': the unpaid request names what a tempo signer pays.
+    const { account, signer, fetchPaid } = await payerWith({ acceptPayment: 'always' })
     const before = await balances(account.address)
     const response = await fetchPaid(`${stack.url}/tempo/weather`)
     expect(response.status).toBe(200)

@@ -315,6 +315,36 @@ describe('createPayingFetch', () => {
     expect(getReceipt(response)).toMatchObject({ network: 'eip155:8453', amount: 15000n })
   })
 
+  test('privacy: Accept-Payment goes only to the last 1,024 origins that answered 402 (a call or a quote), never to others', async () => {
+    const announced = new Map<string, string | null>()
+    const fetchPaid = createPayingFetch({
+      signers,
+      fetch: async (input, init) => {
+        const url = new URL(String(input))
+        announced.set(url.origin, new Headers(init?.headers).get('accept-payment'))
+        return new Response(null, { status: url.pathname === '/charge' ? 402 : 200 })
+      },
+    })
+    const origin = (index: number) => `http://h${index}.test`
+    const told = async (at: string) => {
+      await fetchPaid(`${at}/free`)
+      return announced.get(at)
+    }
+    expect(await told(origin(0))).toBeNull()
+    for (let index = 0; index < 1024; index++)
+      await expect(fetchPaid(`${origin(index)}/charge`)).rejects.toMatchObject({ code: 'CHALLENGE_INVALID' })
+    expect([await told(origin(0)), await told(origin(1023))]).toEqual(['evm/charge', 'evm/charge'])
+    // Asking again makes an origin the latest: the next new one pushes out origin 1, not origin 0.
+    await expect(fetchPaid(`${origin(0)}/charge`)).rejects.toMatchObject({ code: 'CHALLENGE_INVALID' })
+    await expect(fetchPaid.quote(`${origin(1024)}/charge`)).rejects.toMatchObject({ code: 'CHALLENGE_INVALID' })
+    expect([await told(origin(0)), await told(origin(1)), await told(origin(1024))]).toEqual([
+      'evm/charge',
+      null,
+      'evm/charge',
+    ])
+    expect(await told('http://never-charged.test')).toBeNull()
+  })
+
   test('behavior: quote decodes the offers and pays nothing', async () => {
     const before = merchant.settled.length
     const quote = await createPayingFetch({ signers }).quote(`${merchant.url}/two-offers`)
