@@ -72,7 +72,8 @@ export function captureRequest(
       // Copied now, as fetch does: the caller may change its own headers once the call is made.
       init?.headers === undefined && bytes === undefined ? undefined : headersOf(init?.headers, body),
       bytes,
-      init ?? {},
+      // A copy, as fetch reads the init when called: a caller may change or reuse it afterwards.
+      Object.assign({}, init),
     )
   }
   return captureStream(new Request(input, init), maxBodyBytes)

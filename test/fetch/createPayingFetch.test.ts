@@ -240,6 +240,15 @@ describe('createPayingFetch', () => {
     expect(sends.map((entry) => entry.headers['x-late'])).toEqual([undefined, undefined])
   })
 
+  test('behavior: the caller’s init is read when the call starts, as fetch reads it: changing it afterwards changes no send', async () => {
+    const init: RequestInit = { method: 'GET' }
+    const call = createPayingFetch({ signers })(`${merchant.url}/weather`, init)
+    init.method = 'DELETE'
+    expect(await (await call).text()).toBe('sunny')
+    const sends = merchant.seen.filter((entry) => entry.path === '/weather').slice(-2)
+    expect(sends.map((entry) => entry.method)).toEqual(['GET', 'GET'])
+  })
+
   test('behavior: a session store that answers with any thenable (not a native promise) is waited for: a live token is sent, an expired one is not', async () => {
     const thenable = (expiresAt?: number) => {
       const token = { protocol: 'l402', headers: { authorization: 'L402 stored-token' }, expiresAt }
