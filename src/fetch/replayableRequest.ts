@@ -162,7 +162,7 @@ class Captured implements ReplayableRequest {
     const to = overrides.url ?? this.url
     const method = overrides.method ?? this.method
     const redirect = overrides.redirect ?? this.redirect
-    // Nothing to add or change: the caller's own init, as fetch would have had it.
+    // Nothing to add or change: the caller's init as it was when the call started, as fetch would read it.
     if (!this.callerHeaders && !overrides.headers && method === this.method && redirect === this.redirect)
       return [to, this.rest]
     // A plain record is all fetch needs then.
