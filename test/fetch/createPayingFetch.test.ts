@@ -324,21 +324,28 @@ describe('createPayingFetch', () => {
     expect(getReceipt(response)).toMatchObject({ network: 'eip155:8453', amount: 15000n })
   })
 
-  test('privacy: Accept-Payment goes only to the last 1,024 origins that answered 402 (a call or a quote), never to others', async () => {
+  /** A paying fetch over origins whose `/charge` answers 402, and what each origin was last told. */
+  const announcing = (acceptPayment?: 'never') => {
     const announced = new Map<string, string | null>()
     const fetchPaid = createPayingFetch({
       signers,
+      acceptPayment,
       fetch: async (input, init) => {
         const url = new URL(String(input))
         announced.set(url.origin, new Headers(init?.headers).get('accept-payment'))
         return new Response(null, { status: url.pathname === '/charge' ? 402 : 200 })
       },
     })
-    const origin = (index: number) => `http://h${index}.test`
     const told = async (at: string) => {
       await fetchPaid(`${at}/free`)
       return announced.get(at)
     }
+    return { fetchPaid, told }
+  }
+
+  test('privacy: Accept-Payment goes only to the last 1,024 origins that answered 402 (a call or a quote), never to others', async () => {
+    const { fetchPaid, told } = announcing()
+    const origin = (index: number) => `http://h${index}.test`
     expect(await told(origin(0))).toBeNull()
     for (let index = 0; index < 1024; index++)
       await expect(fetchPaid(`${origin(index)}/charge`)).rejects.toMatchObject({ code: 'CHALLENGE_INVALID' })
@@ -352,6 +359,12 @@ describe('createPayingFetch', () => {
       'evm/charge',
     ])
     expect(await told('http://never-charged.test')).toBeNull()
+  })
+
+  test("privacy: acceptPayment: 'never' sends no Accept-Payment, also to an origin that answered 402", async () => {
+    const { fetchPaid, told } = announcing('never')
+    await expect(fetchPaid('http://charging.test/charge')).rejects.toMatchObject({ code: 'CHALLENGE_INVALID' })
+    expect(await told('http://charging.test')).toBeNull()
   })
 
   test('behavior: quote decodes the offers and pays nothing', async () => {
