@@ -25,6 +25,17 @@ export function spendToJson(spend: LedgerEntry['spend']): EntryJson['spend'] {
   }
 }
 
+/** A spend read back from {@link spendToJson}'s form. */
+export function spendFromJson(spend: EntryJson['spend']): LedgerEntry['spend'] {
+  return {
+    network: spend.network,
+    asset: spend.asset,
+    host: spend.host,
+    amount: BigInt(spend.amount),
+    nanoUsd: spend.nanoUsd === undefined ? undefined : BigInt(spend.nanoUsd),
+  }
+}
+
 export function entryToJson(entry: LedgerEntry): EntryJson {
   return {
     id: entry.id,
@@ -43,7 +54,6 @@ export function entryToJson(entry: LedgerEntry): EntryJson {
 }
 
 export function entryFromJson(json: EntryJson): LedgerEntry {
-  const { spend } = json
   // Redis's cjson writes an empty array as {}.
   const charges: Charge[] = (Array.isArray(json.charges) ? json.charges : []).map((charge) => ({
     key: String(charge.key),
@@ -55,13 +65,7 @@ export function entryFromJson(json: EntryJson): LedgerEntry {
     id: json.id,
     time: json.time,
     state: json.state,
-    spend: {
-      network: spend.network,
-      asset: spend.asset,
-      host: spend.host,
-      amount: BigInt(spend.amount),
-      nanoUsd: spend.nanoUsd === undefined ? undefined : BigInt(spend.nanoUsd),
-    },
+    spend: spendFromJson(json.spend),
     charges,
     pending: json.pending,
     lease: json.lease,

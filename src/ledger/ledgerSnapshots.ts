@@ -1,4 +1,4 @@
-import { spendToJson } from './entryJson.js'
+import { type EntryJson, spendFromJson, spendToJson } from './entryJson.js'
 import type { EntryState, PendingPayment } from './Ledger.js'
 import type { Lease, LedgerStateParts } from './ledgerState.js'
 
@@ -7,7 +7,7 @@ export type SnapshotEntry = {
   id: string
   time: number
   state: EntryState
-  spend: { network: string; asset: string; host: string; amount: string; nanoUsd?: string | undefined }
+  spend: EntryJson['spend']
   charges: { key: string; limit: string; amount: string; windowMs?: number | undefined; counted: boolean }[]
   pending?: PendingPayment | undefined
   lease?: Lease | undefined
@@ -93,20 +93,8 @@ export function ledgerSnapshots({
       }
     },
     restoreEntry(snapshot) {
-      const { spend } = snapshot
       const entry = add(
-        {
-          id: snapshot.id,
-          time: snapshot.time,
-          state: snapshot.state,
-          spend: {
-            network: spend.network,
-            asset: spend.asset,
-            host: spend.host,
-            amount: BigInt(spend.amount),
-            nanoUsd: spend.nanoUsd === undefined ? undefined : BigInt(spend.nanoUsd),
-          },
-        },
+        { id: snapshot.id, time: snapshot.time, state: snapshot.state, spend: spendFromJson(snapshot.spend) },
         snapshot.charges.map((charge) => ({
           key: charge.key,
           limit: 0n,
