@@ -395,11 +395,12 @@ function announcer(
   const charging = new Set<string>()
   return {
     announce: (url) =>
-      to === 'always' ||
-      (to === 'same-origin' ? originOf(url) === page : to === 'after-402' && charging.has(originOf(url)))
+      to === 'always' || (to === 'same-origin' ? originOf(url) === page : charging.has(originOf(url)))
         ? headers
         : undefined,
     charged(url) {
+      // Only `'after-402'` reads these origins: the other rules remember none.
+      if (to !== 'after-402') return
       const origin = originOf(url)
       charging.delete(origin)
       if (charging.add(origin).size > 1024) charging.delete(charging.values().next().value as string)
